@@ -1,0 +1,57 @@
+// One intercepted call, as plain values: what the wrapper hands the Switch.
+#pragma once
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "filters/call_type.h"
+
+namespace shim {
+
+// Which libc function (family) was called. Several ops share a filters::CallType; the op tells
+// the Switch how to read the arguments and the result.
+enum class Op : std::uint8_t {
+  kSocket,       // a=domain b=type c=protocol
+  kSocketpair,   // a,b,c as socket; sv
+  kConnect,      // fd, addr
+  kBind,         // fd, addr
+  kListen,       // fd
+  kAccept,       // fd (the listener); accept and accept4
+  kClose,        // fd
+  kShutdown,     // fd
+  kGetsockopt,   // fd, a=level b=name, optval/optlen
+  kSetsockopt,   // fd
+  kSend,         // fd, addr (sendto/sendmsg destination, may be null); result is bytes
+  kSendmmsg,     // fd, mmsg/vlen; result is messages
+  kRecv,         // fd; result is bytes
+  kRecvmmsg,     // fd, mmsg; result is messages
+  kRead,         // read/readv/__read_chk: recv only when fd is a socket
+  kWrite,        // write/writev: send only when fd is a socket
+  kDup,          // fd → result is the new fd (dup, F_DUPFD, F_DUPFD_CLOEXEC)
+  kDup2,         // fd → a (dup2, dup3)
+  kCloseRange,   // a=first b=last c=flags
+  kGetaddrinfo,  // host, service, hints
+  kFork,
+};
+
+struct Call {
+  Op op;
+  int fd = -1;
+  const sockaddr* addr = nullptr;   // connect, bind, sendto/sendmsg destination
+  socklen_t addrlen = 0;
+  int a = 0, b = 0, c = 0;
+  int* sv = nullptr;                // socketpair
+  void* optval = nullptr;           // getsockopt
+  socklen_t* optlen = nullptr;
+  struct mmsghdr* mmsg = nullptr;   // sendmmsg, recvmmsg
+  const char* host = nullptr;       // getaddrinfo
+  const char* service = nullptr;
+  const struct addrinfo* hints = nullptr;
+};
+
+filters::CallType call_type_of(Op op) noexcept;
+
+}  // namespace shim

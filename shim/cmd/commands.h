@@ -1,0 +1,38 @@
+// The `sockshim` command's subcommands. main.cc parses the command line (CLI11) into these
+// option structs; each subcommand returns the process exit status.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace shim::cmd {
+
+struct RunOptions {
+  std::string rules_file;              // -c; empty: no rules
+  std::string name;                    // --name; empty: SOCKSHIM_STATS or a generated name
+  std::optional<std::uint64_t> seed;   // --seed overrides the file's seed
+  bool summary = false;                // --summary: print the stats table to stderr at the end
+  std::string json_out;                // --json-out FILE
+  bool keep = false;                   // --keep: leave the segment for `sockshim stats NAME`
+  bool allow_unattached = false;       // --allow-unattached
+  std::vector<std::string> command;    // CMD ARGS...
+};
+// Exit status: CMD's own, 128+signal when CMD was killed, 2 for a bad rule file or bad usage,
+// 3 when CMD never attached the shim (unless allowed), 127 when CMD cannot be executed.
+int run_command(const RunOptions& o);
+
+struct StatsOptions {
+  std::string name;
+  bool json = false;
+  bool remove = false;   // --remove: delete the segment after printing
+};
+int stats_command(const StatsOptions& o);
+
+struct CheckOptions {
+  std::string rules_file;
+};
+int check_command(const CheckOptions& o);
+
+}  // namespace shim::cmd

@@ -1,0 +1,229 @@
+// `sockshim run`: check the rules, make the run's segment, start CMD with the shim preloaded,
+// wait, settle the records, report, exit with CMD's status.
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "filters/table.h"
+#include "shim/cmd/commands.h"
+#include "shim/cmd/elf_probe.h"
+#include "shim/stats/report.h"
+#include "shim/stats/segment.h"
+
+namespace shim::cmd {
+namespace {
+
+volatile sig_atomic_t g_child = 0;
+
+void forward_signal(int sig) {
+  if (g_child > 0) kill(g_child, sig);
+}
+
+void err(const std::string& s) { std::fprintf(stderr, "sockshim: %s\n", s.c_str()); }
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = 0;
+  std::string p(buf);
+  return p.substr(0, p.rfind('/'));
+}
+
+// libsockshim.so beside the command (the build tree), or in the installed lib directories.
+std::string find_library() {
+  if (const char* env = std::getenv("SOCKSHIM_LIB"); env && *env) return env;
+  const std::string dir = self_dir();
+  for (const char* rel : {"/libsockshim.so", "/../lib/x86_64-linux-gnu/libsockshim.so",
+                          "/../lib/libsockshim.so", "/../lib64/libsockshim.so"}) {
+    const std::string p = dir + rel;
+    if (access(p.c_str(), R_OK) == 0) {
+      char real[PATH_MAX];
+      return realpath(p.c_str(), real) ? std::string(real) : p;
+    }
+  }
+  return {};
+}
+
+std::string default_name() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return "run-" + std::to_string(getpid()) + "-" + std::to_string(ts.tv_sec);
+}
+
+// A segment left by an earlier run of the same name is replaced, but only when it is really
+// ours: another user's file or a foreign file in /dev/shm is never removed.
+stats::SegmentError make_segment(const std::string& name, const stats::SegmentInit& init,
+                                 stats::Mapping& m, int* sys) {
+  stats::SegmentError e = stats::create_segment(name.c_str(), init, m, sys);
+  if (e != stats::SegmentError::kExists) return e;
+  stats::Mapping old;
+  e = stats::attach_segment(name.c_str(), false, 200, old, sys);
+  if (e != stats::SegmentError::kNone && e != stats::SegmentError::kNotReady &&
+      e != stats::SegmentError::kNotFound)
+    return e;
+  stats::unmap_segment(old);
+  stats::remove_segment(name.c_str());
+  return stats::create_segment(name.c_str(), init, m, sys);
+}
+
+void set_env(const char* k, const std::string& v) { setenv(k, v.c_str(), 1); }
+
+pid_t start(const std::vector<std::string>& command) {
+  std::vector<char*> argv;
+  for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    execvp(argv[0], argv.data());
+    const int e = errno;
+    std::fprintf(stderr, "sockshim: cannot run %s: %s\n", argv[0], std::strerror(e));
+    _exit(e == ENOENT ? 127 : 126);
+  }
+  return pid;
+}
+
+int wait_for(pid_t pid, int* raw) {
+  for (;;) {
+    const pid_t r = waitpid(pid, raw, 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) return -1;
+  }
+  return WIFEXITED(*raw) ? WEXITSTATUS(*raw) : 128 + WTERMSIG(*raw);
+}
+
+// The last image of CMD's pid learns its fate from waitpid, which only the parent sees: a kill
+// by signal, or an _exit() that skipped the exit handlers.
+void settle_record(stats::Segment& s, pid_t pid, int raw) {
+  stats::ProcessRecord* r = stats::find_process(s, pid);
+  if (!r) return;
+  const std::uint32_t st = r->state.load(std::memory_order_acquire);
+  if (WIFSIGNALED(raw)) {
+    r->exit_status = 128 + WTERMSIG(raw);
+    if (!r->end_ns) r->end_ns = stats::realtime_ns();
+    r->state.store(stats::kProcKilled, std::memory_order_release);
+  } else if (st == stats::kProcRunning) {
+    r->exit_status = WEXITSTATUS(raw);
+    r->end_ns = stats::realtime_ns();
+    r->state.store(stats::kProcExited, std::memory_order_release);
+  }
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  return static_cast<bool>(out.flush());
+}
+
+}  // namespace
+
+int run_command(const RunOptions& o) {
+  if (o.command.empty()) {
+    err("run: no command given (usage: sockshim run [OPTIONS] -- CMD ARGS...)");
+    return 2;
+  }
+  std::optional<filters::Table> table;
+  std::string rules_abs;
+  if (!o.rules_file.empty()) {
+    try {
+      table = filters::load_table_file(o.rules_file);
+    } catch (const std::exception& e) {
+      err(e.what());
+      return 2;
+    }
+    if (table->rules().size() > stats::kMaxRules) {
+      err(o.rules_file + ": " + std::to_string(table->rules().size()) + " rules; at most " +
+          std::to_string(stats::kMaxRules) + " are supported");
+      return 2;
+    }
+    char real[PATH_MAX];
+    rules_abs = realpath(o.rules_file.c_str(), real) ? real : o.rules_file;
+  }
+  const std::string lib = find_library();
+  if (lib.empty()) {
+    err("cannot find libsockshim.so beside " + self_dir() + " (set SOCKSHIM_LIB)");
+    return 2;
+  }
+  std::string name = o.name;
+  if (name.empty())
+    if (const char* env = std::getenv("SOCKSHIM_STATS"); env && *env) name = env;
+  if (name.empty()) name = default_name();
+
+  std::vector<const char*> names;
+  if (table)
+    for (const auto& r : table->rules()) names.push_back(r.name.c_str());
+  const std::uint64_t seed = o.seed ? *o.seed : (table ? table->seed() : 0);
+  stats::SegmentInit init;
+  init.seed = seed;
+  init.rules_file = rules_abs.c_str();
+  init.rule_count = static_cast<std::uint32_t>(names.size());
+  init.rule_names = names.data();
+  stats::Mapping m;
+  int sys = 0;
+  if (const auto e = make_segment(name, init, m, &sys); e != stats::SegmentError::kNone) {
+    err("stats segment " + name + ": " + stats::describe(e) +
+        (sys ? std::string(" (") + std::strerror(sys) + ")" : std::string()));
+    return 2;
+  }
+
+  const char* old_preload = std::getenv("LD_PRELOAD");
+  set_env("LD_PRELOAD", old_preload && *old_preload ? lib + " " + old_preload : lib);
+  set_env("SOCKSHIM_STATS", name);
+  if (table) set_env("SOCKSHIM_RULES", rules_abs); else unsetenv("SOCKSHIM_RULES");
+  if (o.seed) set_env("SOCKSHIM_SEED", std::to_string(*o.seed)); else unsetenv("SOCKSHIM_SEED");
+
+  struct sigaction sa {};
+  sa.sa_handler = forward_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
+  const pid_t pid = start(o.command);
+  if (pid < 0) {
+    err(std::string("fork: ") + std::strerror(errno));
+    return 2;
+  }
+  g_child = pid;
+  int raw = 0;
+  int status = wait_for(pid, &raw);
+  g_child = 0;
+  if (status < 0) {
+    err(std::string("waitpid: ") + std::strerror(errno));
+    status = 2;
+  }
+  settle_record(*m.seg, pid, raw);
+
+  const bool exec_failed = WIFEXITED(raw) && (status == 127 || status == 126) &&
+                           m.seg->header.process_next.load() == 0;
+  if (m.seg->header.process_next.load() == 0 && !exec_failed) {
+    err("no process of `" + o.command[0] + "` loaded the shim, so nothing was counted or injected: " +
+        unattached_reason(probe_executable(o.command[0])));
+    if (!o.allow_unattached) status = 3;
+  }
+  if (o.summary) std::fputs(stats::to_text(*m.seg, name).c_str(), stderr);
+  if (!o.json_out.empty() && !write_file(o.json_out, stats::to_json(*m.seg, name).dump(2) + "\n")) {
+    err("cannot write " + o.json_out + ": " + std::strerror(errno));
+    if (status == 0) status = 2;
+  }
+  if (o.keep)
+    std::fprintf(stderr, "sockshim: stats kept: sockshim stats %s\n", name.c_str());
+  else
+    stats::remove_segment(name.c_str());
+  stats::unmap_segment(m);
+  return status;
+}
+
+}  // namespace shim::cmd

@@ -1,0 +1,118 @@
+// The stats segment: one file in /dev/shm per run, shared by every process of the run and read
+// after they are gone. Plain data plus lock-free atomics only, so it can be mapped by processes
+// built separately and written from inside wrapped calls (no locks, no allocation).
+// Readers check magic and version (fixed offsets 0 and 8, forever) before anything else, then wait
+// for `ready`; any change of layout bumps kLayoutVersion.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace shim::stats {
+
+inline constexpr std::uint64_t kMagic = 0x4d4948534b434f53ull;  // "SOCKSHIM" in little endian
+inline constexpr std::uint32_t kLayoutVersion = 1;
+
+inline constexpr std::uint32_t kMaxCookies = 256;
+inline constexpr std::uint32_t kMaxRules = 256;
+inline constexpr std::uint32_t kMaxProcesses = 1024;
+inline constexpr std::uint32_t kMaxLeaks = 16;      // per process record
+inline constexpr std::size_t kNameLen = 64;          // rule names, argv0
+inline constexpr std::size_t kAddrLen = 64;          // "[ffff:...]:65535" or a unix path (cut)
+inline constexpr std::size_t kPathLen = 256;
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+
+// Order is the order of the report. Names are in counter_name() (segment.h).
+enum Counter : std::uint32_t {
+  kOpened,
+  kConnected,
+  kListened,
+  kAccepted,
+  kClosed,
+  kOpenFailed,
+  kConnectFailed,
+  kListenFailed,
+  kAcceptFailed,
+  kCloseFailed,
+  kConnectPending,
+  kSendCalls,
+  kSendBytes,
+  kRecvCalls,
+  kRecvBytes,
+  kFaultsInjected,
+  kCounterCount
+};
+
+// One kind of socket. key is 0 while the slot is free, else cookie | kKeyUsed: a cookie can be 0
+// (AF_UNSPEC, type 0) and must still differ from "free".
+inline constexpr std::uint64_t kKeyUsed = 1ull << 63;
+struct CookieSlot {
+  std::atomic<std::uint64_t> key;
+  std::atomic<std::uint64_t> counters[kCounterCount];
+};
+
+struct RuleSlot {
+  char name[kNameLen];                  // written once by the creator, before header.ready
+  std::atomic<std::uint64_t> hits;      // the rule matched a call
+  std::atomic<std::uint64_t> fired;     // its action ran
+  std::atomic<std::uint32_t> disabled;  // 1: skip the rule (sockshim ctl); 0 by default
+  std::uint32_t reserved;
+};
+
+struct LeakRecord {
+  std::int32_t fd;
+  std::uint32_t reserved;
+  std::uint64_t cookie;
+  char local[kAddrLen];
+  char peer[kAddrLen];
+};
+
+enum ProcessState : std::uint32_t {
+  kProcFree = 0,     // slot not taken
+  kProcRunning = 1,  // attached, not finished (or died without running exit handlers)
+  kProcExited = 2,   // exit() ran: exit_status is valid, leaks are recorded
+  kProcExeced = 3,   // replaced itself with execve(); the new image has its own record
+  kProcKilled = 4,   // `sockshim run` saw it die from a signal: exit_status is 128+signal
+};
+
+struct ProcessRecord {
+  std::atomic<std::uint32_t> state;
+  std::int32_t pid;
+  std::int32_t ppid;
+  std::int32_t exit_status;       // valid when state is kProcExited or kProcKilled
+  std::int64_t start_ns;          // CLOCK_REALTIME
+  std::int64_t end_ns;            // 0 while running
+  char argv0[kNameLen];
+  std::uint32_t leak_count;       // may exceed kMaxLeaks; the first kMaxLeaks are listed
+  std::uint32_t reserved;
+  LeakRecord leaks[kMaxLeaks];
+};
+
+struct Header {
+  std::uint64_t magic;              // kMagic; offset 0 in every version
+  std::uint32_t version;           // kLayoutVersion; offset 8 in every version
+  std::uint32_t header_size;        // sizeof(Header): a reader built differently refuses
+  std::uint64_t total_size;         // sizeof(Segment)
+  std::uint32_t owner_uid;
+  std::uint32_t rule_count;
+  std::uint64_t seed;
+  std::int64_t created_ns;          // CLOCK_REALTIME
+  std::int64_t created_mono_ns;     // CLOCK_MONOTONIC, for time windows since start
+  char rules_file[kPathLen];
+  std::atomic<std::uint32_t> ready;            // 1 once the creator filled the segment
+  std::atomic<std::uint32_t> process_next;     // next free process slot (may exceed kMaxProcesses)
+  std::atomic<std::uint64_t> cookie_overflow;  // counts lost because the cookie table was full
+  std::atomic<std::uint64_t> process_overflow; // processes that found no free record
+};
+
+struct Segment {
+  Header header;
+  CookieSlot cookies[kMaxCookies];
+  RuleSlot rules[kMaxRules];
+  ProcessRecord processes[kMaxProcesses];
+};
+
+}  // namespace shim::stats

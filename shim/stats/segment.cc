@@ -1,0 +1,285 @@
+#include "shim/stats/segment.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace shim::stats {
+namespace {
+
+constexpr char kPrefix[] = "/dev/shm/sockshim-";
+constexpr std::size_t kMaxName = 200;
+
+bool valid_name(const char* name) noexcept {
+  if (!name || !*name) return false;
+  std::size_t n = 0;
+  for (const char* p = name; *p; ++p, ++n) {
+    const char c = *p;
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok || n >= kMaxName) return false;
+  }
+  // "." and ".." would name directories.
+  return !(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)));
+}
+
+void copy_cut(char* dst, std::size_t n, const char* src) noexcept {
+  std::size_t i = 0;
+  for (; src && src[i] && i + 1 < n; ++i) dst[i] = src[i];
+  dst[i] = 0;
+}
+
+void sleep_ms(int ms) noexcept {
+  timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+}
+
+// Validates what a mapped segment says about itself. Magic and version sit at fixed offsets in
+// every layout, so they are checked before anything whose place depends on the version.
+SegmentError check_header(const Segment& s) noexcept {
+  if (s.header.magic != kMagic) return SegmentError::kBadMagic;
+  if (s.header.version != kLayoutVersion) return SegmentError::kBadVersion;
+  if (s.header.header_size != sizeof(Header) || s.header.total_size != sizeof(Segment))
+    return SegmentError::kBadVersion;
+  return SegmentError::kNone;
+}
+
+SegmentError map_fd(int fd, bool writable, Mapping& out, int* sys_errno) noexcept {
+  void* p = mmap(nullptr, sizeof(Segment), writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                 MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    if (sys_errno) *sys_errno = errno;
+    return SegmentError::kMap;
+  }
+  out.seg = static_cast<Segment*>(p);
+  out.size = sizeof(Segment);
+  return SegmentError::kNone;
+}
+
+}  // namespace
+
+const char* counter_name(Counter c) noexcept {
+  static constexpr const char* kNames[kCounterCount] = {
+      "opened",        "connected",      "listened",      "accepted",
+      "closed",        "open_failed",    "connect_failed", "listen_failed",
+      "accept_failed", "close_failed",   "connect_pending", "send_calls",
+      "send_bytes",    "recv_calls",     "recv_bytes",    "faults_injected"};
+  return c < kCounterCount ? kNames[c] : "?";
+}
+
+const char* describe(SegmentError e) noexcept {
+  switch (e) {
+    case SegmentError::kNone: return "ok";
+    case SegmentError::kBadName: return "invalid name (use 1-200 of A-Z a-z 0-9 . _ -)";
+    case SegmentError::kNotFound: return "no such stats segment";
+    case SegmentError::kExists: return "a stats segment of that name already exists";
+    case SegmentError::kOpen: return "cannot open the stats segment";
+    case SegmentError::kNotOwner: return "the stats segment belongs to another user";
+    case SegmentError::kBadMagic: return "not a sockshim stats segment";
+    case SegmentError::kBadVersion: return "stats segment of another sockshim layout version";
+    case SegmentError::kTruncated: return "stats segment is truncated";
+    case SegmentError::kNotReady: return "stats segment was never completed by its creator";
+    case SegmentError::kMap: return "cannot map the stats segment";
+  }
+  return "?";
+}
+
+bool segment_path(const char* name, char* out, std::size_t out_len) noexcept {
+  if (!valid_name(name)) return false;
+  const std::size_t need = sizeof(kPrefix) - 1 + std::strlen(name) + 1;
+  if (need > out_len) return false;
+  std::memcpy(out, kPrefix, sizeof(kPrefix) - 1);
+  std::memcpy(out + sizeof(kPrefix) - 1, name, std::strlen(name) + 1);
+  return true;
+}
+
+SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& out,
+                            int* sys_errno) noexcept {
+  char path[sizeof(kPrefix) + kMaxName + 1];
+  if (!segment_path(name, path, sizeof path)) return SegmentError::kBadName;
+  const int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return SegmentError::kExists;
+    if (sys_errno) *sys_errno = errno;
+    return SegmentError::kOpen;
+  }
+  // The umask could have narrowed the mode, never widened it; fchmod makes 0600 exact.
+  if (fchmod(fd, 0600) != 0 || ftruncate(fd, static_cast<off_t>(sizeof(Segment))) != 0) {
+    if (sys_errno) *sys_errno = errno;
+    close(fd);
+    unlink(path);
+    return SegmentError::kOpen;
+  }
+  const SegmentError e = map_fd(fd, true, out, sys_errno);
+  close(fd);
+  if (e != SegmentError::kNone) {
+    unlink(path);
+    return e;
+  }
+  Header& h = out.seg->header;   // ftruncate gave zeroed pages: only non-zero fields are set
+  h.magic = kMagic;
+  h.version = kLayoutVersion;
+  h.header_size = sizeof(Header);
+  h.total_size = sizeof(Segment);
+  h.owner_uid = static_cast<std::uint32_t>(geteuid());
+  h.seed = init.seed;
+  h.created_ns = realtime_ns();
+  h.created_mono_ns = monotonic_ns();
+  copy_cut(h.rules_file, sizeof h.rules_file, init.rules_file);
+  const std::uint32_t n = init.rule_count < kMaxRules ? init.rule_count : kMaxRules;
+  for (std::uint32_t i = 0; i < n; ++i)
+    copy_cut(out.seg->rules[i].name, kNameLen, init.rule_names ? init.rule_names[i] : "");
+  h.rule_count = n;
+  out.owner_uid = h.owner_uid;
+  h.ready.store(1, std::memory_order_release);
+  return SegmentError::kNone;
+}
+
+SegmentError attach_segment(const char* name, bool writable, int wait_ms, Mapping& out,
+                            int* sys_errno) noexcept {
+  char path[sizeof(kPrefix) + kMaxName + 1];
+  if (!segment_path(name, path, sizeof path)) return SegmentError::kBadName;
+  const int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return SegmentError::kNotFound;
+    if (sys_errno) *sys_errno = errno;
+    return SegmentError::kOpen;
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    if (sys_errno) *sys_errno = errno;
+    close(fd);
+    return SegmentError::kOpen;
+  }
+  out.owner_uid = st.st_uid;
+  if (st.st_uid != geteuid()) {
+    close(fd);
+    return SegmentError::kNotOwner;
+  }
+  // A creator that won the O_EXCL race may not have sized the file yet: wait for it, bounded.
+  for (int waited = 0; static_cast<std::size_t>(st.st_size) < sizeof(Segment); waited += 5) {
+    if (static_cast<std::size_t>(st.st_size) >= sizeof(Header) || waited >= wait_ms) {
+      // Big enough to hold a header: the header tells whether it is another version.
+      if (static_cast<std::size_t>(st.st_size) >= sizeof(std::uint64_t) + sizeof(std::uint32_t)) {
+        std::uint64_t magic = 0;
+        std::uint32_t version = 0;
+        if (pread(fd, &magic, sizeof magic, 0) == sizeof magic &&
+            pread(fd, &version, sizeof version, 8) == sizeof version) {
+          close(fd);
+          if (magic != kMagic) return SegmentError::kBadMagic;
+          if (version != kLayoutVersion) return SegmentError::kBadVersion;
+          return SegmentError::kTruncated;
+        }
+      }
+      close(fd);
+      return SegmentError::kTruncated;
+    }
+    sleep_ms(5);
+    if (fstat(fd, &st) != 0) break;
+  }
+  const SegmentError e = map_fd(fd, writable, out, sys_errno);
+  close(fd);
+  if (e != SegmentError::kNone) return e;
+  for (int waited = 0; out.seg->header.ready.load(std::memory_order_acquire) == 0; waited += 5) {
+    if (waited >= wait_ms) {
+      // Zero magic and not ready: a creator that died between ftruncate and filling it in.
+      const SegmentError c = out.seg->header.magic == 0 ? SegmentError::kNotReady
+                                                        : check_header(*out.seg);
+      unmap_segment(out);
+      return c == SegmentError::kNone ? SegmentError::kNotReady : c;
+    }
+    sleep_ms(5);
+  }
+  if (const SegmentError c = check_header(*out.seg); c != SegmentError::kNone) {
+    unmap_segment(out);
+    return c;
+  }
+  return SegmentError::kNone;
+}
+
+SegmentError open_segment(const char* name, const SegmentInit& init, Mapping& out,
+                          int* sys_errno) noexcept {
+  // Two attempts: a segment removed between our failed create and our attach is recreated.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    SegmentError e = attach_segment(name, true, 2000, out, sys_errno);
+    if (e != SegmentError::kNotFound) return e;
+    e = create_segment(name, init, out, sys_errno);
+    if (e != SegmentError::kExists) return e;
+  }
+  return SegmentError::kNotFound;
+}
+
+void unmap_segment(Mapping& m) noexcept {
+  if (m.seg) munmap(m.seg, m.size);
+  m.seg = nullptr;
+  m.size = 0;
+}
+
+int remove_segment(const char* name) noexcept {
+  char path[sizeof(kPrefix) + kMaxName + 1];
+  if (!segment_path(name, path, sizeof path)) return -EINVAL;
+  return unlink(path) == 0 ? 0 : -errno;
+}
+
+CookieSlot* cookie_slot(Segment& s, Cookie c) noexcept {
+  const std::uint64_t key = c | kKeyUsed;
+  // Fibonacci hashing spreads the few cookies a program uses; linear probing keeps it lock-free:
+  // a slot's key goes from 0 to its final value once and never changes again.
+  std::uint32_t i = static_cast<std::uint32_t>((c * 0x9e3779b97f4a7c15ull) >> 56) % kMaxCookies;
+  for (std::uint32_t probe = 0; probe < kMaxCookies; ++probe, i = (i + 1) % kMaxCookies) {
+    CookieSlot& slot = s.cookies[i];
+    std::uint64_t seen = slot.key.load(std::memory_order_acquire);
+    if (seen == key) return &slot;
+    if (seen == 0) {
+      if (slot.key.compare_exchange_strong(seen, key, std::memory_order_acq_rel)) return &slot;
+      if (seen == key) return &slot;   // another thread inserted the same cookie
+    }
+  }
+  s.header.cookie_overflow.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+
+ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0) noexcept {
+  const std::uint32_t i = s.header.process_next.fetch_add(1, std::memory_order_relaxed);
+  if (i >= kMaxProcesses) {
+    s.header.process_overflow.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  ProcessRecord& r = s.processes[i];
+  r.pid = pid;
+  r.ppid = ppid;
+  r.start_ns = realtime_ns();
+  copy_cut(r.argv0, sizeof r.argv0, argv0);
+  r.state.store(kProcRunning, std::memory_order_release);
+  return &r;
+}
+
+ProcessRecord* find_process(Segment& s, int pid) noexcept {
+  std::uint32_t n = s.header.process_next.load(std::memory_order_acquire);
+  if (n > kMaxProcesses) n = kMaxProcesses;
+  for (std::uint32_t i = n; i-- > 0;) {
+    ProcessRecord& r = s.processes[i];
+    if (r.state.load(std::memory_order_acquire) != kProcFree && r.pid == pid) return &r;
+  }
+  return nullptr;
+}
+
+std::int64_t realtime_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+}  // namespace shim::stats

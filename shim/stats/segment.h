@@ -1,0 +1,82 @@
+// Creating, attaching and updating the stats segment (layout.h). Used by libsockshim.so inside
+// wrapped calls, so everything here is allocation-free and lock-free; errors are small enums.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "shim/cookie.h"
+#include "shim/stats/layout.h"
+
+namespace shim::stats {
+
+// "opened", "connect_failed", ... (the JSON keys and the report's labels).
+const char* counter_name(Counter c) noexcept;
+
+enum class SegmentError : std::uint8_t {
+  kNone,
+  kBadName,     // empty, too long, or a character other than [A-Za-z0-9._-]
+  kNotFound,    // attach: no such segment
+  kExists,      // create: a segment of that name is already there
+  kOpen,        // shm_open/ftruncate/fstat failed (see sys_errno)
+  kNotOwner,    // owned by another user: never trust counters someone else can write
+  kBadMagic,    // not a sockshim segment
+  kBadVersion,  // a sockshim segment of another layout version
+  kTruncated,   // smaller than this layout needs
+  kNotReady,    // the creator never finished filling it in (it died, or it is still starting)
+  kMap,         // mmap failed (see sys_errno)
+};
+// One line for the user, e.g. "owned by another user (uid 1000)"; static string.
+const char* describe(SegmentError e) noexcept;
+
+// What the creator writes once, before anyone else can see the segment.
+struct SegmentInit {
+  std::uint64_t seed = 0;
+  const char* rules_file = "";        // path as given, for the report
+  std::uint32_t rule_count = 0;       // at most kMaxRules
+  const char* const* rule_names = nullptr;
+};
+
+// A mapping of one segment. Trivially copyable on purpose: the preload object keeps one in a
+// global that must stay valid through exit handlers, so nothing is unmapped behind its back.
+struct Mapping {
+  Segment* seg = nullptr;
+  std::size_t size = 0;
+  std::uint32_t owner_uid = 0;   // from fstat, for messages
+  explicit operator bool() const noexcept { return seg != nullptr; }
+};
+
+// /dev/shm/sockshim-NAME. False if NAME is not valid (see kBadName) or does not fit.
+bool segment_path(const char* name, char* out, std::size_t out_len) noexcept;
+
+// Creates a new segment (mode 0600, exclusive). On kOpen/kMap, *sys_errno says why.
+SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& out,
+                            int* sys_errno) noexcept;
+// Attaches to an existing segment and validates it: owner, magic, version, size, ready
+// (waits up to wait_ms for a creator that is still filling it in).
+SegmentError attach_segment(const char* name, bool writable, int wait_ms, Mapping& out,
+                            int* sys_errno) noexcept;
+// Attach, or create when missing (racing creators: exactly one wins, the others attach).
+SegmentError open_segment(const char* name, const SegmentInit& init, Mapping& out,
+                          int* sys_errno) noexcept;
+void unmap_segment(Mapping& m) noexcept;
+// Removes the segment's name; mapped copies stay valid. 0 or -errno.
+int remove_segment(const char* name) noexcept;
+
+// The slot that counts cookie c: found, or inserted with CAS. nullptr when the table is full
+// (the loss is counted in header.cookie_overflow). Lock-free; safe in signal handlers.
+CookieSlot* cookie_slot(Segment& s, Cookie c) noexcept;
+
+inline void add(CookieSlot* slot, Counter c, std::uint64_t n = 1) noexcept {
+  if (slot) slot->counters[c].fetch_add(n, std::memory_order_relaxed);
+}
+
+// Takes a free process record and marks it running. nullptr when all are taken.
+ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0) noexcept;
+// The newest record of pid, or nullptr.
+ProcessRecord* find_process(Segment& s, int pid) noexcept;
+
+std::int64_t realtime_ns() noexcept;
+std::int64_t monotonic_ns() noexcept;
+
+}  // namespace shim::stats

@@ -1,0 +1,482 @@
+#include "shim/switch.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include "shim/debug_log.h"
+#include "shim/real.h"
+#include "shim/stats/segment.h"
+
+namespace shim {
+
+constinit Switch g_switch;
+
+namespace {
+
+constexpr int kSockTypeMask = ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+// The protocol the kernel will report with SO_PROTOCOL, without asking it when the answer is
+// fixed: inet stream/dgram with 0 mean TCP/UDP, unix sockets have 0. Anything else is asked.
+int kernel_protocol(int fd, int domain, int type, int protocol) noexcept {
+  if (protocol != 0) return protocol;
+  if (domain == AF_INET || domain == AF_INET6) {
+    if (type == SOCK_STREAM) return IPPROTO_TCP;
+    if (type == SOCK_DGRAM) return IPPROTO_UDP;
+  }
+  if (domain == AF_UNIX) return 0;
+  int p = protocol;
+  socklen_t n = sizeof p;
+  if (fd >= 0 && real::getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &p, &n) != 0) p = protocol;
+  return p;
+}
+
+std::uint16_t port_of(const sockaddr* a, socklen_t n) noexcept {
+  if (!a) return 0;
+  if (a->sa_family == AF_INET && n >= static_cast<socklen_t>(sizeof(sockaddr_in)))
+    return ntohs(reinterpret_cast<const sockaddr_in*>(a)->sin_port);
+  if (a->sa_family == AF_INET6 && n >= static_cast<socklen_t>(sizeof(sockaddr_in6)))
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(a)->sin6_port);
+  return 0;
+}
+
+std::uint16_t local_port_of(int fd) noexcept {
+  sockaddr_storage ss{};
+  socklen_t n = sizeof ss;
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &n) == 0
+             ? port_of(reinterpret_cast<sockaddr*>(&ss), n)
+             : 0;
+}
+
+std::uint16_t peer_port_of(int fd, bool* connected) noexcept {
+  sockaddr_storage ss{};
+  socklen_t n = sizeof ss;
+  const bool ok = ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &n) == 0;
+  if (connected) *connected = ok;
+  return ok ? port_of(reinterpret_cast<sockaddr*>(&ss), n) : 0;
+}
+
+bool would_block(int e) noexcept { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
+
+// Errors by which a pending non-blocking connect reports that it failed.
+bool connect_error(int e) noexcept {
+  return e == ECONNREFUSED || e == ETIMEDOUT || e == EHOSTUNREACH || e == ENETUNREACH ||
+         e == ECONNRESET || e == ECONNABORTED;
+}
+
+std::uint64_t mmsg_bytes(const mmsghdr* v, long n) noexcept {
+  std::uint64_t total = 0;
+  for (long i = 0; v && i < n; ++i) total += v[i].msg_len;
+  return total;
+}
+
+Cookie cookie_of(const FdEntry& e) noexcept { return e.cookie.load(std::memory_order_relaxed); }
+
+}  // namespace
+
+filters::CallType call_type_of(Op op) noexcept {
+  using filters::CallType;
+  switch (op) {
+    case Op::kSocket: case Op::kSocketpair: return CallType::kSocket;
+    case Op::kConnect: return CallType::kConnect;
+    case Op::kBind: return CallType::kBind;
+    case Op::kListen: return CallType::kListen;
+    case Op::kAccept: return CallType::kAccept;
+    case Op::kClose: case Op::kCloseRange: return CallType::kClose;
+    case Op::kShutdown: return CallType::kShutdown;
+    case Op::kGetsockopt: return CallType::kGetsockopt;
+    case Op::kSetsockopt: return CallType::kSetsockopt;
+    case Op::kSend: case Op::kSendmmsg: case Op::kWrite: return CallType::kSend;
+    case Op::kRecv: case Op::kRecvmmsg: case Op::kRead: return CallType::kRecv;
+    case Op::kGetaddrinfo: return CallType::kGetaddrinfo;
+    case Op::kDup: case Op::kDup2: case Op::kFork: return CallType::kCount;
+  }
+  return CallType::kCount;
+}
+
+bool Switch::before(const Call& c, Decision& d) noexcept {
+  switch (c.op) {
+    case Op::kSocket:
+    case Op::kSocketpair: {
+      if (!table_ || !table_->has_rules_for(filters::CallType::kSocket)) return true;
+      const int type = c.b & kSockTypeMask;
+      const filters::SocketFacts f{c.a, type, kernel_protocol(-1, c.a, type, c.c), -1};
+      apply_rules(c, d, f);
+      return true;
+    }
+    case Op::kGetaddrinfo: {
+      if (!table_ || !table_->has_rules_for(filters::CallType::kGetaddrinfo)) return false;
+      filters::SocketFacts f;
+      if (c.hints) {
+        f.family = c.hints->ai_family == AF_UNSPEC ? -1 : c.hints->ai_family;
+        f.type = c.hints->ai_socktype == 0 ? -1 : c.hints->ai_socktype;
+        f.protocol = c.hints->ai_protocol == 0 ? -1 : c.hints->ai_protocol;
+      }
+      if (c.service) {   // a numeric service is the port the program is about to use
+        int port = 0;
+        const char* p = c.service;
+        for (; *p >= '0' && *p <= '9' && port <= 65535; ++p) port = port * 10 + (*p - '0');
+        if (*p == 0 && p != c.service && port <= 65535) f.service_port = port;
+      }
+      apply_rules(c, d, f);
+      return d.inject;   // nothing to count after a real lookup
+    }
+    case Op::kFork:
+      return false;
+    case Op::kCloseRange: {
+      const unsigned first = static_cast<unsigned>(c.a), last = static_cast<unsigned>(c.b);
+      if ((c.c & CLOSE_RANGE_CLOEXEC) || first > last) return false;
+      // Clear before the real call: once it returns, the numbers can be reused by other threads.
+      fds_.for_each_socket([&](int fd, FdEntry&) {
+        if (static_cast<unsigned>(fd) >= first && static_cast<unsigned>(fd) <= last) {
+          Decision one;
+          close_fd(fd, one);
+          if (one.count_close) stats::add(one.slot, stats::kClosed);
+        }
+      });
+      return false;
+    }
+    case Op::kDup2: {
+      // dup2 closes the target silently; remember what was there so after() can count it.
+      if (c.a == c.fd) return false;
+      if (FdEntry* t = fds_.find(c.a); t && FdState{t->state.load(std::memory_order_relaxed)}.kind() == FdKind::kSocket) {
+        Decision target;
+        close_fd(c.a, target);
+        d.count_close = target.count_close;
+        d.slot = target.slot;   // counted in after() only if dup2 succeeded
+      } else {
+        fds_.clear(c.a);
+      }
+      d.entry = fds_.find(c.fd);
+      d.state = d.entry ? d.entry->state.load(std::memory_order_relaxed) : 0;
+      return true;
+    }
+    case Op::kDup:
+      d.entry = fds_.find(c.fd);
+      d.state = d.entry ? d.entry->state.load(std::memory_order_relaxed) : 0;
+      return true;
+    default:
+      return before_fd(c, d);
+  }
+}
+
+// Calls on one fd. Fast exits first: an fd known not to be a socket costs two loads.
+bool Switch::before_fd(const Call& c, Decision& d) noexcept {
+  FdEntry* e = fds_.find(c.fd);
+  std::uint32_t bits = e ? e->state.load(std::memory_order_relaxed) : 0;
+  FdKind kind = FdState{bits}.kind();
+  if (kind == FdKind::kNotSocket) {
+    if (c.op == Op::kClose) fds_.clear(c.fd);
+    return false;
+  }
+  if (kind == FdKind::kUnknown) {
+    // Closing an fd never seen as a socket needs no classification: forget the number.
+    if (c.op == Op::kClose) {
+      if (e) fds_.clear(c.fd);
+      return false;
+    }
+    if (!e) e = fds_.get(c.fd);
+    if (!e || !classify(c.fd, *e)) return false;
+    bits = e->state.load(std::memory_order_relaxed);
+  }
+  d.entry = e;
+  d.state = bits;
+  d.slot = e->slot.load(std::memory_order_relaxed);
+  const filters::CallType t = call_type_of(c.op);
+  if (table_ && table_->has_rules_for(t)) {
+    const Cookie ck = cookie_of(*e);
+    filters::SocketFacts f{cookie_family(ck), cookie_type(ck), cookie_protocol(ck), -1};
+    const ConnState conn = FdState{bits}.conn();
+    const int peer = e->peer_port.load(std::memory_order_relaxed);
+    const int local = e->local_port.load(std::memory_order_relaxed);
+    if (c.addr && (c.op == Op::kConnect || c.op == Op::kSend))
+      f.service_port = port_of(c.addr, c.addrlen);
+    else if (c.op == Op::kBind)
+      f.service_port = port_of(c.addr, c.addrlen);
+    else if ((conn == ConnState::kConnected || conn == ConnState::kConnecting) && peer)
+      f.service_port = peer;
+    else if (local)
+      f.service_port = local;
+    apply_rules(c, d, f);
+    if (d.inject) {
+      count_injected(c, d);
+      return true;
+    }
+  }
+  if (c.op == Op::kClose) close_fd(c.fd, d);
+  return true;
+}
+
+// Triggers live in the segment so all threads and processes of a run share them.
+void Switch::apply_rules(const Call& c, Decision& d, const filters::SocketFacts& f) noexcept {
+  const int idx = table_->first_match(call_type_of(c.op), f);
+  if (idx < 0 || idx >= static_cast<int>(stats::kMaxRules)) return;
+  stats::RuleSlot& rs = seg_->rules[idx];
+  if (rs.disabled.load(std::memory_order_relaxed)) return;
+  const filters::Rule& rule = table_->rules()[static_cast<std::size_t>(idx)];
+  const std::uint64_t hit = rs.hits.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (!rule.when.selects(hit)) return;
+  std::uint64_t fired = rs.fired.load(std::memory_order_relaxed);
+  do {
+    if (rule.when.times && fired >= rule.when.times) return;
+  } while (!rs.fired.compare_exchange_weak(fired, fired + 1, std::memory_order_relaxed));
+  if (rule.action.kind != filters::ActionKind::kFail) return;
+  d.inject = true;
+  if (c.op == Op::kGetaddrinfo) {
+    d.ret = rule.action.eai;
+    d.err = rule.action.eai == EAI_SYSTEM ? rule.action.err : d.saved_errno;
+  } else {
+    d.ret = -1;
+    d.err = rule.action.err;
+  }
+  if (debug_) debug::fault(rule.name.c_str(), filters::call_type_name(call_type_of(c.op)), c.fd, d.err);
+}
+
+// An injected failure counts as the failure of that call, plus one fault.
+void Switch::count_injected(const Call& c, Decision& d) noexcept {
+  stats::add(d.slot, stats::kFaultsInjected);
+  switch (c.op) {
+    case Op::kConnect: stats::add(d.slot, stats::kConnectFailed); break;
+    case Op::kListen: stats::add(d.slot, stats::kListenFailed); break;
+    case Op::kAccept: stats::add(d.slot, stats::kAcceptFailed); break;
+    case Op::kClose: stats::add(d.slot, stats::kCloseFailed); break;
+    default: break;
+  }
+}
+
+// Reads what the kernel knows of an fd the shim has not seen created (inherited across exec,
+// or made by a path the shim does not see). One-time cost per fd.
+bool Switch::classify(int fd, FdEntry& e) noexcept {
+  int type = 0, domain = 0, accepting = 0;
+  socklen_t n = sizeof type;
+  if (real::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) != 0) {
+    if (errno == ENOTSOCK)
+      e.state.store(FdState::make(FdKind::kNotSocket, ConnState::kNone, 0), std::memory_order_relaxed);
+    return false;
+  }
+  n = sizeof domain;
+  if (real::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &n) != 0) return false;
+  const int protocol = kernel_protocol(fd, domain, type, 0);
+  n = sizeof accepting;
+  real::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &n);
+  bool connected = false;
+  const std::uint16_t peer = peer_port_of(fd, &connected);
+  const ConnState conn = accepting ? ConnState::kListening
+                                   : connected ? ConnState::kConnected : ConnState::kNone;
+  const Cookie ck = make_cookie(domain, type, protocol);
+  e.cookie.store(ck, std::memory_order_relaxed);
+  e.sock_id.store(next_sock_id_.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
+  e.slot.store(stats::cookie_slot(*seg_, ck), std::memory_order_relaxed);
+  e.local_port.store(local_port_of(fd), std::memory_order_relaxed);
+  e.peer_port.store(peer, std::memory_order_relaxed);
+  e.state.store(FdState::make(FdKind::kSocket, conn, FdState::kInherited), std::memory_order_relaxed);
+  return true;
+}
+
+stats::CookieSlot* Switch::open_socket(int fd, Cookie cookie, ConnState conn,
+                                       std::uint16_t local_port, std::uint16_t peer_port) noexcept {
+  stats::CookieSlot* slot = stats::cookie_slot(*seg_, cookie);
+  FdEntry* e = fds_.get(fd);
+  if (!e) return slot;
+  e->cookie.store(cookie, std::memory_order_relaxed);
+  e->sock_id.store(next_sock_id_.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
+  e->slot.store(slot, std::memory_order_relaxed);
+  e->local_port.store(local_port, std::memory_order_relaxed);
+  e->peer_port.store(peer_port, std::memory_order_relaxed);
+  e->state.store(FdState::make(FdKind::kSocket, conn, 0), std::memory_order_relaxed);
+  return slot;
+}
+
+bool Switch::last_reference(int fd, std::uint64_t sock_id) const noexcept {
+  bool other = false;
+  fds_.for_each_socket([&](int other_fd, FdEntry& e) {
+    if (other_fd != fd && e.sock_id.load(std::memory_order_relaxed) == sock_id) other = true;
+  });
+  return !other;
+}
+
+// Forget fd before the real close runs (its number may be reused the moment the kernel frees
+// it) and decide whether this close is the one `closed` counts.
+void Switch::close_fd(int fd, Decision& d) noexcept {
+  FdEntry* e = fds_.find(fd);
+  if (!e) return;
+  const FdState st{e->state.load(std::memory_order_relaxed)};
+  if (st.kind() == FdKind::kSocket) {
+    d.slot = e->slot.load(std::memory_order_relaxed);
+    d.count_close = !st.has(FdState::kInherited) &&
+                    (!st.has(FdState::kShared) ||
+                     last_reference(fd, e->sock_id.load(std::memory_order_relaxed)));
+  }
+  fds_.clear(fd);
+}
+
+void Switch::mark_all_inherited() noexcept {
+  fds_.for_each_socket([](int, FdEntry& e) {
+    e.state.fetch_or(FdState::kInherited, std::memory_order_relaxed);
+  });
+}
+
+int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
+  switch (c.op) {
+    case Op::kSocket: {
+      const int type = c.b & kSockTypeMask;
+      if (r >= 0) {
+        const Cookie ck = make_cookie(c.a, type, kernel_protocol(static_cast<int>(r), c.a, type, c.c));
+        stats::add(open_socket(static_cast<int>(r), ck, ConnState::kNone, 0, 0), stats::kOpened);
+      } else {
+        stats::add(stats::cookie_slot(*seg_, make_cookie(c.a, type, kernel_protocol(-1, c.a, type, c.c))),
+                   stats::kOpenFailed);
+      }
+      break;
+    }
+    case Op::kSocketpair: {
+      const int type = c.b & kSockTypeMask;
+      const Cookie ck = make_cookie(c.a, type, kernel_protocol(r == 0 ? c.sv[0] : -1, c.a, type, c.c));
+      stats::CookieSlot* slot = stats::cookie_slot(*seg_, ck);
+      if (r == 0) {
+        open_socket(c.sv[0], ck, ConnState::kNone, 0, 0);
+        open_socket(c.sv[1], ck, ConnState::kNone, 0, 0);
+        stats::add(slot, stats::kOpened, 2);
+      } else {
+        stats::add(slot, stats::kOpenFailed);
+      }
+      break;
+    }
+    case Op::kConnect:
+      after_connect(c, d, r, e);
+      break;
+    case Op::kBind:
+      if (r == 0) d.entry->local_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
+      break;
+    case Op::kListen:
+      if (r == 0) {
+        if (d.entry->local_port.load(std::memory_order_relaxed) == 0)
+          d.entry->local_port.store(local_port_of(c.fd), std::memory_order_relaxed);
+        d.entry->state.store(FdState::make(FdKind::kSocket, ConnState::kListening,
+                                           d.state & ~FdState::kConnMask & ~FdState::kKindMask),
+                             std::memory_order_relaxed);
+        stats::add(d.slot, stats::kListened);
+      } else {
+        stats::add(d.slot, stats::kListenFailed);
+      }
+      break;
+    case Op::kAccept:
+      if (r >= 0) {
+        stats::add(d.slot, stats::kAccepted);
+        open_socket(static_cast<int>(r), cookie_of(*d.entry), ConnState::kAccepted,
+                    d.entry->local_port.load(std::memory_order_relaxed), 0);
+      } else if (!would_block(e)) {
+        stats::add(d.slot, stats::kAcceptFailed);
+      }
+      break;
+    case Op::kClose:
+      // Linux releases the fd even when close reports EINTR; only other errors are failures.
+      if (r == 0 || e == EINTR) {
+        if (d.count_close) stats::add(d.slot, stats::kClosed);
+      } else {
+        stats::add(d.slot, stats::kCloseFailed);
+      }
+      break;
+    case Op::kGetsockopt:
+      if (r == 0 && c.a == SOL_SOCKET && c.b == SO_ERROR && c.optval &&
+          FdState{d.state}.conn() == ConnState::kConnecting) {
+        const int so_error = *static_cast<const int*>(c.optval);
+        if (so_error != 0) {
+          resolve_pending(d, false);
+        } else {
+          // SO_ERROR is also 0 while the handshake is still running: ask whether it finished.
+          bool connected = false;
+          peer_port_of(c.fd, &connected);
+          if (connected) resolve_pending(d, true);
+        }
+      }
+      break;
+    case Op::kSend: case Op::kWrite: case Op::kSendmmsg:
+    case Op::kRecv: case Op::kRead: case Op::kRecvmmsg:
+      after_transfer(c, d, r, e);
+      break;
+    case Op::kDup: case Op::kDup2:
+      after_dup(c, d, r);
+      break;
+    case Op::kShutdown: case Op::kSetsockopt: case Op::kCloseRange: case Op::kGetaddrinfo:
+    case Op::kFork:
+      break;
+  }
+  return e;
+}
+
+void Switch::resolve_pending(Decision& d, bool connected) noexcept {
+  // Only the thread that moves the state out of kConnecting counts, so it is counted once.
+  std::uint32_t expected = d.state;
+  const std::uint32_t flags = d.state & ~FdState::kConnMask & ~FdState::kKindMask;
+  const std::uint32_t next = FdState::make(FdKind::kSocket, connected ? ConnState::kConnected : ConnState::kNone, flags);
+  if (d.entry->state.compare_exchange_strong(expected, next, std::memory_order_relaxed))
+    stats::add(d.slot, connected ? stats::kConnected : stats::kConnectFailed);
+  d.state = next;
+}
+
+void Switch::after_connect(const Call& c, Decision& d, long r, int e) noexcept {
+  const std::uint32_t flags = d.state & ~FdState::kConnMask & ~FdState::kKindMask;
+  const bool pending = FdState{d.state}.conn() == ConnState::kConnecting;
+  if (r == 0 || (e == EISCONN && pending)) {
+    if (pending) {
+      resolve_pending(d, true);
+    } else {
+      d.entry->state.store(FdState::make(FdKind::kSocket, ConnState::kConnected, flags), std::memory_order_relaxed);
+      stats::add(d.slot, stats::kConnected);
+    }
+    d.entry->peer_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
+    return;
+  }
+  if (e == EINPROGRESS || (e == EINTR && !pending)) {
+    // EINTR: the kernel goes on connecting in the background, exactly as for EINPROGRESS.
+    d.entry->peer_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
+    d.entry->state.store(FdState::make(FdKind::kSocket, ConnState::kConnecting, flags), std::memory_order_relaxed);
+    stats::add(d.slot, stats::kConnectPending);
+    return;
+  }
+  if (e == EALREADY || e == EINTR) return;   // still pending; nothing new
+  if (pending)
+    resolve_pending(d, false);
+  else
+    stats::add(d.slot, stats::kConnectFailed);
+}
+
+void Switch::after_transfer(const Call& c, Decision& d, long r, int e) noexcept {
+  const bool send = c.op == Op::kSend || c.op == Op::kWrite || c.op == Op::kSendmmsg;
+  const bool pending = FdState{d.state}.conn() == ConnState::kConnecting;
+  if (r < 0) {
+    if (pending && connect_error(e)) resolve_pending(d, false);
+    return;
+  }
+  // A first successful transfer on a pending connect means the handshake completed.
+  if (pending) resolve_pending(d, true);
+  const bool messages = c.op == Op::kSendmmsg || c.op == Op::kRecvmmsg;
+  const std::uint64_t bytes = messages ? mmsg_bytes(c.mmsg, r) : static_cast<std::uint64_t>(r);
+  stats::add(d.slot, send ? stats::kSendCalls : stats::kRecvCalls);
+  if (bytes) stats::add(d.slot, send ? stats::kSendBytes : stats::kRecvBytes, bytes);
+}
+
+void Switch::after_dup(const Call& c, Decision& d, long r) noexcept {
+  if (r < 0) return;   // dup2 failed: the target was not closed after all; it was only forgotten
+  if (c.op == Op::kDup2 && d.count_close) stats::add(d.slot, stats::kClosed);
+  const int nfd = static_cast<int>(r);
+  if (!d.entry || FdState{d.state}.kind() != FdKind::kSocket) {
+    fds_.clear(nfd);   // whatever the number named before is gone
+    return;
+  }
+  FdEntry* n = fds_.get(nfd);
+  if (!n) return;
+  const std::uint32_t shared = d.state | FdState::kShared;
+  n->cookie.store(d.entry->cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->sock_id.store(d.entry->sock_id.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->slot.store(d.entry->slot.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->local_port.store(d.entry->local_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->peer_port.store(d.entry->peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->state.store(shared, std::memory_order_relaxed);
+  d.entry->state.fetch_or(FdState::kShared, std::memory_order_relaxed);
+}
+
+}  // namespace shim

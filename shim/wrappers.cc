@@ -1,0 +1,66 @@
+// One wrapper per interposed libc function, generated from symbols.def: each builds a Call and
+// hands it, with the real function, to the Switch. No logic lives here.
+// glibc renames fcntl to fcntl64 under _FILE_OFFSET_BITS=64; both names are defined by hand below,
+// so the plain declarations are needed here.
+#undef _FILE_OFFSET_BITS
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstdarg>
+
+#include "shim/real.h"
+#include "shim/switch.h"
+
+namespace {
+
+using shim::Call;
+using shim::Op;
+
+// sendmsg's destination, for matching unconnected datagram sends.
+const sockaddr* msg_name(const msghdr* m) noexcept {
+  return m ? static_cast<const sockaddr*>(m->msg_name) : nullptr;
+}
+socklen_t msg_namelen(const msghdr* m) noexcept { return m ? m->msg_namelen : 0; }
+
+bool is_dup(int cmd) noexcept { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC; }
+
+}  // namespace
+
+#define SHIM_EXPORT extern "C" __attribute__((visibility("default")))
+
+#define SHIM_SYMBOL(ret, name, params, args, call)                                   \
+  SHIM_EXPORT ret name params {                                                      \
+    return shim::g_switch.dispatch(call, [&]() -> ret { return shim::real::name args; }); \
+  }
+#define SHIM_SYMBOL_VA(ret, name)
+#include "shim/symbols.def"
+#undef SHIM_SYMBOL
+#undef SHIM_SYMBOL_VA
+
+// fcntl's third argument is an int, a long or a pointer depending on cmd; on the x86-64 and
+// aarch64 ABIs all of them travel in one register, so reading it as a long passes it unchanged
+// (glibc's own fcntl does the same). Only the F_DUPFD commands concern the shim.
+SHIM_EXPORT int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  const long arg = va_arg(ap, long);
+  va_end(ap);
+  if (!is_dup(cmd)) return shim::real::fcntl(fd, cmd, arg);
+  return shim::g_switch.dispatch(Call{.op = Op::kDup, .fd = fd},
+                                 [&]() -> int { return shim::real::fcntl(fd, cmd, arg); });
+}
+
+SHIM_EXPORT int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  const long arg = va_arg(ap, long);
+  va_end(ap);
+  if (__builtin_expect(shim::real::fns.fcntl64 == nullptr, 0)) shim::real::resolve();
+  if (!is_dup(cmd)) return shim::real::fns.fcntl64(fd, cmd, arg);
+  return shim::g_switch.dispatch(Call{.op = Op::kDup, .fd = fd},
+                                 [&]() -> int { return shim::real::fns.fcntl64(fd, cmd, arg); });
+}
