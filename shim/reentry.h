@@ -1,5 +1,5 @@
-// A per-thread depth counter: the shim's own work (and libc calling itself through the PLT, as
-// getaddrinfo does with socket/connect/close) must pass straight through to the real functions.
+// A per-thread depth counter: calls made while the shim sets itself up or tears down, and calls
+// libc makes through the PLT from inside getaddrinfo (NSS modules), pass straight through.
 // initial-exec TLS: touching it never allocates a TLS block, so it is safe in any context.
 #pragma once
 

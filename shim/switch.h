@@ -31,11 +31,13 @@ class Switch {
  public:
   // Runs the real call with bookkeeping around it. Passes straight through before init, inside
   // the shim's own calls, in secure-exec processes, and for fds that are not sockets.
+  // The bookkeeping never calls a wrapped function, so only getaddrinfo's real call (which runs
+  // NSS modules that call socket functions through the PLT) and the shim's own setup raise the
+  // re-entry depth. A signal handler that interrupts a wrapped call is counted like any call.
   template <class Real>
   auto dispatch(const Call& c, Real&& real) noexcept -> decltype(real()) {
     using R = decltype(real());
-    ReentryGuard guard;
-    if (!guard.outermost() || !ready_.load(std::memory_order_relaxed)) [[unlikely]]
+    if (t_depth != 0 || !ready_.load(std::memory_order_relaxed)) [[unlikely]]
       return real();
     Decision d;
     d.saved_errno = errno;
@@ -48,10 +50,16 @@ class Switch {
       return static_cast<R>(d.ret);
     }
     errno = d.saved_errno;
-    const R r = real();
+    const R r = c.op == Op::kGetaddrinfo ? guarded(real) : real();
     const int real_errno = errno;   // capture at once: the bookkeeping makes syscalls
     errno = after(c, d, static_cast<long>(r), real_errno);
     return r;
+  }
+
+  template <class Real>
+  static auto guarded(Real& real) noexcept -> decltype(real()) {
+    ReentryGuard guard;
+    return real();
   }
 
   // Setup (preload.cc): everything is in place before ready() turns true.

@@ -1,0 +1,296 @@
+#include "shim/stats/report.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "shim/cookie.h"
+#include "shim/stats/segment.h"
+
+namespace shim::stats {
+namespace {
+
+using nlohmann::json;
+
+// Strings in the segment were cut to a fixed size by their writer (possibly inside a UTF-8
+// sequence), and a segment can be damaged: never read past the field, and replace bytes that are
+// not UTF-8 with U+FFFD, because nlohmann::json::dump() throws on invalid UTF-8.
+std::string field_string(const char* p, std::size_t cap) {
+  const std::size_t n = strnlen(p, cap);
+  const auto* s = reinterpret_cast<const unsigned char*>(p);
+  std::string out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = s[i];
+    std::size_t len = 0;
+    std::uint32_t min = 0;
+    if (c < 0x80) len = 1;
+    else if (c >= 0xc2 && c <= 0xdf) len = 2, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef) len = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4) len = 4, min = 0x10000;
+    bool ok = len != 0 && len <= n - i;
+    std::uint32_t cp = len == 1 ? c : c & (0x7fu >> len);
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      ok = (s[i + k] & 0xc0) == 0x80;
+      cp = (cp << 6) | (s[i + k] & 0x3fu);
+    }
+    // Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8 either.
+    if (ok && len > 1) ok = cp >= min && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+    if (ok) {
+      out.append(p + i, len);
+      i += len;
+    } else {
+      out += "\xef\xbf\xbd";
+      ++i;
+    }
+  }
+  return out;
+}
+
+template <std::size_t N>
+std::string field_string(const char (&a)[N]) {
+  return field_string(a, N);
+}
+
+// "2023-11-14T22:13:20.123Z": UTC, milliseconds, as ISO 8601 and RFC 3339 write it.
+std::string iso_time(std::int64_t ns) {
+  std::int64_t sec = ns / 1000000000;
+  std::int64_t rem = ns % 1000000000;
+  if (rem < 0) rem += 1000000000, --sec;
+  const time_t t = static_cast<time_t>(sec);
+  tm utc{};
+  if (!gmtime_r(&t, &utc)) return "?";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(rem / 1000000));
+  return buf;
+}
+
+std::string hex_cookie(Cookie c) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%016" PRIx64, c);
+  return buf;
+}
+
+json name_or_number(const char* name, int value) {
+  return name ? json(name) : json(value);
+}
+
+std::string name_or_decimal(const char* name, int value) {
+  return name ? std::string(name) : std::to_string(value);
+}
+
+// "inet stream tcp", with numbers for what has no name.
+std::string kind_text(Cookie c) {
+  const int f = cookie_family(c), t = cookie_type(c), p = cookie_protocol(c);
+  return name_or_decimal(family_name(f), f) + ' ' + name_or_decimal(type_name(t), t) + ' ' +
+         name_or_decimal(protocol_name(f, p), p);
+}
+
+void add_kind(json& j, Cookie c) {
+  const int f = cookie_family(c), t = cookie_type(c), p = cookie_protocol(c);
+  j["family"] = name_or_number(family_name(f), f);
+  j["type"] = name_or_number(type_name(t), t);
+  j["protocol"] = name_or_number(protocol_name(f, p), p);
+}
+
+std::uint64_t relaxed(const std::atomic<std::uint64_t>& a) {
+  return a.load(std::memory_order_relaxed);
+}
+
+// Used slots, sorted by cookie. Keys only ever go from 0 to their final value.
+std::vector<const CookieSlot*> used_cookies(const Segment& s) {
+  std::vector<const CookieSlot*> v;
+  for (const CookieSlot& slot : s.cookies)
+    if (slot.key.load(std::memory_order_acquire) != 0) v.push_back(&slot);
+  std::sort(v.begin(), v.end(), [](const CookieSlot* a, const CookieSlot* b) {
+    return a->key.load(std::memory_order_relaxed) < b->key.load(std::memory_order_relaxed);
+  });
+  return v;
+}
+
+Cookie cookie_of(const CookieSlot& slot) {
+  return slot.key.load(std::memory_order_relaxed) & ~kKeyUsed;
+}
+
+std::uint32_t rule_count(const Segment& s) {
+  return std::min(s.header.rule_count, kMaxRules);
+}
+
+std::uint32_t process_count(const Segment& s) {
+  return std::min(s.header.process_next.load(std::memory_order_relaxed), kMaxProcesses);
+}
+
+// A record's plain fields are written before its state is stored with release (add_process, and
+// the exit path for exit status and leaks), so an acquire load of the state makes them readable.
+// kProcFree: a slot that was claimed but not filled in yet.
+std::uint32_t state_of(const ProcessRecord& r) {
+  return r.state.load(std::memory_order_acquire);
+}
+
+const char* state_name(std::uint32_t state) {
+  switch (state) {
+    case kProcRunning: return "running";
+    case kProcExited: return "exited";
+    case kProcExeced: return "execed";
+    case kProcKilled: return "killed";
+    default: return "unknown";
+  }
+}
+
+bool has_exit(std::uint32_t state) { return state == kProcExited || state == kProcKilled; }
+
+json socket_json(const CookieSlot& slot) {
+  const Cookie c = cookie_of(slot);
+  json j = {{"cookie", hex_cookie(c)}};
+  add_kind(j, c);
+  for (std::uint32_t i = 0; i < kCounterCount; ++i)
+    j[counter_name(static_cast<Counter>(i))] = relaxed(slot.counters[i]);
+  return j;
+}
+
+json process_json(const ProcessRecord& r, std::uint32_t state) {
+  json leaked = json::array();
+  const std::uint32_t listed = std::min(r.leak_count, kMaxLeaks);
+  for (std::uint32_t i = 0; i < listed; ++i) {
+    const LeakRecord& l = r.leaks[i];
+    json lj = {{"fd", l.fd}};
+    add_kind(lj, l.cookie);
+    lj["local"] = field_string(l.local);
+    lj["peer"] = field_string(l.peer);
+    leaked.push_back(std::move(lj));
+  }
+  return {
+      {"pid", r.pid},
+      {"ppid", r.ppid},
+      {"argv0", field_string(r.argv0)},
+      {"state", state_name(state)},
+      {"exit", has_exit(state) ? json(r.exit_status) : json(nullptr)},
+      {"start", iso_time(r.start_ns)},
+      {"end", r.end_ns != 0 ? json(iso_time(r.end_ns)) : json(nullptr)},
+      {"leaked_count", r.leak_count},
+      {"leaked", std::move(leaked)},
+  };
+}
+
+__attribute__((format(printf, 2, 3))) void append_f(std::string& out, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  va_list again;
+  va_copy(again, ap);
+  const int n = std::vsnprintf(nullptr, 0, fmt, ap);
+  va_end(ap);
+  if (n > 0) {
+    const std::size_t at = out.size();
+    out.resize(at + static_cast<std::size_t>(n) + 1);
+    std::vsnprintf(out.data() + at, static_cast<std::size_t>(n) + 1, fmt, again);
+    out.resize(at + static_cast<std::size_t>(n));
+  }
+  va_end(again);
+}
+
+void socket_text(std::string& out, const CookieSlot& slot) {
+  out += kind_text(cookie_of(slot));
+  // socktest's ten counters on the first line, the rest on the second.
+  for (std::uint32_t i = 0; i < kCounterCount; ++i) {
+    out += (i == 0 || i == kConnectPending) ? "\n\t" : " ";
+    append_f(out, "%s=%" PRIu64, counter_name(static_cast<Counter>(i)), relaxed(slot.counters[i]));
+  }
+  out += '\n';
+}
+
+std::string or_dash(std::string s) { return s.empty() ? "-" : s; }
+
+void process_text(std::string& out, const ProcessRecord& r, std::uint32_t state) {
+  append_f(out, "\tpid=%d ppid=%d %s %s ", r.pid, r.ppid, or_dash(field_string(r.argv0)).c_str(),
+           state_name(state));
+  if (has_exit(state)) append_f(out, "exit=%d", r.exit_status);
+  else out += "exit=-";
+  append_f(out, " leaked=%u\n", r.leak_count);
+  const std::uint32_t listed = std::min(r.leak_count, kMaxLeaks);
+  for (std::uint32_t i = 0; i < listed; ++i) {
+    const LeakRecord& l = r.leaks[i];
+    append_f(out, "\t\tleak fd=%d %s local=%s peer=%s\n", l.fd, kind_text(l.cookie).c_str(),
+             or_dash(field_string(l.local)).c_str(), or_dash(field_string(l.peer)).c_str());
+  }
+  if (r.leak_count > listed) append_f(out, "\t\t(%u more not recorded)\n", r.leak_count - listed);
+}
+
+}  // namespace
+
+json to_json(const Segment& s, const std::string& name) {
+  const Header& h = s.header;
+  json sockets = json::array();
+  for (const CookieSlot* slot : used_cookies(s)) sockets.push_back(socket_json(*slot));
+
+  json rules = json::array();
+  for (std::uint32_t i = 0; i < rule_count(s); ++i) {
+    const RuleSlot& r = s.rules[i];
+    rules.push_back({{"name", field_string(r.name)},
+                     {"hits", relaxed(r.hits)},
+                     {"fired", relaxed(r.fired)}});
+  }
+
+  json processes = json::array();
+  for (std::uint32_t i = 0; i < process_count(s); ++i) {
+    const std::uint32_t state = state_of(s.processes[i]);
+    if (state != kProcFree) processes.push_back(process_json(s.processes[i], state));
+  }
+
+  return {
+      {"version", 1},
+      {"name", field_string(name.c_str(), name.size())},
+      {"layout_version", h.version},
+      {"seed", h.seed},
+      {"rules_file", field_string(h.rules_file)},
+      {"created", iso_time(h.created_ns)},
+      {"sockets", std::move(sockets)},
+      {"rules", std::move(rules)},
+      {"processes", std::move(processes)},
+      {"overflow",
+       {{"cookies", relaxed(h.cookie_overflow)}, {"processes", relaxed(h.process_overflow)}}},
+  };
+}
+
+std::string to_text(const Segment& s, const std::string& name) {
+  const Header& h = s.header;
+  std::string out = "sockshim stats " + name + " (created " + iso_time(h.created_ns) +
+                    ", seed " + std::to_string(h.seed);
+  if (const std::string rules_file = field_string(h.rules_file); !rules_file.empty())
+    out += ", rules " + rules_file;
+  out += ")\n";
+
+  const auto cookies = used_cookies(s);
+  if (cookies.empty()) out += "no sockets\n";
+  for (const CookieSlot* slot : cookies) socket_text(out, *slot);
+
+  if (rule_count(s) == 0) out += "no rules\n";
+  else out += "rules:\n";
+  for (std::uint32_t i = 0; i < rule_count(s); ++i) {
+    const RuleSlot& r = s.rules[i];
+    append_f(out, "\t%s hits=%" PRIu64 " fired=%" PRIu64 "\n", field_string(r.name).c_str(),
+             relaxed(r.hits), relaxed(r.fired));
+  }
+
+  std::string procs;
+  for (std::uint32_t i = 0; i < process_count(s); ++i) {
+    const std::uint32_t state = state_of(s.processes[i]);
+    if (state != kProcFree) process_text(procs, s.processes[i], state);
+  }
+  out += procs.empty() ? "no processes\n" : "processes:\n" + procs;
+
+  const std::uint64_t lost_cookies = relaxed(h.cookie_overflow);
+  const std::uint64_t lost_procs = relaxed(h.process_overflow);
+  if (lost_cookies != 0 || lost_procs != 0)
+    append_f(out, "overflow: cookies=%" PRIu64 " processes=%" PRIu64 "\n", lost_cookies,
+             lost_procs);
+  return out;
+}
+
+}  // namespace shim::stats

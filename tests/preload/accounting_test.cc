@@ -1,0 +1,131 @@
+// How calls turn into counters: non-blocking connect, sockets the shim did not see created,
+// triggers shared through the segment, leaks recorded at exit.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "preload_env.h"
+#include "shim/stats/segment.h"
+
+using namespace preload_test;
+namespace st = shim::stats;
+
+TEST_CASE("non-blocking connect: pending, then connected through SO_ERROR", "[preload][connect]") {
+  only_rule(-1);
+  Listener l;
+  const auto pending0 = counter(kTcp, st::kConnectPending);
+  const auto connected0 = counter(kTcp, st::kConnected);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&l.addr), sizeof l.addr);
+  REQUIRE((rc == 0 || errno == EINPROGRESS));
+  pollfd p{fd, POLLOUT, 0};
+  REQUIRE(poll(&p, 1, 5000) == 1);
+  int err = -1;
+  socklen_t n = sizeof err;
+  REQUIRE(::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &n) == 0);
+  CHECK(err == 0);
+  if (rc != 0) CHECK(counter(kTcp, st::kConnectPending) - pending0 == 1);
+  CHECK(counter(kTcp, st::kConnected) - connected0 == 1);
+  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &n);   // asking again counts nothing more
+  CHECK(counter(kTcp, st::kConnected) - connected0 == 1);
+  ::close(fd);
+}
+
+TEST_CASE("non-blocking connect to a closed port is connect_failed, not connected", "[preload][connect]") {
+  only_rule(-1);
+  sockaddr_in a{};
+  {
+    Listener l;   // take a free port, then close it
+    a = l.addr;
+  }
+  const auto failed0 = counter(kTcp, st::kConnectFailed);
+  const auto connected0 = counter(kTcp, st::kConnected);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+  if (rc == -1 && errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    REQUIRE(poll(&p, 1, 5000) == 1);
+    int err = 0;
+    socklen_t n = sizeof err;
+    REQUIRE(::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &n) == 0);
+    CHECK(err == ECONNREFUSED);
+  } else {
+    CHECK(errno == ECONNREFUSED);
+  }
+  CHECK(counter(kTcp, st::kConnectFailed) - failed0 == 1);
+  CHECK(counter(kTcp, st::kConnected) - connected0 == 0);
+  ::close(fd);
+}
+
+TEST_CASE("a socket made behind the shim's back is classified on first use", "[preload][classify]") {
+  only_rule(-1);
+  const auto udp_sent0 = counter(kUdp, st::kSendCalls);
+  const auto udp_opened0 = counter(kUdp, st::kOpened);
+  const auto udp_closed0 = counter(kUdp, st::kClosed);
+  // A raw syscall, as a static helper or a program inheriting it across exec would have it.
+  const int fd = static_cast<int>(syscall(SYS_socket, AF_INET, SOCK_DGRAM, 0));
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(9);
+  CHECK(::sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&a), sizeof a) == 1);
+  CHECK(counter(kUdp, st::kSendCalls) - udp_sent0 == 1);
+  CHECK(counter(kUdp, st::kOpened) - udp_opened0 == 0);   // not seen opened...
+  ::close(fd);
+  CHECK(counter(kUdp, st::kClosed) - udp_closed0 == 0);   // ...so its close is not counted
+}
+
+TEST_CASE("nth and times count in the segment", "[preload][triggers]") {
+  only_rule(kNthConnectRule);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(9);   // discard: nobody listens here, so the real answer is ECONNREFUSED
+  std::string seen;
+  for (int i = 0; i < 6; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    seen += rc == 0 ? "ok " : errno == ETIMEDOUT ? "injected " : errno == ECONNREFUSED ? "refused " : "other ";
+    ::close(fd);
+  }
+  only_rule(-1);
+  CHECK(seen == "refused injected refused injected refused refused ");
+  CHECK(segment().rules[kNthConnectRule].hits.load() == 6);
+  CHECK(segment().rules[kNthConnectRule].fired.load() == 2);
+}
+
+TEST_CASE("a listening socket still open at exit is recorded as a leak", "[preload][leaks]") {
+  only_rule(-1);
+  int port_pipe[2];
+  REQUIRE(pipe(port_pipe) == 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    Listener* leaked = new Listener;   // never destroyed: its socket stays open
+    const std::uint16_t port = ntohs(leaked->addr.sin_port);
+    (void)!::write(port_pipe[1], &port, sizeof port);
+    std::exit(0);
+  }
+  REQUIRE(pid > 0);
+  std::uint16_t port = 0;
+  REQUIRE(::read(port_pipe[0], &port, sizeof port) == sizeof port);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  const st::ProcessRecord* r = st::find_process(segment(), pid);
+  REQUIRE(r != nullptr);
+  REQUIRE(r->state.load() == st::kProcExited);
+  REQUIRE(r->leak_count == 1);
+  CHECK(r->leaks[0].cookie == kTcp);
+  CHECK(std::string(r->leaks[0].local) == "127.0.0.1:" + std::to_string(port));
+  ::close(port_pipe[0]);
+  ::close(port_pipe[1]);
+}
