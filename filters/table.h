@@ -77,10 +77,10 @@ class Table {
   const std::vector<Rule>& rules() const noexcept { return rules_; }
   bool has_rules_for(CallType t) const noexcept { return !by_type_[idx(t)].empty(); }
 
-  // Index (into rules()) of the first rule, in file order, that is on `t` and whose match
-  // accepts `f`; -1 when none. No allocation, no locks. Rules that name ports are indexed by a
-  // port bitmap, so many rules that cannot match cost one bit test.
-  int first_match(CallType t, const SocketFacts& f) const noexcept;
+  // Index (into rules()) of the first rule after index `after`, in file order, that is on `t`
+  // and whose match accepts `f`; -1 when none. No allocation, no locks. Rules that name ports are
+  // indexed by a port bitmap, so many rules that cannot match cost one bit test.
+  int first_match(CallType t, const SocketFacts& f, int after = -1) const noexcept;
 
  private:
   static std::size_t idx(CallType t) noexcept { return static_cast<std::size_t>(t); }

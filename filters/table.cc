@@ -1,0 +1,94 @@
+#include "filters/table.h"
+
+#include <limits>
+#include <utility>
+
+namespace filters {
+namespace {
+
+std::string format_load_error(const std::string& file, int line, int col, const std::string& key,
+                              const std::string& message) {
+  // Line 0 means "no position" (the file could not be read): "FILE: message" then, so the text
+  // never shows a made-up 0:0 that an editor would jump to.
+  std::string out = file;
+  if (line > 0) out += ':' + std::to_string(line) + ':' + std::to_string(col);
+  out += ": ";
+  if (!key.empty()) out += key + ": ";
+  out += message;
+  return out;
+}
+
+// Bits for every port some rule of one call type names, ranges included. A difference array
+// keeps it linear in rules + ports even when thousands of rules name wide ranges.
+std::shared_ptr<const std::bitset<65536>> port_bitmap(const std::vector<Rule>& rules,
+                                                      const std::vector<std::uint16_t>& indices) {
+  std::vector<int> delta(65537, 0);
+  bool any = false;
+  for (const std::uint16_t i : indices) {
+    const auto& port = rules[i].match.port;
+    if (!port || port->first > port->last) continue;
+    ++delta[port->first];
+    --delta[static_cast<std::size_t>(port->last) + 1];
+    any = true;
+  }
+  if (!any) return nullptr;
+  auto bits = std::make_shared<std::bitset<65536>>();
+  int depth = 0;
+  for (std::size_t p = 0; p < 65536; ++p) {
+    depth += delta[p];
+    if (depth > 0) bits->set(p);
+  }
+  return bits;
+}
+
+}  // namespace
+
+LoadError::LoadError(std::string file, int line, int col, std::string key, std::string message)
+    : std::runtime_error(format_load_error(file, line, col, key, message)),
+      file_(std::move(file)),
+      key_(std::move(key)),
+      message_(std::move(message)),
+      line_(line),
+      col_(col) {}
+
+bool Match::matches(const SocketFacts& f) const noexcept {
+  // A present key never matches an unknown fact (-1): "port 6379" must not fire on a socket
+  // whose peer the shim could not learn.
+  if (family && (f.family < 0 || *family != f.family)) return false;
+  if (type && (f.type < 0 || *type != f.type)) return false;
+  if (protocol && (f.protocol < 0 || *protocol != f.protocol)) return false;
+  if (port && (f.service_port < 0 || !port->contains(f.service_port))) return false;
+  return true;
+}
+
+Table::Table(std::uint64_t seed, std::vector<Rule> rules) : seed_(seed), rules_(std::move(rules)) {
+  // by_type_ holds 16-bit indices to keep the per-call scan cache-friendly.
+  if (rules_.size() > std::numeric_limits<std::uint16_t>::max() + std::size_t{1}) {
+    throw std::length_error("filters::Table: more than 65536 rules");
+  }
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    for (std::size_t t = 0; t < kCallTypeCount; ++t) {
+      if (!rules_[i].on_call(static_cast<CallType>(t))) continue;
+      by_type_[t].push_back(static_cast<std::uint16_t>(i));
+      if (!rules_[i].match.port) has_portless_[t] = true;
+    }
+  }
+  for (std::size_t t = 0; t < kCallTypeCount; ++t) ports_[t] = port_bitmap(rules_, by_type_[t]);
+}
+
+int Table::first_match(CallType t, const SocketFacts& f, int after) const noexcept {
+  const std::size_t i = idx(t);
+  if (i >= kCallTypeCount || by_type_[i].empty()) return -1;
+  if (!has_portless_[i]) {
+    // Every rule here names a port: an unknown port matches none of them, and a port no rule
+    // names is one bit test instead of a scan.
+    if (f.service_port < 0 || f.service_port > 65535) return -1;
+    if (!ports_[i] || !(*ports_[i])[static_cast<std::size_t>(f.service_port)]) return -1;
+  }
+  for (const std::uint16_t r : by_type_[i]) {
+    if (static_cast<int>(r) > after && rules_[r].match.matches(f)) return r;
+  }
+  return -1;
+}
+
+}  // namespace filters

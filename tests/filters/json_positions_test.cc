@@ -1,0 +1,184 @@
+// json_positions: the DOM must equal nlohmann's own, and every recorded position must be the
+// first character of its token, whatever surrounds it (escapes, lookahead after numbers, CRLF).
+#include "filters/json_positions.h"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+namespace filters {
+namespace {
+
+std::string at(Position p) { return std::to_string(p.line) + ":" + std::to_string(p.col); }
+
+std::string value_at(const PositionedJson& doc, const std::string& path) {
+  INFO("path " << path);
+  REQUIRE(doc.value_positions.count(path) == 1);
+  return at(doc.value_at(path));
+}
+
+std::string key_at(const PositionedJson& doc, const std::string& path) {
+  INFO("path " << path);
+  REQUIRE(doc.key_positions.count(path) == 1);
+  return at(doc.key_at(path));
+}
+
+// The error a text gives, as "LINE:COL PATH|MESSAGE", or "no error".
+std::string syntax_error(std::string_view text) {
+  try {
+    parse_json_with_positions(text);
+  } catch (const JsonSyntaxError& e) {
+    return at(e.pos()) + " " + e.path() + "|" + e.what();
+  }
+  return "no error";
+}
+
+TEST_CASE("positioned parse builds the same DOM as nlohmann::json::parse", "[filters]") {
+  const std::string text = R"({"a": [1, -2, 3.5, true, false, null, "x\"y", {}, []],
+    "b": {"c": {"d": "\u00e9"}}, "e": 18446744073709551615, "f": -9223372036854775808})";
+  const PositionedJson doc = parse_json_with_positions(text);
+  const nlohmann::json want = nlohmann::json::parse(text);
+  CHECK(doc.value == want);
+  CHECK(doc.value["a"][2].is_number_float());
+  CHECK(doc.value["e"].is_number_unsigned());
+}
+
+TEST_CASE("positions of keys and of nested values", "[filters]") {
+  const std::string text =
+      "{\"seed\": 7,\n"
+      " \"rules\": [\n"
+      "   {\"name\": \"r\", \"on\": [\"connect\", \"send\"],\n"
+      "    \"match\": {\"port\": 6379}}]}\n";
+  const PositionedJson doc = parse_json_with_positions(text);
+  CHECK(value_at(doc, "") == "1:1");
+  CHECK(key_at(doc, "seed") == "1:2");
+  CHECK(value_at(doc, "seed") == "1:10");
+  CHECK(key_at(doc, "rules") == "2:2");
+  CHECK(value_at(doc, "rules") == "2:11");
+  CHECK(value_at(doc, "rules[0]") == "3:4");
+  CHECK(key_at(doc, "rules[0].name") == "3:5");
+  CHECK(value_at(doc, "rules[0].name") == "3:13");
+  CHECK(value_at(doc, "rules[0].on") == "3:24");
+  CHECK(value_at(doc, "rules[0].on[0]") == "3:25");
+  CHECK(value_at(doc, "rules[0].on[1]") == "3:36");
+  CHECK(key_at(doc, "rules[0].match") == "4:5");
+  CHECK(value_at(doc, "rules[0].match") == "4:14");
+  CHECK(key_at(doc, "rules[0].match.port") == "4:15");
+  CHECK(value_at(doc, "rules[0].match.port") == "4:23");  // number right before '}'
+}
+
+TEST_CASE("strings with escaped quotes and backslashes start at their opening quote", "[filters]") {
+  const std::string text = R"({"k\"ey": "a\"b", "x": "\\", "y": "\\\"", "z": ["\"", "q"]})";
+  const PositionedJson doc = parse_json_with_positions(text);
+  CHECK(key_at(doc, R"(["k\"ey"])") == "1:2");
+  CHECK(value_at(doc, R"(["k\"ey"])") == "1:11");
+  CHECK(value_at(doc, "x") == "1:24");
+  CHECK(value_at(doc, "y") == "1:35");
+  CHECK(value_at(doc, "z[0]") == "1:49");
+  CHECK(value_at(doc, "z[1]") == "1:55");
+}
+
+TEST_CASE("numbers and literals, with and without lookahead", "[filters]") {
+  SECTION("number ending the text") {
+    const PositionedJson doc = parse_json_with_positions("  -12.5e3");
+    CHECK(value_at(doc, "") == "1:3");
+  }
+  SECTION("numbers before ',', ']', '}' and whitespace") {
+    const PositionedJson doc = parse_json_with_positions("{\"a\":[1,22 ,333],\"b\":-4}");
+    CHECK(value_at(doc, "a[0]") == "1:7");
+    CHECK(value_at(doc, "a[1]") == "1:9");
+    CHECK(value_at(doc, "a[2]") == "1:13");
+    CHECK(value_at(doc, "b") == "1:22");
+  }
+  SECTION("literals") {
+    const PositionedJson doc = parse_json_with_positions("[true,false, null]");
+    CHECK(value_at(doc, "[0]") == "1:2");
+    CHECK(value_at(doc, "[1]") == "1:7");
+    CHECK(value_at(doc, "[2]") == "1:14");
+  }
+}
+
+TEST_CASE("line ends: LF, CRLF and lone CR", "[filters]") {
+  SECTION("CRLF") {
+    const PositionedJson doc = parse_json_with_positions("{\r\n  \"a\": 1,\r\n  \"b\": \"x\"\r\n}");
+    CHECK(key_at(doc, "a") == "2:3");
+    CHECK(value_at(doc, "a") == "2:8");
+    CHECK(value_at(doc, "b") == "3:8");
+  }
+  SECTION("lone CR") {
+    const PositionedJson doc = parse_json_with_positions("{\r\"a\":\r\r 1}");
+    CHECK(value_at(doc, "a") == "4:2");
+  }
+}
+
+TEST_CASE("columns count UTF-8 characters and skip a byte order mark", "[filters]") {
+  const PositionedJson doc = parse_json_with_positions("\xEF\xBB\xBF{\"\xC3\xA9t\xC3\xA9\": 1}");
+  CHECK(value_at(doc, "") == "1:1");
+  CHECK(key_at(doc, "[\"\xC3\xA9t\xC3\xA9\"]") == "1:2");
+  CHECK(value_at(doc, "[\"\xC3\xA9t\xC3\xA9\"]") == "1:9");
+}
+
+TEST_CASE("syntax errors point at the offending character", "[filters]") {
+  CHECK(syntax_error("{\"a\": 1,\n \"b\": x}") ==
+        "2:7 |syntax error while parsing value - invalid literal");
+  CHECK(syntax_error("{\"a\": 1,\n}") ==
+        "2:1 |syntax error while parsing object key - unexpected '}'; expected string literal");
+  CHECK(syntax_error("") ==
+        "1:1 |syntax error while parsing value - unexpected end of input; expected '[', '{', or "
+        "a literal");
+  CHECK(syntax_error("[1] 2") ==
+        "1:5 |syntax error while parsing value - unexpected number literal; expected end of "
+        "input");
+  // A whole token the parser did not expect: point at its start, not its end.
+  CHECK(syntax_error("{\"a\" \"bcd\"}") ==
+        "1:6 |syntax error while parsing object separator - unexpected string literal; "
+        "expected ':'");
+  CHECK(syntax_error("[1 22]") ==
+        "1:4 |syntax error while parsing array - unexpected number literal; expected ']'");
+  CHECK(syntax_error("[1 false]") ==
+        "1:4 |syntax error while parsing array - unexpected false literal; expected ']'");
+  CHECK(syntax_error("[1e999]") == "1:6 |number overflow parsing '1e999'");
+  CHECK(syntax_error("[\"ab\ncd\"]") ==
+        "1:5 |syntax error while parsing value - invalid string: control character U+000A (LF) "
+        "must be escaped to \\u000A or \\n");
+}
+
+TEST_CASE("syntax error positions agree with nlohmann's own line and column", "[filters]") {
+  // For LF-only ASCII text our count and nlohmann's must be the same.
+  const std::string texts[] = {"{\n\"a\": [1, 2,, 3]}", "{\"a\"\n  \n   :: 1}", "[\"abc",
+                               "{\"a\": tru}", "\n\n   [1 2]"};
+  for (const std::string& text : texts) {
+    INFO(text);
+    std::string theirs;
+    try {
+      const nlohmann::json parsed = nlohmann::json::parse(text);
+      FAIL("nlohmann accepted it: " << parsed.dump());
+    } catch (const nlohmann::json::parse_error& e) {
+      theirs = e.what();
+    }
+    const std::string ours = syntax_error(text);
+    const auto space = ours.find(' ');
+    const auto colon = ours.find(':');
+    const std::string want = "at line " + ours.substr(0, colon) + ", column " +
+                             ours.substr(colon + 1, space - colon - 1) + ":";
+    CHECK_THAT(theirs, Catch::Contains(want));
+  }
+}
+
+TEST_CASE("a key given twice in one object is an error at the second", "[filters]") {
+  CHECK(syntax_error("{\"a\": 1,\n \"b\": {\"c\": 1, \"c\": 2}}") ==
+        "2:16 b.c|duplicate key \"c\" (first at 2:8)");
+  CHECK(syntax_error("[{\"a\": 1}, {\"a\": 2}]") == "no error");
+}
+
+TEST_CASE("member paths quote keys that would be ambiguous", "[filters]") {
+  CHECK(member_path("", "rules") == "rules");
+  CHECK(member_path("rules[0]", "do") == "rules[0].do");
+  CHECK(member_path("rules[0]", "a.b") == "rules[0][\"a.b\"]");
+  CHECK(member_path("x", "") == "x[\"\"]");
+  CHECK(member_path("", "sp ace") == "[\"sp ace\"]");
+  CHECK(element_path("rules", 3) == "rules[3]");
+}
+
+}  // namespace
+}  // namespace filters
