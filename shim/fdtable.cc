@@ -38,6 +38,7 @@ void FdTable::clear(int fd) noexcept {
     e->local_port.store(0, std::memory_order_relaxed);
     e->peer_port.store(0, std::memory_order_relaxed);
     e->slot.store(nullptr, std::memory_order_relaxed);
+    e->reset_rule_cache();
   }
 }
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "filters/call_type.h"
 #include "shim/cookie.h"
 #include "shim/stats/layout.h"
 
@@ -47,8 +48,15 @@ struct FdEntry {
   std::atomic<Cookie> cookie;
   std::atomic<std::uint64_t> sock_id;      // same for every fd naming one socket (dup)
   std::atomic<stats::CookieSlot*> slot;    // counters of cookie, cached
+  // Per call type, the rule the socket's own facts select: 0 not yet known, 1 none, else
+  // index + 2. Matching depends only on those facts, so a socket pays for the scan of the rule
+  // table once per call type, not once per call. Reset whenever the facts change.
+  std::atomic<std::uint16_t> rule_cache[filters::kCallTypeCount];
+  void reset_rule_cache() noexcept {
+    for (auto& r : rule_cache) r.store(0, std::memory_order_relaxed);
+  }
 };
-static_assert(sizeof(FdEntry) == 32);
+static_assert(sizeof(FdEntry) <= 64);
 
 class FdTable {
  public:

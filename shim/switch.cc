@@ -186,35 +186,71 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
   d.slot = e->slot.load(std::memory_order_relaxed);
   const filters::CallType t = call_type_of(c.op);
   if (table_ && table_->has_rules_for(t)) {
-    const Cookie ck = cookie_of(*e);
-    filters::SocketFacts f{cookie_family(ck), cookie_type(ck), cookie_protocol(ck), -1};
-    const ConnState conn = FdState{bits}.conn();
-    const int peer = e->peer_port.load(std::memory_order_relaxed);
-    const int local = e->local_port.load(std::memory_order_relaxed);
-    if (c.addr && (c.op == Op::kConnect || c.op == Op::kSend))
-      f.service_port = port_of(c.addr, c.addrlen);
-    else if (c.op == Op::kBind)
-      f.service_port = port_of(c.addr, c.addrlen);
-    else if ((conn == ConnState::kConnected || conn == ConnState::kConnecting) && peer)
-      f.service_port = peer;
-    else if (local)
-      f.service_port = local;
-    apply_rules(c, d, f);
-    if (d.inject) {
-      count_injected(c, d);
-      return true;
+    // connect, bind and addressed sends carry the address that decides the service port; every
+    // other call is decided by the socket alone, so its answer is cached in the entry.
+    const bool per_call = c.op == Op::kConnect || c.op == Op::kBind || (c.op == Op::kSend && c.addr);
+    int idx = -1;
+    if (per_call) {
+      idx = first_enabled(t, facts_of(c, *e, bits), -1);
+    } else {
+      auto& cached = e->rule_cache[static_cast<std::size_t>(t)];
+      std::uint16_t v = cached.load(std::memory_order_relaxed);
+      if (v == 0) {
+        const int found = table_->first_match(t, facts_of(c, *e, bits));
+        v = static_cast<std::uint16_t>(found < 0 ? 1 : found + 2);
+        cached.store(v, std::memory_order_relaxed);
+      }
+      idx = static_cast<int>(v) - 2;
+      // A rule switched off through the segment is skipped as if absent (rare: no caching).
+      if (idx >= 0 && seg_->rules[idx].disabled.load(std::memory_order_relaxed))
+        idx = first_enabled(t, facts_of(c, *e, bits), idx);
+    }
+    if (idx >= 0) {
+      fire(c, d, idx);
+      if (d.inject) {
+        count_injected(c, d);
+        return true;
+      }
     }
   }
   if (c.op == Op::kClose) close_fd(c.fd, d);
   return true;
 }
 
-// Triggers live in the segment so all threads and processes of a run share them.
+// What the rules see of a call on a tracked socket. The service port is the peer's port on a
+// socket that connects or sends to an address, the local port on a bound, listening or accepted
+// socket.
+filters::SocketFacts Switch::facts_of(const Call& c, const FdEntry& e, std::uint32_t bits) const noexcept {
+  const Cookie ck = cookie_of(e);
+  filters::SocketFacts f{cookie_family(ck), cookie_type(ck), cookie_protocol(ck), -1};
+  const ConnState conn = FdState{bits}.conn();
+  const int peer = e.peer_port.load(std::memory_order_relaxed);
+  const int local = e.local_port.load(std::memory_order_relaxed);
+  if (c.addr && (c.op == Op::kConnect || c.op == Op::kSend || c.op == Op::kBind))
+    f.service_port = port_of(c.addr, c.addrlen);
+  else if ((conn == ConnState::kConnected || conn == ConnState::kConnecting) && peer)
+    f.service_port = peer;
+  else if (local)
+    f.service_port = local;
+  return f;
+}
+
 void Switch::apply_rules(const Call& c, Decision& d, const filters::SocketFacts& f) noexcept {
-  const int idx = table_->first_match(call_type_of(c.op), f);
-  if (idx < 0 || idx >= static_cast<int>(stats::kMaxRules)) return;
+  const int idx = first_enabled(call_type_of(c.op), f, -1);
+  if (idx >= 0) fire(c, d, idx);
+}
+
+int Switch::first_enabled(filters::CallType t, const filters::SocketFacts& f, int after) const noexcept {
+  int idx = table_->first_match(t, f, after);
+  while (idx >= 0 && (idx >= static_cast<int>(stats::kMaxRules) ||
+                      seg_->rules[idx].disabled.load(std::memory_order_relaxed)))
+    idx = table_->first_match(t, f, idx);
+  return idx;
+}
+
+// Triggers live in the segment so all threads and processes of a run share them.
+void Switch::fire(const Call& c, Decision& d, int idx) noexcept {
   stats::RuleSlot& rs = seg_->rules[idx];
-  if (rs.disabled.load(std::memory_order_relaxed)) return;
   const filters::Rule& rule = table_->rules()[static_cast<std::size_t>(idx)];
   const std::uint64_t hit = rs.hits.fetch_add(1, std::memory_order_relaxed) + 1;
   if (!rule.when.selects(hit)) return;
@@ -271,6 +307,7 @@ bool Switch::classify(int fd, FdEntry& e) noexcept {
   e.slot.store(stats::cookie_slot(*seg_, ck), std::memory_order_relaxed);
   e.local_port.store(local_port_of(fd), std::memory_order_relaxed);
   e.peer_port.store(peer, std::memory_order_relaxed);
+  e.reset_rule_cache();
   e.state.store(FdState::make(FdKind::kSocket, conn, FdState::kInherited), std::memory_order_relaxed);
   return true;
 }
@@ -285,6 +322,7 @@ stats::CookieSlot* Switch::open_socket(int fd, Cookie cookie, ConnState conn,
   e->slot.store(slot, std::memory_order_relaxed);
   e->local_port.store(local_port, std::memory_order_relaxed);
   e->peer_port.store(peer_port, std::memory_order_relaxed);
+  e->reset_rule_cache();
   e->state.store(FdState::make(FdKind::kSocket, conn, 0), std::memory_order_relaxed);
   return slot;
 }
@@ -348,7 +386,10 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
       after_connect(c, d, r, e);
       break;
     case Op::kBind:
-      if (r == 0) d.entry->local_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
+      if (r == 0) {
+        d.entry->local_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
+        d.entry->reset_rule_cache();
+      }
       break;
     case Op::kListen:
       if (r == 0) {
@@ -357,6 +398,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
         d.entry->state.store(FdState::make(FdKind::kSocket, ConnState::kListening,
                                            d.state & ~FdState::kConnMask & ~FdState::kKindMask),
                              std::memory_order_relaxed);
+        d.entry->reset_rule_cache();
         stats::add(d.slot, stats::kListened);
       } else {
         stats::add(d.slot, stats::kListenFailed);
@@ -414,6 +456,7 @@ void Switch::resolve_pending(Decision& d, bool connected) noexcept {
   const std::uint32_t next = FdState::make(FdKind::kSocket, connected ? ConnState::kConnected : ConnState::kNone, flags);
   if (d.entry->state.compare_exchange_strong(expected, next, std::memory_order_relaxed))
     stats::add(d.slot, connected ? stats::kConnected : stats::kConnectFailed);
+  d.entry->reset_rule_cache();
   d.state = next;
 }
 
@@ -428,12 +471,14 @@ void Switch::after_connect(const Call& c, Decision& d, long r, int e) noexcept {
       stats::add(d.slot, stats::kConnected);
     }
     d.entry->peer_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
+    d.entry->reset_rule_cache();
     return;
   }
   if (e == EINPROGRESS || (e == EINTR && !pending)) {
     // EINTR: the kernel goes on connecting in the background, exactly as for EINPROGRESS.
     d.entry->peer_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
     d.entry->state.store(FdState::make(FdKind::kSocket, ConnState::kConnecting, flags), std::memory_order_relaxed);
+    d.entry->reset_rule_cache();
     stats::add(d.slot, stats::kConnectPending);
     return;
   }
@@ -475,6 +520,7 @@ void Switch::after_dup(const Call& c, Decision& d, long r) noexcept {
   n->slot.store(d.entry->slot.load(std::memory_order_relaxed), std::memory_order_relaxed);
   n->local_port.store(d.entry->local_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
   n->peer_port.store(d.entry->peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->reset_rule_cache();
   n->state.store(shared, std::memory_order_relaxed);
   d.entry->state.fetch_or(FdState::kShared, std::memory_order_relaxed);
 }

@@ -83,6 +83,10 @@ class Switch {
   bool before_fd(const Call& c, Decision& d) noexcept;
   bool classify(int fd, FdEntry& e) noexcept;
   void apply_rules(const Call& c, Decision& d, const filters::SocketFacts& f) noexcept;
+  void fire(const Call& c, Decision& d, int rule) noexcept;
+  // The first rule after `after` that matches and is not switched off in the segment.
+  int first_enabled(filters::CallType t, const filters::SocketFacts& f, int after) const noexcept;
+  filters::SocketFacts facts_of(const Call& c, const FdEntry& e, std::uint32_t bits) const noexcept;
   void count_injected(const Call& c, Decision& d) noexcept;
   // Records a socket the program just created or accepted; returns its counters.
   stats::CookieSlot* open_socket(int fd, Cookie cookie, ConnState conn, std::uint16_t local_port,

@@ -17,6 +17,16 @@ namespace {
 
 using nlohmann::json;
 
+// Length of the UTF-8 sequence that lead byte c starts, and the smallest code point that needs
+// that length (anything smaller is an overlong form); 0 when c cannot start a sequence.
+std::size_t utf8_length(unsigned char c, std::uint32_t& min) {
+  if (c < 0x80) return min = 0, 1;
+  if (c >= 0xc2 && c <= 0xdf) return min = 0x80, 2;
+  if (c >= 0xe0 && c <= 0xef) return min = 0x800, 3;
+  if (c >= 0xf0 && c <= 0xf4) return min = 0x10000, 4;
+  return 0;
+}
+
 // Strings in the segment were cut to a fixed size by their writer (possibly inside a UTF-8
 // sequence), and a segment can be damaged: never read past the field, and replace bytes that are
 // not UTF-8 with U+FFFD, because nlohmann::json::dump() throws on invalid UTF-8.
@@ -26,21 +36,16 @@ std::string field_string(const char* p, std::size_t cap) {
   std::string out;
   out.reserve(n);
   for (std::size_t i = 0; i < n;) {
-    const unsigned char c = s[i];
-    std::size_t len = 0;
     std::uint32_t min = 0;
-    if (c < 0x80) len = 1;
-    else if (c >= 0xc2 && c <= 0xdf) len = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef) len = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4) len = 4, min = 0x10000;
+    const std::size_t len = utf8_length(s[i], min);
     bool ok = len != 0 && len <= n - i;
-    std::uint32_t cp = len == 1 ? c : c & (0x7fu >> len);
+    std::uint32_t cp = ok ? s[i] & (0xffu >> (len == 1 ? 0 : len + 1)) : 0;
     for (std::size_t k = 1; ok && k < len; ++k) {
       ok = (s[i + k] & 0xc0) == 0x80;
       cp = (cp << 6) | (s[i + k] & 0x3fu);
     }
     // Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8 either.
-    if (ok && len > 1) ok = cp >= min && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+    ok = ok && cp >= min && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
     if (ok) {
       out.append(p + i, len);
       i += len;
