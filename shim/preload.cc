@@ -175,6 +175,7 @@ void init(int argc, char** argv) {
     prev->state.store(stats::kProcExeced, std::memory_order_release);
   }
   g_proc = stats::add_process(seg, pid, getppid(), g_argv0);
+  g_switch.set_owner(pid);
   g_switch.set_segment(&seg);
   g_switch.set_table(table);
   g_switch.set_debug(dbg && *dbg && *dbg != '0');

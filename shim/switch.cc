@@ -4,7 +4,9 @@
 #include <linux/close_range.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "shim/debug_log.h"
 #include "shim/real.h"
@@ -127,7 +129,7 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
       return false;
     case Op::kCloseRange: {
       const unsigned first = static_cast<unsigned>(c.a), last = static_cast<unsigned>(c.b);
-      if ((c.c & CLOSE_RANGE_CLOEXEC) || first > last) return false;
+      if ((c.c & CLOSE_RANGE_CLOEXEC) || first > last || in_vfork_child()) return false;
       // Clear before the real call: once it returns, the numbers can be reused by other threads.
       fds_.for_each_socket([&](int fd, FdEntry&) {
         if (static_cast<unsigned>(fd) >= first && static_cast<unsigned>(fd) <= last) {
@@ -142,6 +144,7 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
       // dup2 closes the target silently; remember what was there so after() can count it.
       if (c.a == c.fd) return false;
       if (FdEntry* t = fds_.find(c.a); t && FdState{t->state.load(std::memory_order_relaxed)}.kind() == FdKind::kSocket) {
+        if (in_vfork_child()) return false;
         Decision target;
         close_fd(c.a, target);
         d.count_close = target.count_close;
@@ -213,7 +216,10 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
       }
     }
   }
-  if (c.op == Op::kClose) close_fd(c.fd, d);
+  if (c.op == Op::kClose) {
+    if (in_vfork_child()) return false;
+    close_fd(c.fd, d);
+  }
   return true;
 }
 
@@ -350,7 +356,15 @@ void Switch::close_fd(int fd, Decision& d) noexcept {
   fds_.clear(fd);
 }
 
+// A vfork() child shares the parent's memory until it execs; what it closes or dup2s there (as
+// CPython's subprocess does: dup2, close_range) must not change the parent's table. Asked only
+// on the paths that would change it for a socket: one getpid system call.
+bool Switch::in_vfork_child() const noexcept {
+  return static_cast<pid_t>(syscall(SYS_getpid)) != owner_pid_.load(std::memory_order_relaxed);
+}
+
 void Switch::mark_all_inherited() noexcept {
+  owner_pid_.store(static_cast<pid_t>(syscall(SYS_getpid)), std::memory_order_relaxed);
   fds_.for_each_socket([](int, FdEntry& e) {
     e.state.fetch_or(FdState::kInherited, std::memory_order_relaxed);
   });

@@ -71,8 +71,10 @@ class Switch {
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
   void set_debug(bool on) noexcept { debug_ = on; }
 
-  // After fork(), in the child: every socket now also belongs to the parent.
+  // After fork(), in the child: every socket now also belongs to the parent, and the table to
+  // the child.
   void mark_all_inherited() noexcept;
+  void set_owner(int pid) noexcept { owner_pid_.store(pid, std::memory_order_relaxed); }
 
  private:
   // false: not ours, pass through untouched.
@@ -97,6 +99,7 @@ class Switch {
   void after_dup(const Call& c, Decision& d, long r) noexcept;
   void resolve_pending(Decision& d, bool connected) noexcept;
   bool last_reference(int fd, std::uint64_t sock_id) const noexcept;
+  bool in_vfork_child() const noexcept;
 
   FdTable fds_;
   const filters::Table* table_ = nullptr;
@@ -104,6 +107,7 @@ class Switch {
   std::atomic<bool> ready_{false};
   bool debug_ = false;
   std::atomic<std::uint64_t> next_sock_id_{1};
+  std::atomic<int> owner_pid_{0};   // the process this table describes
 };
 
 // The one Switch of the process. constinit: usable before any constructor has run.

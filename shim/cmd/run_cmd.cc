@@ -124,6 +124,21 @@ void settle_record(stats::Segment& s, pid_t pid, int raw) {
   }
 }
 
+// Other processes of the run that are gone but never ran their exit handler (a forked worker
+// that left with _exit, say) would read "running" forever; say what is known instead.
+void settle_vanished(stats::Segment& s) {
+  std::uint32_t n = s.header.process_next.load(std::memory_order_acquire);
+  if (n > stats::kMaxProcesses) n = stats::kMaxProcesses;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    stats::ProcessRecord& r = s.processes[i];
+    if (r.state.load(std::memory_order_acquire) != stats::kProcRunning) continue;
+    if (kill(r.pid, 0) == -1 && errno == ESRCH) {
+      r.end_ns = stats::realtime_ns();
+      r.state.store(stats::kProcVanished, std::memory_order_release);
+    }
+  }
+}
+
 bool write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
@@ -205,6 +220,7 @@ int run_command(const RunOptions& o) {
     status = 2;
   }
   settle_record(*m.seg, pid, raw);
+  settle_vanished(*m.seg);
 
   const bool exec_failed = WIFEXITED(raw) && (status == 127 || status == 126) &&
                            m.seg->header.process_next.load() == 0;

@@ -76,6 +76,8 @@ enum ProcessState : std::uint32_t {
   kProcExited = 2,   // exit() ran: exit_status is valid, leaks are recorded
   kProcExeced = 3,   // replaced itself with execve(); the new image has its own record
   kProcKilled = 4,   // `sockshim run` saw it die from a signal: exit_status is 128+signal
+  kProcVanished = 5, // gone when the run ended, without running exit handlers (_exit, a signal
+                     // only its parent saw): no exit status, no leaks; end_ns is when run noticed
 };
 
 struct ProcessRecord {

@@ -145,6 +145,7 @@ const char* state_name(std::uint32_t state) {
     case kProcExited: return "exited";
     case kProcExeced: return "execed";
     case kProcKilled: return "killed";
+    case kProcVanished: return "vanished";
     default: return "unknown";
   }
 }

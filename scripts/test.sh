@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds and runs every test: all suites in build/, then the unit suite again in build-asan/
+# (AddressSanitizer + UndefinedBehaviorSanitizer). Arguments go to the first `meson test`, e.g.
+#   scripts/test.sh --suite unit
+# The last line is always `N passed, N failed, N skipped`, summed over both runs.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+scripts/setup.sh
+
+passed=0 failed=0 skipped=0
+status=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# run_tests DIR ARGS...: `meson test -C DIR ARGS...`, adds its summary to the totals.
+# Timeout and Unexpected Pass count as failed; Expected Fail counts as passed.
+run_tests() {
+  local dir=$1 out="$tmp/test-$1.log" rc=0
+  shift
+  log "meson test -C $dir $*"
+  meson test -C "$dir" --print-errorlogs "$@" 2>&1 | tee "$out" || rc=$?
+  local ok xfail fail xpass skip timeout
+  read -r ok xfail fail xpass skip timeout < <(awk '
+      /^Ok:/              { ok = $2 }
+      /^Expected Fail:/   { xfail = $3 }
+      /^Fail:/            { fail = $2 }
+      /^Unexpected Pass:/ { xpass = $3 }
+      /^Skipped:/         { skip = $2 }
+      /^Timeout:/         { timeout = $2 }
+      END { print ok+0, xfail+0, fail+0, xpass+0, skip+0, timeout+0 }' "$out")
+  passed=$((passed + ok + xfail))
+  failed=$((failed + fail + xpass + timeout))
+  skipped=$((skipped + skip))
+  if ((rc != 0)); then
+    # meson also fails without a summary (bad arguments, a test that could not be built).
+    if ((fail + xpass + timeout == 0)); then
+      failed=$((failed + 1))
+    fi
+    status=1
+  fi
+}
+
+configure_and_build build
+run_tests build --num-processes 2 "$@"
+
+configure_and_build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+# Make UBSan findings fail the test instead of only printing; keep what the caller chose.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+run_tests build-asan --num-processes 2 --timeout-multiplier 3 --suite unit
+
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$status"
