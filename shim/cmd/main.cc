@@ -64,7 +64,7 @@ void add_run(CLI::App& app, RunOptions& o) {
       "Exit status: the command's own (128+signal when killed), 2 for bad usage or rules,\n"
       "3 when the command never loaded the shim, 127 when it cannot be executed.\n\n"
       "Example:\n"
-      "  sockshim run -c docs/examples/refuse-connect.json --summary -- curl -sS http://example.com/");
+      "  sockshim run -c docs/examples/refuse-connect.json --summary -- curl -sS http://127.0.0.1:8000/");
 }
 
 void add_stats(CLI::App& app, StatsOptions& o) {
@@ -93,7 +93,7 @@ int run_main(int argc, char** argv) {
   app.footer(
       "Run `sockshim SUBCOMMAND --help` for its options.\n\n"
       "Example:\n"
-      "  sockshim run --summary -- python3 -c 'import urllib.request as u; u.urlopen(\"http://example.com\")'");
+      "  sockshim run --summary -- python3 -c 'import urllib.request as u; u.urlopen(\"http://127.0.0.1:8000/\")'");
 
   RunOptions run;
   StatsOptions stats;
