@@ -142,9 +142,8 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
     }
     case Op::kDup2: {
       // dup2 closes the target silently; remember what was there so after() can count it.
-      if (c.a == c.fd) return false;
+      if (c.a == c.fd || in_vfork_child()) return false;
       if (FdEntry* t = fds_.find(c.a); t && FdState{t->state.load(std::memory_order_relaxed)}.kind() == FdKind::kSocket) {
-        if (in_vfork_child()) return false;
         Decision target;
         close_fd(c.a, target);
         d.count_close = target.count_close;
@@ -157,6 +156,7 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
       return true;
     }
     case Op::kDup:
+      if (in_vfork_child()) return false;
       d.entry = fds_.find(c.fd);
       d.state = d.entry ? d.entry->state.load(std::memory_order_relaxed) : 0;
       return true;

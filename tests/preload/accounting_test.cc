@@ -129,3 +129,26 @@ TEST_CASE("a listening socket still open at exit is recorded as a leak", "[prelo
   ::close(port_pipe[0]);
   ::close(port_pipe[1]);
 }
+
+TEST_CASE("a vfork child's close, dup2 and close_range leave the parent's table alone", "[preload][vfork]") {
+  only_rule(-1);
+  Listener l;
+  TcpPair p(l);
+  const auto closed0 = counter(kTcp, st::kClosed);
+  const auto sent0 = counter(kTcp, st::kSendCalls);
+  // What CPython's subprocess does between vfork and exec, on memory it shares with us.
+  const pid_t pid = vfork();
+  if (pid == 0) {
+    ::dup2(p.client, 950);
+    ::close(p.client);
+    ::close_range(950, 950, 0);
+    _exit(0);
+  }
+  REQUIRE(pid > 0);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(counter(kTcp, st::kClosed) == closed0);
+  CHECK(::send(p.client, "x", 1, 0) == 1);                  // still known as a socket
+  CHECK(counter(kTcp, st::kSendCalls) - sent0 == 1);
+  CHECK(::fcntl(950, F_GETFD) == -1);                        // the child's 950 was its own
+}
