@@ -71,6 +71,9 @@ Table::Table(std::uint64_t seed, std::vector<Rule> rules) : seed_(seed), rules_(
       if (!rules_[i].on_call(static_cast<CallType>(t))) continue;
       by_type_[t].push_back(static_cast<std::uint16_t>(i));
       if (!rules_[i].match.port) has_portless_[t] = true;
+      for (int fam = 0; fam < kFamilySlots; ++fam)
+        if (!rules_[i].match.family || *rules_[i].match.family == fam)
+          by_family_[t][static_cast<std::size_t>(fam)].push_back(static_cast<std::uint16_t>(i));
     }
   }
   for (std::size_t t = 0; t < kCallTypeCount; ++t) ports_[t] = port_bitmap(rules_, by_type_[t]);
@@ -85,7 +88,10 @@ int Table::first_match(CallType t, const SocketFacts& f, int after) const noexce
     if (f.service_port < 0 || f.service_port > 65535) return -1;
     if (!ports_[i] || !(*ports_[i])[static_cast<std::size_t>(f.service_port)]) return -1;
   }
-  for (const std::uint16_t r : by_type_[i]) {
+  const auto& candidates = f.family >= 0 && f.family < kFamilySlots
+                               ? by_family_[i][static_cast<std::size_t>(f.family)]
+                               : by_type_[i];
+  for (const std::uint16_t r : candidates) {
     if (static_cast<int>(r) > after && rules_[r].match.matches(f)) return r;
   }
   return -1;

@@ -89,6 +89,10 @@ class Table {
   std::array<std::vector<std::uint16_t>, kCallTypeCount> by_type_;   // rule indices, file order
   std::array<bool, kCallTypeCount> has_portless_{};                  // some rule has no port key
   std::array<std::shared_ptr<const std::bitset<65536>>, kCallTypeCount> ports_;  // ports named
+  // The same rule lists split by the family they accept (rules without a family key are in every
+  // list), so rules for other families are never looked at. Families >= kFamilySlots use by_type_.
+  static constexpr int kFamilySlots = 48;
+  std::array<std::array<std::vector<std::uint16_t>, kFamilySlots>, kCallTypeCount> by_family_;
 };
 
 // A rule file that cannot be used. what() is "FILE:LINE:COL: KEY: what is wrong", e.g.

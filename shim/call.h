@@ -52,6 +52,24 @@ struct Call {
   const struct addrinfo* hints = nullptr;
 };
 
-filters::CallType call_type_of(Op op) noexcept;
+constexpr filters::CallType call_type_of(Op op) noexcept {
+  using filters::CallType;
+  switch (op) {
+    case Op::kSocket: case Op::kSocketpair: return CallType::kSocket;
+    case Op::kConnect: return CallType::kConnect;
+    case Op::kBind: return CallType::kBind;
+    case Op::kListen: return CallType::kListen;
+    case Op::kAccept: return CallType::kAccept;
+    case Op::kClose: case Op::kCloseRange: return CallType::kClose;
+    case Op::kShutdown: return CallType::kShutdown;
+    case Op::kGetsockopt: return CallType::kGetsockopt;
+    case Op::kSetsockopt: return CallType::kSetsockopt;
+    case Op::kSend: case Op::kSendmmsg: case Op::kWrite: return CallType::kSend;
+    case Op::kRecv: case Op::kRecvmmsg: case Op::kRead: return CallType::kRecv;
+    case Op::kGetaddrinfo: return CallType::kGetaddrinfo;
+    case Op::kDup: case Op::kDup2: case Op::kFork: return CallType::kCount;
+  }
+  return CallType::kCount;
+}
 
 }  // namespace shim

@@ -33,13 +33,9 @@ FdEntry* FdTable::get(int fd) noexcept {
 }
 
 void FdTable::clear(int fd) noexcept {
-  if (FdEntry* e = find(fd)) {
-    e->state.store(0, std::memory_order_relaxed);
-    e->local_port.store(0, std::memory_order_relaxed);
-    e->peer_port.store(0, std::memory_order_relaxed);
-    e->slot.store(nullptr, std::memory_order_relaxed);
-    e->reset_rule_cache();
-  }
+  // Only the kind: every other field is written afresh when the number is next classified,
+  // opened or dup'd onto.
+  if (FdEntry* e = find(fd)) e->state.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace shim

@@ -41,7 +41,7 @@ struct FdState {
 // Fields are atomics so threads that share an fd never race in the C++ sense; a program that
 // uses one fd from two threads at once may see one update before the other, which is harmless
 // for counting.
-struct FdEntry {
+struct alignas(64) FdEntry {   // one cache line, and fd * 64 is a shift
   std::atomic<std::uint32_t> state;
   std::atomic<std::uint16_t> local_port;   // host order; 0 unknown
   std::atomic<std::uint16_t> peer_port;
@@ -56,7 +56,7 @@ struct FdEntry {
     for (auto& r : rule_cache) r.store(0, std::memory_order_relaxed);
   }
 };
-static_assert(sizeof(FdEntry) <= 64);
+static_assert(sizeof(FdEntry) == 64);
 
 class FdTable {
  public:

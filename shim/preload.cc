@@ -24,7 +24,15 @@
 
 namespace shim {
 
-thread_local unsigned t_depth __attribute__((tls_model("initial-exec"))) = 0;
+constinit thread_local unsigned t_depth __attribute__((tls_model("initial-exec"))) = 0;
+}  // namespace shim
+
+extern "C" {
+constinit thread_local int sockshim_vfork_hint __attribute__((tls_model("initial-exec"))) = 0;
+void* sockshim_real_vfork = nullptr;
+}
+
+namespace shim {
 
 namespace {
 

@@ -1,5 +1,7 @@
 #include "shim/real.h"
 
+#include "shim/reentry.h"
+
 #include <dlfcn.h>
 
 #include <atomic>
@@ -33,6 +35,7 @@ bool resolve() noexcept {
 #include "shim/symbols.def"
 #undef SHIM_SYMBOL
 #undef SHIM_SYMBOL_VA
+    sockshim_real_vfork = dlsym(RTLD_NEXT, "vfork");
     g_complete = all;
     g_state.store(2, std::memory_order_release);
     return all;

@@ -5,7 +5,18 @@
 
 namespace shim {
 
-extern thread_local unsigned t_depth __attribute__((tls_model("initial-exec")));
+// constinit: no dynamic initialisation, so reading it is one %fs load, not a TLS wrapper call.
+extern constinit thread_local unsigned t_depth __attribute__((tls_model("initial-exec")));
+
+}  // namespace shim
+
+// Set by the vfork trampoline (wrappers.cc) in the calling thread; C names for the assembly.
+extern "C" {
+extern constinit thread_local int sockshim_vfork_hint __attribute__((tls_model("initial-exec")));
+extern void* sockshim_real_vfork __attribute__((visibility("hidden")));
+}
+
+namespace shim {
 
 class ReentryGuard {
  public:

@@ -18,24 +18,19 @@ constinit Switch g_switch;
 
 namespace {
 
-constexpr int kSockTypeMask = ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-
 // The protocol the kernel will report with SO_PROTOCOL, without asking it when the answer is
 // fixed: inet stream/dgram with 0 mean TCP/UDP, unix sockets have 0. Anything else is asked.
 int kernel_protocol(int fd, int domain, int type, int protocol) noexcept {
-  if (protocol != 0) return protocol;
-  if (domain == AF_INET || domain == AF_INET6) {
-    if (type == SOCK_STREAM) return IPPROTO_TCP;
-    if (type == SOCK_DGRAM) return IPPROTO_UDP;
-  }
-  if (domain == AF_UNIX) return 0;
+  if (const int fixed = Switch::fixed_protocol(domain, type, protocol); fixed >= 0) return fixed;
   int p = protocol;
   socklen_t n = sizeof p;
   if (fd >= 0 && real::getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &p, &n) != 0) p = protocol;
   return p;
 }
 
-std::uint16_t port_of(const sockaddr* a, socklen_t n) noexcept {
+}  // namespace
+
+std::uint16_t Switch::port_of(const sockaddr* a, socklen_t n) noexcept {
   if (!a) return 0;
   if (a->sa_family == AF_INET && n >= static_cast<socklen_t>(sizeof(sockaddr_in)))
     return ntohs(reinterpret_cast<const sockaddr_in*>(a)->sin_port);
@@ -44,11 +39,13 @@ std::uint16_t port_of(const sockaddr* a, socklen_t n) noexcept {
   return 0;
 }
 
+namespace {
+
 std::uint16_t local_port_of(int fd) noexcept {
   sockaddr_storage ss{};
   socklen_t n = sizeof ss;
   return ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &n) == 0
-             ? port_of(reinterpret_cast<sockaddr*>(&ss), n)
+             ? Switch::port_of(reinterpret_cast<sockaddr*>(&ss), n)
              : 0;
 }
 
@@ -57,7 +54,7 @@ std::uint16_t peer_port_of(int fd, bool* connected) noexcept {
   socklen_t n = sizeof ss;
   const bool ok = ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &n) == 0;
   if (connected) *connected = ok;
-  return ok ? port_of(reinterpret_cast<sockaddr*>(&ss), n) : 0;
+  return ok ? Switch::port_of(reinterpret_cast<sockaddr*>(&ss), n) : 0;
 }
 
 bool would_block(int e) noexcept { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
@@ -78,38 +75,14 @@ Cookie cookie_of(const FdEntry& e) noexcept { return e.cookie.load(std::memory_o
 
 }  // namespace
 
-filters::CallType call_type_of(Op op) noexcept {
-  using filters::CallType;
-  switch (op) {
-    case Op::kSocket: case Op::kSocketpair: return CallType::kSocket;
-    case Op::kConnect: return CallType::kConnect;
-    case Op::kBind: return CallType::kBind;
-    case Op::kListen: return CallType::kListen;
-    case Op::kAccept: return CallType::kAccept;
-    case Op::kClose: case Op::kCloseRange: return CallType::kClose;
-    case Op::kShutdown: return CallType::kShutdown;
-    case Op::kGetsockopt: return CallType::kGetsockopt;
-    case Op::kSetsockopt: return CallType::kSetsockopt;
-    case Op::kSend: case Op::kSendmmsg: case Op::kWrite: return CallType::kSend;
-    case Op::kRecv: case Op::kRecvmmsg: case Op::kRead: return CallType::kRecv;
-    case Op::kGetaddrinfo: return CallType::kGetaddrinfo;
-    case Op::kDup: case Op::kDup2: case Op::kFork: return CallType::kCount;
-  }
-  return CallType::kCount;
-}
-
 bool Switch::before(const Call& c, Decision& d) noexcept {
   switch (c.op) {
     case Op::kSocket:
-    case Op::kSocketpair: {
-      if (!table_ || !table_->has_rules_for(filters::CallType::kSocket)) return true;
-      const int type = c.b & kSockTypeMask;
-      const filters::SocketFacts f{c.a, type, kernel_protocol(-1, c.a, type, c.c), -1};
-      apply_rules(c, d, f);
+    case Op::kSocketpair:
+      if (const int idx = socket_rule(c); idx >= 0) fire(c, d, idx);
       return true;
-    }
     case Op::kGetaddrinfo: {
-      if (!table_ || !table_->has_rules_for(filters::CallType::kGetaddrinfo)) return false;
+      if (!has_rules(filters::CallType::kGetaddrinfo)) return false;
       filters::SocketFacts f;
       if (c.hints) {
         f.family = c.hints->ai_family == AF_UNSPEC ? -1 : c.hints->ai_family;
@@ -187,33 +160,11 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
   d.entry = e;
   d.state = bits;
   d.slot = e->slot.load(std::memory_order_relaxed);
-  const filters::CallType t = call_type_of(c.op);
-  if (table_ && table_->has_rules_for(t)) {
-    // connect, bind and addressed sends carry the address that decides the service port; every
-    // other call is decided by the socket alone, so its answer is cached in the entry.
-    const bool per_call = c.op == Op::kConnect || c.op == Op::kBind || (c.op == Op::kSend && c.addr);
-    int idx = -1;
-    if (per_call) {
-      idx = first_enabled(t, facts_of(c, *e, bits), -1);
-    } else {
-      auto& cached = e->rule_cache[static_cast<std::size_t>(t)];
-      std::uint16_t v = cached.load(std::memory_order_relaxed);
-      if (v == 0) {
-        const int found = table_->first_match(t, facts_of(c, *e, bits));
-        v = static_cast<std::uint16_t>(found < 0 ? 1 : found + 2);
-        cached.store(v, std::memory_order_relaxed);
-      }
-      idx = static_cast<int>(v) - 2;
-      // A rule switched off through the segment is skipped as if absent (rare: no caching).
-      if (idx >= 0 && seg_->rules[idx].disabled.load(std::memory_order_relaxed))
-        idx = first_enabled(t, facts_of(c, *e, bits), idx);
-    }
-    if (idx >= 0) {
-      fire(c, d, idx);
-      if (d.inject) {
-        count_injected(c, d);
-        return true;
-      }
+  if (const int idx = rule_for(c, *e, bits); idx >= 0) {
+    fire(c, d, idx);
+    if (d.inject) {
+      count_injected(c, d);
+      return true;
     }
   }
   if (c.op == Op::kClose) {
@@ -221,6 +172,34 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
     close_fd(c.fd, d);
   }
   return true;
+}
+
+// connect, bind and addressed sends carry the address that decides the service port; every other
+// call is decided by the socket alone, so its answer is cached in the entry until its facts change.
+int Switch::rule_for(const Call& c, FdEntry& e, std::uint32_t bits) noexcept {
+  const filters::CallType t = call_type_of(c.op);
+  if (!has_rules(t)) return -1;
+  const bool per_call = c.op == Op::kConnect || c.op == Op::kBind || (c.op == Op::kSend && c.addr);
+  if (per_call) return first_enabled(t, facts_of(c, e, bits), -1);
+  auto& cached = e.rule_cache[static_cast<std::size_t>(t)];
+  std::uint16_t v = cached.load(std::memory_order_relaxed);
+  if (v == 0) {
+    const int found = table_->first_match(t, facts_of(c, e, bits));
+    v = static_cast<std::uint16_t>(found < 0 ? 1 : found + 2);
+    cached.store(v, std::memory_order_relaxed);
+  }
+  int idx = static_cast<int>(v) - 2;
+  // A rule switched off through the segment is skipped as if absent (rare: no caching).
+  if (idx >= 0 && seg_->rules[idx].disabled.load(std::memory_order_relaxed))
+    idx = first_enabled(t, facts_of(c, e, bits), idx);
+  return idx;
+}
+
+int Switch::socket_rule(const Call& c) const noexcept {
+  if (!has_rules(filters::CallType::kSocket)) return -1;
+  const int type = c.b & kSockTypeMask;
+  return first_enabled(filters::CallType::kSocket,
+                       {c.a, type, kernel_protocol(-1, c.a, type, c.c), -1}, -1);
 }
 
 // What the rules see of a call on a tracked socket. The service port is the peer's port on a
@@ -309,26 +288,38 @@ bool Switch::classify(int fd, FdEntry& e) noexcept {
                                    : connected ? ConnState::kConnected : ConnState::kNone;
   const Cookie ck = make_cookie(domain, type, protocol);
   e.cookie.store(ck, std::memory_order_relaxed);
-  e.sock_id.store(next_sock_id_.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
-  e.slot.store(stats::cookie_slot(*seg_, ck), std::memory_order_relaxed);
+  e.sock_id.store(0, std::memory_order_relaxed);   // given when first dup'd
+  e.slot.store(slot_for(ck), std::memory_order_relaxed);
   e.local_port.store(local_port_of(fd), std::memory_order_relaxed);
   e.peer_port.store(peer, std::memory_order_relaxed);
-  e.reset_rule_cache();
+  forget_rules(e);
   e.state.store(FdState::make(FdKind::kSocket, conn, FdState::kInherited), std::memory_order_relaxed);
   return true;
 }
 
+stats::CookieSlot* Switch::slot_for(Cookie c) noexcept {
+  auto& cached = slot_cache_[(c * 0x9e3779b97f4a7c15ull) >> 60];
+  stats::CookieSlot* s = cached.load(std::memory_order_relaxed);
+  // A slot's key never changes once set, so checking it makes the cache safe to share.
+  if (s && s->key.load(std::memory_order_relaxed) == (c | stats::kKeyUsed)) return s;
+  s = stats::cookie_slot(*seg_, c);
+  if (s) cached.store(s, std::memory_order_relaxed);
+  return s;
+}
+
 stats::CookieSlot* Switch::open_socket(int fd, Cookie cookie, ConnState conn,
-                                       std::uint16_t local_port, std::uint16_t peer_port) noexcept {
-  stats::CookieSlot* slot = stats::cookie_slot(*seg_, cookie);
-  FdEntry* e = fds_.get(fd);
+                                       std::uint16_t local_port, std::uint16_t peer_port,
+                                       stats::CookieSlot* slot) noexcept {
+  if (!slot) slot = slot_for(cookie);
+  FdEntry* e = fds_.find(fd);
+  if (!e) e = fds_.get(fd);
   if (!e) return slot;
   e->cookie.store(cookie, std::memory_order_relaxed);
-  e->sock_id.store(next_sock_id_.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
+  e->sock_id.store(0, std::memory_order_relaxed);   // given when first dup'd
   e->slot.store(slot, std::memory_order_relaxed);
   e->local_port.store(local_port, std::memory_order_relaxed);
   e->peer_port.store(peer_port, std::memory_order_relaxed);
-  e->reset_rule_cache();
+  forget_rules(*e);
   e->state.store(FdState::make(FdKind::kSocket, conn, 0), std::memory_order_relaxed);
   return slot;
 }
@@ -357,10 +348,27 @@ void Switch::close_fd(int fd, Decision& d) noexcept {
 }
 
 // A vfork() child shares the parent's memory until it execs; what it closes or dup2s there (as
-// CPython's subprocess does: dup2, close_range) must not change the parent's table. Asked only
-// on the paths that would change it for a socket: one getpid system call.
+// CPython's subprocess does: dup2, close_range) must not change the parent's table. The vfork
+// trampoline leaves a hint in the thread, so getpid() is asked only after a vfork.
 bool Switch::in_vfork_child() const noexcept {
-  return static_cast<pid_t>(syscall(SYS_getpid)) != owner_pid_.load(std::memory_order_relaxed);
+  if (!sockshim_vfork_hint) return false;
+  if (static_cast<pid_t>(syscall(SYS_getpid)) != owner_pid_.load(std::memory_order_relaxed))
+    return true;
+  sockshim_vfork_hint = 0;   // the parent, after its vfork returned
+  return false;
+}
+
+void Switch::settle(const Call& c, FdEntry* e, std::uint32_t bits, stats::CookieSlot* slot,
+                    bool count_close, long r) noexcept {
+  int* const err = &errno;
+  const int real_errno = *err;
+  Decision d;
+  d.entry = e;
+  d.state = bits;
+  d.slot = slot;
+  d.saved_errno = real_errno;
+  d.count_close = count_close;
+  *err = after(c, d, r, real_errno);
 }
 
 void Switch::mark_all_inherited() noexcept {
@@ -378,7 +386,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
         const Cookie ck = make_cookie(c.a, type, kernel_protocol(static_cast<int>(r), c.a, type, c.c));
         stats::add(open_socket(static_cast<int>(r), ck, ConnState::kNone, 0, 0), stats::kOpened);
       } else {
-        stats::add(stats::cookie_slot(*seg_, make_cookie(c.a, type, kernel_protocol(-1, c.a, type, c.c))),
+        stats::add(slot_for(make_cookie(c.a, type, kernel_protocol(-1, c.a, type, c.c))),
                    stats::kOpenFailed);
       }
       break;
@@ -386,7 +394,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
     case Op::kSocketpair: {
       const int type = c.b & kSockTypeMask;
       const Cookie ck = make_cookie(c.a, type, kernel_protocol(r == 0 ? c.sv[0] : -1, c.a, type, c.c));
-      stats::CookieSlot* slot = stats::cookie_slot(*seg_, ck);
+      stats::CookieSlot* slot = slot_for(ck);
       if (r == 0) {
         open_socket(c.sv[0], ck, ConnState::kNone, 0, 0);
         open_socket(c.sv[1], ck, ConnState::kNone, 0, 0);
@@ -402,7 +410,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
     case Op::kBind:
       if (r == 0) {
         d.entry->local_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
-        d.entry->reset_rule_cache();
+        forget_rules(*d.entry);
       }
       break;
     case Op::kListen:
@@ -412,7 +420,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
         d.entry->state.store(FdState::make(FdKind::kSocket, ConnState::kListening,
                                            d.state & ~FdState::kConnMask & ~FdState::kKindMask),
                              std::memory_order_relaxed);
-        d.entry->reset_rule_cache();
+        forget_rules(*d.entry);
         stats::add(d.slot, stats::kListened);
       } else {
         stats::add(d.slot, stats::kListenFailed);
@@ -470,7 +478,7 @@ void Switch::resolve_pending(Decision& d, bool connected) noexcept {
   const std::uint32_t next = FdState::make(FdKind::kSocket, connected ? ConnState::kConnected : ConnState::kNone, flags);
   if (d.entry->state.compare_exchange_strong(expected, next, std::memory_order_relaxed))
     stats::add(d.slot, connected ? stats::kConnected : stats::kConnectFailed);
-  d.entry->reset_rule_cache();
+  forget_rules(*d.entry);
   d.state = next;
 }
 
@@ -485,14 +493,14 @@ void Switch::after_connect(const Call& c, Decision& d, long r, int e) noexcept {
       stats::add(d.slot, stats::kConnected);
     }
     d.entry->peer_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
-    d.entry->reset_rule_cache();
+    forget_rules(*d.entry);
     return;
   }
   if (e == EINPROGRESS || (e == EINTR && !pending)) {
     // EINTR: the kernel goes on connecting in the background, exactly as for EINPROGRESS.
     d.entry->peer_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
     d.entry->state.store(FdState::make(FdKind::kSocket, ConnState::kConnecting, flags), std::memory_order_relaxed);
-    d.entry->reset_rule_cache();
+    forget_rules(*d.entry);
     stats::add(d.slot, stats::kConnectPending);
     return;
   }
@@ -529,12 +537,18 @@ void Switch::after_dup(const Call& c, Decision& d, long r) noexcept {
   FdEntry* n = fds_.get(nfd);
   if (!n) return;
   const std::uint32_t shared = d.state | FdState::kShared;
+  // Dup'd sockets need an identity so the last close of them all can be told (last_reference).
+  std::uint64_t id = d.entry->sock_id.load(std::memory_order_relaxed);
+  if (id == 0) {
+    id = next_sock_id_.fetch_add(1, std::memory_order_relaxed);
+    d.entry->sock_id.store(id, std::memory_order_relaxed);
+  }
   n->cookie.store(d.entry->cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  n->sock_id.store(d.entry->sock_id.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->sock_id.store(id, std::memory_order_relaxed);
   n->slot.store(d.entry->slot.load(std::memory_order_relaxed), std::memory_order_relaxed);
   n->local_port.store(d.entry->local_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
   n->peer_port.store(d.entry->peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  n->reset_rule_cache();
+  forget_rules(*n);
   n->state.store(shared, std::memory_order_relaxed);
   d.entry->state.fetch_or(FdState::kShared, std::memory_order_relaxed);
 }

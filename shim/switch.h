@@ -4,6 +4,9 @@
 // Everything reachable from dispatch() is allocation-free and lock-free (STYLE.md, section 7).
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <cstdint>
 
@@ -12,8 +15,11 @@
 #include "shim/fdtable.h"
 #include "shim/reentry.h"
 #include "shim/stats/layout.h"
+#include "shim/stats/segment.h"
 
 namespace shim {
+
+inline constexpr int kSockTypeMask = ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 // What before() decided, handed to after().
 struct Decision {
@@ -34,26 +40,163 @@ class Switch {
   // The bookkeeping never calls a wrapped function, so only getaddrinfo's real call (which runs
   // NSS modules that call socket functions through the PLT) and the shim's own setup raise the
   // re-entry depth. A signal handler that interrupts a wrapped call is counted like any call.
-  template <class Real>
-  auto dispatch(const Call& c, Real&& real) noexcept -> decltype(real()) {
+  //
+  // make() builds the Call; it is called where needed so that the hot path, which needs only the
+  // op (a constant in each wrapper) and the fd, never writes a Call to memory.
+  template <class MakeCall, class Real>
+  auto dispatch(MakeCall&& make, Real&& real) noexcept -> decltype(real()) {
     using R = decltype(real());
-    if (t_depth != 0 || !ready_.load(std::memory_order_relaxed)) [[unlikely]]
+    if (t_depth != 0) [[unlikely]]
       return real();
+    // Hot paths: the common calls on a socket whose state needs no system call to update and
+    // that no rule concerns. Nothing they do on success can change errno, so nothing saves it;
+    // failures settle out of line with errno kept. They need no "ready" test of their own: an
+    // entry of kind kSocket exists only once setup completed (socket checks ready() itself).
+    // p.op is a constant in each wrapper, so each wrapper keeps only its own case.
+    const Call p = make();
+    switch (p.op) {
+      case Op::kSend: case Op::kRecv: case Op::kRead: case Op::kWrite: {
+        FdEntry* e = fds_.find(p.fd);
+        const std::uint32_t bits = e ? e->state.load(std::memory_order_relaxed) : 0;
+        if ((bits & FdState::kKindMask) == static_cast<std::uint32_t>(FdKind::kNotSocket))
+          return real();
+        const bool send = p.op == Op::kSend || p.op == Op::kWrite;
+        const auto t = send ? filters::CallType::kSend : filters::CallType::kRecv;
+        if (FdState{bits}.kind() == FdKind::kSocket && FdState{bits}.conn() != ConnState::kConnecting &&
+            (no_rule(*e, t) || rule_for(make(), *e, bits) < 0)) {
+          const R r = real();
+          if (r >= 0) count_transfer(*e, send, static_cast<std::uint64_t>(r));
+          return r;
+        }
+        break;
+      }
+      case Op::kSocket: {
+        const int type = p.b & kSockTypeMask;
+        const int protocol = fixed_protocol(p.a, type, p.c);
+        if (protocol < 0 || !ready() || socket_rule(p) >= 0) break;
+        const R r = real();
+        if (r >= 0)
+          stats::add(open_socket(static_cast<int>(r), make_cookie(p.a, type, protocol), ConnState::kNone, 0, 0),
+                     stats::kOpened);
+        else
+          settle(make(), nullptr, 0, nullptr, false, static_cast<long>(r));
+        return r;
+      }
+      case Op::kConnect: case Op::kAccept: case Op::kClose: {
+        FdEntry* e = fds_.find(p.fd);
+        const std::uint32_t bits = e ? e->state.load(std::memory_order_relaxed) : 0;
+        if (FdState{bits}.kind() != FdKind::kSocket) break;
+        if (!no_rule(*e, call_type_of(p.op)) && rule_for(make(), *e, bits) >= 0) break;
+        stats::CookieSlot* slot = e->slot.load(std::memory_order_relaxed);
+        if (p.op == Op::kConnect) {
+          if (FdState{bits}.conn() != ConnState::kNone) break;
+          const R r = real();
+          if (r == 0) {
+            connected(*e, bits, p.addr, p.addrlen);
+            stats::add(slot, stats::kConnected);
+          } else {
+            settle(make(), e, bits, slot, false, static_cast<long>(r));
+          }
+          return r;
+        }
+        if (p.op == Op::kAccept) {
+          const R r = real();
+          if (r >= 0) {
+            stats::add(slot, stats::kAccepted);
+            open_socket(static_cast<int>(r), e->cookie.load(std::memory_order_relaxed), ConnState::kAccepted,
+                        e->local_port.load(std::memory_order_relaxed), 0, slot);
+          } else {
+            settle(make(), e, bits, slot, false, static_cast<long>(r));
+          }
+          return r;
+        }
+        // close: a socket only this fd names, in the process that made it, not in a vfork child.
+        if (bits & (FdState::kInherited | FdState::kShared) || sockshim_vfork_hint) break;
+        e->state.store(0, std::memory_order_relaxed);   // before the kernel can reuse the number
+        const R r = real();
+        if (r == 0)
+          stats::add(slot, stats::kClosed);
+        else
+          settle(make(), e, bits, slot, true, static_cast<long>(r));
+        return r;
+      }
+      default:
+        break;
+    }
+    return slow_path(make, real);
+  }
+
+  // Everything but the hot path, out of line so the hot path keeps a small frame.
+  template <class MakeCall, class Real>
+  [[gnu::noinline]] auto slow_path(MakeCall& make, Real& real) noexcept -> decltype(real()) {
+    using R = decltype(real());
+    if (!ready_.load(std::memory_order_relaxed)) [[unlikely]]
+      return real();
+    const Call c = make();
+    int* const err = &errno;   // one __errno_location call, not four
     Decision d;
-    d.saved_errno = errno;
+    d.saved_errno = *err;
     if (!before(c, d)) {
-      errno = d.saved_errno;
+      *err = d.saved_errno;
       return real();
     }
     if (d.inject) {
-      errno = d.err;
+      *err = d.err;
       return static_cast<R>(d.ret);
     }
-    errno = d.saved_errno;
+    *err = d.saved_errno;
     const R r = c.op == Op::kGetaddrinfo ? guarded(real) : real();
-    const int real_errno = errno;   // capture at once: the bookkeeping makes syscalls
-    errno = after(c, d, static_cast<long>(r), real_errno);
+    const int real_errno = *err;   // capture at once: the bookkeeping makes syscalls
+    *err = after(c, d, static_cast<long>(r), real_errno);
     return r;
+  }
+
+  // The protocol the kernel will report with SO_PROTOCOL when it is fixed by the arguments
+  // (inet stream/dgram with 0 mean TCP/UDP, unix has 0, a non-zero protocol is itself); -1 when
+  // only the kernel can tell.
+  static int fixed_protocol(int domain, int type, int protocol) noexcept {
+    if (protocol != 0) return protocol;
+    if (domain == AF_UNIX) return 0;
+    if (domain == AF_INET || domain == AF_INET6) {
+      if (type == SOCK_STREAM) return IPPROTO_TCP;
+      if (type == SOCK_DGRAM) return IPPROTO_UDP;
+    }
+    return -1;
+  }
+
+  // True when no rule can act on calls of type t on this socket: none for t at all, or the
+  // socket's cached decision is "none".
+  bool no_rule(const FdEntry& e, filters::CallType t) const noexcept {
+    return !has_rules(t) ||
+           e.rule_cache[static_cast<std::size_t>(t)].load(std::memory_order_relaxed) == 1;
+  }
+
+  // The rule (index) that concerns call c on socket e, -1 when none; caches per socket.
+  int rule_for(const Call& c, FdEntry& e, std::uint32_t bits) noexcept;
+  int socket_rule(const Call& c) const noexcept;
+
+  // A blocking connect succeeded.
+  void connected(FdEntry& e, std::uint32_t bits, const sockaddr* addr, socklen_t len) const noexcept {
+    e.peer_port.store(port_of(addr, len), std::memory_order_relaxed);
+    forget_rules(e);
+    e.state.store(FdState::make(FdKind::kSocket, ConnState::kConnected,
+                                bits & ~FdState::kConnMask & ~FdState::kKindMask),
+                  std::memory_order_relaxed);
+  }
+
+  static std::uint16_t port_of(const sockaddr* a, socklen_t n) noexcept;
+
+  // The bookkeeping of a hot-path call that failed (or a close that did not return 0), with
+  // errno kept as the real call left it.
+  void settle(const Call& c, FdEntry* e, std::uint32_t bits, stats::CookieSlot* slot,
+              bool count_close, long r) noexcept;
+
+  static void count_transfer(const FdEntry& e, bool send, std::uint64_t bytes) noexcept {
+    stats::CookieSlot* slot = e.slot.load(std::memory_order_relaxed);
+    if (!slot) return;
+    slot->counters[send ? stats::kSendCalls : stats::kRecvCalls].fetch_add(1, std::memory_order_relaxed);
+    if (bytes)
+      slot->counters[send ? stats::kSendBytes : stats::kRecvBytes].fetch_add(bytes, std::memory_order_relaxed);
   }
 
   template <class Real>
@@ -64,7 +207,12 @@ class Switch {
 
   // Setup (preload.cc): everything is in place before ready() turns true.
   FdTable& fds() noexcept { return fds_; }
-  void set_table(const filters::Table* t) noexcept { table_ = t; }
+  void set_table(const filters::Table* t) noexcept {
+    table_ = t;
+    rule_mask_ = 0;
+    for (std::size_t i = 0; t && i < filters::kCallTypeCount; ++i)
+      if (t->has_rules_for(static_cast<filters::CallType>(i))) rule_mask_ |= 1u << i;
+  }
   void set_segment(stats::Segment* s) noexcept { seg_ = s; }
   stats::Segment* segment() const noexcept { return seg_; }
   void set_ready() noexcept { ready_.store(true, std::memory_order_release); }
@@ -92,7 +240,9 @@ class Switch {
   void count_injected(const Call& c, Decision& d) noexcept;
   // Records a socket the program just created or accepted; returns its counters.
   stats::CookieSlot* open_socket(int fd, Cookie cookie, ConnState conn, std::uint16_t local_port,
-                                 std::uint16_t peer_port) noexcept;
+                                 std::uint16_t peer_port, stats::CookieSlot* slot = nullptr) noexcept;
+  // cookie_slot() behind a small direct-mapped cache: most programs use two or three cookies.
+  stats::CookieSlot* slot_for(Cookie c) noexcept;
   void close_fd(int fd, Decision& d) noexcept;
   void after_connect(const Call& c, Decision& d, long r, int e) noexcept;
   void after_transfer(const Call& c, Decision& d, long r, int e) noexcept;
@@ -100,14 +250,23 @@ class Switch {
   void resolve_pending(Decision& d, bool connected) noexcept;
   bool last_reference(int fd, std::uint64_t sock_id) const noexcept;
   bool in_vfork_child() const noexcept;
+  // The socket's facts changed: cached rule decisions no longer hold (nothing to do without rules).
+  void forget_rules(FdEntry& e) const noexcept {
+    if (rule_mask_) e.reset_rule_cache();
+  }
+  bool has_rules(filters::CallType t) const noexcept {
+    return (rule_mask_ >> static_cast<unsigned>(t)) & 1u;
+  }
 
   FdTable fds_;
   const filters::Table* table_ = nullptr;
+  std::uint32_t rule_mask_ = 0;   // bit per CallType that has rules: one test on the hot path
   stats::Segment* seg_ = nullptr;
   std::atomic<bool> ready_{false};
   bool debug_ = false;
   std::atomic<std::uint64_t> next_sock_id_{1};
   std::atomic<int> owner_pid_{0};   // the process this table describes
+  std::atomic<stats::CookieSlot*> slot_cache_[16] = {};
 };
 
 // The one Switch of the process. constinit: usable before any constructor has run.

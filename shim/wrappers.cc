@@ -34,7 +34,8 @@ bool is_dup(int cmd) noexcept { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
 
 #define SHIM_SYMBOL(ret, name, params, args, call)                                   \
   SHIM_EXPORT ret name params {                                                      \
-    return shim::g_switch.dispatch(call, [&]() -> ret { return shim::real::name args; }); \
+    return shim::g_switch.dispatch([=]() noexcept { return call; },                 \
+                                   [=]() -> ret { return shim::real::name args; });  \
   }
 #define SHIM_SYMBOL_VA(ret, name)
 #include "shim/symbols.def"
@@ -50,7 +51,7 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...) {
   const long arg = va_arg(ap, long);
   va_end(ap);
   if (!is_dup(cmd)) return shim::real::fcntl(fd, cmd, arg);
-  return shim::g_switch.dispatch(Call{.op = Op::kDup, .fd = fd},
+  return shim::g_switch.dispatch([&]() noexcept { return Call{.op = Op::kDup, .fd = fd}; },
                                  [&]() -> int { return shim::real::fcntl(fd, cmd, arg); });
 }
 
@@ -61,6 +62,27 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...) {
   va_end(ap);
   if (__builtin_expect(shim::real::fns.fcntl64 == nullptr, 0)) shim::real::resolve();
   if (!is_dup(cmd)) return shim::real::fns.fcntl64(fd, cmd, arg);
-  return shim::g_switch.dispatch(Call{.op = Op::kDup, .fd = fd},
+  return shim::g_switch.dispatch([&]() noexcept { return Call{.op = Op::kDup, .fd = fd}; },
                                  [&]() -> int { return shim::real::fns.fcntl64(fd, cmd, arg); });
 }
+
+// vfork cannot be wrapped by a C function: the child runs on the caller's stack frame until it
+// execs, so a wrapper's frame would be gone when the parent resumes. This trampoline sets a hint
+// in the calling thread's TLS (which the child shares) and jumps to the real vfork, which returns
+// straight to the caller. Switch::in_vfork_child() then asks getpid() only while the hint is set.
+// Before the real vfork is resolved, fork serves: POSIX allows vfork to be a fork.
+asm(R"(
+    .text
+    .globl vfork
+    .type vfork, @function
+vfork:
+    movq sockshim_vfork_hint@gottpoff(%rip), %rax
+    movl $1, %fs:(%rax)
+    movq sockshim_real_vfork(%rip), %rax
+    testq %rax, %rax
+    je 1f
+    jmp *%rax
+1:
+    jmp fork@PLT
+    .size vfork, .-vfork
+)");

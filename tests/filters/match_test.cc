@@ -77,6 +77,23 @@ TEST_CASE("first_match after an index continues in file order", "[filters]") {
   CHECK(t.first_match(CallType::kConnect, tcp4(80), 3) == -1);
 }
 
+TEST_CASE("the family index keeps file order across family and familyless rules", "[filters]") {
+  Match inet6;
+  inet6.family = AF_INET6;
+  Match inet;
+  inet.family = AF_INET;
+  std::vector<Rule> rules;
+  for (int i = 0; i < 100; ++i) rules.push_back(rule("v6-" + std::to_string(i), bit(CallType::kConnect), inet6));
+  rules.push_back(rule("any", bit(CallType::kConnect)));
+  rules.push_back(rule("v4", bit(CallType::kConnect), inet));
+  const Table t(0, rules);
+  CHECK(t.first_match(CallType::kConnect, tcp4(80)) == 100);
+  CHECK(t.first_match(CallType::kConnect, tcp4(80), 100) == 101);
+  CHECK(t.first_match(CallType::kConnect, {AF_INET6, SOCK_STREAM, IPPROTO_TCP, 80}) == 0);
+  CHECK(t.first_match(CallType::kConnect, {-1, SOCK_STREAM, IPPROTO_TCP, 80}) == 100);  // unknown family
+  CHECK(t.first_match(CallType::kConnect, {4000, SOCK_STREAM, 0, 80}) == 100);          // beyond the index
+}
+
 TEST_CASE("a rule on several call types is found under each", "[filters]") {
   const Table t(0, {rule("x", bit(CallType::kSend) | bit(CallType::kRecv), port(53, 53))});
   CHECK(t.first_match(CallType::kSend, tcp4(53)) == 0);

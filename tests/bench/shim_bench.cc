@@ -1,0 +1,173 @@
+// shim_bench: the loops scripts/bench-shim.sh runs under callgrind, with and without the shim.
+// Not a test: it measures nothing itself and asserts nothing about speed. It only makes a known
+// number of wrapped socket calls per iteration, so that the difference in instruction counts
+// between two iteration counts, with and without the shim, is the shim's cost per call.
+//
+//   shim_bench connect N    one loopback listener; N times: socket, connect, accept, close the
+//                           accepted socket, close the client  (5 wrapped calls per iteration)
+//   shim_bench pingpong N   one connected loopback TCP pair; N times: send 64 bytes client→server,
+//                           recv 64 on the server, send 64 back, recv 64 on the client
+//                           (4 wrapped calls per iteration)
+//
+// Single-threaded and deterministic: every call inside the loop is checked, and any surprise
+// (a short transfer, an error) ends the program with status 1 instead of retrying, because a retry
+// would change the number of calls per iteration. The set-up before the loop and the report after
+// it make wrapped calls too; they cost the same for every N and cancel out in the script.
+//
+// Output (stdout, one line each):
+//   workload=connect iterations=N listener_port=P
+//   per_iter: socket=1 connect=1 accept=1 close=2
+//   calls_per_iter=5
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+namespace {
+
+// The wrapped libc functions the loops call, in the order they are reported.
+enum Fn { kSocket, kConnect, kAccept, kClose, kSend, kRecv, kFnCount };
+constexpr std::array<const char*, kFnCount> kFnNames = {"socket", "connect", "accept",
+                                                        "close",  "send",    "recv"};
+
+// Calls made inside the measured loop, per function. Incremented next to each call, so the
+// per-iteration figure printed is what the loop really did, not what this comment claims.
+std::array<unsigned long long, kFnCount> g_calls{};
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "shim_bench: %s: %s\n", what, std::strerror(errno));
+  std::exit(1);
+}
+
+// A listening socket on 127.0.0.1 with a port the kernel chose; *addr gets its address.
+// Its port is reported, so the script can check that port-keyed rules really never match it.
+int g_listener_port = 0;
+
+int make_listener(sockaddr_in* addr) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket (listener)");
+  const int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) die("setsockopt");
+  *addr = sockaddr_in{};
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr->sin_port = 0;
+  if (bind(fd, reinterpret_cast<const sockaddr*>(addr), sizeof *addr) != 0) die("bind");
+  if (listen(fd, 16) != 0) die("listen");
+  socklen_t len = sizeof *addr;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(addr), &len) != 0) die("getsockname");
+  g_listener_port = ntohs(addr->sin_port);
+  return fd;
+}
+
+// A blocking connect to a loopback listener completes the handshake inside the call, so the
+// accept that follows never waits.
+void run_connect(unsigned long long n) {
+  sockaddr_in addr{};
+  const int lfd = make_listener(&addr);
+  for (unsigned long long i = 0; i < n; ++i) {
+    const int c = socket(AF_INET, SOCK_STREAM, 0);
+    ++g_calls[kSocket];
+    if (c < 0) die("socket");
+    const int rc = connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    ++g_calls[kConnect];
+    if (rc != 0) die("connect");
+    const int s = accept(lfd, nullptr, nullptr);
+    ++g_calls[kAccept];
+    if (s < 0) die("accept");
+    // The accepted side closes first, so the TIME_WAIT state stays on the listener's port and
+    // the client's ephemeral ports are free again at once: any N runs without exhausting them.
+    if (close(s) != 0) die("close (accepted)");
+    ++g_calls[kClose];
+    if (close(c) != 0) die("close (client)");
+    ++g_calls[kClose];
+  }
+  close(lfd);
+}
+
+void run_pingpong(unsigned long long n) {
+  sockaddr_in addr{};
+  const int lfd = make_listener(&addr);
+  const int c = socket(AF_INET, SOCK_STREAM, 0);
+  if (c < 0) die("socket");
+  if (connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) die("connect");
+  const int s = accept(lfd, nullptr, nullptr);
+  if (s < 0) die("accept");
+  close(lfd);
+  // No Nagle: each 64-byte send leaves at once, whatever is in flight.
+  const int one = 1;
+  if (setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) die("setsockopt");
+  if (setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) die("setsockopt");
+
+  char out[64], in[64];
+  std::memset(out, 'x', sizeof out);
+  for (unsigned long long i = 0; i < n; ++i) {
+    out[0] = static_cast<char>(i);
+    // MSG_WAITALL: one recv returns all 64 bytes (or fails), so the call count never varies.
+    if (send(c, out, sizeof out, 0) != static_cast<ssize_t>(sizeof out)) die("send (client)");
+    ++g_calls[kSend];
+    if (recv(s, in, sizeof in, MSG_WAITALL) != static_cast<ssize_t>(sizeof in)) die("recv (server)");
+    ++g_calls[kRecv];
+    if (send(s, in, sizeof in, 0) != static_cast<ssize_t>(sizeof in)) die("send (server)");
+    ++g_calls[kSend];
+    if (recv(c, in, sizeof in, MSG_WAITALL) != static_cast<ssize_t>(sizeof in)) die("recv (client)");
+    ++g_calls[kRecv];
+    if (in[0] != out[0]) {
+      std::fprintf(stderr, "shim_bench: pingpong: reply %llu does not match\n", i);
+      std::exit(1);
+    }
+  }
+  close(s);
+  close(c);
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: shim_bench connect|pingpong N\n"
+               "  connect N    N × (socket, connect, accept, close, close) on loopback TCP\n"
+               "  pingpong N   N × (send, recv, send, recv) of 64 bytes on one loopback TCP pair\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) return usage();
+  const std::string_view workload = argv[1];
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long n = std::strtoull(argv[2], &end, 10);
+  if (errno != 0 || end == argv[2] || *end != '\0' || n == 0 || argv[2][0] == '-') return usage();
+
+  if (workload == "connect") {
+    run_connect(n);
+  } else if (workload == "pingpong") {
+    run_pingpong(n);
+  } else {
+    return usage();
+  }
+
+  unsigned long long total = 0;
+  for (const auto k : g_calls) total += k;
+  std::printf("workload=%s iterations=%llu listener_port=%d\nper_iter:", argv[1], n,
+              g_listener_port);
+  for (int f = 0; f < kFnCount; ++f) {
+    if (g_calls[f] == 0) continue;
+    if (g_calls[f] % n != 0) {
+      std::fprintf(stderr, "shim_bench: %s called %llu times in %llu iterations\n", kFnNames[f],
+                   g_calls[f], n);
+      return 1;
+    }
+    std::printf(" %s=%llu", kFnNames[f], g_calls[f] / n);
+  }
+  std::printf("\ncalls_per_iter=%llu\n", total / n);
+  return 0;
+}
