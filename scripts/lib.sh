@@ -6,22 +6,29 @@ log() {
   printf '==> %s\n' "$*" >&2
 }
 
+# configure_only DIR [MESON SETUP ARGS...]: `meson setup` DIR unless it is already configured.
+configure_only() {
+  local dir=$1
+  shift
+  if [[ -f "$dir/build.ninja" ]]; then
+    return 0
+  fi
+  if [[ -d "$dir/meson-private" ]]; then
+    log "meson setup --wipe $dir${*:+ $*}"
+    meson setup --wipe "$dir" "$@" >&2
+  else
+    log "meson setup $dir${*:+ $*}"
+    meson setup "$dir" "$@" >&2
+  fi
+}
+
 # configure_and_build DIR [MESON SETUP ARGS...]: configures DIR once (`meson setup` when there is
 # no DIR/build.ninja), then builds it. Ninja re-runs meson by itself when a meson.build changes, so
 # an existing directory is reconfigured only when meson asks for it (e.g. made by another meson).
 configure_and_build() {
   local dir=$1
   shift
-  if [[ ! -f "$dir/build.ninja" ]]; then
-    if [[ -d "$dir/meson-private" ]]; then
-      # An earlier setup failed half-way: start that directory over.
-      log "meson setup --wipe $dir${*:+ $*}"
-      meson setup --wipe "$dir" "$@" >&2
-    else
-      log "meson setup $dir${*:+ $*}"
-      meson setup "$dir" "$@" >&2
-    fi
-  fi
+  configure_only "$dir" "$@"
   log "building $dir"
   local out rc=0
   out=$(mktemp)
