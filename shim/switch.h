@@ -73,7 +73,9 @@ class Switch {
       case Op::kSocket: {
         const int type = p.b & kSockTypeMask;
         const int protocol = fixed_protocol(p.a, type, p.c);
-        if (protocol < 0 || !ready() || socket_rule(p) >= 0) break;
+        if (protocol < 0 || !ready() ||
+            (has_rules(filters::CallType::kSocket) && socket_rule(make()) >= 0))
+          break;
         const R r = real();
         if (r >= 0)
           stats::add(open_socket(static_cast<int>(r), make_cookie(p.a, type, protocol), ConnState::kNone, 0, 0),
