@@ -13,6 +13,7 @@
 #include "filters/table.h"
 #include "shim/call.h"
 #include "shim/fdtable.h"
+#include "shim/real.h"
 #include "shim/reentry.h"
 #include "shim/stats/layout.h"
 #include "shim/stats/segment.h"
@@ -46,8 +47,10 @@ class Switch {
   template <class MakeCall, class Real>
   auto dispatch(MakeCall&& make, Real&& real) noexcept -> decltype(real()) {
     using R = decltype(real());
+    // Wrappers call the real functions through real::fns without a null test: everything past
+    // the two early returns runs after setup resolved them; those two resolve first if needed.
     if (t_depth != 0) [[unlikely]]
-      return real();
+      return passthrough(real);
     // Hot paths: the common calls on a socket whose state needs no system call to update and
     // that no rule concerns. Nothing they do on success can change errno, so nothing saves it;
     // failures settle out of line with errno kept. They need no "ready" test of their own: an
@@ -133,7 +136,7 @@ class Switch {
   [[gnu::noinline]] auto slow_path(MakeCall& make, Real& real) noexcept -> decltype(real()) {
     using R = decltype(real());
     if (!ready_.load(std::memory_order_relaxed)) [[unlikely]]
-      return real();
+      return passthrough(real);
     const Call c = make();
     int* const err = &errno;   // one __errno_location call, not four
     Decision d;
@@ -199,6 +202,13 @@ class Switch {
     slot->counters[send ? stats::kSendCalls : stats::kRecvCalls].fetch_add(1, std::memory_order_relaxed);
     if (bytes)
       slot->counters[send ? stats::kSendBytes : stats::kRecvBytes].fetch_add(bytes, std::memory_order_relaxed);
+  }
+
+  // Before setup (a call from another library's constructor) or inside the shim's own work.
+  template <class Real>
+  [[gnu::cold]] static auto passthrough(Real& real) noexcept -> decltype(real()) {
+    if (!real::resolved()) real::resolve();
+    return real();
   }
 
   template <class Real>

@@ -35,7 +35,7 @@ bool is_dup(int cmd) noexcept { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
 #define SHIM_SYMBOL(ret, name, params, args, call)                                   \
   SHIM_EXPORT ret name params {                                                      \
     return shim::g_switch.dispatch([=]() noexcept { return call; },                 \
-                                   [=]() -> ret { return shim::real::name args; });  \
+                                   [=]() -> ret { return shim::real::fns.name args; });  \
   }
 #define SHIM_SYMBOL_VA(ret, name)
 #include "shim/symbols.def"
