@@ -193,8 +193,8 @@ class Switch {
 
   // The bookkeeping of a hot-path call that failed (or a close that did not return 0), with
   // errno kept as the real call left it.
-  void settle(const Call& c, FdEntry* e, std::uint32_t bits, stats::CookieSlot* slot,
-              bool count_close, long r) noexcept;
+  [[gnu::cold]] void settle(const Call& c, FdEntry* e, std::uint32_t bits,
+                            stats::CookieSlot* slot, bool count_close, long r) noexcept;
 
   static void count_transfer(const FdEntry& e, bool send, std::uint64_t bytes) noexcept {
     stats::CookieSlot* slot = e.slot.load(std::memory_order_relaxed);
