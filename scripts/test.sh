@@ -47,9 +47,10 @@ run_tests() {
 configure_and_build build
 run_tests build --num-processes 2 "$@"
 
-# The sanitizer build only needs what the unit suite runs: build those executables alone (the
-# preload object and the commands are exercised by the first run) to keep CI within its time.
-configure_only build-asan -Db_sanitize=address,undefined -Db_lundef=false
+# The sanitizer build (-O0: quicker to compile; these tests are short) only needs what the unit
+# suite runs: build those executables alone (the preload object and the commands are exercised
+# by the first run) to keep CI within its time.
+configure_only build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 mapfile -t unit_targets < <(meson introspect build-asan --tests | /usr/bin/python3 -c '
 import json, os, sys
 for t in json.load(sys.stdin):
