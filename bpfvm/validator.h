@@ -1,0 +1,54 @@
+// The kernel's acceptance rules for classic socket filters (net/core/filter.c:
+// bpf_check_basics_ok, bpf_check_classic, chk_code_allowed, check_load_and_stores).
+// A ValidatedProgram can only come out of validate(), so the interpreter never meets an
+// instruction the kernel would have refused.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "bpfvm/expected.h"
+#include "bpfvm/program.h"
+
+namespace bpfvm {
+
+enum class Errc : std::uint8_t {
+  kEmpty,                 // no instructions
+  kTooLong,               // more than BPF_MAXINSNS
+  kUnknownOpcode,         // not in the kernel's chk_code_allowed table (bad class, mode or size)
+  kJumpOutOfRange,        // a target at or past the end (jumps only go forward)
+  kNoReturn,              // the last instruction is not ret #k or ret a
+  kBadScratchIndex,       // M[k] with k >= 16
+  kDivisionByZero,        // div or mod by constant 0
+  kShiftTooLarge,         // lsh or rsh by constant >= 32
+  kUnknownAncillary,      // ld [SKF_AD_OFF + n] with n not a known SKF_AD_*
+  kScratchReadBeforeWrite,  // some path reaches ld/ldx M[k] before any st/stx M[k]
+};
+
+struct BpfError {
+  Errc code;
+  std::uint32_t insn_index;  // the offending instruction; 0 for kEmpty, the length for kTooLong
+  friend bool operator==(const BpfError&, const BpfError&) = default;
+};
+
+// A short, stable reason ("jump out of range"); the golden files' `-- reject` lines use it.
+std::string_view reason(Errc code);
+
+class ValidatedProgram {
+ public:
+  const Program& program() const { return program_; }
+  std::size_t size() const { return program_.size(); }
+  const Instruction& operator[](std::size_t i) const { return program_[i]; }
+
+ private:
+  friend Expected<ValidatedProgram, BpfError> validate(Program program);
+  explicit ValidatedProgram(Program p) : program_(std::move(p)) {}
+  Program program_;
+};
+
+Expected<ValidatedProgram, BpfError> validate(Program program);
+
+// True if the kernel's chk_code_allowed knows `code` (exact 16-bit match).
+bool opcode_allowed(std::uint16_t code);
+
+}  // namespace bpfvm
