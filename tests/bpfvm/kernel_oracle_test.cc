@@ -7,14 +7,7 @@
 // case; a program the kernel refuses with EINVAL must be one validate() refuses.
 // Exits 77 (skip) with one line on stderr when SO_ATTACH_FILTER is unavailable.
 #define CATCH_CONFIG_RUNNER
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <catch2/catch.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "tests/catch.h"
 
 #include <arpa/inet.h>
 #include <cerrno>
