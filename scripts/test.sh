@@ -51,11 +51,21 @@ run_tests build --num-processes 2 "$@"
 # suite runs: build those executables alone (the preload object and the commands are exercised
 # by the first run) to keep CI within its time.
 configure_only build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
-mapfile -t unit_targets < <(meson introspect build-asan --tests | /usr/bin/python3 -c '
-import json, os, sys
-for t in json.load(sys.stdin):
+# Each unit test's executable and what it depends on (e.g. the bpfvm command its CLI test runs).
+mapfile -t unit_targets < <(/usr/bin/python3 - <<'PY'
+import json, os, subprocess
+def introspect(what):
+    return json.loads(subprocess.check_output(["meson", "introspect", "build-asan", what]))
+files = {t["id"]: t["filename"][0] for t in introspect("--targets")}
+wanted = set()
+for t in introspect("--tests"):
     if any(s.endswith(":unit") for s in t["suite"]):
-        print(os.path.relpath(t["cmd"][0], "build-asan"))')
+        wanted.add(t["cmd"][0])
+        wanted.update(files[d] for d in t.get("depends", []) if d in files)
+for f in sorted(wanted):
+    print(os.path.relpath(f, "build-asan"))
+PY
+)
 log "building build-asan: ${unit_targets[*]}"
 if ! ninja -C build-asan "${unit_targets[@]}" >&2; then
   failed=$((failed + 1))
