@@ -3,6 +3,8 @@
 // because the shim calls it from inside wrapped calls.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <bitset>
 #include <cstdint>
@@ -17,13 +19,41 @@
 
 namespace filters {
 
-// What the shim knows about the call it is deciding on: plain values, -1 when unknown.
+// An IPv4 or IPv6 address in network byte order (IPv4 in bytes[0..3]).
+struct Address {
+  int family = -1;                      // AF_INET, AF_INET6; -1: unknown
+  std::array<std::uint8_t, 16> bytes{};
+};
+
+// "10.0.0.0/8", "::1/128", "127.0.0.1" (a full-length prefix). An IPv4 CIDR also matches
+// IPv4-mapped IPv6 addresses (::ffff:a.b.c.d), which is what a dual-stack socket reports.
+struct Cidr {
+  int family = AF_INET;
+  std::array<std::uint8_t, 16> bytes{};
+  int prefix = 0;                       // bits
+  bool contains(const Address& a) const noexcept;
+};
+
+// Which end made the connection: client = connected with connect(), server = accepted.
+enum class Role : std::int8_t { kUnknown = -1, kClient = 0, kServer = 1 };
+
+// What the shim knows about the call it is deciding on: plain values, -1 / null when unknown.
+// Filling the address and path facts costs system calls, so the shim fills them only when the
+// table needs them (Table::needs()).
 struct SocketFacts {
   int family = -1;        // AF_*
   int type = -1;          // SOCK_* without SOCK_NONBLOCK/SOCK_CLOEXEC
   int protocol = -1;      // as SO_PROTOCOL reports it (TCP is 6)
   int service_port = -1;  // the peer's port on a socket that connects or sends to an address,
                           // the local port on a bound, listening or accepted socket
+  int local_port = -1;
+  int peer_port = -1;
+  Address local, peer;
+  const char* path = nullptr;   // unix socket: the path connected or sent to, else the bound
+                                // one; an abstract name is written with a leading '@'
+  Role role = Role::kUnknown;
+  int level = -1, option = -1;  // getsockopt/setsockopt
+  const char* host = nullptr;   // getaddrinfo's node
 };
 
 struct PortRange {
@@ -31,28 +61,96 @@ struct PortRange {
   bool contains(int port) const noexcept { return port >= first && port <= last; }
 };
 
-// Absent keys match everything.
+// Shell-style glob: '*' any run of characters, '?' one character, '[a-z]' / '[!a-z]' a class,
+// '\\' quotes the next one. No allocation, no locale; '/' is an ordinary character.
+bool glob_match(std::string_view pattern, std::string_view text) noexcept;
+
+// Absent keys match everything; a present key never matches an unknown fact.
 struct Match {
   std::optional<int> family, type, protocol;
-  std::optional<PortRange> port;
+  std::optional<PortRange> port, local_port, peer_port;
+  std::optional<Cidr> peer, local;
+  std::optional<std::string> path, argv0, host;   // globs
+  std::optional<Role> role;
+  std::optional<int> level, option;               // getsockopt/setsockopt
+  // Everything but argv0, which is the process's and is decided once (Table::select_program).
   bool matches(const SocketFacts& f) const noexcept;
 };
 
-// When a matched rule acts. Counters are the caller's (they live in the shared stats segment so
-// all threads and processes of a run share them).
-struct When {
-  std::uint64_t nth = 0;    // act on every nth hit (the nth, 2nth, ...); 0 or 1: on every hit
-  std::uint64_t times = 0;  // act at most this many times in all; 0: no limit
-  // hit is the 1-based number of this hit. The caller also enforces `times` with its counter.
-  bool selects(std::uint64_t hit) const noexcept { return nth <= 1 || hit % nth == 0; }
+// Whose counters nth/after/times count: the rule's, shared by all threads and processes of
+// the run (default), or each socket's own.
+enum class Count : std::uint8_t { kRun, kSocket };
+
+// One matching call as the shim sees it, for the triggers.
+struct Hit {
+  std::uint64_t n = 1;              // 1-based number of this hit, in the rule's counting scope
+  std::uint64_t elapsed_ms = 0;     // since the run started
+  std::uint64_t socket_bytes = 0;   // bytes moved on this socket so far by calls the rule is on
+  std::int64_t connected_ms = -1;   // since this socket connected or was accepted; -1: not
 };
 
-enum class ActionKind : std::uint8_t { kNone, kFail };
+// When a matched rule acts. The caller counts hits and enforces `times` with its counters
+// (they live in the shared stats segment, or per socket with Count::kSocket).
+struct When {
+  double probability = 1.0;         // 0..1, drawn from the seed: chance(seed, rule, n)
+  std::uint64_t nth = 0;            // after `after` hits, every nth (0 or 1: every one)
+  std::uint64_t after = 0;          // the first `after` hits never act
+  std::uint64_t times = 0;          // act at most this many times; 0: no limit
+  std::optional<std::uint64_t> from_ms, until_ms;       // window since the run started: [from, until)
+  std::optional<std::uint64_t> after_bytes;             // socket_bytes >= after_bytes
+  std::optional<std::uint64_t> after_connected_ms;      // connected_ms >= this
+  Count count = Count::kRun;
+  // Everything but `times`. Pure: the same arguments give the same answer.
+  bool selects(const Hit& h, std::uint64_t seed, std::uint32_t rule) const noexcept;
+  bool needs_socket_bytes() const noexcept { return after_bytes.has_value(); }
+  bool needs_connect_time() const noexcept { return after_connected_ms.has_value(); }
+};
+
+// A number in [0, 1) that depends only on its arguments (a keyed 64-bit mix), so the same seed
+// gives the same faults run after run. random64 is the same mix for other seeded choices
+// (jitter, which bits to corrupt); `what` separates their streams.
+double chance(std::uint64_t seed, std::uint32_t rule, std::uint64_t n) noexcept;
+std::uint64_t random64(std::uint64_t seed, std::uint32_t rule, std::uint64_t n, std::uint32_t what) noexcept;
+
+// Before-actions (`do`): socktest's Filter. delay_ms/jitter_ms may stand alone (kind kNone) or
+// precede any other action.
+enum class ActionKind : std::uint8_t {
+  kNone,
+  kFail,       // err (errno) / eai on getaddrinfo; the real call is skipped
+  kHang,       // block hang_ms, then fail with err (ETIMEDOUT unless given); real call skipped
+  kShort,      // send/recv: the real transfer moves at most `count` bytes
+  kReset,      // abortive close (SO_LINGER 0) so the peer sees RST; the call fails ECONNRESET
+  kEagain,     // fail EAGAIN without calling
+  kEintr,      // fail EINTR without calling
+  kDrop,       // datagram send: report success, send nothing
+  kDuplicate,  // datagram send: send twice, report once
+  kCorrupt,    // send: flip `count` bits (placed by the seed) in a copy of the bytes sent
+};
 
 struct Action {
   ActionKind kind = ActionKind::kNone;
-  int err = 0;   // kFail: the errno the program sees
-  int eai = 0;   // kFail on getaddrinfo: the EAI_* code returned (EAI_SYSTEM when err is used)
+  int err = 0;                  // kFail, kHang: the errno the program sees
+  int eai = 0;                  // kFail on getaddrinfo: the EAI_* code (EAI_SYSTEM with err)
+  std::uint32_t delay_ms = 0;   // sleep before the call (or before the action)
+  std::uint32_t jitter_ms = 0;  // plus a seeded 0..jitter_ms
+  std::uint32_t hang_ms = 0;
+  std::uint64_t count = 0;      // kShort: bytes per call; kCorrupt: bits to flip
+  bool acts() const noexcept { return kind != ActionKind::kNone || delay_ms || jitter_ms; }
+};
+
+// After-actions (`then`): socktest's AfterFilter, run after the real call.
+enum class AfterKind : std::uint8_t {
+  kNone,
+  kFail,       // the call happened; the program is told it failed with err
+  kSoError,    // connect: getsockopt(SO_ERROR) reports err (a connect that completed at once fails)
+  kTruncate,   // recv: the program sees at most `count` of the bytes received (the rest is lost)
+  kCorrupt,    // recv: flip `count` bits of the bytes received
+};
+
+struct After {
+  AfterKind kind = AfterKind::kNone;
+  int err = 0;
+  std::uint64_t count = 0;
 };
 
 // Where a rule was written, for messages.
@@ -63,9 +161,19 @@ struct Rule {
   std::uint32_t on = 0;    // bit (1u << CallType) per call type
   Match match;
   When when;
-  Action action;
+  Action action;           // `do`
+  After then;              // `then`
+  bool enabled = true;     // "enabled": false starts switched off (sockshim ctl turns it on)
   Position pos;
   bool on_call(CallType t) const noexcept { return (on >> static_cast<unsigned>(t)) & 1u; }
+};
+
+// Facts the shim must gather for matching, because some rule's match names them.
+enum Need : std::uint32_t {
+  kNeedAddresses = 1u << 0,   // peer/local CIDR
+  kNeedPath = 1u << 1,        // unix path
+  kNeedRole = 1u << 2,
+  kNeedHost = 1u << 3,
 };
 
 class Table {
@@ -76,6 +184,11 @@ class Table {
   std::uint64_t seed() const noexcept { return seed_; }
   const std::vector<Rule>& rules() const noexcept { return rules_; }
   bool has_rules_for(CallType t) const noexcept { return !by_type_[idx(t)].empty(); }
+  // Need bits for the rules on t.
+  std::uint32_t needs(CallType t) const noexcept { return needs_[idx(t)]; }
+  // Leaves out of matching every rule whose argv0 glob does not match this program (rule
+  // indices do not change). Called once by the shim at start-up, before any matching.
+  void select_program(std::string_view argv0);
 
   // Index (into rules()) of the first rule after index `after`, in file order, that is on `t`
   // and whose match accepts `f`; -1 when none. No allocation, no locks. Rules that name ports are
@@ -87,7 +200,8 @@ class Table {
   std::uint64_t seed_ = 0;
   std::vector<Rule> rules_;
   std::array<std::vector<std::uint16_t>, kCallTypeCount> by_type_;   // rule indices, file order
-  std::array<bool, kCallTypeCount> has_portless_{};                  // some rule has no port key
+  std::array<bool, kCallTypeCount> has_portless_{};
+  std::array<std::uint32_t, kCallTypeCount> needs_{};                  // some rule has no port key
   std::array<std::shared_ptr<const std::bitset<65536>>, kCallTypeCount> ports_;  // ports named
   // The same rule lists split by the family they accept (rules without a family key are in every
   // list), so rules for other families are never looked at. Families >= kFamilySlots use by_type_.
