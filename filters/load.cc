@@ -2,6 +2,7 @@
 // document order where it matters, and the first problem becomes a LoadError that names the
 // file, line, column and key. Unknown keys are errors so that a typo never turns a fault rule
 // into a silent no-op, and so that later versions can give those keys a meaning.
+// This file: the document, rules, names, `on` and `when`; match and actions have their own files.
 #include <fcntl.h>
 #include <netdb.h>
 #include <unistd.h>
@@ -9,38 +10,45 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <limits>
 #include <optional>
-#include <span>
 #include <string>
 #include <system_error>
-#include <unordered_map>
 #include <utility>
 
 #include "filters/errno_names.h"
-#include "filters/json_positions.h"
-#include "filters/names.h"
-#include "filters/socket_names.h"
-#include "filters/table.h"
+#include "filters/loader.h"
 
 namespace filters {
+namespace load_detail {
 namespace {
 
-using nlohmann::json;
-
-constexpr const char* kTopKeys[] = {"seed", "rules"};
+// "$schema" lets editors find docs/filters.schema.json; the loader only checks it is a string.
+constexpr const char* kTopKeys[] = {"$schema", "seed", "rules"};
 constexpr const char* kTopRequired[] = {"rules"};
-constexpr const char* kRuleKeys[] = {"name", "on", "match", "when", "do"};
-constexpr const char* kMatchKeys[] = {"family", "type", "protocol", "port"};
-constexpr const char* kWhenKeys[] = {"nth", "times"};
-constexpr const char* kDoKeys[] = {"fail"};
+constexpr const char* kRuleKeys[] = {"name", "on", "match", "when", "do", "then", "enabled"};
+constexpr const char* kWhenKeys[] = {"probability", "nth",         "after",       "times",
+                                     "from_ms",     "until_ms",    "after_bytes", "after_connected_ms",
+                                     "count"};
 
 constexpr std::size_t kMaxRules = std::size_t{std::numeric_limits<std::uint16_t>::max()} + 1;
 
-// What a wrong value is, for "expected X, got Y". Numbers that are not integers are shown, since
-// 6379.0 looks like an integer to a person but not to the loader.
+// Calls made on a socket that may already have moved bytes or be connected. socket and
+// getaddrinfo have no socket yet; connect, bind, listen and accept act on one that is not
+// connected (accept's own socket is the listener).
+constexpr std::uint32_t kConnectedCalls = bit(CallType::kClose) | bit(CallType::kShutdown) |
+                                          bit(CallType::kGetsockopt) | bit(CallType::kSetsockopt) |
+                                          bit(CallType::kSend) | bit(CallType::kRecv);
+constexpr std::uint32_t kSocketCalls = kAllCalls & ~bit(CallType::kGetaddrinfo);
+
+std::string object_name(const std::string& path) {
+  return path.empty() ? std::string("the top-level object") : path;
+}
+
+}  // namespace
+
 std::string got(const json& v) {
+  // Numbers that are not integers are shown, since 6379.0 looks like an integer to a person.
   switch (v.type()) {
     case json::value_t::null: return "null";
     case json::value_t::boolean: return "boolean";
@@ -54,58 +62,17 @@ std::string got(const json& v) {
   }
 }
 
-// JSON quoting, so a name with a quote or a control character shows its escapes.
 std::string in_quotes(std::string_view s) { return json(std::string(s)).dump(); }
 
-std::span<const char* const> call_type_names() {
-  static const auto names = [] {
-    std::array<const char*, kCallTypeCount> out{};
-    for (std::size_t i = 0; i < kCallTypeCount; ++i) {
-      out[i] = call_type_name(static_cast<CallType>(i));
-    }
-    return out;
-  }();
-  return names;
-}
-
-std::string object_name(const std::string& path) {
-  return path.empty() ? std::string("the top-level object") : path;
-}
-
-class Loader {
- public:
-  Loader(const PositionedJson& doc, const std::string& file) : doc_(doc), file_(file) {}
-  Table load();
-
- private:
-  [[noreturn]] void fail(Position pos, const std::string& key, const std::string& message) const {
-    throw LoadError(file_, pos.line, pos.col, key, message);
+std::string call_list(std::uint32_t mask) {
+  std::string out;
+  for (std::size_t i = 0; i < kCallTypeCount; ++i) {
+    if (!((mask >> i) & 1u)) continue;
+    if (!out.empty()) out += ", ";
+    out += call_type_name(static_cast<CallType>(i));
   }
-  [[noreturn]] void fail_value(const std::string& path, const std::string& message) const {
-    fail(doc_.value_at(path), path, message);
-  }
-
-  void require_object(const json& v, const std::string& path) const;
-  void check_keys(const json& object, const std::string& path,
-                  std::span<const char* const> known, std::span<const char* const> required) const;
-  std::uint64_t read_unsigned(const json& v, const std::string& path, std::uint64_t min) const;
-  Rule read_rule(const json& v, const std::string& path);
-  std::string read_name(const json& v, const std::string& rule_path);
-  std::uint32_t read_on(const json& v, const std::string& path) const;
-  std::uint32_t read_call_type(const json& v, const std::string& path) const;
-  Match read_match(const json& v, const std::string& path) const;
-  int read_named(const json& v, const std::string& path, const char* what,
-                 std::span<const NamedValue> names, int max) const;
-  PortRange read_port(const json& v, const std::string& path) const;
-  PortRange read_port_range(std::string_view text, const std::string& path) const;
-  When read_when(const json& v, const std::string& path) const;
-  Action read_do(const json& v, const std::string& path, std::uint32_t on) const;
-  Action read_fail(const json& v, const std::string& path, std::uint32_t on) const;
-
-  const PositionedJson& doc_;
-  const std::string& file_;
-  std::unordered_map<std::string, std::string> name_owner_;  // rule name -> path of its rule
-};
+  return out;
+}
 
 void Loader::require_object(const json& v, const std::string& path) const {
   if (!v.is_object()) fail_value(path, "expected an object, got " + got(v));
@@ -121,7 +88,7 @@ void Loader::check_keys(const json& object, const std::string& path,
   for (auto it = object.begin(); it != object.end(); ++it) {
     const std::string& key = it.key();
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    const Position pos = doc_.key_at(member_path(path, key));
+    const Position pos = key_at(member_path(path, key));
     if (!first_unknown || pos.line < first_pos.line ||
         (pos.line == first_pos.line && pos.col < first_pos.col)) {
       first_unknown = key;
@@ -129,32 +96,90 @@ void Loader::check_keys(const json& object, const std::string& path,
     }
   }
   if (first_unknown) {
+    const char* guess = closest_name(*first_unknown, known);
+    // "delay" for "delay_ms": too many edits for closest_name, but plainly the same key.
+    for (const char* k : known) {
+      if (guess == nullptr && first_unknown->size() >= 3 &&
+          std::string_view(k).starts_with(*first_unknown)) {
+        guess = k;
+      }
+    }
     fail(first_pos, member_path(path, *first_unknown),
          "unknown key " + in_quotes(*first_unknown) + " in " + object_name(path) +
-             " (known: " + join_names(known) + ")");
+             (guess ? did_you_mean(guess) : " (known: " + join_names(known) + ")"));
   }
   for (const char* key : required) {
     if (!object.contains(key)) {
-      fail(doc_.value_at(path), path, "missing required key " + in_quotes(key));
+      fail(value_at(path), path, "missing required key " + in_quotes(key));
     }
   }
 }
 
-std::uint64_t Loader::read_unsigned(const json& v, const std::string& path,
-                                    std::uint64_t min) const {
-  if (v.is_number_integer() && !v.is_number_unsigned()) {
-    fail_value(path, "must be at least " + std::to_string(min) + ", got " + v.dump());
-  }
+std::uint64_t Loader::read_unsigned(const json& v, const std::string& path, std::uint64_t min,
+                                    std::uint64_t max) const {
+  const std::string range = max == UINT64_MAX ? "must be at least " + std::to_string(min)
+                                              : "must be in " + std::to_string(min) + ".." +
+                                                    std::to_string(max);
+  if (v.is_number_integer() && !v.is_number_unsigned()) fail_value(path, range + ", got " + v.dump());
   if (!v.is_number_unsigned()) fail_value(path, "expected an integer, got " + got(v));
   const auto n = v.get<std::uint64_t>();
-  if (n < min) fail_value(path, "must be at least " + std::to_string(min) + ", got " + v.dump());
+  if (n < min || n > max) fail_value(path, range + ", got " + v.dump());
   return n;
+}
+
+bool Loader::read_bool(const json& v, const std::string& path) const {
+  if (!v.is_boolean()) fail_value(path, "expected true or false, got " + got(v));
+  return v.get<bool>();
+}
+
+void Loader::read_true(const json& v, const std::string& path) const {
+  if (!read_bool(v, path)) fail_value(path, "write true, or leave the key out");
+}
+
+int Loader::read_errno(const json& v, const std::string& path, int* eai) const {
+  if (v.is_number()) {
+    const bool small = v.is_number_unsigned() && v.get<std::uint64_t>() <= 4095;
+    const char* here = small ? errno_name(v.get<int>()) : nullptr;
+    fail_value(path, "expected an errno name like \"ECONNREFUSED\", got " + got(v) +
+                         ": errno numbers differ between platforms, so rules use names" +
+                         (here ? std::string(" (") + v.dump() + " is " + here + " here)" : ""));
+  }
+  if (!v.is_string()) fail_value(path, "expected an errno name, got " + got(v));
+  const auto& name = v.get_ref<const std::string&>();
+  if (const auto err = errno_from_name(name)) return *err;
+  if (const auto code = eai_from_name(name)) {
+    if (eai == nullptr) {
+      fail_value(path, name + " is a getaddrinfo error: only a rule whose \"on\" is exactly "
+                              "[\"getaddrinfo\"] can use it in \"do\"; use an errno name here");
+    }
+    if (*code == EAI_SYSTEM) {
+      fail_value(path, "EAI_SYSTEM means \"see errno\": write the errno name instead (e.g. "
+                       "\"ECONNREFUSED\") and getaddrinfo returns EAI_SYSTEM with that errno");
+    }
+    *eai = *code;
+    return 0;
+  }
+  const bool with_eai = eai != nullptr;
+  fail_value(path, std::string(with_eai ? "unknown errno or EAI name " : "unknown errno name ") +
+                       in_quotes(name) + did_you_mean(suggest_errno_name(name, with_eai)));
+}
+
+void Loader::check_applies(const std::string& path, std::string_view what, std::uint32_t on,
+                           std::uint32_t allowed) const {
+  const std::uint32_t bad = on & ~allowed;
+  if (bad == 0) return;
+  const auto first = static_cast<CallType>(__builtin_ctz(bad));
+  fail_value(path, std::string(what) + " cannot apply to " + call_type_name(first) + " (only to " +
+                       call_list(allowed) + ")");
 }
 
 Table Loader::load() {
   const json& root = doc_.value;
   require_object(root, "");
   check_keys(root, "", kTopKeys, kTopRequired);
+  if (root.contains("$schema") && !root["$schema"].is_string()) {
+    fail_value(member_path("", "$schema"), "expected a string, got " + got(root["$schema"]));
+  }
   const std::uint64_t seed = root.contains("seed") ? read_unsigned(root["seed"], "seed", 0) : 0;
   const json& rules = root["rules"];
   if (!rules.is_array()) fail_value("rules", "expected an array of rules, got " + got(rules));
@@ -171,16 +196,27 @@ Table Loader::load() {
 }
 
 Rule Loader::read_rule(const json& v, const std::string& path) {
-  static constexpr const char* kRequired[] = {"name", "on", "do"};
+  static constexpr const char* kRequired[] = {"name", "on"};
   require_object(v, path);
   check_keys(v, path, kRuleKeys, kRequired);
   Rule rule;
-  rule.pos = doc_.value_at(path);
+  rule.pos = value_at(path);
   rule.name = read_name(v["name"], path);
   rule.on = read_on(v["on"], path + ".on");
-  if (v.contains("match")) rule.match = read_match(v["match"], path + ".match");
-  if (v.contains("when")) rule.when = read_when(v["when"], path + ".when");
-  rule.action = read_do(v["do"], path + ".do", rule.on);
+  if (v.contains("match")) rule.match = read_match(v["match"], path + ".match", rule.on);
+  if (v.contains("when")) rule.when = read_when(v["when"], path + ".when", rule.on);
+  if (!v.contains("do") && !v.contains("then")) {
+    fail(value_at(path), path, "needs an action: \"do\" (before the call), \"then\" (after it), or both");
+  }
+  if (v.contains("do")) rule.action = read_do(v["do"], path + ".do", rule.on, rule.match);
+  if (v.contains("then")) {
+    rule.then = read_then(v["then"], path + ".then", rule.on);
+    if (rule.action.skips_call()) {
+      fail_value(path + ".then", "cannot follow this \"do\": its action answers the call instead "
+                                 "of running it, so there is no result for \"then\" to change");
+    }
+  }
+  if (v.contains("enabled")) rule.enabled = read_bool(v["enabled"], path + ".enabled");
   return rule;
 }
 
@@ -198,7 +234,7 @@ std::string Loader::read_name(const json& v, const std::string& rule_path) {
   }
   const auto [it, inserted] = name_owner_.emplace(name, rule_path);
   if (!inserted) {
-    const Position first = doc_.value_at(it->second + ".name");
+    const Position first = value_at(it->second + ".name");
     fail_value(path, "duplicate rule name " + in_quotes(name) + ": " + it->second + " (at " +
                          std::to_string(first.line) + ":" + std::to_string(first.col) +
                          ") has it too");
@@ -212,15 +248,14 @@ std::uint32_t Loader::read_on(const json& v, const std::string& path) const {
     fail_value(path, "expected a call type name or an array of them, got " + got(v));
   }
   if (v.empty()) {
-    fail_value(path, "must name at least one call type (known: " + join_names(call_type_names()) +
-                         ")");
+    fail_value(path, "must name at least one call type (known: " + call_list(kAllCalls) + ")");
   }
   std::uint32_t on = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
     const std::string element = element_path(path, i);
-    const std::uint32_t bit = read_call_type(v[i], element);
-    if (on & bit) fail_value(element, in_quotes(v[i].get<std::string>()) + " is listed twice");
-    on |= bit;
+    const std::uint32_t b = read_call_type(v[i], element);
+    if (on & b) fail_value(element, in_quotes(v[i].get<std::string>()) + " is listed twice");
+    on |= b;
   }
   return on;
 }
@@ -230,140 +265,66 @@ std::uint32_t Loader::read_call_type(const json& v, const std::string& path) con
   const auto& name = v.get_ref<const std::string&>();
   const auto t = parse_call_type(name);
   if (!t) {
-    const char* guess = closest_name(name, call_type_names());
-    fail_value(path, "unknown call type " + in_quotes(name) +
-                         (guess ? did_you_mean(guess)
-                                : " (known: " + join_names(call_type_names()) + ")"));
-  }
-  return 1u << static_cast<unsigned>(*t);
-}
-
-Match Loader::read_match(const json& v, const std::string& path) const {
-  require_object(v, path);
-  check_keys(v, path, kMatchKeys, {});
-  Match m;
-  if (v.contains("family")) {
-    m.family = read_named(v["family"], path + ".family", "family", kFamilyNames, kMaxFamily);
-  }
-  if (v.contains("type")) {
-    m.type = read_named(v["type"], path + ".type", "socket type", kTypeNames, kMaxType);
-  }
-  if (v.contains("protocol")) {
-    m.protocol =
-        read_named(v["protocol"], path + ".protocol", "protocol", kProtocolNames, kMaxProtocol);
-  }
-  if (v.contains("port")) m.port = read_port(v["port"], path + ".port");
-  return m;
-}
-
-// A name from `names`, or a number 0..max for values without one.
-int Loader::read_named(const json& v, const std::string& path, const char* what,
-                       std::span<const NamedValue> names, int max) const {
-  if (v.is_string()) {
-    const auto& name = v.get_ref<const std::string&>();
-    if (const auto value = value_of(names, name)) return *value;
+    std::array<const char*, kCallTypeCount> names{};
+    for (std::size_t i = 0; i < kCallTypeCount; ++i) names[i] = call_type_name(static_cast<CallType>(i));
     const char* guess = closest_name(name, names);
-    fail_value(path, std::string("unknown ") + what + " " + in_quotes(name) +
-                         (guess ? did_you_mean(guess)
-                                : " (known: " + join_names(names) + ", or a number)"));
+    fail_value(path, "unknown call type " + in_quotes(name) +
+                         (guess ? did_you_mean(guess) : " (known: " + call_list(kAllCalls) + ")"));
   }
-  if (!v.is_number_integer()) fail_value(path, "expected a name or an integer, got " + got(v));
-  if (v.is_number_unsigned() && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(max)) {
-    return static_cast<int>(v.get<std::uint64_t>());
-  }
-  fail_value(path, v.dump() + " is out of range 0.." + std::to_string(max));
+  return bit(*t);
 }
 
-PortRange Loader::read_port(const json& v, const std::string& path) const {
-  if (v.is_string()) return read_port_range(v.get_ref<const std::string&>(), path);
-  if (!v.is_number_integer()) {
-    fail_value(path, "expected a port (0..65535) or a range like \"1024-65535\", got " + got(v));
-  }
-  if (!v.is_number_unsigned() || v.get<std::uint64_t>() > 65535) {
-    fail_value(path, "port " + v.dump() + " is out of range 0..65535");
-  }
-  const auto port = static_cast<std::uint16_t>(v.get<std::uint64_t>());
-  return PortRange{port, port};
-}
-
-// "FIRST-LAST", decimal, inclusive. A single port is written as a number; a string is reserved
-// for ranges (and, later, service names), so "8080" is an error rather than a guess.
-PortRange Loader::read_port_range(std::string_view text, const std::string& path) const {
-  const auto dash = text.find('-');
-  const auto parse = [&](std::string_view digits) -> std::optional<std::uint64_t> {
-    if (digits.empty() || digits.size() > 9) return std::nullopt;
-    std::uint64_t n = 0;
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-    if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
-    return n;
-  };
-  const auto first = dash == std::string_view::npos ? std::nullopt : parse(text.substr(0, dash));
-  const auto last = dash == std::string_view::npos ? std::nullopt : parse(text.substr(dash + 1));
-  if (!first || !last) {
-    fail_value(path, "expected a port range \"FIRST-LAST\" like \"1024-65535\", got " +
-                         in_quotes(text) + " (write a single port as a number)");
-  }
-  for (const std::uint64_t n : {*first, *last}) {
-    if (n > 65535) {
-      fail_value(path, "port range " + in_quotes(text) + ": " + std::to_string(n) +
-                           " is out of range 0..65535");
-    }
-  }
-  if (*first > *last) {
-    fail_value(path, "port range " + in_quotes(text) + " is reversed: " + std::to_string(*first) +
-                         " > " + std::to_string(*last));
-  }
-  return PortRange{static_cast<std::uint16_t>(*first), static_cast<std::uint16_t>(*last)};
-}
-
-When Loader::read_when(const json& v, const std::string& path) const {
+When Loader::read_when(const json& v, const std::string& path, std::uint32_t on) const {
   require_object(v, path);
   check_keys(v, path, kWhenKeys, {});
   When w;
+  if (v.contains("probability")) {
+    const json& p = v["probability"];
+    const std::string key = path + ".probability";
+    if (!p.is_number()) fail_value(key, "expected a number from 0 to 1, got " + got(p));
+    w.probability = p.get<double>();
+    if (!(w.probability >= 0.0 && w.probability <= 1.0)) {
+      fail_value(key, "must be from 0 to 1 (a fraction, not a percentage), got " + p.dump());
+    }
+  }
   if (v.contains("nth")) w.nth = read_unsigned(v["nth"], path + ".nth", 1);
+  if (v.contains("after")) w.after = read_unsigned(v["after"], path + ".after", 0);
   if (v.contains("times")) w.times = read_unsigned(v["times"], path + ".times", 1);
+  if (v.contains("from_ms")) w.from_ms = read_unsigned(v["from_ms"], path + ".from_ms", 0);
+  if (v.contains("until_ms")) w.until_ms = read_unsigned(v["until_ms"], path + ".until_ms", 1);
+  if (w.from_ms && w.until_ms && *w.from_ms >= *w.until_ms) {
+    fail_value(path + ".until_ms", "the window is empty: until_ms (" + std::to_string(*w.until_ms) +
+                                       ") must be greater than from_ms (" +
+                                       std::to_string(*w.from_ms) + ")");
+  }
+  if (v.contains("after_bytes")) {
+    w.after_bytes = read_unsigned(v["after_bytes"], path + ".after_bytes", 0);
+    check_applies(path + ".after_bytes", "after_bytes (bytes moved by a connected socket)", on,
+                  kConnectedCalls);
+  }
+  if (v.contains("after_connected_ms")) {
+    w.after_connected_ms = read_unsigned(v["after_connected_ms"], path + ".after_connected_ms", 0);
+    check_applies(path + ".after_connected_ms", "after_connected_ms (time since a socket connected)",
+                  on, kConnectedCalls);
+  }
+  if (v.contains("count")) {
+    const json& c = v["count"];
+    const std::string key = path + ".count";
+    if (!c.is_string()) fail_value(key, "expected \"run\" or \"socket\", got " + got(c));
+    const auto& s = c.get_ref<const std::string&>();
+    if (s == "run") {
+      w.count = Count::kRun;
+    } else if (s == "socket") {
+      w.count = Count::kSocket;
+      check_applies(key, "count \"socket\" (counters per socket)", on, kSocketCalls & ~bit(CallType::kSocket));
+    } else {
+      fail_value(key, "expected \"run\" or \"socket\", got " + in_quotes(s));
+    }
+  }
   return w;
 }
 
-Action Loader::read_do(const json& v, const std::string& path, std::uint32_t on) const {
-  static constexpr const char* kRequired[] = {"fail"};
-  require_object(v, path);
-  check_keys(v, path, kDoKeys, kRequired);
-  return read_fail(v["fail"], path + ".fail", on);
-}
-
-Action Loader::read_fail(const json& v, const std::string& path, std::uint32_t on) const {
-  const std::uint32_t gai_bit = 1u << static_cast<unsigned>(CallType::kGetaddrinfo);
-  const bool gai_only = on == gai_bit;
-  if (v.is_number()) {
-    const bool small = v.is_number_unsigned() && v.get<std::uint64_t>() <= 4095;
-    const char* here = small ? errno_name(v.get<int>()) : nullptr;
-    fail_value(path, "expected an errno name like \"ECONNREFUSED\", got " + got(v) +
-                         ": errno numbers differ between platforms, so rules use names" +
-                         (here ? std::string(" (") + v.dump() + " is " + here + " here)" : ""));
-  }
-  if (!v.is_string()) fail_value(path, "expected an errno name, got " + got(v));
-  const auto& name = v.get_ref<const std::string&>();
-  if (const auto err = errno_from_name(name)) {
-    // The shim reads eai only on getaddrinfo, which reports an errno through EAI_SYSTEM.
-    return Action{ActionKind::kFail, *err, (on & gai_bit) ? EAI_SYSTEM : 0};
-  }
-  if (const auto eai = eai_from_name(name)) {
-    if (!gai_only) {
-      fail_value(path, name + " is a getaddrinfo error: only a rule whose \"on\" is exactly "
-                              "[\"getaddrinfo\"] can use it; use an errno name here");
-    }
-    if (*eai == EAI_SYSTEM) {
-      fail_value(path, "EAI_SYSTEM means \"see errno\": write the errno name instead (e.g. "
-                       "\"ECONNREFUSED\") and getaddrinfo returns EAI_SYSTEM with that errno");
-    }
-    return Action{ActionKind::kFail, 0, *eai};
-  }
-  fail_value(path, std::string(gai_only ? "unknown errno or EAI name " : "unknown errno name ") +
-                       in_quotes(name) + did_you_mean(suggest_errno_name(name, gai_only)));
-}
-
-}  // namespace
+}  // namespace load_detail
 
 Table load_table_text(std::string_view text, const std::string& file) {
   PositionedJson doc;
@@ -372,7 +333,7 @@ Table load_table_text(std::string_view text, const std::string& file) {
   } catch (const JsonSyntaxError& e) {
     throw LoadError(file, e.pos().line, e.pos().col, e.path(), e.what());
   }
-  return Loader(doc, file).load();
+  return load_detail::Loader(doc, file).load();
 }
 
 Table load_table_file(const std::string& path) {

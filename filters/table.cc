@@ -1,6 +1,8 @@
 #include "filters/table.h"
 
 #include <limits>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 namespace filters {
@@ -41,6 +43,18 @@ std::shared_ptr<const std::bitset<65536>> port_bitmap(const std::vector<Rule>& r
   return bits;
 }
 
+std::uint32_t needs_of(const Rule& r) {
+  const Match& m = r.match;
+  std::uint32_t n = 0;
+  if (m.peer || m.local || m.local_port || m.peer_port) n |= kNeedAddresses;
+  if (m.path) n |= kNeedPath;
+  if (m.role) n |= kNeedRole;
+  if (m.host) n |= kNeedHost;
+  if (r.when.needs_socket_bytes()) n |= kNeedSocketBytes;
+  if (r.when.needs_connect_time()) n |= kNeedConnectTime;
+  return n;
+}
+
 }  // namespace
 
 LoadError::LoadError(std::string file, int line, int col, std::string key, std::string message)
@@ -51,28 +65,34 @@ LoadError::LoadError(std::string file, int line, int col, std::string key, std::
       line_(line),
       col_(col) {}
 
-bool Match::matches(const SocketFacts& f) const noexcept {
-  // A present key never matches an unknown fact (-1): "port 6379" must not fire on a socket
-  // whose peer the shim could not learn.
-  if (family && (f.family < 0 || *family != f.family)) return false;
-  if (type && (f.type < 0 || *type != f.type)) return false;
-  if (protocol && (f.protocol < 0 || *protocol != f.protocol)) return false;
-  if (port && (f.service_port < 0 || !port->contains(f.service_port))) return false;
-  return true;
-}
-
 Table::Table(std::uint64_t seed, std::vector<Rule> rules) : seed_(seed), rules_(std::move(rules)) {
   // by_type_ holds 16-bit indices to keep the per-call scan cache-friendly.
   if (rules_.size() > std::numeric_limits<std::uint16_t>::max() + std::size_t{1}) {
     throw std::length_error("filters::Table: more than 65536 rules");
   }
+  index(std::nullopt);
+}
+
+void Table::select_program(std::string_view argv0) { index(argv0); }
+
+void Table::index(std::optional<std::string_view> argv0) {
+  for (std::size_t t = 0; t < kCallTypeCount; ++t) {
+    by_type_[t].clear();
+    for (auto& list : by_family_[t]) list.clear();
+    has_portless_[t] = false;
+    needs_[t] = 0;
+  }
   for (std::size_t i = 0; i < rules_.size(); ++i) {
+    const Rule& r = rules_[i];
+    if (argv0 && r.match.argv0 && !glob_match(*r.match.argv0, *argv0)) continue;
     for (std::size_t t = 0; t < kCallTypeCount; ++t) {
-      if (!rules_[i].on_call(static_cast<CallType>(t))) continue;
+      if (!r.on_call(static_cast<CallType>(t))) continue;
       by_type_[t].push_back(static_cast<std::uint16_t>(i));
-      if (!rules_[i].match.port) has_portless_[t] = true;
+      // Only `port` is in the bitmap; a rule naming just local_port/peer_port is portless here.
+      if (!r.match.port) has_portless_[t] = true;
+      needs_[t] |= needs_of(r);
       for (int fam = 0; fam < kFamilySlots; ++fam)
-        if (!rules_[i].match.family || *rules_[i].match.family == fam)
+        if (!r.match.family || *r.match.family == fam)
           by_family_[t][static_cast<std::size_t>(fam)].push_back(static_cast<std::uint16_t>(i));
     }
   }

@@ -48,7 +48,7 @@ struct SocketFacts {
                           // the local port on a bound, listening or accepted socket
   int local_port = -1;
   int peer_port = -1;
-  Address local, peer;
+  Address local{}, peer{};
   const char* path = nullptr;   // unix socket: the path connected or sent to, else the bound
                                 // one; an abstract name is written with a leading '@'
   Role role = Role::kUnknown;
@@ -85,8 +85,12 @@ enum class Count : std::uint8_t { kRun, kSocket };
 struct Hit {
   std::uint64_t n = 1;              // 1-based number of this hit, in the rule's counting scope
   std::uint64_t elapsed_ms = 0;     // since the run started
-  std::uint64_t socket_bytes = 0;   // bytes moved on this socket so far by calls the rule is on
+  std::uint64_t socket_bytes = 0;   // bytes this socket moved before this call: sent for a send,
+                                    // received for a recv, both for any other call type
   std::int64_t connected_ms = -1;   // since this socket connected or was accepted; -1: not
+  // The rule's run-wide hit number, for the probability draw (0: use n). With Count::kSocket, n
+  // restarts at 1 on every socket, and drawing on n would give every socket the same faults.
+  std::uint64_t draw_n = 0;
 };
 
 // When a matched rule acts. The caller counts hits and enforces `times` with its counters
@@ -100,7 +104,10 @@ struct When {
   std::optional<std::uint64_t> after_bytes;             // socket_bytes >= after_bytes
   std::optional<std::uint64_t> after_connected_ms;      // connected_ms >= this
   Count count = Count::kRun;
-  // Everything but `times`. Pure: the same arguments give the same answer.
+  // Everything but `times`. Pure: the same arguments give the same answer. In this order:
+  // hits 1..after never act; then only every nth, counting from after+1 (after+nth,
+  // after+2nth, ...); then [from_ms, until_ms), after_bytes and after_connected_ms; last the
+  // probability, chance(seed, rule, draw_n ? draw_n : n) < probability.
   bool selects(const Hit& h, std::uint64_t seed, std::uint32_t rule) const noexcept;
   bool needs_socket_bytes() const noexcept { return after_bytes.has_value(); }
   bool needs_connect_time() const noexcept { return after_connected_ms.has_value(); }
@@ -111,6 +118,10 @@ struct When {
 // (jitter, which bits to corrupt); `what` separates their streams.
 double chance(std::uint64_t seed, std::uint32_t rule, std::uint64_t n) noexcept;
 std::uint64_t random64(std::uint64_t seed, std::uint32_t rule, std::uint64_t n, std::uint32_t what) noexcept;
+// The streams `what` names. chance() is random64(..., kDrawProbability) scaled to [0, 1); the
+// jitter of hit n is random64(..., kDrawJitter) % (jitter_ms + 1); bit i of a corruption is
+// random64(..., kDrawCorrupt + i) % (8 * length).
+inline constexpr std::uint32_t kDrawProbability = 0, kDrawJitter = 1, kDrawCorrupt = 2;
 
 // Before-actions (`do`): socktest's Filter. delay_ms/jitter_ms may stand alone (kind kNone) or
 // precede any other action.
@@ -136,6 +147,11 @@ struct Action {
   std::uint32_t hang_ms = 0;
   std::uint64_t count = 0;      // kShort: bytes per call; kCorrupt: bits to flip
   bool acts() const noexcept { return kind != ActionKind::kNone || delay_ms || jitter_ms; }
+  // The real call does not run (the action answers it), so no `then` can follow.
+  bool skips_call() const noexcept {
+    return kind == ActionKind::kFail || kind == ActionKind::kHang || kind == ActionKind::kReset ||
+           kind == ActionKind::kEagain || kind == ActionKind::kEintr || kind == ActionKind::kDrop;
+  }
 };
 
 // After-actions (`then`): socktest's AfterFilter, run after the real call.
@@ -170,10 +186,12 @@ struct Rule {
 
 // Facts the shim must gather for matching, because some rule's match names them.
 enum Need : std::uint32_t {
-  kNeedAddresses = 1u << 0,   // peer/local CIDR
+  kNeedAddresses = 1u << 0,   // peer/local CIDR, local_port, peer_port
   kNeedPath = 1u << 1,        // unix path
   kNeedRole = 1u << 2,
   kNeedHost = 1u << 3,
+  kNeedSocketBytes = 1u << 4, // when.after_bytes: Hit::socket_bytes
+  kNeedConnectTime = 1u << 5, // when.after_connected_ms: Hit::connected_ms
 };
 
 class Table {
@@ -200,13 +218,15 @@ class Table {
   std::uint64_t seed_ = 0;
   std::vector<Rule> rules_;
   std::array<std::vector<std::uint16_t>, kCallTypeCount> by_type_;   // rule indices, file order
-  std::array<bool, kCallTypeCount> has_portless_{};
-  std::array<std::uint32_t, kCallTypeCount> needs_{};                  // some rule has no port key
+  std::array<bool, kCallTypeCount> has_portless_{};                    // some rule has no port key
+  std::array<std::uint32_t, kCallTypeCount> needs_{};                  // Need bits
   std::array<std::shared_ptr<const std::bitset<65536>>, kCallTypeCount> ports_;  // ports named
   // The same rule lists split by the family they accept (rules without a family key are in every
   // list), so rules for other families are never looked at. Families >= kFamilySlots use by_type_.
   static constexpr int kFamilySlots = 48;
   std::array<std::array<std::vector<std::uint16_t>, kFamilySlots>, kCallTypeCount> by_family_;
+  // (Re)builds every index above; with a program name, only from rules whose argv0 accepts it.
+  void index(std::optional<std::string_view> argv0);
 };
 
 // A rule file that cannot be used. what() is "FILE:LINE:COL: KEY: what is wrong", e.g.

@@ -13,7 +13,7 @@ PACKAGES=(
   # integration tests: real programs under `sockshim run`
   curl socat python3 libpython3.11-testsuite redis-server redis-tools
   # diagnostics and test tooling
-  valgrind strace file procps iproute2
+  valgrind strace file procps iproute2 python3-jsonschema
   # netstack against the kernel over TUN: the kernel's tools, and tshark to judge captures
   iputils-ping netcat-openbsd tshark tcpdump
 )

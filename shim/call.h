@@ -3,6 +3,8 @@
 
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -37,8 +39,18 @@ enum class Op : std::uint8_t {
   kFork,
 };
 
+// The exact libc function behind a transfer op, for the actions that make the real call
+// themselves with changed arguments (short, duplicate, corrupt). kOther: every other function.
+enum class Fn : std::uint8_t {
+  kOther,
+  kSend, kSendto, kSendmsg, kSendmmsg, kWrite, kWritev,
+  kRecv, kRecvfrom, kRecvmsg, kRecvmmsg, kRead, kReadv,
+  kRecvChk, kRecvfromChk, kReadChk,
+};
+
 struct Call {
   Op op;
+  Fn fn = Fn::kOther;
   int fd = -1;
   const sockaddr* addr = nullptr;   // connect, bind, sendto/sendmsg destination
   socklen_t addrlen = 0;
@@ -47,6 +59,17 @@ struct Call {
   void* optval = nullptr;           // getsockopt
   socklen_t* optlen = nullptr;
   struct mmsghdr* mmsg = nullptr;   // sendmmsg, recvmmsg
+  unsigned vlen = 0;                // sendmmsg, recvmmsg
+  void* buf = nullptr;              // send/recv/read/write families: the caller's bytes
+  std::size_t len = 0;
+  std::size_t buflen = 0;           // the _chk variants' object size
+  int flags = 0;
+  const struct iovec* iov = nullptr;   // readv/writev
+  int iovcnt = 0;
+  struct msghdr* msg = nullptr;     // sendmsg/recvmsg
+  sockaddr* from = nullptr;         // recvfrom's out-parameters
+  socklen_t* fromlen = nullptr;
+  struct timespec* timeout = nullptr;  // recvmmsg
   const char* host = nullptr;       // getaddrinfo
   const char* service = nullptr;
   const struct addrinfo* hints = nullptr;

@@ -38,10 +38,19 @@ struct FdState {
   }
 };
 
+// Per-socket counters of a rule whose triggers count per socket ("count": "socket").
+struct SocketRuleCount {
+  std::atomic<std::uint32_t> rule;    // rule index + 1; 0: free
+  std::atomic<std::uint32_t> hits;
+  std::atomic<std::uint32_t> fired;
+};
+
 // Fields are atomics so threads that share an fd never race in the C++ sense; a program that
 // uses one fd from two threads at once may see one update before the other, which is harmless
 // for counting.
-struct alignas(64) FdEntry {   // one cache line, and fd * 64 is a shift
+// Two cache lines, and fd * 128 is a shift. The hot paths touch only the first; the second holds
+// what only rules need, written on the slow path.
+struct alignas(128) FdEntry {
   std::atomic<std::uint32_t> state;
   std::atomic<std::uint16_t> local_port;   // host order; 0 unknown
   std::atomic<std::uint16_t> peer_port;
@@ -52,11 +61,28 @@ struct alignas(64) FdEntry {   // one cache line, and fd * 64 is a shift
   // index + 2. Matching depends only on those facts, so a socket pays for the scan of the rule
   // table once per call type, not once per call. Reset whenever the facts change.
   std::atomic<std::uint16_t> rule_cache[filters::kCallTypeCount];
+
+  // --- second line: state for the triggers and actions of rules ---
+  std::atomic<std::uint64_t> sent_bytes;      // counted only while some rule has after_bytes
+  std::atomic<std::uint64_t> recv_bytes;
+  std::atomic<std::uint32_t> connected_at;    // ms since the run started, + 1; 0: not connected
+  std::atomic<std::int32_t> so_error;         // injected SO_ERROR still to report; 0: none
+  static constexpr int kSocketRuleCounts = 3;
+  SocketRuleCount per_socket[kSocketRuleCounts];
+
   void reset_rule_cache() noexcept {
     for (auto& r : rule_cache) r.store(0, std::memory_order_relaxed);
   }
+  // A new socket under this number: nothing of the old one's rule state may carry over.
+  void reset_rule_state() noexcept {
+    sent_bytes.store(0, std::memory_order_relaxed);
+    recv_bytes.store(0, std::memory_order_relaxed);
+    connected_at.store(0, std::memory_order_relaxed);
+    so_error.store(0, std::memory_order_relaxed);
+    for (auto& c : per_socket) c.rule.store(0, std::memory_order_relaxed);
+  }
 };
-static_assert(sizeof(FdEntry) == 64);
+static_assert(sizeof(FdEntry) == 128);
 
 class FdTable {
  public:

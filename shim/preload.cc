@@ -13,12 +13,14 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "filters/table.h"
 #include "shim/debug_log.h"
 #include "shim/real.h"
+#include "shim/sockaddr_text.h"
 #include "shim/stats/segment.h"
 #include "shim/switch.h"
 
@@ -47,27 +49,8 @@ const char* base_name(const char* path) noexcept {
   return slash ? slash + 1 : (path ? path : "?");
 }
 
-// "127.0.0.1:80", "[::1]:80", "/run/x.sock", "@abstract", "" when unknown.
 void format_addr(const sockaddr_storage& ss, socklen_t n, char* out, std::size_t len) noexcept {
-  out[0] = 0;
-  char ip[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET) {
-    const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
-    inet_ntop(AF_INET, &a.sin_addr, ip, sizeof ip);
-    std::snprintf(out, len, "%s:%u", ip, ntohs(a.sin_port));
-  } else if (ss.ss_family == AF_INET6) {
-    const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
-    inet_ntop(AF_INET6, &a.sin6_addr, ip, sizeof ip);
-    std::snprintf(out, len, "[%s]:%u", ip, ntohs(a.sin6_port));
-  } else if (ss.ss_family == AF_UNIX) {
-    const auto& a = reinterpret_cast<const sockaddr_un&>(ss);
-    const std::size_t plen = n > offsetof(sockaddr_un, sun_path) ? n - offsetof(sockaddr_un, sun_path) : 0;
-    if (plen == 0) return;
-    if (a.sun_path[0] == 0)
-      std::snprintf(out, len, "@%.*s", static_cast<int>(plen - 1), a.sun_path + 1);
-    else
-      std::snprintf(out, len, "%.*s", static_cast<int>(strnlen(a.sun_path, plen)), a.sun_path);
-  }
+  format_sockaddr(reinterpret_cast<const sockaddr*>(&ss), n, out, len);
 }
 
 // The sockets this process opened or accepted and never closed. Inherited ones belong to the
@@ -118,6 +101,8 @@ bool map_private_segment() noexcept {
   g_map.size = sizeof(stats::Segment);
   g_map.seg->header.magic = stats::kMagic;
   g_map.seg->header.version = stats::kLayoutVersion;
+  g_map.seg->header.created_ns = stats::realtime_ns();
+  g_map.seg->header.created_mono_ns = stats::monotonic_ns();
   return true;
 }
 
@@ -126,9 +111,10 @@ bool map_private_segment() noexcept {
   _exit(2);   // not exit(): the program's own exit handlers must not run before its main did
 }
 
-const filters::Table* load_rules(const char* path) {
+const filters::Table* load_rules(const char* path, const char* argv0) {
   try {
     auto* t = new filters::Table(filters::load_table_file(path));   // lives until the process ends
+    t->select_program(argv0);
     if (t->rules().size() > stats::kMaxRules)
       fail_before_main(std::string(path) + ": " + std::to_string(t->rules().size()) +
                        " rules; at most " + std::to_string(stats::kMaxRules) + " are supported");
@@ -141,13 +127,18 @@ const filters::Table* load_rules(const char* path) {
 void attach_stats(const char* name, const filters::Table* table, const char* rules_path,
                   std::uint64_t seed) {
   std::vector<const char*> names;
+  std::unique_ptr<bool[]> disabled(new bool[table ? table->rules().size() + 1 : 1]());
   if (table)
-    for (const auto& r : table->rules()) names.push_back(r.name.c_str());
+    for (const auto& r : table->rules()) {
+      disabled[names.size()] = !r.enabled;
+      names.push_back(r.name.c_str());
+    }
   stats::SegmentInit init;
   init.seed = seed;
   init.rules_file = rules_path ? rules_path : "";
   init.rule_count = static_cast<std::uint32_t>(names.size());
   init.rule_names = names.data();
+  init.rule_disabled = disabled.get();
   int sys = 0;
   const stats::SegmentError e = stats::open_segment(name, init, g_map, &sys);
   if (e == stats::SegmentError::kNone) return;
@@ -165,11 +156,12 @@ void init(int argc, char** argv) {
   const char* name = std::getenv("SOCKSHIM_STATS");
   const char* seed_text = std::getenv("SOCKSHIM_SEED");
   const char* dbg = std::getenv("SOCKSHIM_DEBUG");
-  const filters::Table* table = rules && *rules ? load_rules(rules) : nullptr;
+  std::snprintf(g_argv0, sizeof g_argv0, "%s", base_name(argc > 0 && argv ? argv[0] : nullptr));
+  const filters::Table* table = rules && *rules ? load_rules(rules, g_argv0) : nullptr;
   std::uint64_t seed = table ? table->seed() : 0;
   if (seed_text && *seed_text) seed = std::strtoull(seed_text, nullptr, 10);
-  std::snprintf(g_argv0, sizeof g_argv0, "%s", base_name(argc > 0 && argv ? argv[0] : nullptr));
   if (name && *name) attach_stats(name, table, rules, seed);
+  const bool private_segment = !g_map;
   if (!g_map && !map_private_segment()) {
     say("cannot map memory for counters; the shim stays inert in this process");
     return;
@@ -185,6 +177,12 @@ void init(int argc, char** argv) {
   g_proc = stats::add_process(seg, pid, getppid(), g_argv0);
   g_switch.set_owner(pid);
   g_switch.set_segment(&seg);
+  g_switch.set_seed(seed);
+  if (private_segment) {   // rules that start off are off here too
+    seg.header.seed = seed;
+    for (std::size_t i = 0; table && i < table->rules().size() && i < stats::kMaxRules; ++i)
+      seg.rules[i].disabled.store(table->rules()[i].enabled ? 0 : 1, std::memory_order_relaxed);
+  }
   g_switch.set_table(table);
   g_switch.set_debug(dbg && *dbg && *dbg != '0');
   on_exit(at_exit, nullptr);

@@ -8,7 +8,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "shim/actions.h"
 #include "shim/debug_log.h"
+#include "shim/sockaddr_text.h"
 #include "shim/real.h"
 #include "shim/stats/segment.h"
 
@@ -93,8 +99,9 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
         int port = 0;
         const char* p = c.service;
         for (; *p >= '0' && *p <= '9' && port <= 65535; ++p) port = port * 10 + (*p - '0');
-        if (*p == 0 && p != c.service && port <= 65535) f.service_port = port;
+        if (*p == 0 && p != c.service && port <= 65535) f.service_port = f.peer_port = port;
       }
+      f.host = c.host;
       apply_rules(c, d, f);
       return d.inject;   // nothing to count after a real lookup
     }
@@ -179,44 +186,111 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
 int Switch::rule_for(const Call& c, FdEntry& e, std::uint32_t bits) noexcept {
   const filters::CallType t = call_type_of(c.op);
   if (!has_rules(t)) return -1;
-  const bool per_call = c.op == Op::kConnect || c.op == Op::kBind || (c.op == Op::kSend && c.addr);
-  if (per_call) return first_enabled(t, facts_of(c, e, bits), -1);
+  char path[kPathBuf];
+  const bool per_call = c.op == Op::kConnect || c.op == Op::kBind || (c.op == Op::kSend && c.addr) ||
+                        c.op == Op::kGetsockopt || c.op == Op::kSetsockopt;
+  if (per_call) return first_enabled(t, facts_of(c, e, bits, path), -1);
   auto& cached = e.rule_cache[static_cast<std::size_t>(t)];
   std::uint16_t v = cached.load(std::memory_order_relaxed);
   if (v == 0) {
-    const int found = table_->first_match(t, facts_of(c, e, bits));
+    const int found = table_->first_match(t, facts_of(c, e, bits, path));
     v = static_cast<std::uint16_t>(found < 0 ? 1 : found + 2);
     cached.store(v, std::memory_order_relaxed);
   }
   int idx = static_cast<int>(v) - 2;
   // A rule switched off through the segment is skipped as if absent (rare: no caching).
   if (idx >= 0 && seg_->rules[idx].disabled.load(std::memory_order_relaxed))
-    idx = first_enabled(t, facts_of(c, e, bits), idx);
+    idx = first_enabled(t, facts_of(c, e, bits, path), idx);
   return idx;
 }
 
 int Switch::socket_rule(const Call& c) const noexcept {
   if (!has_rules(filters::CallType::kSocket)) return -1;
   const int type = c.b & kSockTypeMask;
-  return first_enabled(filters::CallType::kSocket,
-                       {c.a, type, kernel_protocol(-1, c.a, type, c.c), -1}, -1);
+  filters::SocketFacts f;
+  f.family = c.a;
+  f.type = type;
+  f.protocol = kernel_protocol(-1, c.a, type, c.c);
+  return first_enabled(filters::CallType::kSocket, f, -1);
 }
+
+namespace {
+
+void to_address(const sockaddr* sa, socklen_t n, filters::Address& out) noexcept {
+  if (!sa) return;
+  if (sa->sa_family == AF_INET && n >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+    out.family = AF_INET;
+    std::memcpy(out.bytes.data(), &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
+  } else if (sa->sa_family == AF_INET6 && n >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+    out.family = AF_INET6;
+    std::memcpy(out.bytes.data(), &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, 16);
+  }
+}
+
+// The unix path of an address, '@' for abstract names; false when it has none.
+bool to_path(const sockaddr* sa, socklen_t n, char* out, std::size_t len) noexcept {
+  if (!sa || sa->sa_family != AF_UNIX) return false;
+  format_sockaddr(sa, n, out, len);
+  return out[0] != 0;
+}
+
+}  // namespace
 
 // What the rules see of a call on a tracked socket. The service port is the peer's port on a
 // socket that connects or sends to an address, the local port on a bound, listening or accepted
-// socket.
-filters::SocketFacts Switch::facts_of(const Call& c, const FdEntry& e, std::uint32_t bits) const noexcept {
+// socket. Addresses and paths cost system calls, so they are read only when some rule on this
+// call type names them (the answer is cached per socket by rule_for for most calls).
+filters::SocketFacts Switch::facts_of(const Call& c, const FdEntry& e, std::uint32_t bits,
+                                      char* path_buf) const noexcept {
   const Cookie ck = cookie_of(e);
-  filters::SocketFacts f{cookie_family(ck), cookie_type(ck), cookie_protocol(ck), -1};
+  filters::SocketFacts f;
+  f.family = cookie_family(ck);
+  f.type = cookie_type(ck);
+  f.protocol = cookie_protocol(ck);
   const ConnState conn = FdState{bits}.conn();
   const int peer = e.peer_port.load(std::memory_order_relaxed);
   const int local = e.local_port.load(std::memory_order_relaxed);
-  if (c.addr && (c.op == Op::kConnect || c.op == Op::kSend || c.op == Op::kBind))
-    f.service_port = port_of(c.addr, c.addrlen);
-  else if ((conn == ConnState::kConnected || conn == ConnState::kConnecting) && peer)
-    f.service_port = peer;
-  else if (local)
-    f.service_port = local;
+  const bool to_addr = c.addr && (c.op == Op::kConnect || c.op == Op::kSend);
+  const bool connected = conn == ConnState::kConnected || conn == ConnState::kConnecting;
+  if (local) f.local_port = local;
+  if (peer && connected) f.peer_port = peer;
+  if (to_addr) f.peer_port = port_of(c.addr, c.addrlen);
+  if (c.addr && c.op == Op::kBind) f.local_port = port_of(c.addr, c.addrlen);
+  if (to_addr || (connected && peer))
+    f.service_port = f.peer_port;
+  else if (f.local_port >= 0)
+    f.service_port = f.local_port;
+  if (connected) f.role = filters::Role::kClient;
+  if (conn == ConnState::kAccepted) f.role = filters::Role::kServer;
+  if (c.op == Op::kGetsockopt || c.op == Op::kSetsockopt) {
+    f.level = c.a;
+    f.option = c.b;
+  }
+  const std::uint32_t needs = table_->needs(call_type_of(c.op));
+  if (needs & (filters::kNeedAddresses | filters::kNeedPath)) {
+    sockaddr_storage ss{};
+    socklen_t n = sizeof ss;
+    const auto* sa = reinterpret_cast<const sockaddr*>(&ss);
+    // The local end: the address being bound, else what the kernel says.
+    if (c.op == Op::kBind && c.addr) {
+      to_address(c.addr, c.addrlen, f.local);
+    } else if (::getsockname(c.fd, reinterpret_cast<sockaddr*>(&ss), &n) == 0) {
+      to_address(sa, n, f.local);
+      if ((needs & filters::kNeedPath) && to_path(sa, n, path_buf, kPathBuf)) f.path = path_buf;
+    }
+    if (c.op == Op::kBind && c.addr && (needs & filters::kNeedPath) && to_path(c.addr, c.addrlen, path_buf, kPathBuf))
+      f.path = path_buf;
+    // The peer: the address connected or sent to, else the connected peer's.
+    ss = {};
+    n = sizeof ss;
+    if (to_addr) {
+      to_address(c.addr, c.addrlen, f.peer);
+      if ((needs & filters::kNeedPath) && to_path(c.addr, c.addrlen, path_buf, kPathBuf)) f.path = path_buf;
+    } else if (::getpeername(c.fd, reinterpret_cast<sockaddr*>(&ss), &n) == 0) {
+      to_address(sa, n, f.peer);
+      if ((needs & filters::kNeedPath) && to_path(sa, n, path_buf, kPathBuf)) f.path = path_buf;
+    }
+  }
   return f;
 }
 
@@ -233,26 +307,241 @@ int Switch::first_enabled(filters::CallType t, const filters::SocketFacts& f, in
   return idx;
 }
 
-// Triggers live in the segment so all threads and processes of a run share them.
+std::uint64_t Switch::elapsed_ms() const noexcept {
+  const std::int64_t ns = stats::monotonic_ns() - seg_->header.created_mono_ns;
+  return ns > 0 ? static_cast<std::uint64_t>(ns) / 1000000u : 0;
+}
+
+SocketRuleCount* Switch::socket_count(FdEntry& e, int rule) noexcept {
+  const auto want = static_cast<std::uint32_t>(rule) + 1;
+  for (auto& c : e.per_socket) {
+    std::uint32_t cur = c.rule.load(std::memory_order_relaxed);
+    if (cur == want) return &c;
+    if (cur == 0 && c.rule.compare_exchange_strong(cur, want, std::memory_order_relaxed)) {
+      c.hits.store(0, std::memory_order_relaxed);
+      c.fired.store(0, std::memory_order_relaxed);
+      return &c;
+    }
+    if (cur == want) return &c;
+  }
+  return nullptr;   // more per-socket rules on one socket than slots: counted per run instead
+}
+
+// Triggers live in the segment so all threads and processes of a run share them (or, with
+// "count": "socket", in the socket's entry).
 void Switch::fire(const Call& c, Decision& d, int idx) noexcept {
   stats::RuleSlot& rs = seg_->rules[idx];
   const filters::Rule& rule = table_->rules()[static_cast<std::size_t>(idx)];
-  const std::uint64_t hit = rs.hits.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (!rule.when.selects(hit)) return;
-  std::uint64_t fired = rs.fired.load(std::memory_order_relaxed);
-  do {
-    if (rule.when.times && fired >= rule.when.times) return;
-  } while (!rs.fired.compare_exchange_weak(fired, fired + 1, std::memory_order_relaxed));
-  if (rule.action.kind != filters::ActionKind::kFail) return;
-  d.inject = true;
-  if (c.op == Op::kGetaddrinfo) {
-    d.ret = rule.action.eai;
-    d.err = rule.action.eai == EAI_SYSTEM ? rule.action.err : d.saved_errno;
-  } else {
-    d.ret = -1;
-    d.err = rule.action.err;
+  const filters::When& w = rule.when;
+  SocketRuleCount* sc = w.count == filters::Count::kSocket && d.entry ? socket_count(*d.entry, idx) : nullptr;
+  filters::Hit h;
+  const std::uint64_t run_hit = rs.hits.fetch_add(1, std::memory_order_relaxed) + 1;
+  h.n = sc ? sc->hits.fetch_add(1, std::memory_order_relaxed) + 1 : run_hit;
+  h.draw_n = run_hit;   // per-socket counts must not make every socket draw the same numbers
+  if (w.from_ms || w.until_ms) h.elapsed_ms = elapsed_ms();
+  if (d.entry) {
+    // Bytes before this call: sent for a send, received for a recv, both for any other call.
+    const std::uint64_t sent = d.entry->sent_bytes.load(std::memory_order_relaxed);
+    const std::uint64_t recvd = d.entry->recv_bytes.load(std::memory_order_relaxed);
+    const filters::CallType t = call_type_of(c.op);
+    h.socket_bytes = t == filters::CallType::kSend ? sent : t == filters::CallType::kRecv ? recvd : sent + recvd;
+    if (const std::uint32_t at = d.entry->connected_at.load(std::memory_order_relaxed); at != 0)
+      h.connected_ms = static_cast<std::int64_t>(elapsed_ms()) - (at - 1);
   }
-  if (debug_) debug::fault(rule.name.c_str(), filters::call_type_name(call_type_of(c.op)), c.fd, d.err);
+  const std::uint32_t rule_no = static_cast<std::uint32_t>(idx);
+  if (!w.selects(h, seed_, rule_no)) {
+    // Not yet at after_bytes: let exactly the bytes up to it through, so the fault lands on the
+    // byte the rule names rather than at whatever call crosses it.
+    if (w.after_bytes && d.entry && h.socket_bytes < *w.after_bytes && cookie_type(cookie_of(*d.entry)) == SOCK_STREAM &&
+        (call_type_of(c.op) == filters::CallType::kSend || call_type_of(c.op) == filters::CallType::kRecv)) {
+      filters::Hit at = h;
+      at.socket_bytes = *w.after_bytes;
+      if (w.selects(at, seed_, rule_no)) {
+        d.custom = true;
+        d.limit = std::min<std::uint64_t>(d.limit, *w.after_bytes - h.socket_bytes);
+      }
+    }
+    return;
+  }
+  std::atomic<std::uint32_t>* sfired = sc ? &sc->fired : nullptr;
+  if (sfired) {
+    std::uint32_t f = sfired->load(std::memory_order_relaxed);
+    do {
+      if (w.times && f >= w.times) return;
+    } while (!sfired->compare_exchange_weak(f, f + 1, std::memory_order_relaxed));
+    rs.fired.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    std::uint64_t fired = rs.fired.load(std::memory_order_relaxed);
+    do {
+      if (w.times && fired >= w.times) return;
+    } while (!rs.fired.compare_exchange_weak(fired, fired + 1, std::memory_order_relaxed));
+  }
+  act(c, d, rule, idx, h.n, run_hit);
+}
+
+namespace {
+
+bool is_send(Op op) noexcept { return op == Op::kSend || op == Op::kWrite || op == Op::kSendmmsg; }
+
+}  // namespace
+
+void Switch::act(const Call& c, Decision& d, const filters::Rule& rule, int idx, std::uint64_t hit,
+                 std::uint64_t draw_hit) noexcept {
+  const filters::Action& a = rule.action;
+  const auto rule_no = static_cast<std::uint32_t>(idx);
+  if (a.delay_ms || a.jitter_ms) {
+    const std::uint64_t jitter =
+        a.jitter_ms ? filters::random64(seed_, rule_no, draw_hit, filters::kDrawJitter) % (a.jitter_ms + 1ull) : 0;
+    actions::sleep_ms(a.delay_ms + jitter);   // a signal only shortens the delay
+  }
+  const auto inject = [&d](long ret, int err) {
+    d.inject = true;
+    d.ret = ret;
+    d.err = err;
+  };
+  const bool stream = d.entry && cookie_type(cookie_of(*d.entry)) == SOCK_STREAM;
+  switch (a.kind) {
+    case filters::ActionKind::kNone:
+      break;
+    case filters::ActionKind::kFail:
+      if (c.op == Op::kGetaddrinfo)
+        inject(a.eai, a.eai == EAI_SYSTEM ? a.err : d.saved_errno);
+      else
+        inject(-1, a.err);
+      break;
+    case filters::ActionKind::kHang:
+      inject(-1, actions::sleep_ms(a.hang_ms) ? (a.err ? a.err : ETIMEDOUT) : EINTR);
+      break;
+    case filters::ActionKind::kShort:
+      if (stream) {   // a datagram cannot be shortened without losing its tail
+        d.custom = true;
+        d.limit = std::min<std::uint64_t>(d.limit, a.count);
+      }
+      break;
+    case filters::ActionKind::kReset:
+      if (d.entry) {
+        actions::reset(c.fd);
+        d.entry->state.store(FdState::make(FdKind::kSocket, ConnState::kNone,
+                                           d.state & ~FdState::kConnMask & ~FdState::kKindMask),
+                             std::memory_order_relaxed);
+        forget_rules(*d.entry);
+      }
+      if (c.op != Op::kClose) inject(-1, ECONNRESET);   // a close goes on and closes the fd
+      break;
+    case filters::ActionKind::kEagain:
+      inject(-1, EAGAIN);
+      break;
+    case filters::ActionKind::kEintr:
+      inject(-1, EINTR);
+      break;
+    case filters::ActionKind::kDrop:
+      if (c.op == Op::kSendmmsg) {
+        for (unsigned i = 0; c.mmsg && i < c.vlen; ++i) {
+          std::size_t n = 0;
+          for (std::size_t k = 0; k < c.mmsg[i].msg_hdr.msg_iovlen; ++k) n += c.mmsg[i].msg_hdr.msg_iov[k].iov_len;
+          c.mmsg[i].msg_len = static_cast<unsigned>(n);
+        }
+        inject(static_cast<long>(c.vlen), d.saved_errno);
+      } else {
+        inject(static_cast<long>(actions::requested(c)), d.saved_errno);
+      }
+      break;
+    case filters::ActionKind::kDuplicate:
+      d.custom = true;
+      d.duplicate = true;
+      break;
+    case filters::ActionKind::kCorrupt:
+      d.custom = true;
+      d.corrupt_bits = a.count;
+      break;
+  }
+  if (rule.then.kind != filters::AfterKind::kNone) {
+    d.then = &rule.then;
+  }
+  d.draw = actions::Draw{seed_, rule_no, draw_hit};
+  int shown = d.inject ? d.err : 0;
+  if (c.op == Op::kGetaddrinfo && d.inject) shown = static_cast<int>(d.ret);
+  if (!d.inject && d.then && d.then->err) shown = d.then->err;
+  log_event(c, d, idx, hit, shown);
+  if (debug_) debug::fault(rule.name.c_str(), filters::call_type_name(call_type_of(c.op)), c.fd, shown);
+}
+
+long Switch::perform(const Call& c, const Decision& d) noexcept {
+  if (d.corrupt_bits && is_send(c.op)) return actions::send_corrupted(c, d.corrupt_bits, d.draw);
+  const long r = actions::transfer(c, d.limit);
+  if (d.duplicate && r >= 0) {
+    const int e = errno;
+    actions::transfer(c, d.limit);   // the copy's own result is not the program's business
+    errno = e;
+  }
+  return r;
+}
+
+void Switch::apply_then(const Call& c, Decision& d, long& r, int& e) noexcept {
+  const filters::After& t = *d.then;
+  switch (t.kind) {
+    case filters::AfterKind::kNone:
+      break;
+    case filters::AfterKind::kFail:
+      // A socket or accept that "failed" must not leave the program an fd it was never given.
+      if ((c.op == Op::kSocket || c.op == Op::kAccept) && r >= 0) real::fns.close(static_cast<int>(r));
+      if (c.op == Op::kSocketpair && r == 0 && c.sv) {
+        real::fns.close(c.sv[0]);
+        real::fns.close(c.sv[1]);
+      }
+      r = -1;
+      e = t.err;
+      break;
+    case filters::AfterKind::kSoError:
+      if (c.op != Op::kConnect || !d.entry) break;
+      if (r == -1 && (e == EINPROGRESS || e == EINTR)) {
+        d.entry->so_error.store(t.err, std::memory_order_relaxed);
+      } else if (r == 0) {
+        r = -1;   // it connected at once: a blocking connect reports the error itself
+        e = t.err;
+      }
+      break;
+    case filters::AfterKind::kTruncate:
+      if (r > 0 && static_cast<std::uint64_t>(r) > t.count && c.op != Op::kRecvmmsg)
+        r = static_cast<long>(t.count);
+      break;
+    case filters::AfterKind::kCorrupt:
+      if (r > 0 && c.op != Op::kRecvmmsg)
+        actions::corrupt_received(c, static_cast<std::size_t>(r), t.count, d.draw);
+      break;
+  }
+}
+
+// The decision log: what fired, where and when, for `sockshim stats NAME --events`.
+void Switch::log_event(const Call& c, const Decision& d, int rule, std::uint64_t hit, int err) noexcept {
+  std::uint64_t number = 0;
+  stats::Event& ev = stats::begin_event(*seg_, number);
+  ev.t_ns = stats::monotonic_ns() - seg_->header.created_mono_ns;
+  ev.pid = static_cast<std::int32_t>(syscall(SYS_getpid));
+  ev.tid = static_cast<std::int32_t>(syscall(SYS_gettid));
+  ev.fd = c.op == Op::kGetaddrinfo ? -1 : c.fd;
+  ev.call = static_cast<std::uint16_t>(call_type_of(c.op));
+  ev.rule = static_cast<std::uint16_t>(rule);
+  ev.cookie = d.entry ? cookie_of(*d.entry) : 0;
+  ev.hit = hit;
+  const filters::Rule& r = table_->rules()[static_cast<std::size_t>(rule)];
+  ev.action = static_cast<std::uint8_t>(r.action.kind);
+  ev.after = static_cast<std::uint8_t>(r.then.kind);
+  ev.err = err;
+  ev.peer[0] = 0;
+  if (c.op == Op::kGetaddrinfo) {
+    std::snprintf(ev.peer, sizeof ev.peer, "%s", c.host ? c.host : "");
+  } else if (c.addr && (c.op == Op::kConnect || c.op == Op::kSend || c.op == Op::kBind)) {
+    format_sockaddr(c.addr, c.addrlen, ev.peer, sizeof ev.peer);
+  } else if (d.entry) {
+    sockaddr_storage ss{};
+    socklen_t n = sizeof ss;
+    if (::getpeername(c.fd, reinterpret_cast<sockaddr*>(&ss), &n) == 0)
+      format_sockaddr(reinterpret_cast<const sockaddr*>(&ss), n, ev.peer, sizeof ev.peer);
+    if (ev.peer[0] == 0 && ::getsockname(c.fd, reinterpret_cast<sockaddr*>(&ss), &(n = sizeof ss)) == 0)
+      format_sockaddr(reinterpret_cast<const sockaddr*>(&ss), n, ev.peer, sizeof ev.peer);
+  }
+  stats::publish_event(ev, number);
 }
 
 // An injected failure counts as the failure of that call, plus one fault.
@@ -293,6 +582,7 @@ bool Switch::classify(int fd, FdEntry& e) noexcept {
   e.local_port.store(local_port_of(fd), std::memory_order_relaxed);
   e.peer_port.store(peer, std::memory_order_relaxed);
   forget_rules(e);
+  if (rule_mask_) e.reset_rule_state();
   e.state.store(FdState::make(FdKind::kSocket, conn, FdState::kInherited), std::memory_order_relaxed);
   return true;
 }
@@ -320,6 +610,10 @@ stats::CookieSlot* Switch::open_socket(int fd, Cookie cookie, ConnState conn,
   e->local_port.store(local_port, std::memory_order_relaxed);
   e->peer_port.store(peer_port, std::memory_order_relaxed);
   forget_rules(*e);
+  if (rule_mask_) {
+    e->reset_rule_state();
+    if (conn == ConnState::kAccepted) stamp_connected(*e);
+  }
   e->state.store(FdState::make(FdKind::kSocket, conn, 0), std::memory_order_relaxed);
   return slot;
 }
@@ -444,6 +738,14 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
       }
       break;
     case Op::kGetsockopt:
+      // An error a `then.so_error` rule left for the program's connect to find.
+      if (r == 0 && c.a == SOL_SOCKET && c.b == SO_ERROR && c.optval && d.entry && c.optlen &&
+          *c.optlen >= static_cast<socklen_t>(sizeof(int)) &&
+          d.entry->so_error.load(std::memory_order_relaxed) != 0) {
+        *static_cast<int*>(c.optval) = d.entry->so_error.exchange(0, std::memory_order_relaxed);
+        if (FdState{d.state}.conn() == ConnState::kConnecting) resolve_pending(d, false);
+        break;
+      }
       if (r == 0 && c.a == SOL_SOCKET && c.b == SO_ERROR && c.optval &&
           FdState{d.state}.conn() == ConnState::kConnecting) {
         const int so_error = *static_cast<const int*>(c.optval);
@@ -494,6 +796,7 @@ void Switch::after_connect(const Call& c, Decision& d, long r, int e) noexcept {
     }
     d.entry->peer_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
     forget_rules(*d.entry);
+    stamp_connected(*d.entry);
     return;
   }
   if (e == EINPROGRESS || (e == EINTR && !pending)) {
@@ -524,6 +827,7 @@ void Switch::after_transfer(const Call& c, Decision& d, long r, int e) noexcept 
   const std::uint64_t bytes = messages ? mmsg_bytes(c.mmsg, r) : static_cast<std::uint64_t>(r);
   stats::add(d.slot, send ? stats::kSendCalls : stats::kRecvCalls);
   if (bytes) stats::add(d.slot, send ? stats::kSendBytes : stats::kRecvBytes, bytes);
+  if (bytes && d.entry && track_bytes_) (send ? d.entry->sent_bytes : d.entry->recv_bytes).fetch_add(bytes, std::memory_order_relaxed);
 }
 
 void Switch::after_dup(const Call& c, Decision& d, long r) noexcept {

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "filters/table.h"
+#include "shim/actions.h"
 #include "shim/call.h"
 #include "shim/fdtable.h"
 #include "shim/real.h"
@@ -32,6 +33,13 @@ struct Decision {
   int err = 0;                         // errno to report when injecting
   long ret = -1;                       // value to return when injecting
   bool count_close = false;            // kClose/kDup2: a close that `closed` should count
+  // Set by a rule that changes the real call instead of replacing it (perform() runs it):
+  bool custom = false;
+  std::size_t limit = SIZE_MAX;        // short, or the cut before an after_bytes trigger
+  bool duplicate = false;
+  std::uint64_t corrupt_bits = 0;      // do.corrupt on a send
+  actions::Draw draw;                  // the firing hit, for seeded corruption
+  const filters::After* then = nullptr;  // the rule's `then`, run after the real call
 };
 
 class Switch {
@@ -150,10 +158,11 @@ class Switch {
       return static_cast<R>(d.ret);
     }
     *err = d.saved_errno;
-    const R r = c.op == Op::kGetaddrinfo ? guarded(real) : real();
-    const int real_errno = *err;   // capture at once: the bookkeeping makes syscalls
-    *err = after(c, d, static_cast<long>(r), real_errno);
-    return r;
+    long r = d.custom ? perform(c, d) : static_cast<long>(c.op == Op::kGetaddrinfo ? guarded(real) : real());
+    int real_errno = *err;   // capture at once: the bookkeeping makes syscalls
+    if (d.then) apply_then(c, d, r, real_errno);
+    *err = after(c, d, r, real_errno);
+    return static_cast<R>(r);
   }
 
   // The protocol the kernel will report with SO_PROTOCOL when it is fixed by the arguments
@@ -184,6 +193,7 @@ class Switch {
   void connected(FdEntry& e, std::uint32_t bits, const sockaddr* addr, socklen_t len) const noexcept {
     e.peer_port.store(port_of(addr, len), std::memory_order_relaxed);
     forget_rules(e);
+    stamp_connected(e);
     e.state.store(FdState::make(FdKind::kSocket, ConnState::kConnected,
                                 bits & ~FdState::kConnMask & ~FdState::kKindMask),
                   std::memory_order_relaxed);
@@ -196,7 +206,8 @@ class Switch {
   [[gnu::cold]] void settle(const Call& c, FdEntry* e, std::uint32_t bits,
                             stats::CookieSlot* slot, bool count_close, long r) noexcept;
 
-  static void count_transfer(const FdEntry& e, bool send, std::uint64_t bytes) noexcept {
+  void count_transfer(FdEntry& e, bool send, std::uint64_t bytes) noexcept {
+    if (track_bytes_ && bytes) (send ? e.sent_bytes : e.recv_bytes).fetch_add(bytes, std::memory_order_relaxed);
     stats::CookieSlot* slot = e.slot.load(std::memory_order_relaxed);
     if (!slot) return;
     slot->counters[send ? stats::kSendCalls : stats::kRecvCalls].fetch_add(1, std::memory_order_relaxed);
@@ -222,10 +233,19 @@ class Switch {
   void set_table(const filters::Table* t) noexcept {
     table_ = t;
     rule_mask_ = 0;
+    conn_time_ = false;
+    track_bytes_ = false;
     for (std::size_t i = 0; t && i < filters::kCallTypeCount; ++i)
       if (t->has_rules_for(static_cast<filters::CallType>(i))) rule_mask_ |= 1u << i;
+    for (std::size_t i = 0; t && i < t->rules().size(); ++i)
+    {
+      if (t->rules()[i].when.needs_connect_time()) conn_time_ = true;
+      if (t->rules()[i].when.needs_socket_bytes()) track_bytes_ = true;
+    }
   }
   void set_segment(stats::Segment* s) noexcept { seg_ = s; }
+  // The seed rules draw from (the file's, or SOCKSHIM_SEED's) and the run's start, for triggers.
+  void set_seed(std::uint64_t seed) noexcept { seed_ = seed; }
   stats::Segment* segment() const noexcept { return seg_; }
   void set_ready() noexcept { ready_.store(true, std::memory_order_release); }
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
@@ -246,9 +266,26 @@ class Switch {
   bool classify(int fd, FdEntry& e) noexcept;
   void apply_rules(const Call& c, Decision& d, const filters::SocketFacts& f) noexcept;
   void fire(const Call& c, Decision& d, int rule) noexcept;
+  // The before-action of a rule that fired.
+  // hit: the rule's hit number in its counting scope; draw_hit: the run-wide one, for draws.
+  void act(const Call& c, Decision& d, const filters::Rule& rule, int idx, std::uint64_t hit,
+           std::uint64_t draw_hit) noexcept;
+  // The counters of a "count": "socket" rule on this socket (a small per-socket table).
+  SocketRuleCount* socket_count(FdEntry& e, int rule) noexcept;
+  // Runs the real call with the changes a rule asked for (short, duplicate, corrupt).
+  long perform(const Call& c, const Decision& d) noexcept;
+  void apply_then(const Call& c, Decision& d, long& r, int& e) noexcept;
+  void log_event(const Call& c, const Decision& d, int rule, std::uint64_t hit, int err) noexcept;
+  std::uint64_t elapsed_ms() const noexcept;
+  // A connection was made on e: the start of its after_connected_ms clock.
+  void stamp_connected(FdEntry& e) const noexcept {
+    if (conn_time_) e.connected_at.store(static_cast<std::uint32_t>(elapsed_ms() + 1), std::memory_order_relaxed);
+  }
   // The first rule after `after` that matches and is not switched off in the segment.
   int first_enabled(filters::CallType t, const filters::SocketFacts& f, int after) const noexcept;
-  filters::SocketFacts facts_of(const Call& c, const FdEntry& e, std::uint32_t bits) const noexcept;
+  // path_buf holds the unix path the facts point to (kPathBuf bytes).
+  static constexpr std::size_t kPathBuf = 112;
+  filters::SocketFacts facts_of(const Call& c, const FdEntry& e, std::uint32_t bits, char* path_buf) const noexcept;
   void count_injected(const Call& c, Decision& d) noexcept;
   // Records a socket the program just created or accepted; returns its counters.
   stats::CookieSlot* open_socket(int fd, Cookie cookie, ConnState conn, std::uint16_t local_port,
@@ -273,6 +310,9 @@ class Switch {
   FdTable fds_;
   const filters::Table* table_ = nullptr;
   std::uint32_t rule_mask_ = 0;   // bit per CallType that has rules: one test on the hot path
+  bool conn_time_ = false;         // some rule triggers on the time since a socket connected
+  bool track_bytes_ = false;       // some rule triggers on the bytes a socket moved
+  std::uint64_t seed_ = 0;
   stats::Segment* seg_ = nullptr;
   std::atomic<bool> ready_{false};
   bool debug_ = false;

@@ -18,6 +18,7 @@
 namespace {
 
 using shim::Call;
+using shim::Fn;
 using shim::Op;
 
 // sendmsg's destination, for matching unconnected datagram sends.

@@ -17,16 +17,19 @@ struct RunOptions {
   std::string json_out;                // --json-out FILE
   bool keep = false;                   // --keep: leave the segment for `sockshim stats NAME`
   bool allow_unattached = false;       // --allow-unattached
+  std::vector<std::string> expect_fired;  // --expect-fired RULE: fail the run if RULE never fired
   std::vector<std::string> command;    // CMD ARGS...
 };
 // Exit status: CMD's own, 128+signal when CMD was killed, 2 for a bad rule file or bad usage,
-// 3 when CMD never attached the shim (unless allowed), 127 when CMD cannot be executed.
+// 3 when CMD never attached the shim (unless allowed), 4 when an --expect-fired rule never
+// fired (and CMD itself succeeded), 127 when CMD cannot be executed.
 int run_command(const RunOptions& o);
 
 struct StatsOptions {
   std::string name;
   bool json = false;
   bool remove = false;   // --remove: delete the segment after printing
+  bool events = false;   // --events: add the decision log to the text
 };
 int stats_command(const StatsOptions& o);
 
@@ -34,5 +37,13 @@ struct CheckOptions {
   std::string rules_file;
 };
 int check_command(const CheckOptions& o);
+
+struct CtlOptions {
+  std::string name;     // the stats segment of the run
+  std::string action;   // list, enable, disable
+  std::string rule;     // enable/disable: the rule's name
+};
+// 0 done, 1 no such segment or rule, 2 bad usage.
+int ctl_command(const CtlOptions& o);
 
 }  // namespace shim::cmd

@@ -56,13 +56,18 @@ void add_run(CLI::App& app, RunOptions& o) {
   run->add_flag("--keep", o.keep, "Keep the stats segment for `sockshim stats NAME`");
   run->add_flag("--allow-unattached", o.allow_unattached,
                 "Do not fail (exit 3) when the command never loaded the shim (e.g. static binaries)");
+  run->add_option("--expect-fired", o.expect_fired,
+                  "Fail the run (exit 4) when rule RULE never fired; may be repeated")
+      ->type_name("RULE")
+      ->take_first();
   // Everything from the first positional (or after `--`) is the command's, unparsed: with
   // positionals_at_end, `sockshim run python3 -c x --foo` hands -c and --foo to python3.
   run->add_option("CMD", o.command, "The command and its arguments")->required();
   run->positionals_at_end();
   run->footer(
       "Exit status: the command's own (128+signal when killed), 2 for bad usage or rules,\n"
-      "3 when the command never loaded the shim, 127 when it cannot be executed.\n\n"
+      "3 when the command never loaded the shim, 4 when an --expect-fired rule never fired,\n"
+      "127 when it cannot be executed.\n\n"
       "Example:\n"
       "  sockshim run -c docs/examples/refuse-connect.json --summary -- curl -sS http://127.0.0.1:8000/");
 }
@@ -72,6 +77,8 @@ void add_stats(CLI::App& app, StatsOptions& o) {
   stats->add_option("NAME", o.name, "Segment name (/dev/shm/sockshim-NAME)")->required();
   stats->add_flag("--json", o.json, "Print the JSON document (docs/stats.md) instead of text");
   stats->add_flag("--remove", o.remove, "Remove the segment after printing it");
+  stats->add_flag("--events", o.events,
+                  "Also list the decision log: every fault fired (the JSON always has it)");
   stats->footer(
       "Example:\n"
       "  sockshim run --name ci --keep -- ./client && sockshim stats ci --json --remove");
@@ -86,6 +93,19 @@ void add_check(CLI::App& app, CheckOptions& o) {
       "  sockshim check docs/examples/refuse-connect.json");
 }
 
+void add_ctl(CLI::App& app, CtlOptions& o) {
+  CLI::App* ctl = app.add_subcommand("ctl", "Switch rules of a running program on and off");
+  ctl->add_option("NAME", o.name, "Segment name of the run (sockshim run --name NAME)")->required();
+  ctl->add_option("ACTION", o.action, "list, enable or disable")
+      ->required()
+      ->check(CLI::IsMember({"list", "enable", "disable"}));
+  ctl->add_option("RULE", o.rule, "The rule to enable or disable (its \"name\")");
+  ctl->footer(
+      "The change takes effect at the program's next matching call.\n\n"
+      "Example (partition the database for 5 s):\n"
+      "  sockshim ctl ci enable partition-db; sleep 5; sockshim ctl ci disable partition-db");
+}
+
 int run_main(int argc, char** argv) {
   CLI::App app{"sockshim: count and fault-inject the socket calls of unmodified programs", "sockshim"};
   app.set_version_flag("--version", "sockshim " SOCKSHIM_VERSION);
@@ -98,9 +118,11 @@ int run_main(int argc, char** argv) {
   RunOptions run;
   StatsOptions stats;
   CheckOptions check;
+  CtlOptions ctl;
   add_run(app, run);
   add_stats(app, stats);
   add_check(app, check);
+  add_ctl(app, ctl);
 
   try {
     app.parse(argc, argv);
@@ -113,6 +135,7 @@ int run_main(int argc, char** argv) {
   if (app.got_subcommand("run")) return run_command(run);
   if (app.got_subcommand("stats")) return stats_command(stats);
   if (app.got_subcommand("check")) return check_command(check);
+  if (app.got_subcommand("ctl")) return ctl_command(ctl);
   return kUsageError;   // unreachable: require_subcommand(1)
 }
 

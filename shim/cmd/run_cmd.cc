@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <algorithm>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -179,15 +181,30 @@ int run_command(const RunOptions& o) {
     if (const char* env = std::getenv("SOCKSHIM_STATS"); env && *env) name = env;
   if (name.empty()) name = default_name();
 
+  // Every --expect-fired names a rule of the file: a typo must not pass as "never fired".
+  for (const std::string& want : o.expect_fired) {
+    const bool known = table && std::any_of(table->rules().begin(), table->rules().end(),
+                                            [&](const filters::Rule& r) { return r.name == want; });
+    if (!known) {
+      err("--expect-fired " + want + ": " +
+          (table ? o.rules_file + " has no rule of that name" : std::string("no rule file given (-c)")));
+      return 2;
+    }
+  }
   std::vector<const char*> names;
+  std::unique_ptr<bool[]> disabled(new bool[table ? table->rules().size() + 1 : 1]());
   if (table)
-    for (const auto& r : table->rules()) names.push_back(r.name.c_str());
+    for (const auto& r : table->rules()) {
+      disabled[names.size()] = !r.enabled;
+      names.push_back(r.name.c_str());
+    }
   const std::uint64_t seed = o.seed ? *o.seed : (table ? table->seed() : 0);
   stats::SegmentInit init;
   init.seed = seed;
   init.rules_file = rules_abs.c_str();
   init.rule_count = static_cast<std::uint32_t>(names.size());
   init.rule_names = names.data();
+  init.rule_disabled = disabled.get();
   stats::Mapping m;
   int sys = 0;
   if (const auto e = make_segment(name, init, m, &sys); e != stats::SegmentError::kNone) {
@@ -228,6 +245,17 @@ int run_command(const RunOptions& o) {
     err("no process of `" + o.command[0] + "` loaded the shim, so nothing was counted or injected: " +
         unattached_reason(probe_executable(o.command[0])));
     if (!o.allow_unattached) status = 3;
+  }
+  // After the command: a rule the run expected to fire that never did fails the run.
+  for (const std::string& want : o.expect_fired) {
+    for (std::uint32_t i = 0; i < m.seg->header.rule_count && i < stats::kMaxRules; ++i) {
+      if (names[i] != want) continue;
+      if (m.seg->rules[i].fired.load() == 0) {
+        err("rule " + want + " never fired (hits " + std::to_string(m.seg->rules[i].hits.load()) +
+            "): --expect-fired fails the run");
+        if (status == 0) status = 4;
+      }
+    }
   }
   if (o.summary) std::fputs(stats::to_text(*m.seg, name).c_str(), stderr);
   if (!o.json_out.empty() && !write_file(o.json_out, stats::to_json(*m.seg, name).dump(2) + "\n")) {

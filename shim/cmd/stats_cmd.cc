@@ -50,7 +50,7 @@ int stats_command(const StatsOptions& o) {
   // Format fully before printing, so a failure leaves no half document behind.
   std::string out;
   try {
-    out = o.json ? stats::to_json(*m.seg, o.name).dump(2) + "\n" : stats::to_text(*m.seg, o.name);
+    out = o.json ? stats::to_json(*m.seg, o.name).dump(2) + "\n" : stats::to_text(*m.seg, o.name, o.events);
   } catch (...) {
     stats::unmap_segment(m);
     throw;

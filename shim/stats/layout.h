@@ -12,7 +12,7 @@
 namespace shim::stats {
 
 inline constexpr std::uint64_t kMagic = 0x4d4948534b434f53ull;  // "SOCKSHIM" in little endian
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 
 inline constexpr std::uint32_t kMaxCookies = 256;
 inline constexpr std::uint32_t kMaxRules = 256;
@@ -21,6 +21,7 @@ inline constexpr std::uint32_t kMaxLeaks = 16;      // per process record
 inline constexpr std::size_t kNameLen = 64;          // rule names, argv0
 inline constexpr std::size_t kAddrLen = 64;          // "[ffff:...]:65535" or a unix path (cut)
 inline constexpr std::size_t kPathLen = 256;
+inline constexpr std::uint32_t kMaxEvents = 1024;   // the decision log keeps the newest ones
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -60,6 +61,26 @@ struct RuleSlot {
   std::atomic<std::uint64_t> fired;     // its action ran
   std::atomic<std::uint32_t> disabled;  // 1: skip the rule (sockshim ctl); 0 by default
   std::uint32_t reserved;
+};
+
+// One fault that fired: the decision log, a ring of the newest kMaxEvents. A writer takes a
+// number from header.event_next, fills the record, then publishes seq = number + 1; a reader
+// trusts a record only when seq reads the same before and after copying it.
+struct Event {
+  std::atomic<std::uint64_t> seq;  // 0: never written
+  std::int64_t t_ns;               // since the run started (header.created_mono_ns)
+  std::int32_t pid;
+  std::int32_t tid;
+  std::int32_t fd;                 // -1 for getaddrinfo
+  std::uint16_t call;              // filters::CallType
+  std::uint16_t rule;              // rule index
+  std::uint64_t cookie;
+  std::uint64_t hit;               // the rule's hit number that fired (per run or per socket)
+  std::uint8_t action;             // filters::ActionKind of `do`
+  std::uint8_t after;              // filters::AfterKind of `then`
+  std::uint16_t reserved;
+  std::int32_t err;                // errno (or EAI code on getaddrinfo) the program was given; 0: none
+  char peer[kAddrLen];             // "127.0.0.1:6379", "[::1]:80", a unix path, a host name
 };
 
 struct LeakRecord {
@@ -108,6 +129,8 @@ struct Header {
   std::atomic<std::uint32_t> process_next;     // next free process slot (may exceed kMaxProcesses)
   std::atomic<std::uint64_t> cookie_overflow;  // counts lost because the cookie table was full
   std::atomic<std::uint64_t> process_overflow; // processes that found no free record
+  std::atomic<std::uint64_t> event_next;       // events ever logged (the ring keeps kMaxEvents)
+  std::atomic<std::uint64_t> generation;       // bumped by `sockshim ctl` on every change
 };
 
 struct Segment {
@@ -115,6 +138,7 @@ struct Segment {
   CookieSlot cookies[kMaxCookies];
   RuleSlot rules[kMaxRules];
   ProcessRecord processes[kMaxProcesses];
+  Event events[kMaxEvents];
 };
 
 }  // namespace shim::stats

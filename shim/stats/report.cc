@@ -7,8 +7,12 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <iterator>
 #include <vector>
 
+#include "filters/call_type.h"
+#include "filters/errno_names.h"
 #include "shim/cookie.h"
 #include "shim/stats/segment.h"
 
@@ -228,6 +232,62 @@ void process_text(std::string& out, const ProcessRecord& r, std::uint32_t state)
   if (r.leak_count > listed) append_f(out, "\t\t(%u more not recorded)\n", r.leak_count - listed);
 }
 
+// The names rule files use for actions, by filters::ActionKind / AfterKind value.
+const char* action_name(std::uint8_t a) {
+  static const char* const kNames[] = {"none", "fail", "hang", "short", "reset", "eagain",
+                                       "eintr", "drop", "duplicate", "corrupt"};
+  return a < std::size(kNames) ? kNames[a] : "?";
+}
+const char* after_name(std::uint8_t a) {
+  static const char* const kNames[] = {"none", "fail", "so_error", "truncate", "corrupt"};
+  return a < std::size(kNames) ? kNames[a] : "?";
+}
+
+// The events still in the ring, oldest first; records being rewritten are skipped.
+std::deque<Event> events_of(const Segment& s) {   // deque: Event (atomics) cannot move
+  const std::uint64_t next = s.header.event_next.load(std::memory_order_acquire);
+  const std::uint64_t first = next > kMaxEvents ? next - kMaxEvents : 0;
+  std::deque<Event> out;
+  for (std::uint64_t n = first; n < next; ++n) {
+    const Event& e = s.events[n % kMaxEvents];
+    const std::uint64_t seq = e.seq.load(std::memory_order_acquire);
+    if (seq != n + 1) continue;
+    Event& copy = out.emplace_back();
+    std::memcpy(static_cast<void*>(&copy), static_cast<const void*>(&e), sizeof e);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (e.seq.load(std::memory_order_relaxed) != seq) out.pop_back();
+  }
+  return out;
+}
+
+std::string event_rule(const Segment& s, const Event& e) {
+  return e.rule < rule_count(s) ? field_string(s.rules[e.rule].name) : std::to_string(e.rule);
+}
+
+std::string event_error(const Event& e) {
+  if (e.err == 0) return "";
+  if (e.call == static_cast<std::uint16_t>(filters::CallType::kGetaddrinfo)) {
+    if (const char* n = filters::eai_name(e.err)) return n;
+  }
+  if (const char* n = filters::errno_name(e.err)) return n;
+  return std::to_string(e.err);
+}
+
+json event_json(const Segment& s, const Event& e) {
+  return {{"t_ms", static_cast<double>(e.t_ns) / 1e6},
+          {"pid", e.pid},
+          {"tid", e.tid},
+          {"call", filters::call_type_name(static_cast<filters::CallType>(e.call))},
+          {"fd", e.fd},
+          {"socket", kind_text(e.cookie)},
+          {"peer", field_string(e.peer)},
+          {"rule", event_rule(s, e)},
+          {"hit", e.hit},
+          {"do", action_name(e.action)},
+          {"then", after_name(e.after)},
+          {"error", event_error(e)}};
+}
+
 }  // namespace
 
 json to_json(const Segment& s, const std::string& name) {
@@ -239,6 +299,7 @@ json to_json(const Segment& s, const std::string& name) {
   for (std::uint32_t i = 0; i < rule_count(s); ++i) {
     const RuleSlot& r = s.rules[i];
     rules.push_back({{"name", field_string(r.name)},
+                     {"enabled", r.disabled.load(std::memory_order_relaxed) == 0},
                      {"hits", relaxed(r.hits)},
                      {"fired", relaxed(r.fired)}});
   }
@@ -248,6 +309,10 @@ json to_json(const Segment& s, const std::string& name) {
     const std::uint32_t state = state_of(s.processes[i]);
     if (state != kProcFree) processes.push_back(process_json(s.processes[i], state));
   }
+
+  json events = json::array();
+  for (const Event& e : events_of(s)) events.push_back(event_json(s, e));
+  const std::uint64_t logged = h.event_next.load(std::memory_order_relaxed);
 
   return {
       {"version", 1},
@@ -259,12 +324,14 @@ json to_json(const Segment& s, const std::string& name) {
       {"sockets", std::move(sockets)},
       {"rules", std::move(rules)},
       {"processes", std::move(processes)},
+      {"events", std::move(events)},
+      {"events_lost", logged > kMaxEvents ? logged - kMaxEvents : 0},
       {"overflow",
        {{"cookies", relaxed(h.cookie_overflow)}, {"processes", relaxed(h.process_overflow)}}},
   };
 }
 
-std::string to_text(const Segment& s, const std::string& name) {
+std::string to_text(const Segment& s, const std::string& name, bool with_events) {
   const Header& h = s.header;
   std::string out = "sockshim stats " + name + " (created " + iso_time(h.created_ns) +
                     ", seed " + std::to_string(h.seed);
@@ -280,8 +347,25 @@ std::string to_text(const Segment& s, const std::string& name) {
   else out += "rules:\n";
   for (std::uint32_t i = 0; i < rule_count(s); ++i) {
     const RuleSlot& r = s.rules[i];
-    append_f(out, "\t%s hits=%" PRIu64 " fired=%" PRIu64 "\n", field_string(r.name).c_str(),
-             relaxed(r.hits), relaxed(r.fired));
+    append_f(out, "\t%s hits=%" PRIu64 " fired=%" PRIu64 "%s\n", field_string(r.name).c_str(),
+             relaxed(r.hits), relaxed(r.fired),
+             r.disabled.load(std::memory_order_relaxed) ? " (disabled)" : "");
+  }
+  if (with_events) {
+    const auto events = events_of(s);
+    const std::uint64_t logged = h.event_next.load(std::memory_order_relaxed);
+    out += events.empty() ? "no events\n" : "events:\n";
+    if (logged > kMaxEvents)
+      append_f(out, "\t(%" PRIu64 " older events overwritten)\n", logged - kMaxEvents);
+    for (const Event& e : events) {
+      const std::string err = event_error(e);
+      append_f(out, "\t%10.3f ms pid=%d tid=%d %s fd=%d %s peer=%s rule=%s hit=%" PRIu64 " do=%s then=%s%s%s\n",
+               static_cast<double>(e.t_ns) / 1e6, e.pid, e.tid,
+               filters::call_type_name(static_cast<filters::CallType>(e.call)), e.fd,
+               kind_text(e.cookie).c_str(), or_dash(field_string(e.peer)).c_str(),
+               event_rule(s, e).c_str(), e.hit, action_name(e.action), after_name(e.after),
+               err.empty() ? "" : " error=", err.c_str());
+    }
   }
 
   std::string procs;

@@ -14,6 +14,7 @@ namespace shim::stats {
 nlohmann::json to_json(const Segment& s, const std::string& name);
 
 // One block per cookie, like socktest's Stat.String(), then rules and processes.
-std::string to_text(const Segment& s, const std::string& name);
+// with_events adds the decision log (every fault fired, oldest first).
+std::string to_text(const Segment& s, const std::string& name, bool with_events = false);
 
 }  // namespace shim::stats

@@ -134,7 +134,10 @@ SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& 
   copy_cut(h.rules_file, sizeof h.rules_file, init.rules_file);
   const std::uint32_t n = init.rule_count < kMaxRules ? init.rule_count : kMaxRules;
   for (std::uint32_t i = 0; i < n; ++i)
+  {
     copy_cut(out.seg->rules[i].name, kNameLen, init.rule_names ? init.rule_names[i] : "");
+    if (init.rule_disabled && init.rule_disabled[i]) out.seg->rules[i].disabled.store(1, std::memory_order_relaxed);
+  }
   h.rule_count = n;
   out.owner_uid = h.owner_uid;
   h.ready.store(1, std::memory_order_release);
@@ -225,6 +228,18 @@ int remove_segment(const char* name) noexcept {
   char path[sizeof(kPrefix) + kMaxName + 1];
   if (!segment_path(name, path, sizeof path)) return -EINVAL;
   return unlink(path) == 0 ? 0 : -errno;
+}
+
+Event& begin_event(Segment& s, std::uint64_t& number) noexcept {
+  number = s.header.event_next.fetch_add(1, std::memory_order_relaxed);
+  Event& e = s.events[number % kMaxEvents];
+  e.seq.store(0, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);   // readers see 0 before any new field
+  return e;
+}
+
+void publish_event(Event& e, std::uint64_t number) noexcept {
+  e.seq.store(number + 1, std::memory_order_release);
 }
 
 CookieSlot* cookie_slot(Segment& s, Cookie c) noexcept {

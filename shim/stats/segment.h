@@ -35,7 +35,13 @@ struct SegmentInit {
   const char* rules_file = "";        // path as given, for the report
   std::uint32_t rule_count = 0;       // at most kMaxRules
   const char* const* rule_names = nullptr;
+  const bool* rule_disabled = nullptr;   // rules that start switched off ("enabled": false)
 };
+
+// Appends one event to the decision log (a ring: the oldest are overwritten). Lock-free.
+// begin_event marks the slot as being written (seq 0) and returns it with its number.
+Event& begin_event(Segment& s, std::uint64_t& number) noexcept;
+void publish_event(Event& e, std::uint64_t number) noexcept;
 
 // A mapping of one segment. Trivially copyable on purpose: the preload object keeps one in a
 // global that must stay valid through exit handlers, so nothing is unmapped behind its back.

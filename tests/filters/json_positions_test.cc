@@ -2,9 +2,8 @@
 // first character of its token, whatever surrounds it (escapes, lookahead after numbers, CRLF).
 #include "filters/json_positions.h"
 
-#include <catch2/catch.hpp>
-
 #include <string>
+#include "tests/catch.h"
 
 namespace filters {
 namespace {

@@ -4,14 +4,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
-
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <string>
 
 #include "filters/table.h"
+#include "tests/catch.h"
 
 namespace filters {
 namespace {
@@ -132,22 +131,24 @@ TEST_CASE("syntax errors name line and column", "[filters]") {
 TEST_CASE("unknown keys are errors at the key", "[filters]") {
   CHECK(load_error(one_rule(R"("on": "connect", "match": {"family": "inet", "prot": "tcp"},
     "do": {"fail": "EIO"})")) ==
-        "r.json:2:62: rules[0].match.prot: unknown key \"prot\" in rules[0].match (known: family, "
-        "type, protocol, port)");
+        "r.json:2:62: rules[0].match.prot: unknown key \"prot\" in rules[0].match (did you mean "
+        "port?)");
   CHECK(load_error(R"({"rules": [], "sed": 1})") ==
-        "r.json:1:15: sed: unknown key \"sed\" in the top-level object (known: seed, rules)");
+        "r.json:1:15: sed: unknown key \"sed\" in the top-level object (did you mean seed?)");
   // The first one written, not the first in the DOM's sorted order.
   CHECK(load_error(one_rule(R"("zz": 1, "aa": 2, "on": "send", "do": {"fail": "EIO"})")) ==
         "r.json:2:17: rules[0].zz: unknown key \"zz\" in rules[0] (known: name, on, match, when, "
-        "do)");
+        "do, then, enabled)");
   CHECK(load_error(one_rule(R"("on": "send", "do": {"fail": "EIO", "delay": 5})")) ==
-        "r.json:2:53: rules[0].do.delay: unknown key \"delay\" in rules[0].do (known: fail)");
+        "r.json:2:53: rules[0].do.delay: unknown key \"delay\" in rules[0].do (did you mean "
+        "delay_ms?)");
   CHECK(load_error(one_rule(R"("on": "send", "when": {"every": 5}, "do": {"fail": "EIO"})")) ==
-        "r.json:2:40: rules[0].when.every: unknown key \"every\" in rules[0].when (known: nth, "
-        "times)");
+        "r.json:2:40: rules[0].when.every: unknown key \"every\" in rules[0].when (known: "
+        "probability, nth, after, times, from_ms, until_ms, after_bytes, after_connected_ms, "
+        "count)");
   CHECK(load_error(one_rule(R"("on": "send", "a.b": 1, "do": {"fail": "EIO"})")) ==
         "r.json:2:31: rules[0][\"a.b\"]: unknown key \"a.b\" in rules[0] (known: name, on, match, "
-        "when, do)");
+        "when, do, then, enabled)");
 }
 
 TEST_CASE("wrong JSON types are errors at the value", "[filters]") {
@@ -216,7 +217,7 @@ TEST_CASE("fail takes names only", "[filters]") {
 TEST_CASE("EAI names only on rules that are on getaddrinfo alone", "[filters]") {
   CHECK(load_error(one_rule(R"("on": ["connect"], "do": {"fail": "EAI_AGAIN"})")) ==
         "r.json:2:51: rules[0].do.fail: EAI_AGAIN is a getaddrinfo error: only a rule whose "
-        "\"on\" is exactly [\"getaddrinfo\"] can use it; use an errno name here");
+        "\"on\" is exactly [\"getaddrinfo\"] can use it in \"do\"; use an errno name here");
   CHECK(load_error(one_rule(R"("on": ["getaddrinfo", "connect"], "do": {"fail": "EAI_FAIL"})"))
             .find("EAI_FAIL is a getaddrinfo error") != std::string::npos);
   CHECK(load_error(one_rule(R"("on": "getaddrinfo", "do": {"fail": "EAI_SYSTEM"})")) ==
@@ -245,11 +246,13 @@ TEST_CASE("rule names are required, non-empty and unique", "[filters]") {
 
 TEST_CASE("missing required keys point at the object's opening brace", "[filters]") {
   CHECK(load_error("{\"rules\": [\n  {\"name\": \"r\",\n   \"on\": [\"connect\"]}]}") ==
-        "r.json:2:3: rules[0]: missing required key \"do\"");
+        "r.json:2:3: rules[0]: needs an action: \"do\" (before the call), \"then\" (after it), "
+        "or both");
   CHECK(load_error(one_rule(R"("do": {"fail": "EIO"})")) ==
         "r.json:2:3: rules[0]: missing required key \"on\"");
   CHECK(load_error(one_rule(R"("on": "send", "do": {})")) ==
-        "r.json:2:37: rules[0].do: missing required key \"fail\"");
+        "r.json:2:37: rules[0].do: is empty: name an action (known: fail, delay_ms, jitter_ms, "
+        "hang_ms, short, reset, eagain, eintr, drop, duplicate, corrupt)");
   CHECK(load_error("\n  {\"seed\": 1}") == "r.json:2:3: missing required key \"rules\"");
 }
 

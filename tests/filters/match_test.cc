@@ -3,12 +3,11 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
 #include "filters/table.h"
+#include "tests/catch.h"
 
 namespace filters {
 namespace {
@@ -180,17 +179,6 @@ TEST_CASE("rule indices are 16 bits: more than 65536 rules are refused", "[filte
   rules.pop_back();
   const Table t(0, std::move(rules));
   CHECK(t.first_match(CallType::kSend, tcp4(1)) == 0);
-}
-
-TEST_CASE("When selects every nth hit", "[filters]") {
-  const When every{0, 0};
-  const When third{3, 0};
-  CHECK(every.selects(1));
-  CHECK(every.selects(2));
-  CHECK_FALSE(third.selects(1));
-  CHECK_FALSE(third.selects(2));
-  CHECK(third.selects(3));
-  CHECK(third.selects(6));
 }
 
 }  // namespace

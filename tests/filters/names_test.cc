@@ -4,14 +4,13 @@
 
 #include <netdb.h>
 
-#include <catch2/catch.hpp>
-
 #include <cerrno>
 #include <set>
 #include <string>
 
 #include "filters/call_type.h"
 #include "filters/errno_names.h"
+#include "tests/catch.h"
 
 namespace filters {
 namespace {

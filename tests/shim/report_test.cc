@@ -131,7 +131,7 @@ TEST_CASE("report json: top level", "[report]") {
   const auto s = full_segment();
   const json j = to_json(*s, "ci-run");
   CHECK(keys(j) == std::set<std::string>{"version", "name", "layout_version", "seed", "rules_file",
-                                         "created", "sockets", "rules", "processes", "overflow"});
+                                         "created", "sockets", "rules", "processes", "events", "events_lost", "overflow"});
   CHECK(j["version"] == 1);
   CHECK(j["name"] == "ci-run");
   CHECK(j["layout_version"] == kLayoutVersion);
@@ -189,8 +189,11 @@ TEST_CASE("report json: sockets, sorted by cookie, every counter", "[report]") {
 TEST_CASE("report json: rules up to rule_count", "[report]") {
   const auto s = full_segment();
   const json rules = to_json(*s, "x")["rules"];
-  CHECK(rules == json::array({{{"name", "refuse-http"}, {"hits", 3}, {"fired", 2}},
-                              {{"name", "drop-dns"}, {"hits", 0}, {"fired", 0}}}));
+  CHECK(rules == json::array({{{"name", "refuse-http"}, {"enabled", true}, {"hits", 3}, {"fired", 2}},
+                              {{"name", "drop-dns"}, {"enabled", true}, {"hits", 0}, {"fired", 0}}}));
+  s->rules[1].disabled.store(1);
+  CHECK(to_json(*s, "x")["rules"][1]["enabled"] == false);
+  CHECK(to_text(*s, "x").find("drop-dns hits=0 fired=0 (disabled)") != std::string::npos);
 }
 
 TEST_CASE("report json: processes and their leaks", "[report]") {
@@ -340,4 +343,58 @@ TEST_CASE("report text: overflow and unlisted leaks are mentioned", "[report]") 
   CHECK_THAT(text, Catch::Contains("\t\t(4 more not recorded)\n"));
   CHECK_THAT(text, Catch::Contains("unspec 0 default\n"));
   CHECK_THAT(text, Catch::Contains("\tpid=100 ppid=1 sh execed exit=- leaked=0\n"));
+}
+
+namespace {
+
+void log_one(Segment& s, std::int64_t t_ns, std::uint16_t rule, std::int32_t err) {
+  std::uint64_t n = 0;
+  Event& e = begin_event(s, n);
+  e.t_ns = t_ns;
+  e.pid = 100;
+  e.tid = 101;
+  e.fd = 7;
+  e.call = 1;   // connect
+  e.rule = rule;
+  e.cookie = kTcp;
+  e.hit = n + 1;
+  e.action = 1;   // fail
+  e.after = 0;
+  e.err = err;
+  set(e.peer, "127.0.0.1:6379");
+  publish_event(e, n);
+}
+
+}  // namespace
+
+TEST_CASE("the decision log: JSON always, text with --events, oldest first, ring bounded", "[report][events]") {
+  auto s = base_segment();
+  s->header.rule_count = 1;
+  set(s->rules[0].name, "flaky-redis");
+  log_one(*s, 5 * kMs, 0, ECONNREFUSED);
+  const json j = to_json(*s, "ci");
+  REQUIRE(j["events"].size() == 1);
+  const json& e = j["events"][0];
+  CHECK(e["rule"] == "flaky-redis");
+  CHECK(e["call"] == "connect");
+  CHECK(e["do"] == "fail");
+  CHECK(e["then"] == "none");
+  CHECK(e["error"] == "ECONNREFUSED");
+  CHECK(e["peer"] == "127.0.0.1:6379");
+  CHECK(e["socket"] == "inet stream tcp");
+  CHECK(e["t_ms"] == 5.0);
+  CHECK(j["events_lost"] == 0);
+  CHECK(to_text(*s, "ci").find("events") == std::string::npos);
+  const std::string text = to_text(*s, "ci", true);
+  CHECK(text.find("rule=flaky-redis") != std::string::npos);
+  CHECK(text.find("error=ECONNREFUSED") != std::string::npos);
+
+  for (std::uint32_t i = 0; i < kMaxEvents + 10; ++i) log_one(*s, 6 * kMs, 0, ETIMEDOUT);
+  const json full = to_json(*s, "ci");
+  CHECK(full["events"].size() == kMaxEvents);
+  CHECK(full["events_lost"] == 11);
+  CHECK(full["events"][0]["hit"] == 12);   // the oldest kept
+  // A record being rewritten (seq 0) is left out rather than shown half-written.
+  s->events[5].seq.store(0);
+  CHECK(to_json(*s, "ci")["events"].size() == kMaxEvents - 1);
 }

@@ -1,0 +1,155 @@
+// Loading `do` (before the call) and `then` (after it). Each action names the call types it can
+// apply to; a rule on any other call type is refused, so no fault is silently a no-op.
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "filters/loader.h"
+
+namespace filters::load_detail {
+namespace {
+
+constexpr const char* kDoKeys[] = {"fail",  "delay_ms", "jitter_ms", "hang_ms",   "short",  "reset",
+                                   "eagain", "eintr",   "drop",      "duplicate", "corrupt"};
+constexpr const char* kThenKeys[] = {"fail", "so_error", "truncate", "corrupt"};
+
+constexpr std::uint32_t kGai = bit(CallType::kGetaddrinfo);
+constexpr std::uint32_t kSend = bit(CallType::kSend);
+constexpr std::uint32_t kRecv = bit(CallType::kRecv);
+// Calls that can block, so EAGAIN (non-blocking) and EINTR (a signal) are real outcomes.
+constexpr std::uint32_t kBlocking = bit(CallType::kConnect) | bit(CallType::kAccept) | kSend | kRecv;
+
+// An hour: longer is a mistake (ms read as s), and it keeps ms values within 32 bits.
+constexpr std::uint64_t kMaxMs = 3'600'000;
+constexpr std::uint64_t kMaxBits = 65536;
+
+// The keys of `object` in the order they were written.
+std::vector<std::string> keys_in_order(const Loader& l, const json& object, const std::string& path) {
+  std::vector<std::string> keys;
+  for (auto it = object.begin(); it != object.end(); ++it) keys.push_back(it.key());
+  std::sort(keys.begin(), keys.end(), [&](const std::string& a, const std::string& b) {
+    const Position pa = l.key_at(path + "." + a), pb = l.key_at(path + "." + b);
+    return pa.line != pb.line ? pa.line < pb.line : pa.col < pb.col;
+  });
+  return keys;
+}
+
+std::string position_text(Position p) { return std::to_string(p.line) + ":" + std::to_string(p.col); }
+
+bool is_datagram(const Match& m) {
+  return (m.type && *m.type == SOCK_DGRAM) ||
+         (m.protocol && (*m.protocol == IPPROTO_UDP || *m.protocol == IPPROTO_UDPLITE));
+}
+
+bool is_not_tcp(const Match& m) {
+  return (m.type && *m.type != SOCK_STREAM) || (m.protocol && *m.protocol != IPPROTO_TCP);
+}
+
+}  // namespace
+
+Action Loader::read_do(const json& v, const std::string& path, std::uint32_t on, const Match& m) const {
+  require_object(v, path);
+  check_keys(v, path, kDoKeys, {});
+  if (v.empty()) fail_value(path, "is empty: name an action (known: " + join_names(kDoKeys) + ")");
+  Action a;
+  std::string primary;   // the key that chose a.kind, for "two actions" messages
+  const auto choose = [&](const std::string& key, ActionKind kind) {
+    if (!primary.empty()) {
+      fail_value(path + "." + key, "one action per rule: \"" + primary + "\" (at " +
+                                       position_text(key_at(path + "." + primary)) +
+                                       ") is already this rule's action; only delay_ms/jitter_ms "
+                                       "go with another");
+    }
+    primary = key;
+    a.kind = kind;
+  };
+  // In document order, so "two actions" points at the second one written.
+  for (const std::string& key : keys_in_order(*this, v, path)) {
+    const json& value = v[key];
+    const std::string k = path + "." + key;
+    if (key == "fail") {
+      if (v.contains("hang_ms")) continue;   // the hang's errno, read with hang_ms
+      choose(key, ActionKind::kFail);
+      int eai = 0;
+      a.err = read_errno(value, k, on == kGai ? &eai : nullptr);
+      // The shim reads eai only on getaddrinfo, which reports an errno through EAI_SYSTEM.
+      a.eai = eai != 0 ? eai : ((on & kGai) ? EAI_SYSTEM : 0);
+    } else if (key == "delay_ms") {
+      a.delay_ms = static_cast<std::uint32_t>(read_unsigned(value, k, 1, kMaxMs));
+    } else if (key == "jitter_ms") {
+      a.jitter_ms = static_cast<std::uint32_t>(read_unsigned(value, k, 1, kMaxMs));
+    } else if (key == "hang_ms") {
+      check_applies(k, "hang_ms", on, kAllCalls & ~kGai);
+      choose(key, ActionKind::kHang);
+      a.hang_ms = static_cast<std::uint32_t>(read_unsigned(value, k, 1, kMaxMs));
+      a.err = v.contains("fail") ? read_errno(v["fail"], path + ".fail", nullptr) : ETIMEDOUT;
+    } else if (key == "short") {
+      check_applies(k, "short", on, kSend | kRecv);
+      choose(key, ActionKind::kShort);
+      a.count = read_unsigned(value, k, 1);
+    } else if (key == "reset") {
+      check_applies(k, "reset", on, kSend | kRecv);
+      choose(key, ActionKind::kReset);
+      read_true(value, k);
+      if (is_not_tcp(m)) fail_value(k, "reset sends a TCP RST: the rule's match must not exclude TCP stream sockets");
+    } else if (key == "eagain" || key == "eintr") {
+      check_applies(k, key, on, key == "eintr" ? kBlocking | bit(CallType::kClose) : kBlocking);
+      choose(key, key == "eagain" ? ActionKind::kEagain : ActionKind::kEintr);
+      read_true(value, k);
+    } else if (key == "drop" || key == "duplicate") {
+      check_applies(k, key, on, kSend);
+      choose(key, key == "drop" ? ActionKind::kDrop : ActionKind::kDuplicate);
+      read_true(value, k);
+      if (!is_datagram(m)) {
+        fail_value(k, key + " applies to datagrams only: add \"type\": \"dgram\" (or \"protocol\": "
+                            "\"udp\") to the rule's match");
+      }
+    } else if (key == "corrupt") {
+      check_applies(k, "corrupt (in \"do\": the bytes sent)", on, kSend);
+      choose(key, ActionKind::kCorrupt);
+      a.count = read_unsigned(value, k, 1, kMaxBits);
+    }
+  }
+  return a;
+}
+
+After Loader::read_then(const json& v, const std::string& path, std::uint32_t on) const {
+  require_object(v, path);
+  check_keys(v, path, kThenKeys, {});
+  if (v.empty()) fail_value(path, "is empty: name an action (known: " + join_names(kThenKeys) + ")");
+  const auto keys = keys_in_order(*this, v, path);
+  if (keys.size() > 1) {
+    fail_value(path + "." + keys[1], "one action per \"then\": \"" + keys[0] + "\" (at " +
+                                          position_text(key_at(path + "." + keys[0])) +
+                                          ") is already this rule's after-action");
+  }
+  const std::string& key = keys[0];
+  const std::string k = path + "." + key;
+  const json& value = v[key];
+  After a;
+  if (key == "fail") {
+    check_applies(k, "then.fail", on, kAllCalls & ~kGai);
+    a.kind = AfterKind::kFail;
+    a.err = read_errno(value, k, nullptr);
+  } else if (key == "so_error") {
+    check_applies(k, "so_error (the result of a connect)", on, bit(CallType::kConnect));
+    a.kind = AfterKind::kSoError;
+    a.err = read_errno(value, k, nullptr);
+  } else if (key == "truncate") {
+    check_applies(k, "truncate (of received bytes)", on, kRecv);
+    a.kind = AfterKind::kTruncate;
+    a.count = read_unsigned(value, k, 1);
+  } else {
+    check_applies(k, "corrupt (in \"then\": the bytes received)", on, kRecv);
+    a.kind = AfterKind::kCorrupt;
+    a.count = read_unsigned(value, k, 1, kMaxBits);
+  }
+  return a;
+}
+
+}  // namespace filters::load_detail

@@ -1,0 +1,203 @@
+// Every key of the rule language loads into the right field: the issue's example, each match key,
+// each trigger, each `do` and `then` action, and `enabled`.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <string>
+
+#include "filters/table.h"
+#include "tests/catch.h"
+
+namespace filters {
+namespace {
+
+constexpr std::uint32_t bit(CallType t) { return 1u << static_cast<unsigned>(t); }
+
+Rule only_rule(const std::string& body) {
+  const Table t = load_table_text("{\"rules\": [{\"name\": \"r\", " + body + "}]}", "r.json");
+  REQUIRE(t.rules().size() == 1u);
+  return t.rules()[0];
+}
+
+Address addr(const char* text) {
+  Address a;
+  a.family = AF_INET;
+  REQUIRE(inet_pton(AF_INET, text, a.bytes.data()) == 1);
+  return a;
+}
+
+TEST_CASE("the issue's example loads, key by key", "[filters][keys]") {
+  // As in the issue, but with its `then` in a rule of its own: a `do` that fails the call leaves
+  // no result for a `then` to change, and the loader says so.
+  const Table t = load_table_text(R"({"seed": 7,
+ "rules": [
+  {"name": "flaky-redis", "on": ["connect"],
+   "match": {"family": "inet", "type": "stream", "protocol": "tcp",
+             "peer": "127.0.0.1/32", "port": 6379, "local_port": "1024-65535",
+             "path": "/run/app/*.sock", "argv0": "redis-*"},
+   "when": {"probability": 0.3, "nth": 3, "after": 2, "times": 10, "from_ms": 0, "until_ms": 5000},
+   "do":   {"fail": "ECONNREFUSED"}},
+  {"name": "slow-connect", "on": "connect",
+   "then": {"so_error": "ETIMEDOUT"}}]})",
+                                  "r.json");
+  REQUIRE(t.rules().size() == 2u);
+  const Rule& r = t.rules()[0];
+  CHECK(r.on == bit(CallType::kConnect));
+  CHECK(r.match.family == AF_INET);
+  CHECK(r.match.type == SOCK_STREAM);
+  CHECK(r.match.protocol == IPPROTO_TCP);
+  REQUIRE(r.match.peer);
+  CHECK(r.match.peer->family == AF_INET);
+  CHECK(r.match.peer->prefix == 32);
+  CHECK(r.match.peer->contains(addr("127.0.0.1")));
+  CHECK(r.match.port->first == 6379);
+  CHECK(r.match.local_port->first == 1024);
+  CHECK(r.match.local_port->last == 65535);
+  CHECK(r.match.path == "/run/app/*.sock");
+  CHECK(r.match.argv0 == "redis-*");
+  CHECK(r.when.probability == 0.3);
+  CHECK(r.when.nth == 3u);
+  CHECK(r.when.after == 2u);
+  CHECK(r.when.times == 10u);
+  CHECK(r.when.from_ms == 0u);
+  CHECK(r.when.until_ms == 5000u);
+  CHECK(r.when.count == Count::kRun);
+  CHECK(r.action.kind == ActionKind::kFail);
+  CHECK(r.action.err == ECONNREFUSED);
+  CHECK(r.then.kind == AfterKind::kNone);
+  CHECK(r.enabled);
+  const Rule& s = t.rules()[1];
+  CHECK(s.action.kind == ActionKind::kNone);
+  CHECK_FALSE(s.action.acts());
+  CHECK(s.then.kind == AfterKind::kSoError);
+  CHECK(s.then.err == ETIMEDOUT);
+}
+
+TEST_CASE("match: role, peer_port, local CIDR, IPv6", "[filters][keys]") {
+  const Rule r = only_rule(R"("on": ["send", "recv"],
+      "match": {"role": "server", "peer_port": 5432, "local": "fd00::/8", "peer": "::1"},
+      "do": {"eagain": true})");
+  CHECK(r.match.role == Role::kServer);
+  CHECK(r.match.peer_port->first == 5432);
+  CHECK(r.match.peer_port->last == 5432);
+  CHECK(r.match.local->family == AF_INET6);
+  CHECK(r.match.local->prefix == 8);
+  CHECK(r.match.local->bytes[0] == 0xfd);
+  CHECK(r.match.peer->prefix == 128);
+  CHECK(r.match.peer->bytes[15] == 1);
+  CHECK(only_rule(R"("on": "close", "match": {"role": "client"}, "do": {"eintr": true})")
+            .match.role == Role::kClient);
+}
+
+TEST_CASE("match: level and option by name or number", "[filters][keys]") {
+  const Rule named = only_rule(R"("on": "setsockopt",
+      "match": {"level": "IPPROTO_TCP", "option": "TCP_NODELAY"}, "do": {"fail": "ENOPROTOOPT"})");
+  CHECK(named.match.level == IPPROTO_TCP);
+  CHECK(named.match.option == TCP_NODELAY);
+  // The option's name sets its level.
+  const Rule implied = only_rule(R"("on": ["getsockopt", "setsockopt"],
+      "match": {"option": "SO_RCVBUF"}, "do": {"fail": "EINVAL"})");
+  CHECK(implied.match.level == SOL_SOCKET);
+  CHECK(implied.match.option == SO_RCVBUF);
+  const Rule alias = only_rule(R"("on": "getsockopt",
+      "match": {"level": "SOL_TCP", "option": "TCP_INFO"}, "do": {"fail": "EINVAL"})");
+  CHECK(alias.match.level == IPPROTO_TCP);
+  const Rule numbers = only_rule(R"("on": "getsockopt",
+      "match": {"level": 1, "option": 4}, "do": {"fail": "EINVAL"})");
+  CHECK(numbers.match.level == SOL_SOCKET);
+  CHECK(numbers.match.option == SO_ERROR);
+  const Rule v6 = only_rule(R"("on": "setsockopt",
+      "match": {"option": "IPV6_V6ONLY"}, "do": {"fail": "EINVAL"})");
+  CHECK(v6.match.level == IPPROTO_IPV6);
+  CHECK(v6.match.option == IPV6_V6ONLY);
+}
+
+TEST_CASE("match: host on getaddrinfo", "[filters][keys]") {
+  const Rule r = only_rule(R"("on": "getaddrinfo", "match": {"host": "*.internal", "port": 443},
+      "do": {"fail": "EAI_NONAME", "delay_ms": 200})");
+  CHECK(r.match.host == "*.internal");
+  CHECK(r.action.kind == ActionKind::kFail);
+  CHECK(r.action.eai == EAI_NONAME);
+  CHECK(r.action.err == 0);
+  CHECK(r.action.delay_ms == 200u);
+}
+
+TEST_CASE("when: per-socket triggers", "[filters][keys]") {
+  const Rule r = only_rule(R"("on": "recv",
+      "when": {"after_bytes": 65536, "after_connected_ms": 1500, "count": "socket"},
+      "do": {"reset": true})");
+  CHECK(r.when.after_bytes == 65536u);
+  CHECK(r.when.after_connected_ms == 1500u);
+  CHECK(r.when.count == Count::kSocket);
+  CHECK(r.action.kind == ActionKind::kReset);
+  CHECK(only_rule(R"("on": "send", "when": {"count": "run", "probability": 0}, "do": {"eintr": true})")
+            .when.probability == 0.0);
+  CHECK(only_rule(R"("on": "send", "when": {"probability": 1}, "do": {"eintr": true})")
+            .when.probability == 1.0);
+}
+
+TEST_CASE("do: every action", "[filters][keys]") {
+  const Rule delay = only_rule(R"("on": "connect", "do": {"delay_ms": 100, "jitter_ms": 50})");
+  CHECK(delay.action.kind == ActionKind::kNone);
+  CHECK(delay.action.delay_ms == 100u);
+  CHECK(delay.action.jitter_ms == 50u);
+  CHECK(delay.action.acts());
+  CHECK_FALSE(delay.action.skips_call());
+
+  const Rule hang = only_rule(R"("on": "connect", "do": {"hang_ms": 3000})");
+  CHECK(hang.action.kind == ActionKind::kHang);
+  CHECK(hang.action.hang_ms == 3000u);
+  CHECK(hang.action.err == ETIMEDOUT);
+  const Rule hang_err = only_rule(R"("on": "recv", "do": {"fail": "ECONNRESET", "hang_ms": 10, "delay_ms": 5})");
+  CHECK(hang_err.action.kind == ActionKind::kHang);
+  CHECK(hang_err.action.err == ECONNRESET);
+  CHECK(hang_err.action.delay_ms == 5u);
+
+  const Rule shrt = only_rule(R"("on": ["send", "recv"], "do": {"short": 7, "delay_ms": 1})");
+  CHECK(shrt.action.kind == ActionKind::kShort);
+  CHECK(shrt.action.count == 7u);
+  CHECK_FALSE(shrt.action.skips_call());
+
+  CHECK(only_rule(R"("on": "send", "do": {"eagain": true})").action.kind == ActionKind::kEagain);
+  CHECK(only_rule(R"("on": "accept", "do": {"eintr": true})").action.kind == ActionKind::kEintr);
+  const Rule drop = only_rule(R"("on": "send", "match": {"type": "dgram"}, "do": {"drop": true})");
+  CHECK(drop.action.kind == ActionKind::kDrop);
+  CHECK(drop.action.skips_call());
+  CHECK(only_rule(R"("on": "send", "match": {"protocol": "udp"}, "do": {"duplicate": true})")
+            .action.kind == ActionKind::kDuplicate);
+  const Rule corrupt = only_rule(R"("on": "send", "do": {"corrupt": 3})");
+  CHECK(corrupt.action.kind == ActionKind::kCorrupt);
+  CHECK(corrupt.action.count == 3u);
+  CHECK_FALSE(corrupt.action.skips_call());
+}
+
+TEST_CASE("then: every after-action, alone or after a do that runs the call", "[filters][keys]") {
+  const Rule fail = only_rule(R"("on": "close", "then": {"fail": "EINTR"})");
+  CHECK(fail.then.kind == AfterKind::kFail);
+  CHECK(fail.then.err == EINTR);
+  const Rule so = only_rule(R"("on": "connect", "do": {"delay_ms": 20}, "then": {"so_error": "ECONNREFUSED"})");
+  CHECK(so.then.kind == AfterKind::kSoError);
+  CHECK(so.then.err == ECONNREFUSED);
+  CHECK(so.action.delay_ms == 20u);
+  const Rule trunc = only_rule(R"("on": "recv", "then": {"truncate": 4})");
+  CHECK(trunc.then.kind == AfterKind::kTruncate);
+  CHECK(trunc.then.count == 4u);
+  const Rule corrupt = only_rule(R"("on": "recv", "do": {"short": 100}, "then": {"corrupt": 2})");
+  CHECK(corrupt.then.kind == AfterKind::kCorrupt);
+  CHECK(corrupt.then.count == 2u);
+  CHECK(corrupt.action.kind == ActionKind::kShort);
+}
+
+TEST_CASE("enabled and $schema", "[filters][keys]") {
+  CHECK_FALSE(only_rule(R"("on": "send", "do": {"eintr": true}, "enabled": false)").enabled);
+  CHECK(only_rule(R"("on": "send", "do": {"eintr": true}, "enabled": true)").enabled);
+  const Table t = load_table_text(R"({"$schema": "../filters.schema.json", "rules": []})", "r.json");
+  CHECK(t.rules().empty());
+}
+
+}  // namespace
+}  // namespace filters
