@@ -10,6 +10,7 @@
 (e) `corrupt` on every 10th datagram: the program's CRC32 check finds exactly those.
 (f) `then.so_error`: python's non-blocking connect gets EINPROGRESS, then SO_ERROR ECONNREFUSED.
 (g) the decision log: every fired fault is an event in the JSON, with rule, call and peer.
+(h) every profile in docs/examples/ runs curl under `sockshim run` without a load error.
 """
 import os
 import sys
@@ -110,8 +111,23 @@ def so_error():
                  {"connect": "EINPROGRESS", "so_error": "ECONNREFUSED"})
 
 
+def profiles(tmp, curl):
+    """Every profile in docs/examples runs a real program: the shim loads it (no exit 2 or 3)."""
+    examples = os.path.join(h.HERE, "..", "..", "docs", "examples")
+    names = sorted(f for f in os.listdir(examples) if f.endswith(".json"))
+    h.check(len(names) >= 6, f"profiles in docs/examples: {names}")
+    with h.HttpServer(www(tmp)) as srv:
+        for name in names:
+            r = h.run_shim([curl, "-sS", "--noproxy", "*", "--max-time", "10", "-o", "/dev/null",
+                            srv.url("/")], rules=os.path.join(examples, name), timeout=30)
+            h.check(r.rc not in (2, 3, 4) and r.data is not None,
+                    f"profile {name}: exit {r.rc}, stderr {r.stderr.strip()!r}")
+            h.check("sockshim:" not in r.stderr, f"profile {name}: {r.stderr.strip()!r}")
+
+
 def body(tmp):
     curl = h.need_program("curl", "curl")
+    profiles(tmp, curl)
     curl_hang(tmp, curl)
     python_reset(tmp)
     dns(curl)
