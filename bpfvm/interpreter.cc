@@ -18,7 +18,8 @@ std::uint16_t load_host16(std::span<const std::uint8_t> b, std::size_t off) {
 
 // bpf_internal_load_pointer_neg_helper and the non-negative path of bpf_skb_load_helper_*:
 // an offset picks a region, and the read must fit inside it.
-std::optional<std::uint32_t> load(const Context& c, std::int32_t off, std::uint32_t size) {
+[[gnu::always_inline]] inline std::optional<std::uint32_t> load(const Context& c, std::int32_t off,
+                                                                 std::uint32_t size) {
   std::span<const std::uint8_t> region;
   std::uint32_t pos = 0;
   if (off >= 0) {
@@ -76,8 +77,32 @@ std::uint32_t ancillary(const Context& c, std::uint32_t k, std::uint32_t a, std:
   return 0;  // unreachable: validate() admits only the offsets above
 }
 
-constexpr std::uint32_t size_of(std::uint16_t code) {
-  return bpf_size(code) == kW ? 4 : bpf_size(code) == kH ? 2 : 1;
+std::uint32_t be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+std::uint32_t be16(const std::uint8_t* p) { return (std::uint32_t{p[0]} << 8) | p[1]; }
+
+// The op after conditional jump `j`.
+const Op* branch(const Op* j, bool taken) { return j + 1 + (taken ? j->jt : j->jf); }
+
+// ld [x + k]: a non-negative sum reads the packet directly; a negative one may reach
+// SKF_NET_OFF/SKF_LL_OFF (the slow path). False means "drop".
+[[gnu::always_inline]] inline bool load_ind_negative(const Context& c, std::uint32_t off, std::uint32_t size, std::uint32_t& a) {
+  auto v = load(c, static_cast<std::int32_t>(off), size);
+  if (!v) return false;
+  a = *v;
+  return true;
+}
+// Inlined into each case with a constant size, so the fast path is a compare and a load. Nothing
+// the interpreter does calls a function except an ancillary load, so a program without one runs
+// in a leaf function (no registers to save, M[] in the red zone).
+[[gnu::always_inline]] inline bool load_ind(const Context& c, std::uint32_t off, std::uint32_t size,
+                                            std::uint32_t& a) {
+  if (off >= 0x80000000u) return load_ind_negative(c, off, size, a);
+  if (off + std::size_t{size} > c.packet.size()) return false;
+  const std::uint8_t* p = c.packet.data() + off;
+  a = size == 4 ? be32(p) : size == 2 ? be16(p) : p[0];
+  return true;
 }
 
 }  // namespace
@@ -95,83 +120,117 @@ std::uint32_t find_nlattr_nest(std::span<const std::uint8_t> p, std::uint32_t a,
   return nla_find(p, a + kNlaHdrLen, static_cast<std::int64_t>(len) - kNlaHdrLen, x);
 }
 
-std::uint32_t run(const ValidatedProgram& prog, const Context& c) {
+namespace {
+
+template <bool kHasAncillary>
+[[gnu::always_inline]] inline std::uint32_t run_impl(const ValidatedProgram& prog, const Context& c) {
+  const std::uint8_t* const pkt = c.packet.data();
+  const std::size_t len = c.packet.size();
   std::uint32_t a = 0, x = 0;
-  std::uint32_t m[kMemWords] = {};
-  // validate() guarantees every path ends at a ret and every jump stays inside the program.
-  for (std::size_t pc = 0;; ++pc) {
-    const Instruction& in = prog[pc];
-    const std::uint32_t k = in.k;
-    switch (in.code) {
-      case kRet | kK: return k;
-      case kRet | kA: return a;
-      case kLd | kImm: a = k; break;
-      case kLdx | kImm: x = k; break;
-      case kLd | kMem: a = m[k]; break;
-      case kLdx | kMem: x = m[k]; break;
-      case kSt: m[k] = a; break;
-      case kStx: m[k] = x; break;
-      case kLd | kW | kLen: a = static_cast<std::uint32_t>(c.packet.size()); break;
-      case kLdx | kW | kLen: x = static_cast<std::uint32_t>(c.packet.size()); break;
-      case kMisc | kTax: x = a; break;
-      case kMisc | kTxa: a = x; break;
-      case kLd | kW | kAbs:
-      case kLd | kH | kAbs:
-      case kLd | kB | kAbs: {
-        if (k >= static_cast<std::uint32_t>(kSkfAdOff)) { a = ancillary(c, k, a, x); break; }
-        auto v = load(c, static_cast<std::int32_t>(k), size_of(in.code));
+  std::uint32_t m[kMemWords];  // not cleared: validate() proved no path reads M[k] before writing it
+  // validate() guarantees every path ends at a ret and every jump stays inside the program, and
+  // decode() that the fast loads' offsets are below 2^31 (so offset + size cannot wrap).
+  for (const Op* op = prog.ops();;) {
+    const std::uint32_t k = op->k;
+    switch (op->op) {
+      case Opc::kRetK: return k;
+      case Opc::kRetA: return a;
+      case Opc::kLdImm: a = k; break;
+      case Opc::kLdxImm: x = k; break;
+      case Opc::kLdMem: a = m[k]; break;
+      case Opc::kLdxMem: x = m[k]; break;
+      case Opc::kStA: m[k] = a; break;
+      case Opc::kStX: m[k] = x; break;
+      case Opc::kLdLen: a = static_cast<std::uint32_t>(len); break;
+      case Opc::kLdxLen: x = static_cast<std::uint32_t>(len); break;
+      case Opc::kAToX: x = a; break;
+      case Opc::kXToA: a = x; break;
+      case Opc::kLdAbsW: if (k + std::size_t{4} > len) return 0; a = be32(pkt + k); break;
+      case Opc::kLdAbsH: if (k + std::size_t{2} > len) return 0; a = be16(pkt + k); break;
+      case Opc::kLdAbsB: if (k >= len) return 0; a = pkt[k]; break;
+      case Opc::kLdAbsNeg: {
+        auto v = load(c, static_cast<std::int32_t>(k), op->size);
         if (!v) return 0;
         a = *v;
         break;
       }
-      case kLd | kW | kInd:
-      case kLd | kH | kInd:
-      case kLd | kB | kInd: {
-        // The kernel adds in 32 bits and hands the helper an int: X + k may reach SKF_NET_OFF.
-        auto v = load(c, static_cast<std::int32_t>(x + k), size_of(in.code));
-        if (!v) return 0;
-        a = *v;
+      case Opc::kLdAnc:
+        if constexpr (kHasAncillary) a = ancillary(c, k, a, x);
+        else __builtin_unreachable();  // run() picks this instantiation only without them
         break;
-      }
-      case kLdx | kB | kMsh: {
+      // The kernel adds in 32 bits and hands the helper an int: X + k may reach SKF_NET_OFF.
+      case Opc::kLdIndW: if (!load_ind(c, x + k, 4, a)) return 0; break;
+      case Opc::kLdIndH: if (!load_ind(c, x + k, 2, a)) return 0; break;
+      case Opc::kLdIndB: if (!load_ind(c, x + k, 1, a)) return 0; break;
+      case Opc::kLdxMsh: if (k >= len) return 0; x = (pkt[k] & 0xfu) << 2; break;
+      case Opc::kLdxMshNeg: {
         auto v = load(c, static_cast<std::int32_t>(k), 1);
         if (!v) return 0;
         x = (*v & 0xf) << 2;
         break;
       }
-      case kAlu | kAdd | kK: a += k; break;
-      case kAlu | kAdd | kX: a += x; break;
-      case kAlu | kSub | kK: a -= k; break;
-      case kAlu | kSub | kX: a -= x; break;
-      case kAlu | kMul | kK: a *= k; break;
-      case kAlu | kMul | kX: a *= x; break;
-      case kAlu | kDiv | kK: a /= k; break;  // k != 0: validated
-      case kAlu | kDiv | kX: if (x == 0) return 0; a /= x; break;
-      case kAlu | kMod | kK: a %= k; break;
-      case kAlu | kMod | kX: if (x == 0) return 0; a %= x; break;
-      case kAlu | kAnd | kK: a &= k; break;
-      case kAlu | kAnd | kX: a &= x; break;
-      case kAlu | kOr | kK: a |= k; break;
-      case kAlu | kOr | kX: a |= x; break;
-      case kAlu | kXor | kK: a ^= k; break;
-      case kAlu | kXor | kX: a ^= x; break;
-      case kAlu | kLsh | kK: a <<= k; break;  // k < 32: validated
-      case kAlu | kLsh | kX: a <<= (x & 31); break;  // 32-bit eBPF shift: the count is masked
-      case kAlu | kRsh | kK: a >>= k; break;
-      case kAlu | kRsh | kX: a >>= (x & 31); break;
-      case kAlu | kNeg: a = 0u - a; break;
-      case kJmp | kJa: pc += k; break;
-      case kJmp | kJeq | kK: pc += (a == k) ? in.jt : in.jf; break;
-      case kJmp | kJeq | kX: pc += (a == x) ? in.jt : in.jf; break;
-      case kJmp | kJgt | kK: pc += (a > k) ? in.jt : in.jf; break;
-      case kJmp | kJgt | kX: pc += (a > x) ? in.jt : in.jf; break;
-      case kJmp | kJge | kK: pc += (a >= k) ? in.jt : in.jf; break;
-      case kJmp | kJge | kX: pc += (a >= x) ? in.jt : in.jf; break;
-      case kJmp | kJset | kK: pc += (a & k) ? in.jt : in.jf; break;
-      case kJmp | kJset | kX: pc += (a & x) ? in.jt : in.jf; break;
-      default: return 0;  // unreachable: validate() admits only the opcodes above
+      case Opc::kAddK: a += k; break;
+      case Opc::kAddX: a += x; break;
+      case Opc::kSubK: a -= k; break;
+      case Opc::kSubX: a -= x; break;
+      case Opc::kMulK: a *= k; break;
+      case Opc::kMulX: a *= x; break;
+      case Opc::kDivK: a /= k; break;  // k != 0: validated
+      case Opc::kDivX: if (x == 0) return 0; a /= x; break;
+      case Opc::kModK: a %= k; break;
+      case Opc::kModX: if (x == 0) return 0; a %= x; break;
+      case Opc::kAndK: a &= k; break;
+      case Opc::kAndX: a &= x; break;
+      case Opc::kOrK: a |= k; break;
+      case Opc::kOrX: a |= x; break;
+      case Opc::kXorK: a ^= k; break;
+      case Opc::kXorX: a ^= x; break;
+      case Opc::kLshK: a <<= k; break;  // k < 32: validated
+      case Opc::kLshX: a <<= (x & 31); break;  // 32-bit eBPF shift: the count is masked
+      case Opc::kRshK: a >>= k; break;
+      case Opc::kRshX: a >>= (x & 31); break;
+      case Opc::kNegA: a = 0u - a; break;
+      case Opc::kJump: op += 1 + k; continue;
+      case Opc::kJeqK: op = branch(op, a == k); continue;
+      case Opc::kJgtK: op = branch(op, a > k); continue;
+      case Opc::kJgeK: op = branch(op, a >= k); continue;
+      case Opc::kJsetK: op = branch(op, (a & k) != 0); continue;
+      case Opc::kJeqX: op = branch(op, a == x); continue;
+      case Opc::kJgtX: op = branch(op, a > x); continue;
+      case Opc::kJgeX: op = branch(op, a >= x); continue;
+      case Opc::kJsetX: op = branch(op, (a & x) != 0); continue;
+      // Fused load + jump: the load as above, then the jump in the next slot (op[1]).
+      case Opc::kLdAbsWJeqK: if (k + std::size_t{4} > len) return 0; a = be32(pkt + k); op = branch(op + 1, a == op[1].k); continue;
+      case Opc::kLdAbsWJgtK: if (k + std::size_t{4} > len) return 0; a = be32(pkt + k); op = branch(op + 1, a > op[1].k); continue;
+      case Opc::kLdAbsWJgeK: if (k + std::size_t{4} > len) return 0; a = be32(pkt + k); op = branch(op + 1, a >= op[1].k); continue;
+      case Opc::kLdAbsWJsetK: if (k + std::size_t{4} > len) return 0; a = be32(pkt + k); op = branch(op + 1, (a & op[1].k) != 0); continue;
+      case Opc::kLdAbsHJeqK: if (k + std::size_t{2} > len) return 0; a = be16(pkt + k); op = branch(op + 1, a == op[1].k); continue;
+      case Opc::kLdAbsHJgtK: if (k + std::size_t{2} > len) return 0; a = be16(pkt + k); op = branch(op + 1, a > op[1].k); continue;
+      case Opc::kLdAbsHJgeK: if (k + std::size_t{2} > len) return 0; a = be16(pkt + k); op = branch(op + 1, a >= op[1].k); continue;
+      case Opc::kLdAbsHJsetK: if (k + std::size_t{2} > len) return 0; a = be16(pkt + k); op = branch(op + 1, (a & op[1].k) != 0); continue;
+      case Opc::kLdAbsBJeqK: if (k >= len) return 0; a = pkt[k]; op = branch(op + 1, a == op[1].k); continue;
+      case Opc::kLdAbsBJgtK: if (k >= len) return 0; a = pkt[k]; op = branch(op + 1, a > op[1].k); continue;
+      case Opc::kLdAbsBJgeK: if (k >= len) return 0; a = pkt[k]; op = branch(op + 1, a >= op[1].k); continue;
+      case Opc::kLdAbsBJsetK: if (k >= len) return 0; a = pkt[k]; op = branch(op + 1, (a & op[1].k) != 0); continue;
+      case Opc::kLdIndHJeqK: if (!load_ind(c, x + k, 2, a)) return 0; op = branch(op + 1, a == op[1].k); continue;
+      case Opc::kLdIndHJgtK: if (!load_ind(c, x + k, 2, a)) return 0; op = branch(op + 1, a > op[1].k); continue;
+      case Opc::kLdIndHJgeK: if (!load_ind(c, x + k, 2, a)) return 0; op = branch(op + 1, a >= op[1].k); continue;
+      case Opc::kLdIndHJsetK: if (!load_ind(c, x + k, 2, a)) return 0; op = branch(op + 1, (a & op[1].k) != 0); continue;
+      default: __builtin_unreachable();  // decode() makes only the opcodes above
     }
+    ++op;
   }
+}
+
+[[gnu::noinline]] std::uint32_t run_with_ancillary(const ValidatedProgram& prog, const Context& c) {
+  return run_impl<true>(prog, c);
+}
+
+}  // namespace
+
+std::uint32_t run(const ValidatedProgram& prog, const Context& c) {
+  if (prog.has_ancillary()) return run_with_ancillary(prog, c);
+  return run_impl<false>(prog, c);
 }
 
 }  // namespace bpfvm

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "bpfvm/decoded.h"
 #include "bpfvm/expected.h"
 #include "bpfvm/program.h"
 
@@ -39,11 +40,19 @@ class ValidatedProgram {
   const Program& program() const { return program_; }
   std::size_t size() const { return program_.size(); }
   const Instruction& operator[](std::size_t i) const { return program_[i]; }
+  // The interpreter's pre-decoded form, one Op per instruction (decoded.h).
+  const Op* ops() const { return ops_.data(); }
+  // True if some instruction is an ancillary load (SKF_AD_*).
+  bool has_ancillary() const { return has_ancillary_; }
 
  private:
   friend Expected<ValidatedProgram, BpfError> validate(Program program);
-  explicit ValidatedProgram(Program p) : program_(std::move(p)) {}
+  explicit ValidatedProgram(Program p) : program_(std::move(p)), ops_(decode(program_)) {
+    for (const Op& op : ops_) has_ancillary_ = has_ancillary_ || op.op == Opc::kLdAnc;
+  }
   Program program_;
+  std::vector<Op> ops_;
+  bool has_ancillary_ = false;
 };
 
 Expected<ValidatedProgram, BpfError> validate(Program program);

@@ -79,6 +79,8 @@ void Table::index(std::optional<std::string_view> argv0) {
   for (std::size_t t = 0; t < kCallTypeCount; ++t) {
     by_type_[t].clear();
     for (auto& list : by_family_[t]) list.clear();
+    portless_by_type_[t].clear();
+    for (auto& list : portless_by_family_[t]) list.clear();
     has_portless_[t] = false;
     needs_[t] = 0;
   }
@@ -89,11 +91,17 @@ void Table::index(std::optional<std::string_view> argv0) {
       if (!r.on_call(static_cast<CallType>(t))) continue;
       by_type_[t].push_back(static_cast<std::uint16_t>(i));
       // Only `port` is in the bitmap; a rule naming just local_port/peer_port is portless here.
-      if (!r.match.port) has_portless_[t] = true;
+      if (!r.match.port) {
+        has_portless_[t] = true;
+        portless_by_type_[t].push_back(static_cast<std::uint16_t>(i));
+      }
       needs_[t] |= needs_of(r);
-      for (int fam = 0; fam < kFamilySlots; ++fam)
-        if (!r.match.family || *r.match.family == fam)
-          by_family_[t][static_cast<std::size_t>(fam)].push_back(static_cast<std::uint16_t>(i));
+      for (int fam = 0; fam < kFamilySlots; ++fam) {
+        if (r.match.family && *r.match.family != fam) continue;
+        by_family_[t][static_cast<std::size_t>(fam)].push_back(static_cast<std::uint16_t>(i));
+        if (!r.match.port)
+          portless_by_family_[t][static_cast<std::size_t>(fam)].push_back(static_cast<std::uint16_t>(i));
+      }
     }
   }
   for (std::size_t t = 0; t < kCallTypeCount; ++t) ports_[t] = port_bitmap(rules_, by_type_[t]);
@@ -102,15 +110,16 @@ void Table::index(std::optional<std::string_view> argv0) {
 int Table::first_match(CallType t, const SocketFacts& f, int after) const noexcept {
   const std::size_t i = idx(t);
   if (i >= kCallTypeCount || by_type_[i].empty()) return -1;
-  if (!has_portless_[i]) {
-    // Every rule here names a port: an unknown port matches none of them, and a port no rule
-    // names is one bit test instead of a scan.
-    if (f.service_port < 0 || f.service_port > 65535) return -1;
-    if (!ports_[i] || !(*ports_[i])[static_cast<std::size_t>(f.service_port)]) return -1;
-  }
-  const auto& candidates = f.family >= 0 && f.family < kFamilySlots
-                               ? by_family_[i][static_cast<std::size_t>(f.family)]
-                               : by_type_[i];
+  // Could a rule with a `port` key match? Not when the port is unknown (a present key never
+  // matches an unknown fact) or when no rule names it: one bit test instead of a scan.
+  const bool port_rules_may_match = f.service_port >= 0 && f.service_port <= 65535 && ports_[i] &&
+                                    (*ports_[i])[static_cast<std::size_t>(f.service_port)];
+  if (!port_rules_may_match && !has_portless_[i]) return -1;
+  const bool by_family = f.family >= 0 && f.family < kFamilySlots;
+  const auto fam = static_cast<std::size_t>(by_family ? f.family : 0);
+  const auto& candidates = port_rules_may_match
+                               ? (by_family ? by_family_[i][fam] : by_type_[i])
+                               : (by_family ? portless_by_family_[i][fam] : portless_by_type_[i]);
   for (const std::uint16_t r : candidates) {
     if (static_cast<int>(r) > after && rules_[r].match.matches(f)) return r;
   }

@@ -225,6 +225,11 @@ class Table {
   // list), so rules for other families are never looked at. Families >= kFamilySlots use by_type_.
   static constexpr int kFamilySlots = 48;
   std::array<std::array<std::vector<std::uint16_t>, kFamilySlots>, kCallTypeCount> by_family_;
+  // The same two indices with only the rules that have no `port` key: when the call's port is
+  // unknown or no rule names it, rules with a port cannot match and are not looked at, so 99
+  // port rules in front of a portless one cost nothing.
+  std::array<std::vector<std::uint16_t>, kCallTypeCount> portless_by_type_;
+  std::array<std::array<std::vector<std::uint16_t>, kFamilySlots>, kCallTypeCount> portless_by_family_;
   // (Re)builds every index above; with a program name, only from rules whose argv0 accepts it.
   void index(std::optional<std::string_view> argv0);
 };

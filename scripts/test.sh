@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs every test: all suites in build/, then the unit suite again in build-asan/
-# (AddressSanitizer + UndefinedBehaviorSanitizer). Arguments go to the first `meson test`, e.g.
+# (AddressSanitizer + UndefinedBehaviorSanitizer), then every libFuzzer target (suite 'fuzz') in
+# build-fuzz/ (clang). Arguments go to the first `meson test`, e.g.
 #   scripts/test.sh --suite unit
-# The last line is always `N passed, N failed, N skipped`, summed over both runs.
+# The last line is always `N passed, N failed, N skipped`, summed over all runs.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -74,6 +75,54 @@ fi
 # Make UBSan findings fail the test instead of only printing; keep what the caller chose.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 run_tests build-asan --no-rebuild --num-processes 2 --timeout-multiplier 3 --suite unit
+
+# suite_executables DIR SUITE: the executables of DIR's tests in SUITE and what they depend on,
+# relative to DIR, one a line.
+suite_executables() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, os, subprocess, sys
+build, suite = sys.argv[1], sys.argv[2]
+def introspect(what):
+    return json.loads(subprocess.check_output(["meson", "introspect", build, what]))
+files = {t["id"]: t["filename"][0] for t in introspect("--targets")}
+wanted = set()
+for t in introspect("--tests"):
+    if any(s.endswith(":" + suite) for s in t["suite"]):
+        wanted.add(t["cmd"][0])
+        wanted.update(files[d] for d in t.get("depends", []) if d in files)
+for f in sorted(wanted):
+    print(os.path.relpath(f, build))
+PY
+}
+
+# The fuzz build: clang's libFuzzer with ASan+UBSan. Every test of suite 'fuzz' (one per
+# libFuzzer target, whatever the module) runs for the fuzz_seconds option (60 s by default), two
+# at a time, so the stage takes about targets/2 minutes plus the build of those executables.
+if command -v clang++ >/dev/null; then
+  if CXX=clang++ configure_only build-fuzz -Dfuzz=true -Dbuildtype=debugoptimized \
+      -Db_sanitize=address,undefined -Db_lundef=false &&
+      ninja -C build-fuzz build.ninja >&2; then  # re-runs meson if a meson.build changed, so the
+    # introspection below sees tests added since the directory was configured.
+    mapfile -t fuzz_targets < <(suite_executables build-fuzz fuzz)
+    log "building build-fuzz: ${fuzz_targets[*]}"
+    if ((${#fuzz_targets[@]} == 0)); then
+      log "build-fuzz has no test in suite 'fuzz'"
+      failed=$((failed + 1))
+      status=1
+    elif ! ninja -C build-fuzz "${fuzz_targets[@]}" >&2; then
+      failed=$((failed + 1))
+      status=1
+    else
+      run_tests build-fuzz --no-rebuild --num-processes 2 --suite fuzz
+    fi
+  else
+    failed=$((failed + 1))
+    status=1
+  fi
+else
+  log "no clang++: the fuzz suite did not run"
+  skipped=$((skipped + 1))
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -94,7 +94,7 @@ class FdTable {
   void init() noexcept;
 
   // The entry of fd, or nullptr when its chunk was never needed (state is then "unknown").
-  FdEntry* find(int fd) const noexcept {
+  [[gnu::always_inline]] FdEntry* find(int fd) const noexcept {
     if (static_cast<unsigned>(fd) >= static_cast<unsigned>(limit_)) return nullptr;
     return chunk_at(fd >> kChunkBits, fd & (kChunk - 1));
   }
@@ -121,7 +121,7 @@ class FdTable {
   int limit() const noexcept { return limit_; }
 
  private:
-  FdEntry* chunk_at(int c, int i) const noexcept {
+  [[gnu::always_inline]] FdEntry* chunk_at(int c, int i) const noexcept {
     FdEntry* chunk = dir_[c].load(std::memory_order_acquire);
     return chunk ? chunk + i : nullptr;
   }

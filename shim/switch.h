@@ -52,8 +52,10 @@ class Switch {
   //
   // make() builds the Call; it is called where needed so that the hot path, which needs only the
   // op (a constant in each wrapper) and the fd, never writes a Call to memory.
+  // always_inline: each wrapper keeps only its own op's case, and the hot path stays in the
+  // wrapper's frame (GCC stops inlining it on its own once the slow path's Call grows).
   template <class MakeCall, class Real>
-  auto dispatch(MakeCall&& make, Real&& real) noexcept -> decltype(real()) {
+  [[gnu::always_inline]] inline auto dispatch(MakeCall&& make, Real&& real) noexcept -> decltype(real()) {
     using R = decltype(real());
     // Wrappers call the real functions through real::fns without a null test: everything past
     // the two early returns runs after setup resolved them; those two resolve first if needed.

@@ -18,8 +18,10 @@
 
 #include "bpfvm/asm/text.h"
 #include "bpfvm/compile.h"
+#include "bpfvm/ebpf/test_run.h"
 #include "bpfvm/interpreter.h"
 #include "bpfvm/io.h"
+#include "bpfvm/oracle/frame_gen.h"
 #include "bpfvm/oracle/loopback.h"
 #include "bpfvm/oracle/program_gen.h"
 
@@ -29,7 +31,7 @@ constexpr int kRefused = 1;
 
 struct Options {
   std::string prog, packet, net, ll, ctx, format, linktype = "raw";
-  bool socket = false;
+  bool socket = false, ebpf = false;
   std::uint64_t count = 10000, seed = 1;
 };
 
@@ -185,6 +187,45 @@ int cmd_crosscheck(const Options& o) {
   return disagreements == 0 ? 0 : kRefused;
 }
 
+// The same with the eBPF translation and BPF_PROG_TEST_RUN: valid programs only, each on three
+// random Ethernet frames, comparing the full 32-bit return values.
+int cmd_crosscheck_ebpf(const Options& o) {
+  if (auto why = bpfvm::ebpf::TestRunOracle::unavailable()) {
+    std::cerr << "bpfvm: crosscheck --ebpf skipped: " << *why << "\n";
+    return kSkipped;
+  }
+  auto opened = bpfvm::ebpf::TestRunOracle::open();
+  if (!opened) { std::cerr << "bpfvm: " << opened.error() << "\n"; return kRefused; }
+  const bpfvm::ebpf::TestRunOracle& oracle = **opened;
+  bpfvm::oracle::ProgramGen gen(o.seed, bpfvm::oracle::kTestRunAncillaries);
+  bpfvm::oracle::FrameGen frames(o.seed);
+  std::uint64_t runs = 0, disagreements = 0;
+  for (std::uint64_t i = 0; i < o.count; ++i) {
+    std::vector<std::uint8_t> fs[3];
+    std::uint32_t marks[3];
+    for (int j = 0; j < 3; ++j) { fs[j] = frames.frame(); marks[j] = frames.mark(); }
+    auto v = bpfvm::validate(gen.program(fs[0].size() - bpfvm::ebpf::kEthHeader));
+    if (!v) continue;
+    auto loaded = oracle.load(*v);
+    if (!loaded) { std::cerr << "bpfvm: case " << i << ": " << loaded.error() << "\n"; return kRefused; }
+    for (int j = 0; j < 3; ++j) {
+      auto kernel = oracle.run(*loaded, fs[j], marks[j]);
+      if (!kernel) { std::cerr << "bpfvm: case " << i << ": " << kernel.error() << "\n"; return kRefused; }
+      const std::uint32_t vm = bpfvm::run(*v, oracle.context(fs[j], marks[j]));
+      ++runs;
+      if (*kernel == vm) continue;
+      ++disagreements;
+      std::cout << nlohmann::ordered_json{{"case", i}, {"prog", nlohmann::json::parse(bpfvm::format_json(v->program()))},
+                                          {"frame", hex_of(fs[j])}, {"mark", marks[j]}, {"kernel", *kernel},
+                                          {"bpfvm", vm}}.dump()
+                << "\n";
+    }
+  }
+  std::cerr << o.count << " programs (seed " << o.seed << "), " << runs << " valid-program runs through "
+            << "BPF_PROG_TEST_RUN, " << disagreements << " disagreements\n";
+  return disagreements == 0 ? 0 : kRefused;
+}
+
 int cmd_batch() {
   std::string line;
   while (std::getline(std::cin, line)) {
@@ -235,6 +276,9 @@ int main(int argc, char** argv) {
       "prints disagreements as JSON lines; exit 77 if SO_ATTACH_FILTER is unavailable");
   cross->add_option("--count", o.count, "Number of programs (default 10000)");
   cross->add_option("--seed", o.seed, "Generator seed (default 1)");
+  cross->add_flag("--ebpf", o.ebpf,
+                  "Use the second oracle instead: translate to eBPF, run with BPF_PROG_TEST_RUN on random "
+                  "Ethernet frames and compare full 32-bit return values (valid programs only; needs libbpf, root)");
 
   auto* batch = app.add_subcommand("batch",
       "JSON lines in, JSON lines out: {\"prog\": [[c,jt,jf,k],...], \"packet\": \"hex\", \"net\", \"ll\", \"ctx\"}"
@@ -251,7 +295,7 @@ int main(int argc, char** argv) {
   if (as->parsed()) return cmd_asm(o);
   if (dis->parsed()) return cmd_disasm(o);
   if (comp->parsed()) return cmd_compile(o);
-  if (cross->parsed()) return cmd_crosscheck(o);
+  if (cross->parsed()) return o.ebpf ? cmd_crosscheck_ebpf(o) : cmd_crosscheck(o);
   if (batch->parsed()) return cmd_batch();
   return 2;
 }

@@ -44,7 +44,7 @@ std::uint32_t ProgramGen::offset(std::size_t payload_len) {
     case 3: return static_cast<std::uint32_t>(kSkfLlOff) + static_cast<std::uint32_t>(pick(0, 74));
     case 4: {  // a deterministic SKF_AD_* or one the kernel does not know
       static constexpr std::uint32_t kUnknown[] = {1, 2, 64, 68, 0xffc};
-      const std::uint32_t off = pick(0, 4) ? kDeterministicAnc[pick(0, std::size(kDeterministicAnc) - 1)]
+      const std::uint32_t off = pick(0, 4) ? anc_[pick(0, anc_.size() - 1)]
                                            : kUnknown[pick(0, std::size(kUnknown) - 1)];
       return static_cast<std::uint32_t>(kSkfAdOff) + off;
     }
@@ -96,7 +96,7 @@ Instruction ProgramGen::insn(std::size_t i, std::size_t n, std::size_t payload_l
     case 17: return {static_cast<std::uint16_t>(kRet | (pick(0, 1) ? kA : kK)), 0, 0, ret_k(payload_len)};
     case 18: return {static_cast<std::uint16_t>(pick(0, 255)), 0, 0, small_or_wild()};  // mostly unknown codes
     default: return {static_cast<std::uint16_t>(kLd | size | kAbs), 0, 0,
-                     static_cast<std::uint32_t>(kSkfAdOff) + static_cast<std::uint32_t>(kDeterministicAnc[pick(0, std::size(kDeterministicAnc) - 1)])};
+                     static_cast<std::uint32_t>(kSkfAdOff) + static_cast<std::uint32_t>(anc_[pick(0, anc_.size() - 1)])};
   }
 }
 }  // namespace bpfvm::oracle

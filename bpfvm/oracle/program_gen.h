@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "bpfvm/program.h"
@@ -13,7 +14,9 @@ namespace bpfvm::oracle {
 
 class ProgramGen {
  public:
-  explicit ProgramGen(std::uint64_t seed) : rng_(seed) {}
+  // Ancillary loads use the SKF_AD_* offsets in `ancillaries` (and some the kernel does not know).
+  explicit ProgramGen(std::uint64_t seed, std::span<const std::uint32_t> ancillaries = kDeterministicAnc)
+      : rng_(seed), anc_(ancillaries) {}
   Program program(std::size_t payload_len);
   std::vector<std::uint8_t> payload();
 
@@ -31,6 +34,7 @@ class ProgramGen {
   Instruction insn(std::size_t i, std::size_t n, std::size_t payload_len);
 
   std::mt19937_64 rng_;
+  std::span<const std::uint32_t> anc_;  // static storage: the lists above or the caller's
 };
 
 // True if `p` loads SKF_AD_RANDOM or SKF_AD_RXHASH, whose values no oracle can know in advance.
