@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# netstack's cost, measured (a benchmark: it reports figures and never fails on them).
+#
+#  1. UDP datagrams per second between two stacks joined by channel links (64-byte payloads,
+#     Ethernet framing, ARP resolved before the clock starts; sender, both stacks and receiver
+#     on one thread): the median of R runs of N datagrams.
+#  2. Header parse + checksum cost for one 42-byte UDP packet (IPv4 parse, header checksum, UDP
+#     parse, pseudo-header checksum): ns per packet (median of R runs), and instructions per
+#     packet counted by callgrind at two loop counts N1 < N2, so start-up cancels out:
+#         Ir/packet = (Ir(N2) - Ir(N1)) / (N2 - N1)
+#     The same for one UDP datagram through both stacks.
+#
+# Prints a Markdown block on stdout (for docs/netstack.md and docs/performance.md); progress on stderr.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+usage: scripts/bench-netstack.sh [--build DIR] [--n N] [--rounds R] [--no-callgrind]
+
+  --build DIR      build directory holding tests/netstack/netstack_bench (default build-net,
+                   configured and built if needed)
+  --n N            datagrams / packets per timed run (default 1000000)
+  --rounds R       timed runs; the median is reported (default 5)
+  --no-callgrind   skip the instruction counts (valgrind not needed then)
+  -h, --help       this text
+USAGE
+}
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+build=build-net n=1000000 rounds=5 callgrind=1
+while (($#)); do
+  case $1 in
+    --build) build=${2:?}; shift 2 ;;
+    --n) n=${2:?}; shift 2 ;;
+    --rounds) rounds=${2:?}; shift 2 ;;
+    --no-callgrind) callgrind=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench-netstack.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+configure_only "$build"
+log "building $build/tests/netstack/netstack_bench"
+ninja -C "$build" tests/netstack/netstack_bench >&2
+bench=$build/tests/netstack/netstack_bench
+
+# median KEY MODE: runs `bench MODE n` rounds times, prints the median of KEY.
+median() {
+  local key=$1 mode=$2 i
+  for ((i = 0; i < rounds; i++)); do
+    "$bench" "$mode" "$n" | awk -v k="$key" '$1 == k { print $2 }'
+  done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# ir MODE COUNT: instructions callgrind counts for `bench MODE COUNT`.
+ir() {
+  local out
+  out=$(mktemp)
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$bench" "$1" "$2" >/dev/null 2>&1
+  awk '/^summary:/ { print $2 }' "$out"
+  rm -f "$out"
+}
+
+log "udp: $rounds runs of $n datagrams"
+udp_rate=$(median udp_datagrams_per_sec udp)
+log "parse: $rounds runs of $n packets"
+parse_ns=$(median parse_ns_per_packet parse)
+
+echo "### netstack (scripts/bench-netstack.sh --n $n --rounds $rounds)"
+echo
+echo "$(uname -m), $(nproc) cores, $(c++ --version | head -1), build type $(meson introspect --buildoptions "$build" 2>/dev/null | python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"))' 2>/dev/null || echo '?')"
+echo
+echo "| measure | value |"
+echo "|---|---|"
+echo "| UDP datagrams/s between two stacks over channel links (64 B, median of $rounds) | $udp_rate |"
+echo "| IPv4+UDP parse and both checksums, ns/packet (42 B, median of $rounds) | $parse_ns |"
+if ((callgrind)) && command -v valgrind >/dev/null; then
+  n1=20000 n2=120000
+  log "callgrind: parse at $n1 and $n2"
+  p1=$(ir parse $n1) p2=$(ir parse $n2)
+  log "callgrind: udp at $n1 and $n2"
+  u1=$(ir udp $n1) u2=$(ir udp $n2)
+  echo "| IPv4+UDP parse and both checksums, instructions/packet (callgrind) | $(( (p2 - p1) / (n2 - n1) )) |"
+  echo "| one UDP datagram through both stacks (send, ARP-resolved Ethernet, receive, read), instructions (callgrind) | $(( (u2 - u1) / (n2 - n1) )) |"
+fi
