@@ -52,21 +52,27 @@ run_tests build --num-processes 2 "$@"
 # suite runs: build those executables alone (the preload object and the commands are exercised
 # by the first run) to keep CI within its time.
 configure_only build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
-# Each unit test's executable and what it depends on (e.g. the bpfvm command its CLI test runs).
-mapfile -t unit_targets < <(/usr/bin/python3 - <<'PY'
-import json, os, subprocess
+# suite_executables DIR SUITE: the executables DIR builds for its tests in SUITE and what they
+# depend on (e.g. the bpfvm command its CLI test runs), relative to DIR, one a line.
+suite_executables() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, os, subprocess, sys
+build, suite = sys.argv[1], sys.argv[2]
 def introspect(what):
-    return json.loads(subprocess.check_output(["meson", "introspect", "build-asan", what]))
+    return json.loads(subprocess.check_output(["meson", "introspect", build, what]))
 files = {t["id"]: t["filename"][0] for t in introspect("--targets")}
+outputs = set(files.values())
 wanted = set()
 for t in introspect("--tests"):
-    if any(s.endswith(":unit") for s in t["suite"]):
-        wanted.add(t["cmd"][0])
+    if any(s.endswith(":" + suite) for s in t["suite"]):
+        if t["cmd"][0] in outputs:   # not an interpreter such as /usr/bin/python3
+            wanted.add(t["cmd"][0])
         wanted.update(files[d] for d in t.get("depends", []) if d in files)
 for f in sorted(wanted):
-    print(os.path.relpath(f, "build-asan"))
+    print(os.path.relpath(f, build))
 PY
-)
+}
+mapfile -t unit_targets < <(suite_executables build-asan unit)
 log "building build-asan: ${unit_targets[*]}"
 if ! ninja -C build-asan "${unit_targets[@]}" >&2; then
   failed=$((failed + 1))
@@ -76,24 +82,6 @@ fi
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 run_tests build-asan --no-rebuild --num-processes 2 --timeout-multiplier 3 --suite unit
 
-# suite_executables DIR SUITE: the executables of DIR's tests in SUITE and what they depend on,
-# relative to DIR, one a line.
-suite_executables() {
-  /usr/bin/python3 - "$1" "$2" <<'PY'
-import json, os, subprocess, sys
-build, suite = sys.argv[1], sys.argv[2]
-def introspect(what):
-    return json.loads(subprocess.check_output(["meson", "introspect", build, what]))
-files = {t["id"]: t["filename"][0] for t in introspect("--targets")}
-wanted = set()
-for t in introspect("--tests"):
-    if any(s.endswith(":" + suite) for s in t["suite"]):
-        wanted.add(t["cmd"][0])
-        wanted.update(files[d] for d in t.get("depends", []) if d in files)
-for f in sorted(wanted):
-    print(os.path.relpath(f, build))
-PY
-}
 
 # The fuzz build: clang's libFuzzer with ASan+UBSan. Every test of suite 'fuzz' (one per
 # libFuzzer target, whatever the module) runs for the fuzz_seconds option (60 s by default), two
