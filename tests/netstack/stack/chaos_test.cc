@@ -12,21 +12,26 @@ struct ChaosPair {
   explicit ChaosPair(link::ChaosSettings s, std::uint64_t seed)
       : raw_a(1500, LinkMedium::kEthernet, kMacA),
         link_b(1500, LinkMedium::kEthernet, kMacB),
+        chaos_timers(clock),
+        chaos_a(raw_a, chaos_timers, seed, s, s),
         a(clock),
-        b(clock),
-        chaos_a(raw_a, a.timers(), seed, s, s) {
+        b(clock) {
     configure(a, chaos_a, kAddrA);
     configure(b, link_b, kAddrB);
   }
   void pump() {
+    chaos_timers.run_due();
     a.run_due();
     b.run_due();
     link::pump(raw_a, link_b);
   }
+  // Declared in the order they may be built and torn down: a link endpoint must outlive the
+  // stack whose NIC sits on it (the stacks are destroyed first, then chaos_a, then raw_a).
   FakeClock clock;
   link::ChannelEndpoint raw_a, link_b;
-  Stack a, b;
+  TimerQueue chaos_timers;      // the chaos link's own delays, serviced by pump()
   link::ChaosEndpoint chaos_a;  // a's NIC sits on chaos_a, which sits on raw_a
+  Stack a, b;
 };
 }  // namespace
 
