@@ -104,6 +104,14 @@ enum class SockOpt : std::uint8_t {
   kTtl,                // 1..255
   kBroadcast,          // allow sending to broadcast addresses
   kError,              // get only: returns and clears the pending error (SO_ERROR), as errno
+  // TCP only (others answer kUnknownProtocolOption):
+  kNoDelay,            // TCP_NODELAY: 0 or 1
+  kKeepAlive,          // SO_KEEPALIVE: 0 or 1
+  kKeepIdle,           // TCP_KEEPIDLE, seconds
+  kKeepInterval,       // TCP_KEEPINTVL, seconds
+  kKeepCount,          // TCP_KEEPCNT
+  kMaxSegment,         // get: Eff.snd.MSS once connected (TCP_MAXSEG)
+  kState,              // get only: the RFC 9293 state as tcp::State's value (TCP_INFO's state)
 };
 
 struct ReadResult {

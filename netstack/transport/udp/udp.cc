@@ -231,6 +231,14 @@ Status UdpEndpoint::set_sock_opt(SockOpt opt, std::int64_t value) {
     case SockOpt::kReceiveQueueSize:
     case SockOpt::kError:
       return Errc::kInvalidOptionValue;  // read-only
+    case SockOpt::kNoDelay:
+    case SockOpt::kKeepAlive:
+    case SockOpt::kKeepIdle:
+    case SockOpt::kKeepInterval:
+    case SockOpt::kKeepCount:
+    case SockOpt::kMaxSegment:
+    case SockOpt::kState:
+      break;  // TCP only
   }
   return Errc::kUnknownProtocolOption;
 }
@@ -249,6 +257,14 @@ Expected<std::int64_t> UdpEndpoint::get_sock_opt(SockOpt opt) {
       pending_error_.reset();
       return std::int64_t{e};
     }
+    case SockOpt::kNoDelay:
+    case SockOpt::kKeepAlive:
+    case SockOpt::kKeepIdle:
+    case SockOpt::kKeepInterval:
+    case SockOpt::kKeepCount:
+    case SockOpt::kMaxSegment:
+    case SockOpt::kState:
+      break;  // TCP only
   }
   return Errc::kUnknownProtocolOption;
 }
