@@ -107,20 +107,28 @@ void Table::index(std::optional<std::string_view> argv0) {
   for (std::size_t t = 0; t < kCallTypeCount; ++t) ports_[t] = port_bitmap(rules_, by_type_[t]);
 }
 
-int Table::first_match(CallType t, const SocketFacts& f, int after) const noexcept {
+// The rules worth trying for a call of type t on a socket of this family and service port, in
+// file order; nullptr when none can match.
+const std::vector<std::uint16_t>* Table::candidates(CallType t, int family, int service_port) const noexcept {
   const std::size_t i = idx(t);
-  if (i >= kCallTypeCount || by_type_[i].empty()) return -1;
+  if (i >= kCallTypeCount || by_type_[i].empty()) return nullptr;
   // Could a rule with a `port` key match? Not when the port is unknown (a present key never
   // matches an unknown fact) or when no rule names it: one bit test instead of a scan.
-  const bool port_rules_may_match = f.service_port >= 0 && f.service_port <= 65535 && ports_[i] &&
-                                    (*ports_[i])[static_cast<std::size_t>(f.service_port)];
-  if (!port_rules_may_match && !has_portless_[i]) return -1;
-  const bool by_family = f.family >= 0 && f.family < kFamilySlots;
-  const auto fam = static_cast<std::size_t>(by_family ? f.family : 0);
-  const auto& candidates = port_rules_may_match
-                               ? (by_family ? by_family_[i][fam] : by_type_[i])
-                               : (by_family ? portless_by_family_[i][fam] : portless_by_type_[i]);
-  for (const std::uint16_t r : candidates) {
+  const bool port_rules_may_match = service_port >= 0 && service_port <= 65535 && ports_[i] &&
+                                    (*ports_[i])[static_cast<std::size_t>(service_port)];
+  if (!port_rules_may_match && !has_portless_[i]) return nullptr;
+  const bool by_family = family >= 0 && family < kFamilySlots;
+  const auto fam = static_cast<std::size_t>(by_family ? family : 0);
+  const auto& list = port_rules_may_match
+                         ? (by_family ? by_family_[i][fam] : by_type_[i])
+                         : (by_family ? portless_by_family_[i][fam] : portless_by_type_[i]);
+  return list.empty() ? nullptr : &list;
+}
+
+int Table::first_match(CallType t, const SocketFacts& f, int after) const noexcept {
+  const auto* list = candidates(t, f.family, f.service_port);
+  if (!list) return -1;
+  for (const std::uint16_t r : *list) {
     if (static_cast<int>(r) > after && rules_[r].match.matches(f)) return r;
   }
   return -1;

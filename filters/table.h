@@ -212,9 +212,15 @@ class Table {
   // and whose match accepts `f`; -1 when none. No allocation, no locks. Rules that name ports are
   // indexed by a port bitmap, so many rules that cannot match cost one bit test.
   int first_match(CallType t, const SocketFacts& f, int after = -1) const noexcept;
+  // False when first_match(t, f) is -1 for every f with this family and service port, whatever
+  // the socket's other facts: lets a caller skip gathering them (addresses cost system calls).
+  bool may_match(CallType t, int family, int service_port) const noexcept {
+    return candidates(t, family, service_port) != nullptr;
+  }
 
  private:
   static std::size_t idx(CallType t) noexcept { return static_cast<std::size_t>(t); }
+  const std::vector<std::uint16_t>* candidates(CallType t, int family, int service_port) const noexcept;
   std::uint64_t seed_ = 0;
   std::vector<Rule> rules_;
   std::array<std::vector<std::uint16_t>, kCallTypeCount> by_type_;   // rule indices, file order

@@ -12,24 +12,24 @@ void FdTable::init() noexcept {
   // such fds are simply untracked).
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < max)
     max = rl.rlim_max;
-  limit_ = static_cast<int>(max);
+  // mmap, not malloc: this may run before the program's allocator is usable. Address space only:
+  // 1M fds reserve 128 MiB of it and commit nothing. A process under a tight RLIMIT_AS gets a
+  // smaller table (the fds beyond it go untracked) rather than none.
+  for (; max >= 1024; max /= 2) {
+    void* p = mmap(nullptr, sizeof(FdEntry) * max, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) continue;
+    base_ = static_cast<FdEntry*>(p);   // zero pages: every entry is "unknown"
+    limit_ = static_cast<int>(max);
+    return;
+  }
 }
 
-FdEntry* FdTable::get(int fd) noexcept {
-  if (static_cast<unsigned>(fd) >= static_cast<unsigned>(limit_)) return nullptr;
-  const int c = fd >> kChunkBits;
-  if (FdEntry* e = chunk_at(c, fd & (kChunk - 1))) return e;
-  // mmap, not malloc: this runs inside wrapped calls, maybe inside malloc or a signal handler.
-  void* p = mmap(nullptr, sizeof(FdEntry) * kChunk, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return nullptr;
-  auto* fresh = static_cast<FdEntry*>(p);   // zero pages: every entry is "unknown"
-  FdEntry* expected = nullptr;
-  if (!dir_[c].compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) {
-    munmap(p, sizeof(FdEntry) * kChunk);    // another thread won; use its chunk
-    return expected + (fd & (kChunk - 1));
+void FdTable::raise_high(int fd) noexcept {
+  int cur = high_.load(std::memory_order_relaxed);
+  while (fd >= cur && !high_.compare_exchange_weak(cur, fd + 1, std::memory_order_release,
+                                                  std::memory_order_relaxed)) {
   }
-  return fresh + (fd & (kChunk - 1));
 }
 
 void FdTable::clear(int fd) noexcept {

@@ -1,7 +1,9 @@
 // What the shim knows about each file descriptor of this process, indexed by fd number.
-// Lock-free: a two-level table (a fixed directory of chunk pointers, chunks mapped on first use
-// and published with CAS), so the read path is two loads and growing never blocks a reader.
-// fds at or beyond the limit (RLIMIT_NOFILE's hard limit, at most kMaxFds) are untracked, silently.
+// Lock-free and never grown: init() reserves one entry per possible fd (RLIMIT_NOFILE's hard
+// limit, at most kMaxFds) as address space only (MAP_NORESERVE); the kernel backs a page with
+// memory when an entry on it is first written, and reads of untouched entries see zeros
+// ("unknown"). So the read path is a bounds test and an add, and a thread never waits for another.
+// fds at or beyond the limit are untracked, silently.
 #pragma once
 
 #include <atomic>
@@ -59,8 +61,10 @@ struct alignas(128) FdEntry {
   std::atomic<stats::CookieSlot*> slot;    // counters of cookie, cached
   // Per call type, the rule the socket's own facts select: 0 not yet known, 1 none, else
   // index + 2. Matching depends only on those facts, so a socket pays for the scan of the rule
-  // table once per call type, not once per call. Reset whenever the facts change.
-  std::atomic<std::uint16_t> rule_cache[filters::kCallTypeCount];
+  // table once per call type, not once per call. Reset whenever the facts change. Four 16-bit
+  // values to a word, so the reset on every new socket is three stores.
+  static constexpr std::size_t kRuleWords = (filters::kCallTypeCount + 3) / 4;
+  std::atomic<std::uint64_t> rule_cache[kRuleWords];
 
   // --- second line: state for the triggers and actions of rules ---
   std::atomic<std::uint64_t> sent_bytes;      // counted only while some rule has after_bytes
@@ -70,8 +74,25 @@ struct alignas(128) FdEntry {
   static constexpr int kSocketRuleCounts = 3;
   SocketRuleCount per_socket[kSocketRuleCounts];
 
+  std::uint16_t cached_rule(filters::CallType t) const noexcept {
+    const auto i = static_cast<std::size_t>(t);
+    return static_cast<std::uint16_t>(rule_cache[i / 4].load(std::memory_order_relaxed) >> (16 * (i % 4)));
+  }
+  // Threads sharing the fd may race here; the loser's value is lost, which only means a rescan
+  // (every value ever written is a correct decision or 0).
+  void cache_rule(filters::CallType t, std::uint16_t v) noexcept {
+    const auto i = static_cast<std::size_t>(t);
+    const unsigned shift = 16 * (i % 4);
+    auto& w = rule_cache[i / 4];
+    w.store((w.load(std::memory_order_relaxed) & ~(std::uint64_t{0xffff} << shift)) |
+                (std::uint64_t{v} << shift),
+            std::memory_order_relaxed);
+  }
   void reset_rule_cache() noexcept {
-    for (auto& r : rule_cache) r.store(0, std::memory_order_relaxed);
+    static_assert(kRuleWords == 3);   // unrolled: this runs for every new socket when rules exist
+    rule_cache[0].store(0, std::memory_order_relaxed);
+    rule_cache[1].store(0, std::memory_order_relaxed);
+    rule_cache[2].store(0, std::memory_order_relaxed);
   }
   // A new socket under this number: nothing of the old one's rule state may carry over.
   void reset_rule_state() noexcept {
@@ -86,47 +107,52 @@ static_assert(sizeof(FdEntry) == 128);
 
 class FdTable {
  public:
-  static constexpr int kChunkBits = 10;
-  static constexpr int kChunk = 1 << kChunkBits;
   static constexpr int kMaxFds = 1 << 20;   // the kernel's default nr_open
 
-  // Sets the limit from RLIMIT_NOFILE. Call once before use.
+  // Reserves the table from RLIMIT_NOFILE. Call once before use; until then every fd is untracked.
   void init() noexcept;
 
-  // The entry of fd, or nullptr when its chunk was never needed (state is then "unknown").
+  // The entry of fd, or nullptr when fd is out of range. Only for reading and for clearing:
+  // writing a socket into an entry goes through get().
   [[gnu::always_inline]] FdEntry* find(int fd) const noexcept {
     if (static_cast<unsigned>(fd) >= static_cast<unsigned>(limit_)) return nullptr;
-    return chunk_at(fd >> kChunkBits, fd & (kChunk - 1));
+    return base_ + fd;
   }
-  // The entry of fd, mapping its chunk when needed; nullptr only when fd is out of range or
-  // memory is exhausted.
-  FdEntry* get(int fd) noexcept;
+  // The hot paths' form of find(): test, then index without a null test.
+  [[gnu::always_inline]] bool tracked(int fd) const noexcept {
+    return static_cast<unsigned>(fd) < static_cast<unsigned>(limit_);
+  }
+  [[gnu::always_inline]] FdEntry& at(int fd) const noexcept { return base_[fd]; }
+  int fd_of(const FdEntry& e) const noexcept { return static_cast<int>(&e - base_); }
+  // find() for an entry about to be written: also raises the high-water mark that bounds the
+  // scans of for_each_socket.
+  [[gnu::always_inline]] FdEntry* get(int fd) noexcept {
+    if (!tracked(fd)) [[unlikely]] return nullptr;
+    if (fd >= high_.load(std::memory_order_relaxed)) [[unlikely]]
+      raise_high(fd);
+    return &at(fd);
+  }
 
   // Forget fd (closed): kind back to unknown, so a reused number is classified afresh.
   void clear(int fd) noexcept;
 
   // Calls f(fd, entry) for every fd whose kind is kSocket. For exit-time leak scans and the
-  // rare dup bookkeeping; O(mapped chunks).
+  // rare dup bookkeeping; O(highest fd ever written).
   template <class F>
   void for_each_socket(F&& f) const noexcept {
-    for (int c = 0; c * kChunk < limit_; ++c) {
-      FdEntry* chunk = dir_[c].load(std::memory_order_acquire);
-      if (!chunk) continue;
-      for (int i = 0; i < kChunk; ++i)
-        if (FdState{chunk[i].state.load(std::memory_order_relaxed)}.kind() == FdKind::kSocket)
-          f(c * kChunk + i, chunk[i]);
-    }
+    const int end = high_.load(std::memory_order_acquire);
+    for (int fd = 0; fd < end; ++fd)
+      if (FdState{base_[fd].state.load(std::memory_order_relaxed)}.kind() == FdKind::kSocket)
+        f(fd, base_[fd]);
   }
 
   int limit() const noexcept { return limit_; }
 
  private:
-  [[gnu::always_inline]] FdEntry* chunk_at(int c, int i) const noexcept {
-    FdEntry* chunk = dir_[c].load(std::memory_order_acquire);
-    return chunk ? chunk + i : nullptr;
-  }
+  void raise_high(int fd) noexcept;
+  FdEntry* base_ = nullptr;
   int limit_ = 0;
-  std::atomic<FdEntry*> dir_[kMaxFds / kChunk] = {};
+  std::atomic<int> high_{0};   // one past the highest fd get() handed out
 };
 
 }  // namespace shim

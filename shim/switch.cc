@@ -36,15 +36,6 @@ int kernel_protocol(int fd, int domain, int type, int protocol) noexcept {
 
 }  // namespace
 
-std::uint16_t Switch::port_of(const sockaddr* a, socklen_t n) noexcept {
-  if (!a) return 0;
-  if (a->sa_family == AF_INET && n >= static_cast<socklen_t>(sizeof(sockaddr_in)))
-    return ntohs(reinterpret_cast<const sockaddr_in*>(a)->sin_port);
-  if (a->sa_family == AF_INET6 && n >= static_cast<socklen_t>(sizeof(sockaddr_in6)))
-    return ntohs(reinterpret_cast<const sockaddr_in6*>(a)->sin6_port);
-  return 0;
-}
-
 namespace {
 
 std::uint16_t local_port_of(int fd) noexcept {
@@ -160,7 +151,7 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
       if (e) fds_.clear(c.fd);
       return false;
     }
-    if (!e) e = fds_.get(c.fd);
+    e = fds_.get(c.fd);
     if (!e || !classify(c.fd, *e)) return false;
     bits = e->state.load(std::memory_order_relaxed);
   }
@@ -186,22 +177,49 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
 int Switch::rule_for(const Call& c, FdEntry& e, std::uint32_t bits) noexcept {
   const filters::CallType t = call_type_of(c.op);
   if (!has_rules(t)) return -1;
+  // Most sockets concern no rule at all: their family and service port say so at once, before
+  // any of the facts that cost more (addresses are system calls) are gathered.
+  const bool per_call_port = c.addr != nullptr;
+  if (!table_->may_match(t, cookie_family(cookie_of(e)), ports_of(c, e, bits).service)) {
+    if (!per_call_port) e.cache_rule(t, 1);
+    return -1;
+  }
   char path[kPathBuf];
   const bool per_call = c.op == Op::kConnect || c.op == Op::kBind || (c.op == Op::kSend && c.addr) ||
                         c.op == Op::kGetsockopt || c.op == Op::kSetsockopt;
   if (per_call) return first_enabled(t, facts_of(c, e, bits, path), -1);
-  auto& cached = e.rule_cache[static_cast<std::size_t>(t)];
-  std::uint16_t v = cached.load(std::memory_order_relaxed);
+  std::uint16_t v = e.cached_rule(t);
   if (v == 0) {
     const int found = table_->first_match(t, facts_of(c, e, bits, path));
     v = static_cast<std::uint16_t>(found < 0 ? 1 : found + 2);
-    cached.store(v, std::memory_order_relaxed);
+    e.cache_rule(t, v);
   }
   int idx = static_cast<int>(v) - 2;
   // A rule switched off through the segment is skipped as if absent (rare: no caching).
   if (idx >= 0 && seg_->rules[idx].disabled.load(std::memory_order_relaxed))
     idx = first_enabled(t, facts_of(c, e, bits, path), idx);
   return idx;
+}
+
+bool Switch::rule_free_by_port(FdEntry& e, filters::CallType t, std::uint32_t bits,
+                               const sockaddr* addr, socklen_t addrlen) noexcept {
+  // The service port as ports_of() has it for a call that names no address (or, with addr, for a
+  // connect or a send to it), without building a Call.
+  int service = -1;
+  if (addr) {
+    service = port_of(addr, addrlen);
+  } else {
+    const ConnState conn = FdState{bits}.conn();
+    const int peer = e.peer_port.load(std::memory_order_relaxed);
+    const int local = e.local_port.load(std::memory_order_relaxed);
+    if (peer && (conn == ConnState::kConnected || conn == ConnState::kConnecting))
+      service = peer;
+    else if (local)
+      service = local;
+  }
+  if (table_->may_match(t, cookie_family(cookie_of(e)), service)) return false;
+  if (!addr) e.cache_rule(t, 1);
+  return true;
 }
 
 int Switch::socket_rule(const Call& c) const noexcept {
@@ -236,6 +254,25 @@ bool to_path(const sockaddr* sa, socklen_t n, char* out, std::size_t len) noexce
 
 }  // namespace
 
+// The ports of a call on a tracked socket, as facts_of reports them (-1 unknown).
+Switch::Ports Switch::ports_of(const Call& c, const FdEntry& e, std::uint32_t bits) noexcept {
+  Ports p;
+  const ConnState conn = FdState{bits}.conn();
+  const int peer = e.peer_port.load(std::memory_order_relaxed);
+  const int local = e.local_port.load(std::memory_order_relaxed);
+  const bool to_addr = c.addr && (c.op == Op::kConnect || c.op == Op::kSend);
+  const bool connected = conn == ConnState::kConnected || conn == ConnState::kConnecting;
+  if (local) p.local = local;
+  if (peer && connected) p.peer = peer;
+  if (to_addr) p.peer = port_of(c.addr, c.addrlen);
+  if (c.addr && c.op == Op::kBind) p.local = port_of(c.addr, c.addrlen);
+  if (to_addr || (connected && peer))
+    p.service = p.peer;
+  else if (p.local >= 0)
+    p.service = p.local;
+  return p;
+}
+
 // What the rules see of a call on a tracked socket. The service port is the peer's port on a
 // socket that connects or sends to an address, the local port on a bound, listening or accepted
 // socket. Addresses and paths cost system calls, so they are read only when some rule on this
@@ -248,18 +285,12 @@ filters::SocketFacts Switch::facts_of(const Call& c, const FdEntry& e, std::uint
   f.type = cookie_type(ck);
   f.protocol = cookie_protocol(ck);
   const ConnState conn = FdState{bits}.conn();
-  const int peer = e.peer_port.load(std::memory_order_relaxed);
-  const int local = e.local_port.load(std::memory_order_relaxed);
+  const Ports p = ports_of(c, e, bits);
   const bool to_addr = c.addr && (c.op == Op::kConnect || c.op == Op::kSend);
   const bool connected = conn == ConnState::kConnected || conn == ConnState::kConnecting;
-  if (local) f.local_port = local;
-  if (peer && connected) f.peer_port = peer;
-  if (to_addr) f.peer_port = port_of(c.addr, c.addrlen);
-  if (c.addr && c.op == Op::kBind) f.local_port = port_of(c.addr, c.addrlen);
-  if (to_addr || (connected && peer))
-    f.service_port = f.peer_port;
-  else if (f.local_port >= 0)
-    f.service_port = f.local_port;
+  f.local_port = p.local;
+  f.peer_port = p.peer;
+  f.service_port = p.service;
   if (connected) f.role = filters::Role::kClient;
   if (conn == ConnState::kAccepted) f.role = filters::Role::kServer;
   if (c.op == Op::kGetsockopt || c.op == Op::kSetsockopt) {
@@ -582,40 +613,27 @@ bool Switch::classify(int fd, FdEntry& e) noexcept {
   e.local_port.store(local_port_of(fd), std::memory_order_relaxed);
   e.peer_port.store(peer, std::memory_order_relaxed);
   forget_rules(e);
-  if (rule_mask_) e.reset_rule_state();
+  if (socket_state_) e.reset_rule_state();
   e.state.store(FdState::make(FdKind::kSocket, conn, FdState::kInherited), std::memory_order_relaxed);
   return true;
 }
 
-stats::CookieSlot* Switch::slot_for(Cookie c) noexcept {
-  auto& cached = slot_cache_[(c * 0x9e3779b97f4a7c15ull) >> 60];
-  stats::CookieSlot* s = cached.load(std::memory_order_relaxed);
-  // A slot's key never changes once set, so checking it makes the cache safe to share.
-  if (s && s->key.load(std::memory_order_relaxed) == (c | stats::kKeyUsed)) return s;
-  s = stats::cookie_slot(*seg_, c);
-  if (s) cached.store(s, std::memory_order_relaxed);
+stats::CookieSlot* Switch::slot_for_miss(Cookie c) noexcept {
+  stats::CookieSlot* s = stats::cookie_slot(*seg_, c);
+  // A full table (counted in the header as cookie_overflow): the socket counts into a slot of
+  // this process that no report reads, so every fd entry has a slot and the hot paths need no test.
+  if (!s) return &overflow_slot_;
+  slot_cache_[(c * 0x9e3779b97f4a7c15ull) >> 60].store(s, std::memory_order_relaxed);
   return s;
 }
 
-stats::CookieSlot* Switch::open_socket(int fd, Cookie cookie, ConnState conn,
-                                       std::uint16_t local_port, std::uint16_t peer_port,
-                                       stats::CookieSlot* slot) noexcept {
-  if (!slot) slot = slot_for(cookie);
-  FdEntry* e = fds_.find(fd);
-  if (!e) e = fds_.get(fd);
-  if (!e) return slot;
-  e->cookie.store(cookie, std::memory_order_relaxed);
-  e->sock_id.store(0, std::memory_order_relaxed);   // given when first dup'd
-  e->slot.store(slot, std::memory_order_relaxed);
-  e->local_port.store(local_port, std::memory_order_relaxed);
-  e->peer_port.store(peer_port, std::memory_order_relaxed);
-  forget_rules(*e);
-  if (rule_mask_) {
-    e->reset_rule_state();
-    if (conn == ConnState::kAccepted) stamp_connected(*e);
+// A new socket under this number: no rule decision or rule state of the old one carries over.
+void Switch::open_rule_state(FdEntry& e, ConnState conn) noexcept {
+  forget_rules(e);
+  if (socket_state_) {
+    e.reset_rule_state();
+    if (conn == ConnState::kAccepted) stamp_connected(e);
   }
-  e->state.store(FdState::make(FdKind::kSocket, conn, 0), std::memory_order_relaxed);
-  return slot;
 }
 
 bool Switch::last_reference(int fd, std::uint64_t sock_id) const noexcept {
@@ -652,7 +670,7 @@ bool Switch::in_vfork_child() const noexcept {
   return false;
 }
 
-void Switch::settle(const Call& c, FdEntry* e, std::uint32_t bits, stats::CookieSlot* slot,
+long Switch::settle(const Call& c, FdEntry* e, std::uint32_t bits, stats::CookieSlot* slot,
                     bool count_close, long r) noexcept {
   int* const err = &errno;
   const int real_errno = *err;
@@ -663,6 +681,7 @@ void Switch::settle(const Call& c, FdEntry* e, std::uint32_t bits, stats::Cookie
   d.saved_errno = real_errno;
   d.count_close = count_close;
   *err = after(c, d, r, real_errno);
+  return r;
 }
 
 void Switch::mark_all_inherited() noexcept {
@@ -853,6 +872,7 @@ void Switch::after_dup(const Call& c, Decision& d, long r) noexcept {
   n->local_port.store(d.entry->local_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
   n->peer_port.store(d.entry->peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
   forget_rules(*n);
+  if (socket_state_) n->reset_rule_state();   // per-socket counters start afresh on the new fd
   n->state.store(shared, std::memory_order_relaxed);
   d.entry->state.fetch_or(FdState::kShared, std::memory_order_relaxed);
 }

@@ -50,17 +50,17 @@ class Switch {
   // NSS modules that call socket functions through the PLT) and the shim's own setup raise the
   // re-entry depth. A signal handler that interrupts a wrapped call is counted like any call.
   //
-  // make() builds the Call; it is called where needed so that the hot path, which needs only the
-  // op (a constant in each wrapper) and the fd, never writes a Call to memory.
-  // always_inline: each wrapper keeps only its own op's case, and the hot path stays in the
-  // wrapper's frame (GCC stops inlining it on its own once the slow path's Call grows).
-  template <class MakeCall, class Real>
-  [[gnu::always_inline]] inline auto dispatch(MakeCall&& make, Real&& real) noexcept -> decltype(real()) {
+  // make() builds the Call, real() makes the real call, slow() runs general() in a function of
+  // its own (each wrapper has one, taking the wrapper's own arguments). Only the hot path is
+  // inlined into the exported function: its closures stay in registers, and everything else is
+  // one tail call away, so the exported function's frame holds no Call and few saved registers.
+  template <class MakeCall, class Real, class Slow>
+  [[gnu::always_inline]] inline auto dispatch(MakeCall&& make, Real&& real, Slow&& slow) noexcept -> decltype(real()) {
     using R = decltype(real());
     // Wrappers call the real functions through real::fns without a null test: everything past
-    // the two early returns runs after setup resolved them; those two resolve first if needed.
+    // the early returns runs after setup resolved them; general() resolves first if needed.
     if (t_depth != 0) [[unlikely]]
-      return passthrough(real);
+      return slow();
     // Hot paths: the common calls on a socket whose state needs no system call to update and
     // that no rule concerns. Nothing they do on success can change errno, so nothing saves it;
     // failures settle out of line with errno kept. They need no "ready" test of their own: an
@@ -69,14 +69,17 @@ class Switch {
     const Call p = make();
     switch (p.op) {
       case Op::kSend: case Op::kRecv: case Op::kRead: case Op::kWrite: {
-        FdEntry* e = fds_.find(p.fd);
-        const std::uint32_t bits = e ? e->state.load(std::memory_order_relaxed) : 0;
+        if (!fds_.tracked(p.fd)) break;
+        FdEntry* const e = &fds_.at(p.fd);
+        const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
         if ((bits & FdState::kKindMask) == static_cast<std::uint32_t>(FdKind::kNotSocket))
           return real();
         const bool send = p.op == Op::kSend || p.op == Op::kWrite;
         const auto t = send ? filters::CallType::kSend : filters::CallType::kRecv;
+        // A socket whose rule decision is not cached yet takes the general path once, which
+        // caches it: a call here before the real call would cost every transfer saved registers.
         if (FdState{bits}.kind() == FdKind::kSocket && FdState{bits}.conn() != ConnState::kConnecting &&
-            (no_rule(*e, t) || rule_for(make(), *e, bits) < 0)) {
+            (!has_rules(t) || (!p.addr && e->cached_rule(t) == 1))) {
           const R r = real();
           if (r >= 0) count_transfer(*e, send, static_cast<std::uint64_t>(r));
           return r;
@@ -86,66 +89,76 @@ class Switch {
       case Op::kSocket: {
         const int type = p.b & kSockTypeMask;
         const int protocol = fixed_protocol(p.a, type, p.c);
-        if (protocol < 0 || !ready() ||
-            (has_rules(filters::CallType::kSocket) && socket_rule(make()) >= 0))
-          break;
+        if (protocol < 0 || !ready() || has_rules(filters::CallType::kSocket)) break;
+        // Only the cookie lives across the real call: the failure path rebuilds the rest from it.
+        const Cookie ck = make_cookie(p.a, type, protocol);
         const R r = real();
-        if (r >= 0)
-          stats::add(open_socket(static_cast<int>(r), make_cookie(p.a, type, protocol), ConnState::kNone, 0, 0),
-                     stats::kOpened);
-        else
-          settle(make(), nullptr, 0, nullptr, false, static_cast<long>(r));
-        return r;
+        if (r >= 0) [[likely]] {
+          stats::bump(*open_socket(static_cast<int>(r), ck, ConnState::kNone, 0, 0), stats::kOpened);
+          return r;
+        }
+        return static_cast<R>(settle_socket(ck, static_cast<long>(r)));
       }
-      case Op::kConnect: case Op::kAccept: case Op::kClose: {
-        FdEntry* e = fds_.find(p.fd);
-        const std::uint32_t bits = e ? e->state.load(std::memory_order_relaxed) : 0;
+      // The three below keep only the entry (and connect's address) across the real call; what
+      // else they need afterwards is reloaded from the entry.
+      case Op::kConnect: {
+        if (!fds_.tracked(p.fd)) break;
+        FdEntry* const e = &fds_.at(p.fd);
+        const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
+        if (FdState{bits}.kind() != FdKind::kSocket || FdState{bits}.conn() != ConnState::kNone) break;
+        if (!rule_free(*e, filters::CallType::kConnect, bits, p.addr, p.addrlen)) break;
+        const R r = real();
+        if (r == 0) [[likely]] {
+          connected(*e, p.addr, p.addrlen);
+          return r;
+        }
+        return static_cast<R>(settle_connect(*e, p.addr, p.addrlen, static_cast<long>(r)));
+      }
+      case Op::kAccept: {
+        if (!fds_.tracked(p.fd)) break;
+        FdEntry* const e = &fds_.at(p.fd);
+        const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
         if (FdState{bits}.kind() != FdKind::kSocket) break;
-        if (!no_rule(*e, call_type_of(p.op)) && rule_for(make(), *e, bits) >= 0) break;
+        if (!rule_free(*e, filters::CallType::kAccept, bits, nullptr, 0)) break;
+        const R r = real();
+        if (r >= 0) [[likely]] {
+          stats::CookieSlot* slot = e->slot.load(std::memory_order_relaxed);
+          stats::bump(*slot, stats::kAccepted);
+          open_socket(static_cast<int>(r), e->cookie.load(std::memory_order_relaxed), ConnState::kAccepted,
+                      e->local_port.load(std::memory_order_relaxed), 0, slot);
+          return r;
+        }
+        return static_cast<R>(settle_accept(*e, static_cast<long>(r)));
+      }
+      case Op::kClose: {
+        // A socket only this fd names, in the process that made it, not in a vfork child.
+        if (!fds_.tracked(p.fd)) break;
+        FdEntry* const e = &fds_.at(p.fd);
+        const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
+        if (FdState{bits}.kind() != FdKind::kSocket ||
+            (bits & (FdState::kInherited | FdState::kShared)) || sockshim_vfork_hint)
+          break;
+        if (!rule_free(*e, filters::CallType::kClose, bits, nullptr, 0)) break;
         stats::CookieSlot* slot = e->slot.load(std::memory_order_relaxed);
-        if (p.op == Op::kConnect) {
-          if (FdState{bits}.conn() != ConnState::kNone) break;
-          const R r = real();
-          if (r == 0) {
-            connected(*e, bits, p.addr, p.addrlen);
-            stats::add(slot, stats::kConnected);
-          } else {
-            settle(make(), e, bits, slot, false, static_cast<long>(r));
-          }
-          return r;
-        }
-        if (p.op == Op::kAccept) {
-          const R r = real();
-          if (r >= 0) {
-            stats::add(slot, stats::kAccepted);
-            open_socket(static_cast<int>(r), e->cookie.load(std::memory_order_relaxed), ConnState::kAccepted,
-                        e->local_port.load(std::memory_order_relaxed), 0, slot);
-          } else {
-            settle(make(), e, bits, slot, false, static_cast<long>(r));
-          }
-          return r;
-        }
-        // close: a socket only this fd names, in the process that made it, not in a vfork child.
-        if (bits & (FdState::kInherited | FdState::kShared) || sockshim_vfork_hint) break;
         e->state.store(0, std::memory_order_relaxed);   // before the kernel can reuse the number
         const R r = real();
-        if (r == 0)
-          stats::add(slot, stats::kClosed);
-        else
-          settle(make(), e, bits, slot, true, static_cast<long>(r));
-        return r;
+        if (r == 0) [[likely]] {
+          stats::bump(*slot, stats::kClosed);
+          return r;
+        }
+        return static_cast<R>(settle_close(slot, static_cast<long>(r)));
       }
       default:
         break;
     }
-    return slow_path(make, real);
+    return slow();
   }
 
-  // Everything but the hot path, out of line so the hot path keeps a small frame.
+  // Everything but the hot path: each wrapper's slow() function inlines it.
   template <class MakeCall, class Real>
-  [[gnu::noinline]] auto slow_path(MakeCall& make, Real& real) noexcept -> decltype(real()) {
+  [[gnu::always_inline]] inline auto general(MakeCall& make, Real& real) noexcept -> decltype(real()) {
     using R = decltype(real());
-    if (!ready_.load(std::memory_order_relaxed)) [[unlikely]]
+    if (t_depth != 0 || !ready_.load(std::memory_order_relaxed)) [[unlikely]]
       return passthrough(real);
     const Call c = make();
     int* const err = &errno;   // one __errno_location call, not four
@@ -180,38 +193,75 @@ class Switch {
     return -1;
   }
 
-  // True when no rule can act on calls of type t on this socket: none for t at all, or the
-  // socket's cached decision is "none".
-  bool no_rule(const FdEntry& e, filters::CallType t) const noexcept {
-    return !has_rules(t) ||
-           e.rule_cache[static_cast<std::size_t>(t)].load(std::memory_order_relaxed) == 1;
+  // True when no rule can act on a call of type t on this socket: none for t at all, the
+  // socket's cached decision is "none", or no rule names its family and service port (addr: the
+  // address the call itself names, which decides the service port; nullptr for the socket's own).
+  // Otherwise the general path decides, with every fact.
+  [[gnu::always_inline]] bool rule_free(FdEntry& e, filters::CallType t, std::uint32_t bits,
+                                        const sockaddr* addr, socklen_t addrlen) noexcept {
+    if (!has_rules(t)) return true;
+    if (!addr) {
+      if (const std::uint16_t v = e.cached_rule(t)) return v == 1;
+    }
+    return rule_free_by_port(e, t, bits, addr, addrlen);
   }
+  [[gnu::noinline]] bool rule_free_by_port(FdEntry& e, filters::CallType t, std::uint32_t bits,
+                                           const sockaddr* addr, socklen_t addrlen) noexcept;
 
   // The rule (index) that concerns call c on socket e, -1 when none; caches per socket.
   int rule_for(const Call& c, FdEntry& e, std::uint32_t bits) noexcept;
   int socket_rule(const Call& c) const noexcept;
 
-  // A blocking connect succeeded.
-  void connected(FdEntry& e, std::uint32_t bits, const sockaddr* addr, socklen_t len) const noexcept {
+  // A blocking connect succeeded: the entry becomes a connected client and counts it.
+  void connected(FdEntry& e, const sockaddr* addr, socklen_t len) const noexcept {
+    const std::uint32_t bits = e.state.load(std::memory_order_relaxed);
     e.peer_port.store(port_of(addr, len), std::memory_order_relaxed);
     forget_rules(e);
     stamp_connected(e);
     e.state.store(FdState::make(FdKind::kSocket, ConnState::kConnected,
                                 bits & ~FdState::kConnMask & ~FdState::kKindMask),
                   std::memory_order_relaxed);
+    stats::bump(*e.slot.load(std::memory_order_relaxed), stats::kConnected);
   }
 
-  static std::uint16_t port_of(const sockaddr* a, socklen_t n) noexcept;
+  static std::uint16_t port_of(const sockaddr* a, socklen_t n) noexcept {
+    if (!a) return 0;
+    if (a->sa_family == AF_INET && n >= static_cast<socklen_t>(sizeof(sockaddr_in)))
+      return ntohs(reinterpret_cast<const sockaddr_in*>(a)->sin_port);
+    if (a->sa_family == AF_INET6 && n >= static_cast<socklen_t>(sizeof(sockaddr_in6)))
+      return ntohs(reinterpret_cast<const sockaddr_in6*>(a)->sin6_port);
+    return 0;
+  }
+  struct Ports {
+    int local = -1, peer = -1, service = -1;
+  };
+  static Ports ports_of(const Call& c, const FdEntry& e, std::uint32_t bits) noexcept;
 
   // The bookkeeping of a hot-path call that failed (or a close that did not return 0), with
-  // errno kept as the real call left it.
-  [[gnu::cold]] void settle(const Call& c, FdEntry* e, std::uint32_t bits,
-                            stats::CookieSlot* slot, bool count_close, long r) noexcept;
+  // errno kept as the real call left it. Each returns r. Out of line and cold: the hot paths
+  // pass only what they kept anyway.
+  [[gnu::cold, gnu::noinline]] long settle(const Call& c, FdEntry* e, std::uint32_t bits,
+                                           stats::CookieSlot* slot, bool count_close, long r) noexcept;
+  // The fd is the entry's index: nothing more has to live across the real call.
+  [[gnu::cold, gnu::noinline]] long settle_connect(FdEntry& e, const sockaddr* addr, socklen_t len, long r) noexcept {
+    return settle(Call{.op = Op::kConnect, .fd = fds_.fd_of(e), .addr = addr, .addrlen = len}, &e,
+                  e.state.load(std::memory_order_relaxed), e.slot.load(std::memory_order_relaxed), false, r);
+  }
+  [[gnu::cold, gnu::noinline]] long settle_accept(FdEntry& e, long r) noexcept {
+    return settle(Call{.op = Op::kAccept, .fd = fds_.fd_of(e)}, &e, e.state.load(std::memory_order_relaxed),
+                  e.slot.load(std::memory_order_relaxed), false, r);
+  }
+  [[gnu::cold, gnu::noinline]] long settle_close(stats::CookieSlot* slot, long r) noexcept {
+    return settle(Call{.op = Op::kClose}, nullptr, 0, slot, true, r);
+  }
+  [[gnu::cold, gnu::noinline]] long settle_socket(Cookie ck, long r) noexcept {
+    return settle(Call{.op = Op::kSocket, .a = cookie_family(ck), .b = cookie_type(ck), .c = cookie_protocol(ck)},
+                  nullptr, 0, nullptr, false, r);
+  }
 
-  void count_transfer(FdEntry& e, bool send, std::uint64_t bytes) noexcept {
+  [[gnu::always_inline]] void count_transfer(FdEntry& e, bool send, std::uint64_t bytes) noexcept {
     if (track_bytes_ && bytes) (send ? e.sent_bytes : e.recv_bytes).fetch_add(bytes, std::memory_order_relaxed);
     stats::CookieSlot* slot = e.slot.load(std::memory_order_relaxed);
-    if (!slot) return;
     slot->counters[send ? stats::kSendCalls : stats::kRecvCalls].fetch_add(1, std::memory_order_relaxed);
     if (bytes)
       slot->counters[send ? stats::kSendBytes : stats::kRecvBytes].fetch_add(bytes, std::memory_order_relaxed);
@@ -239,11 +289,15 @@ class Switch {
     track_bytes_ = false;
     for (std::size_t i = 0; t && i < filters::kCallTypeCount; ++i)
       if (t->has_rules_for(static_cast<filters::CallType>(i))) rule_mask_ |= 1u << i;
-    for (std::size_t i = 0; t && i < t->rules().size(); ++i)
-    {
-      if (t->rules()[i].when.needs_connect_time()) conn_time_ = true;
-      if (t->rules()[i].when.needs_socket_bytes()) track_bytes_ = true;
+    socket_state_ = false;
+    for (std::size_t i = 0; t && i < t->rules().size(); ++i) {
+      const filters::Rule& r = t->rules()[i];
+      if (r.when.needs_connect_time()) conn_time_ = true;
+      if (r.when.needs_socket_bytes()) track_bytes_ = true;
+      if (r.when.count == filters::Count::kSocket || r.then.kind == filters::AfterKind::kSoError)
+        socket_state_ = true;
     }
+    socket_state_ = socket_state_ || conn_time_ || track_bytes_;
   }
   void set_segment(stats::Segment* s) noexcept { seg_ = s; }
   // The seed rules draw from (the file's, or SOCKSHIM_SEED's) and the run's start, for triggers.
@@ -289,11 +343,33 @@ class Switch {
   static constexpr std::size_t kPathBuf = 112;
   filters::SocketFacts facts_of(const Call& c, const FdEntry& e, std::uint32_t bits, char* path_buf) const noexcept;
   void count_injected(const Call& c, Decision& d) noexcept;
-  // Records a socket the program just created or accepted; returns its counters.
-  stats::CookieSlot* open_socket(int fd, Cookie cookie, ConnState conn, std::uint16_t local_port,
-                                 std::uint16_t peer_port, stats::CookieSlot* slot = nullptr) noexcept;
+  // Records a socket the program just created or accepted; returns its counters. Inlined: it is
+  // most of what socket() and accept() add.
+  [[gnu::always_inline]] stats::CookieSlot* open_socket(int fd, Cookie cookie, ConnState conn,
+                                                        std::uint16_t local_port, std::uint16_t peer_port,
+                                                        stats::CookieSlot* slot = nullptr) noexcept {
+    if (!slot) slot = slot_for(cookie);
+    FdEntry* e = fds_.get(fd);
+    if (!e) [[unlikely]] return slot;
+    e->cookie.store(cookie, std::memory_order_relaxed);
+    e->sock_id.store(0, std::memory_order_relaxed);   // given when first dup'd
+    e->slot.store(slot, std::memory_order_relaxed);
+    e->local_port.store(local_port, std::memory_order_relaxed);
+    e->peer_port.store(peer_port, std::memory_order_relaxed);
+    if (rule_mask_) [[unlikely]] open_rule_state(*e, conn);
+    e->state.store(FdState::make(FdKind::kSocket, conn, 0), std::memory_order_relaxed);
+    return slot;
+  }
+  void open_rule_state(FdEntry& e, ConnState conn) noexcept;
   // cookie_slot() behind a small direct-mapped cache: most programs use two or three cookies.
-  stats::CookieSlot* slot_for(Cookie c) noexcept;
+  // A slot's key never changes once set, so checking it makes the cache safe to share.
+  [[gnu::always_inline]] stats::CookieSlot* slot_for(Cookie c) noexcept {
+    stats::CookieSlot* s = slot_cache_[(c * 0x9e3779b97f4a7c15ull) >> 60].load(std::memory_order_relaxed);
+    if (s && s->key.load(std::memory_order_relaxed) == (c | stats::kKeyUsed)) [[likely]]
+      return s;
+    return slot_for_miss(c);
+  }
+  stats::CookieSlot* slot_for_miss(Cookie c) noexcept;
   void close_fd(int fd, Decision& d) noexcept;
   void after_connect(const Call& c, Decision& d, long r, int e) noexcept;
   void after_transfer(const Call& c, Decision& d, long r, int e) noexcept;
@@ -314,6 +390,7 @@ class Switch {
   std::uint32_t rule_mask_ = 0;   // bit per CallType that has rules: one test on the hot path
   bool conn_time_ = false;         // some rule triggers on the time since a socket connected
   bool track_bytes_ = false;       // some rule triggers on the bytes a socket moved
+  bool socket_state_ = false;      // some rule keeps state in the fd entry's second line
   std::uint64_t seed_ = 0;
   stats::Segment* seg_ = nullptr;
   std::atomic<bool> ready_{false};
@@ -321,6 +398,7 @@ class Switch {
   std::atomic<std::uint64_t> next_sock_id_{1};
   std::atomic<int> owner_pid_{0};   // the process this table describes
   std::atomic<stats::CookieSlot*> slot_cache_[16] = {};
+  stats::CookieSlot overflow_slot_{};   // counters of cookies the segment had no room for
 };
 
 // The one Switch of the process. constinit: usable before any constructor has run.

@@ -33,10 +33,20 @@ bool is_dup(int cmd) noexcept { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
 
 #define SHIM_EXPORT extern "C" __attribute__((visibility("default")))
 
-#define SHIM_SYMBOL(ret, name, params, args, call)                                   \
-  SHIM_EXPORT ret name params {                                                      \
-    return shim::g_switch.dispatch([=]() noexcept { return call; },                 \
-                                   [=]() -> ret { return shim::real::fns.name args; });  \
+// Per symbol: shim_general::NAME (not exported, out of line) runs the Switch's general path;
+// the exported NAME inlines only the hot path and calls shim_general::NAME for everything else.
+#define SHIM_SYMBOL(ret, name, params, args, call)                                          \
+  namespace shim_general {                                                                  \
+  [[gnu::noinline]] ret name params {                                                       \
+    auto make = [=]() noexcept { return call; };                                            \
+    auto real = [=]() -> ret { return shim::real::fns.name args; };                         \
+    return shim::g_switch.general(make, real);                                              \
+  }                                                                                         \
+  }                                                                                         \
+  SHIM_EXPORT ret name params {                                                             \
+    return shim::g_switch.dispatch([=]() noexcept { return call; },                         \
+                                   [=]() -> ret { return shim::real::fns.name args; },      \
+                                   [=]() -> ret { return shim_general::name args; });       \
   }
 #define SHIM_SYMBOL_VA(ret, name)
 #include "shim/symbols.def"
@@ -52,8 +62,9 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...) {
   const long arg = va_arg(ap, long);
   va_end(ap);
   if (!is_dup(cmd)) return shim::real::fcntl(fd, cmd, arg);
-  return shim::g_switch.dispatch([&]() noexcept { return Call{.op = Op::kDup, .fd = fd}; },
-                                 [&]() -> int { return shim::real::fcntl(fd, cmd, arg); });
+  auto make = [&]() noexcept { return Call{.op = Op::kDup, .fd = fd}; };
+  auto real = [&]() -> int { return shim::real::fcntl(fd, cmd, arg); };
+  return shim::g_switch.dispatch(make, real, [&]() -> int { return shim::g_switch.general(make, real); });
 }
 
 SHIM_EXPORT int fcntl64(int fd, int cmd, ...) {
@@ -63,8 +74,9 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...) {
   va_end(ap);
   if (__builtin_expect(shim::real::fns.fcntl64 == nullptr, 0)) shim::real::resolve();
   if (!is_dup(cmd)) return shim::real::fns.fcntl64(fd, cmd, arg);
-  return shim::g_switch.dispatch([&]() noexcept { return Call{.op = Op::kDup, .fd = fd}; },
-                                 [&]() -> int { return shim::real::fns.fcntl64(fd, cmd, arg); });
+  auto make = [&]() noexcept { return Call{.op = Op::kDup, .fd = fd}; };
+  auto real = [&]() -> int { return shim::real::fns.fcntl64(fd, cmd, arg); };
+  return shim::g_switch.dispatch(make, real, [&]() -> int { return shim::g_switch.general(make, real); });
 }
 
 // vfork cannot be wrapped by a C function: the child runs on the caller's stack frame until it

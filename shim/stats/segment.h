@@ -76,6 +76,10 @@ CookieSlot* cookie_slot(Segment& s, Cookie c) noexcept;
 inline void add(CookieSlot* slot, Counter c, std::uint64_t n = 1) noexcept {
   if (slot) slot->counters[c].fetch_add(n, std::memory_order_relaxed);
 }
+// add() for a slot known to exist (the shim's fd entries always hold one).
+inline void bump(CookieSlot& slot, Counter c, std::uint64_t n = 1) noexcept {
+  slot.counters[c].fetch_add(n, std::memory_order_relaxed);
+}
 
 // Takes a free process record and marks it running. nullptr when all are taken.
 ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0) noexcept;
