@@ -22,10 +22,11 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: scripts/bench-shim.sh [--write-doc] [--no-redis] [--n1 N] [--n2 N] [--rounds R] [--top K]
+usage: scripts/bench-shim.sh [--write-doc] [--no-redis | --redis-only] [--n1 N] [--n2 N] [--rounds R] [--top K]
 
   --write-doc   also write the figures into docs/performance.md (between its markers)
   --no-redis    skip the redis-server / redis-benchmark part
+  --redis-only  skip the callgrind part; print only the redis figures (not with --write-doc)
   --n1, --n2    iteration counts of the callgrind runs (default 2000 and 12000)
   --rounds R    redis-benchmark rounds per server, alternating plain/shim (default 5)
   --top K       functions listed per run in the breakdown (default 6)
@@ -40,11 +41,12 @@ whenever everything could be measured.
 EOF
 }
 
-write_doc=0 redis=1 n1=2000 n2=12000 rounds=5 top=6
+write_doc=0 redis=1 redis_only=0 n1=2000 n2=12000 rounds=5 top=6
 while (($#)); do
   case $1 in
     --write-doc) write_doc=1 ;;
     --no-redis) redis=0 ;;
+    --redis-only) redis_only=1 ;;
     --n1) n1=${2:?--n1 needs a number}; shift ;;
     --n2) n2=${2:?--n2 needs a number}; shift ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
@@ -57,6 +59,9 @@ done
 for v in "$n1" "$n2" "$rounds" "$top"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "bench-shim.sh: not a positive number: $v" >&2; exit 2; }
 done
+if ((redis_only && (write_doc || !redis))); then
+  echo "bench-shim.sh: --redis-only goes with neither --write-doc nor --no-redis" >&2; exit 2
+fi
 ((n1 < n2)) || { echo "bench-shim.sh: --n1 must be smaller than --n2" >&2; exit 2; }
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -169,11 +174,13 @@ cg_run() {
   ir[$w,$cfg,$n]=$total
 }
 
-for w in "${workloads[@]}"; do
-  for cfg in "${configs[@]}"; do
-    for n in "$n1" "$n2"; do cg_run "$w" "$cfg" "$n"; done
+if ((!redis_only)); then
+  for w in "${workloads[@]}"; do
+    for cfg in "${configs[@]}"; do
+      for n in "$n1" "$n2"; do cg_run "$w" "$cfg" "$n"; done
+    done
   done
-done
+fi
 
 # added_per_call W CFG: the formula in the header, one decimal.
 added_per_call() {
@@ -450,6 +457,11 @@ report() {
   echo "Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r), glibc ${glibc:-?}," \
        "$(valgrind --version)${redis_version:+, redis $redis_version}."
   echo
+  ((redis_only)) || report_callgrind
+  report_redis
+}
+
+report_callgrind() {
   echo "Added user-space instructions per intercepted call (callgrind, N1 = $n1 and N2 = $n2"
   echo "iterations, so start-up cancels out):"
   echo
@@ -503,6 +515,9 @@ report() {
     done
   done
   echo
+}
+
+report_redis() {
   echo "redis-server plain vs under \`sockshim run\` (no rules), redis-benchmark"
   echo "\`-q -n 100000 -t set,get -c 50\`, $rounds rounds each alternating plain/shim after one"
   echo "unrecorded warm-up each${redis_pins:+ ($redis_pins)}. The server's CPU time per request"
