@@ -37,6 +37,19 @@ void Stats::for_each(const std::function<void(std::string_view, std::uint64_t)>&
   f("udp.checksum_errors", udp_checksum_errors);
   f("udp.unknown_port", udp_unknown_port);
   f("udp.receive_buffer_errors", udp_receive_buffer_errors);
+  f("tcp.segments_received", tcp_segments_received);
+  f("tcp.segments_sent", tcp_segments_sent);
+  f("tcp.retransmits", tcp_retransmits);
+  f("tcp.malformed", tcp_malformed);
+  f("tcp.checksum_errors", tcp_checksum_errors);
+  f("tcp.resets_sent", tcp_resets_sent);
+  f("tcp.resets_received", tcp_resets_received);
+  f("tcp.active_opens", tcp_active_opens);
+  f("tcp.passive_opens", tcp_passive_opens);
+  f("tcp.listen_overflows", tcp_listen_overflows);
+  f("tcp.timeouts", tcp_timeouts);
+  f("tcp.fast_retransmits", tcp_fast_retransmits);
+  f("tcp.challenge_acks", tcp_challenge_acks);
 }
 
 }  // namespace netstack

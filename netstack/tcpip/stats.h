@@ -49,6 +49,20 @@ struct Stats {
   std::uint64_t udp_unknown_port = 0;
   std::uint64_t udp_receive_buffer_errors = 0;  // queue full: datagram dropped
 
+  std::uint64_t tcp_segments_received = 0;
+  std::uint64_t tcp_segments_sent = 0;
+  std::uint64_t tcp_retransmits = 0;            // segments sent again (RTO, fast, SACK)
+  std::uint64_t tcp_malformed = 0;
+  std::uint64_t tcp_checksum_errors = 0;
+  std::uint64_t tcp_resets_sent = 0;
+  std::uint64_t tcp_resets_received = 0;        // accepted RSTs
+  std::uint64_t tcp_active_opens = 0;
+  std::uint64_t tcp_passive_opens = 0;
+  std::uint64_t tcp_listen_overflows = 0;       // SYNs dropped: backlog full
+  std::uint64_t tcp_timeouts = 0;               // retransmission timer expirations
+  std::uint64_t tcp_fast_retransmits = 0;
+  std::uint64_t tcp_challenge_acks = 0;
+
   // Calls f(name, value) for every counter, in declaration order.
   void for_each(const std::function<void(std::string_view, std::uint64_t)>& f) const;
 };

@@ -22,7 +22,10 @@ struct Tunables {
   DelayedAckConfig delayed_ack{};               // 40 ms (TCP_DELACK_MIN), every 2nd segment
   KeepaliveConfig keepalive{};                  // off; 7200 s, 75 s, 9 probes
   std::uint32_t receive_buffer = 131072;        // net.ipv4.tcp_rmem default
-  std::uint32_t send_buffer = 16384;            // net.ipv4.tcp_wmem default
+  // net.ipv4.tcp_wmem's default is 16 KiB, but Linux autotunes it up to 4 MiB during a bulk
+  // transfer; without autotuning, a fixed 256 KiB keeps a bulk sender from stalling on its own
+  // buffer (the ring is allocated once per connection at the handshake).
+  std::uint32_t send_buffer = 262144;
   unsigned listen_backlog_max = 4096;           // net.core.somaxconn
   unsigned challenge_acks_per_second = 1000;    // tcp_challenge_ack_limit before Linux 6.0
   bool sack = true;                             // net.ipv4.tcp_sack
