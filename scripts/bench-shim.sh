@@ -10,10 +10,11 @@
 #                         / ((N2 - N1) * calls_per_iter)
 #     so start-up (loader, rule parsing, the stats segment) cancels out. The same difference per
 #     function (callgrind_annotate) says where the added instructions go.
-#  2. redis-server's throughput plain and under `sockshim run` (no rules), with redis-benchmark,
-#     rounds alternating plain/shim; medians and their ratio, and the server's CPU time per
-#     request. Wall-time figures are only as good as the machine is quiet: the report gives the
-#     rounds' spread and withholds the verdict when it is larger than the effect being judged.
+#  2. redis-server's throughput plain and under `sockshim run` (no rules), with redis-benchmark:
+#     in each round both servers are benchmarked at the same time (servers on one CPU, clients on
+#     the other), so load from elsewhere slows both alike; medians, the per-round ratios, and the
+#     servers' CPU time per request. The report gives the spread of the per-round ratios and
+#     withholds the verdict when it is larger than the effect being judged.
 #
 # Prints one Markdown block (the figures section of docs/performance.md) on stdout; progress goes
 # to stderr. With --write-doc it also replaces that section of docs/performance.md (between the
@@ -28,7 +29,7 @@ usage: scripts/bench-shim.sh [--write-doc] [--no-redis | --redis-only] [--n1 N] 
   --no-redis    skip the redis-server / redis-benchmark part
   --redis-only  skip the callgrind part; print only the redis figures (not with --write-doc)
   --n1, --n2    iteration counts of the callgrind runs (default 2000 and 12000)
-  --rounds R    redis-benchmark rounds per server, alternating plain/shim (default 5)
+  --rounds R    redis-benchmark rounds, both servers side by side in each (default 7)
   --top K       functions listed per run in the breakdown (default 6)
   -h, --help    this text
 
@@ -41,7 +42,7 @@ whenever everything could be measured.
 EOF
 }
 
-write_doc=0 redis=1 redis_only=0 n1=2000 n2=12000 rounds=5 top=6
+write_doc=0 redis=1 redis_only=0 n1=2000 n2=12000 rounds=7 top=6
 while (($#)); do
   case $1 in
     --write-doc) write_doc=1 ;;
@@ -276,10 +277,10 @@ stop_server() {
 }
 # compare LABEL throughput|cpu PLAIN_FILE SHIM_FILE: one Markdown row from the rounds (one number
 # a line, round r on line r of both files): medians, the ratio of the medians, the median of the
-# per-round ratios (each shim round against the plain round just before it), the rounds' spread
-# ((max - min) / median, the larger of the two sides) and the change. A throughput loss is judged
-# against the 2 % target only when the spread is at most 4 %; above that the machine's noise is
-# larger than what is being measured, and the verdict says so.
+# per-round ratios (the two sides of a round ran at the same time), the spread of those ratios
+# ((max - min) / median) and the change. A throughput loss is judged against the 2 % target only
+# when that spread is at most 4 %; above that the noise is larger than what is being measured,
+# and the verdict says so.
 compare() {
   awk -v label="$1" -v kind="$2" '
     function med(a, n,   i, j, t, b) {
@@ -298,7 +299,9 @@ compare() {
       n = (np < ns) ? np : ns
       for (i = 1; i <= n; i++) r[i] = s[i] / p[i]
       mp = med(p, np); ms = med(s, ns); ratio = ms / mp; rr = med(r, n)
-      sp = spread(p, np); ss = spread(s, ns); noise = (sp > ss) ? sp : ss
+      # Rounds run side by side, so load from elsewhere moves both sides of a round together:
+      # the noise that matters is how much the per-round ratios vary.
+      noise = spread(r, n)
       if (kind == "throughput") {
         change = sprintf("%.1f %% loss", (1 - ratio) * 100)
         if (noise > 4) verdict = sprintf("inconclusive (noise %.0f %%)", noise)
@@ -372,40 +375,49 @@ run_redis() {
 
   local requests=100000 clk
   clk=$(getconf CLK_TCK)
-  # shellcheck disable=SC2054  # "set,get" is one argument
-  local -a bench_args=(-h 127.0.0.1 -q -n "$requests" -t set,get -c 50 --csv)
-  # bench_once PORT SERVER_PID TAG: one redis-benchmark run; appends "TEST RPS" lines to
-  # $tmp/rps-TAG and the server's CPU time per request (µs, user + system, from /proc) to
-  # $tmp/cpu-TAG.
-  bench_once() {
-    local out before after
-    before=$(cpu_ticks "$2")
+  local -a bench_args=(-h 127.0.0.1 -q -n "$requests" -c 50 --csv)
+  # bench_pair: one round, side by side: a redis-benchmark against each server at the same time,
+  # both servers pinned to one CPU and both clients to the other, so whatever else loads the
+  # machine loads both alike and the ratio of their throughputs is the ratio of their costs per
+  # request. Appends "TEST RPS" lines to $tmp/rps-plain and $tmp/rps-shim and the servers' CPU
+  # time per request (µs, user + system, from /proc) to $tmp/cpu-plain and $tmp/cpu-shim.
+  bench_pair() {
+    local tag=$1 bp bs pp ps ap as
+    bp=$(cpu_ticks "$pid_plain") bs=$(cpu_ticks "$rpid_shim")
+    # SET and GET each as its own pair of runs, so the two sides start together every time.
     # In the background and waited for, so that a signal to this script is handled at once.
-    timeout 300 "${pin_client[@]}" redis-benchmark -p "$1" "${bench_args[@]}" >"$tmp/bench.out" &
-    pids+=("$!")
-    if ! wait "$!"; then
-      echo "bench-shim.sh: redis-benchmark against port $1 failed or timed out" >&2
-      exit 1
-    fi
-    unset 'pids[-1]'
-    after=$(cpu_ticks "$2")
-    out=$(<"$tmp/bench.out")
+    local t
+    : >"$tmp/bench-plain.out"
+    : >"$tmp/bench-shim.out"
+    for t in set get; do
+      timeout 300 "${pin_client[@]}" redis-benchmark -p "$port_plain" "${bench_args[@]}" -t "$t" >>"$tmp/bench-plain.out" &
+      pp=$!
+      timeout 300 "${pin_client[@]}" redis-benchmark -p "$port_shim" "${bench_args[@]}" -t "$t" >>"$tmp/bench-shim.out" &
+      ps=$!
+      pids+=("$pp" "$ps")
+      if ! wait "$pp" || ! wait "$ps"; then
+        echo "bench-shim.sh: a redis-benchmark failed or timed out" >&2
+        exit 1
+      fi
+      unset 'pids[-1]' 'pids[-1]'
+    done
+    ap=$(cpu_ticks "$pid_plain") as=$(cpu_ticks "$rpid_shim")
     # "SET","36036.04",... (the header line starts with "test")
-    awk -F'"' '$2 == "SET" || $2 == "GET" { print $2, $4 }' <<<"$out" >>"$tmp/rps-$3"
-    awk -v t="$((after - before))" -v clk="$clk" -v n="$((2 * requests))" \
-        'BEGIN { printf "%.3f\n", t * 1e6 / clk / n }' >>"$tmp/cpu-$3"
+    awk -F'"' '$2 == "SET" || $2 == "GET" { print $2, $4 }' "$tmp/bench-plain.out" >>"$tmp/rps-plain$tag"
+    awk -F'"' '$2 == "SET" || $2 == "GET" { print $2, $4 }' "$tmp/bench-shim.out" >>"$tmp/rps-shim$tag"
+    awk -v t="$((ap - bp))" -v clk="$clk" -v n="$((2 * requests))" \
+        'BEGIN { printf "%.3f\n", t * 1e6 / clk / n }' >>"$tmp/cpu-plain$tag"
+    awk -v t="$((as - bs))" -v clk="$clk" -v n="$((2 * requests))" \
+        'BEGIN { printf "%.3f\n", t * 1e6 / clk / n }' >>"$tmp/cpu-shim$tag"
   }
   local load_before load_after
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   log "redis: warm-up (not recorded)"
-  bench_once "$port_plain" "$pid_plain" warmup
-  bench_once "$port_shim" "$rpid_shim" warmup
+  bench_pair -warmup
   local r
   for ((r = 1; r <= rounds; r++)); do
-    log "redis: round $r/$rounds: plain"
-    bench_once "$port_plain" "$pid_plain" plain
-    log "redis: round $r/$rounds: shim"
-    bench_once "$port_shim" "$rpid_shim" shim
+    log "redis: round $r/$rounds: plain and shim side by side"
+    bench_pair ""
   done
   load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -519,13 +531,15 @@ report_callgrind() {
 
 report_redis() {
   echo "redis-server plain vs under \`sockshim run\` (no rules), redis-benchmark"
-  echo "\`-q -n 100000 -t set,get -c 50\`, $rounds rounds each alternating plain/shim after one"
-  echo "unrecorded warm-up each${redis_pins:+ ($redis_pins)}. The server's CPU time per request"
-  echo "(user + system from /proc, SET and GET runs together) is less sensitive to a busy machine"
-  echo "than throughput. A throughput verdict is given only when the rounds spread by at most 4 %:"
+  echo "\`-q -n 100000 -c 50\` with \`-t set\` then \`-t get\`, $rounds rounds after one unrecorded warm-up; in each"
+  echo "round both servers are benchmarked at the same time, side by side on one CPU with both"
+  echo "clients on another${redis_pins:+ ($redis_pins)}, so other load on the machine slows both"
+  echo "alike and their throughput ratio is their cost ratio. The server's CPU time per request"
+  echo "(user + system from /proc, SET and GET runs together) is shown too. A throughput verdict"
+  echo "is given only when the per-round ratios spread by at most 4 %:"
   echo
   if [[ -n "$redis_rows" ]]; then
-    echo "| metric | plain (median) | shim (median) | shim/plain | median of round ratios | spread of rounds | change | verdict (< 2 % loss) |"
+    echo "| metric | plain (median) | shim (median) | shim/plain | median of round ratios | spread of round ratios | change | verdict (< 2 % loss) |"
     echo "|---|---:|---:|---:|---:|---:|---|---|"
     printf '%s' "$redis_rows"
     echo
