@@ -4,10 +4,8 @@
 
 #include <cstdio>
 
-#include "netstack/transport/udp/udp.h"
-#if NETSTACK_SAMPLES_TCP
 #include "netstack/transport/tcp/protocol.h"
-#endif
+#include "netstack/transport/udp/udp.h"
 
 namespace netstack::samples {
 
@@ -36,7 +34,14 @@ void add_common_options(CLI::App& app, SampleOptions& o) {
       ->check(CLI::NonNegativeNumber);
 }
 
-bool tcp_available() { return NETSTACK_SAMPLES_TCP != 0; }
+std::unique_ptr<Endpoint> new_tcp_endpoint(TunStack& ts, const char* program) {
+  auto made = ts.stack->new_endpoint(tcp::kProtocolNumber);
+  if (!made) {
+    std::fprintf(stderr, "%s: new TCP endpoint: %s\n", program, errc_name(made.error()));
+    return nullptr;
+  }
+  return std::move(made.value());
+}
 
 std::unique_ptr<TunStack> make_tun_stack(const SampleOptions& o) {
   auto addr = Ipv4Address::parse(o.addr);
@@ -84,12 +89,10 @@ std::unique_ptr<TunStack> make_tun_stack(const SampleOptions& o) {
     std::fprintf(stderr, "cannot register UDP\n");
     return nullptr;
   }
-#if NETSTACK_SAMPLES_TCP
   if (!s.register_transport_protocol(tcp::make_protocol())) {
     std::fprintf(stderr, "cannot register TCP\n");
     return nullptr;
   }
-#endif
   if (!s.create_nic(1, *nic_link) || !s.add_address(1, Subnet{*addr, 32})) {
     std::fprintf(stderr, "cannot configure the stack\n");
     return nullptr;

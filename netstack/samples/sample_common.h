@@ -62,8 +62,8 @@ struct TunStack {
 
 // Returns nullptr after printing the reason (device and errno, or bad address) to stderr.
 std::unique_ptr<TunStack> make_tun_stack(const SampleOptions& o);
-// True when this build registers TCP (make_tun_stack); the TCP samples refuse to run otherwise.
-bool tcp_available();
+// A TCP endpoint on the sample's stack; nullptr after printing why, prefixed with program.
+std::unique_ptr<Endpoint> new_tcp_endpoint(TunStack& ts, const char* program);
 // SIGTERM and SIGINT set this flag.
 extern volatile std::sig_atomic_t g_stop;
 void install_stop_handlers();

@@ -146,20 +146,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--connect %s: want A.B.C.D:PORT with a port in 1..65535\n", target.c_str());
     return 2;
   }
-  if (!samples::tcp_available()) {
-    std::fprintf(stderr, "tun_tcp_connect: this build has no TCP (netstack/transport/tcp)\n");
-    return 1;
-  }
-
   samples::install_stop_handlers();
   auto ts = samples::make_tun_stack(o);
   if (!ts) return 1;
-  auto made = ts->stack->new_endpoint(samples::kTcpProtocol);
-  if (!made) {
-    std::fprintf(stderr, "new TCP endpoint: %s\n", errc_name(made.error()));
-    return 1;
-  }
-  samples::Connection conn(std::move(made.value()));
+  auto made = samples::new_tcp_endpoint(*ts, "tun_tcp_connect");
+  if (!made) return 1;
+  samples::Connection conn(std::move(made));
   Session session(conn);
   if (auto s = conn.endpoint().connect(*peer); !s && s.error() != Errc::kConnectStarted) {
     std::fprintf(stderr, "tun_tcp_connect: connect to %s: %s\n", target.c_str(), errc_name(s.error()));

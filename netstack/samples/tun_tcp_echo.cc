@@ -55,20 +55,12 @@ int main(int argc, char** argv) {
   app.add_option("--port", o.port, "TCP port to listen on")->required()->check(CLI::Range(1, 65535));
   samples::add_common_options(app, o);
   CLI11_PARSE(app, argc, argv);
-  if (!samples::tcp_available()) {
-    std::fprintf(stderr, "tun_tcp_echo: this build has no TCP (netstack/transport/tcp)\n");
-    return 1;
-  }
-
   samples::install_stop_handlers();
   auto ts = samples::make_tun_stack(o);
   if (!ts) return 1;
-  auto made = ts->stack->new_endpoint(samples::kTcpProtocol);
-  if (!made) {
-    std::fprintf(stderr, "new TCP endpoint: %s\n", errc_name(made.error()));
-    return 1;
-  }
-  Endpoint& listener = *made.value();
+  auto made = samples::new_tcp_endpoint(*ts, "tun_tcp_echo");
+  if (!made) return 1;
+  Endpoint& listener = *made;
   if (auto s = listener.bind({kAnyNic, {}, static_cast<std::uint16_t>(o.port)}); !s) {
     std::fprintf(stderr, "bind port %d: %s\n", o.port, errc_name(s.error()));
     return 1;
