@@ -12,11 +12,11 @@ Status ChannelEndpoint::write_frame(PacketBuffer frame) {
 }
 
 void ChannelEndpoint::inject(PacketBuffer frame) {
-  if (dispatcher_ == nullptr) {
+  if (dispatcher() == nullptr) {
     ++dropped_;
     return;
   }
-  dispatcher_->deliver_frame(std::move(frame));
+  dispatcher()->deliver_frame(std::move(frame));
 }
 
 std::optional<PacketBuffer> ChannelEndpoint::read_outbound() {

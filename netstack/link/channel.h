@@ -18,7 +18,6 @@ class ChannelEndpoint final : public LinkEndpoint {
   std::uint32_t mtu() const override { return mtu_; }
   LinkMedium medium() const override { return medium_; }
   LinkAddress link_address() const override { return address_; }
-  void attach(NetworkDispatcher* d) override { dispatcher_ = d; }
   Status write_frame(PacketBuffer frame) override;
 
   // Delivers a frame as if it arrived on the wire. Dropped when nothing is attached.
@@ -33,7 +32,6 @@ class ChannelEndpoint final : public LinkEndpoint {
   LinkMedium medium_;
   LinkAddress address_;
   std::size_t capacity_;
-  NetworkDispatcher* dispatcher_ = nullptr;
   std::deque<PacketBuffer> outbound_;
   std::uint64_t dropped_ = 0;
 };

@@ -89,7 +89,7 @@ void ChaosEndpoint::forward(Dir dir, PacketBuffer frame) {
   Direction& d = dir == Dir::kOut ? out_ : in_;
   ++d.counters.passed;
   if (dir == Dir::kOut) {
-    (void)inner_.write_frame(std::move(frame));  // a full inner queue is just more loss
+    (void)NestedEndpoint::write_frame(std::move(frame));  // a full inner queue is just more loss
   } else {
     NestedEndpoint::deliver_frame(std::move(frame));
   }

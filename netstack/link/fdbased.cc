@@ -64,7 +64,7 @@ int FdEndpoint::read_available(int max_frames) {
     }
     if (n == 0) return delivered > 0 ? delivered : -1;
     buf.truncate(static_cast<std::size_t>(n));
-    if (dispatcher_ != nullptr) dispatcher_->deliver_frame(std::move(buf));
+    if (dispatcher() != nullptr) dispatcher()->deliver_frame(std::move(buf));
     ++delivered;
   }
   return delivered;

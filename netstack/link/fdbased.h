@@ -27,7 +27,6 @@ class FdEndpoint final : public LinkEndpoint {
   std::uint32_t mtu() const override { return mtu_; }
   LinkMedium medium() const override { return medium_; }
   LinkAddress link_address() const override { return address_; }
-  void attach(NetworkDispatcher* d) override { dispatcher_ = d; }
   Status write_frame(PacketBuffer frame) override;
 
   // Reads and delivers up to max_frames frames; stops early when the fd has nothing more
@@ -39,7 +38,6 @@ class FdEndpoint final : public LinkEndpoint {
   std::uint32_t mtu_;
   LinkMedium medium_;
   LinkAddress address_;
-  NetworkDispatcher* dispatcher_ = nullptr;
 };
 
 }  // namespace netstack::link

@@ -14,7 +14,7 @@ Status LoopbackEndpoint::write_frame(PacketBuffer frame) {
   auto id = std::make_shared<TimerQueue::TimerId>();
   *id = timers_.schedule_after(Duration::zero(), [this, held, id] {
     pending_.erase(*id);
-    if (dispatcher_ != nullptr) dispatcher_->deliver_frame(std::move(*held));
+    if (dispatcher() != nullptr) dispatcher()->deliver_frame(std::move(*held));
   });
   pending_.insert(*id);
   return {};

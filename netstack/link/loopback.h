@@ -15,13 +15,11 @@ class LoopbackEndpoint final : public LinkEndpoint {
   ~LoopbackEndpoint() override;  // cancels deliveries still pending
   std::uint32_t mtu() const override { return mtu_; }
   LinkMedium medium() const override { return LinkMedium::kRawIp; }
-  void attach(NetworkDispatcher* d) override { dispatcher_ = d; }
   Status write_frame(PacketBuffer frame) override;
 
  private:
   TimerQueue& timers_;
   std::uint32_t mtu_;
-  NetworkDispatcher* dispatcher_ = nullptr;
   std::set<TimerQueue::TimerId> pending_;
 };
 

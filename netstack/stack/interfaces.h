@@ -30,26 +30,42 @@ namespace netstack {
 // the IPv4 header itself (TUN without packet info, loopback).
 enum class LinkMedium : std::uint8_t { kEthernet, kRawIp };
 
+class LinkEndpoint;
+
 // Receives inbound frames from a link endpoint (implemented by the NIC and by wrappers).
 class NetworkDispatcher {
  public:
   virtual ~NetworkDispatcher() = default;
   // frame holds the complete frame, link header included.
   virtual void deliver_frame(PacketBuffer frame) = 0;
+  // The link this dispatcher is attached to is being destroyed: it must not be used again (a
+  // write is then refused with kClosedForSend).
+  virtual void link_destroyed(LinkEndpoint& link) = 0;
 };
 
+// A link and the dispatcher attached to it may be destroyed in either order: a link tells its
+// dispatcher when it dies first (so a link built after the stack, e.g. on the stack's timers,
+// may die first), and a dispatcher that dies first detaches.
 class LinkEndpoint {
  public:
-  virtual ~LinkEndpoint() = default;
+  virtual ~LinkEndpoint() {
+    if (dispatcher_ != nullptr) dispatcher_->link_destroyed(*this);
+  }
   // Largest network-layer packet (IP header included) the link carries.
   virtual std::uint32_t mtu() const = 0;
   virtual LinkMedium medium() const = 0;
   virtual LinkAddress link_address() const { return {}; }
   // Inbound frames go to d from now on; nullptr detaches.
-  virtual void attach(NetworkDispatcher* d) = 0;
+  void attach(NetworkDispatcher* d) { dispatcher_ = d; }
   // Sends one complete frame (link header included). Errors: kNoBufferSpace when a queue is
   // full, kClosedForSend when the device is gone.
   virtual Status write_frame(PacketBuffer frame) = 0;
+
+ protected:
+  NetworkDispatcher* dispatcher() const { return dispatcher_; }
+
+ private:
+  NetworkDispatcher* dispatcher_ = nullptr;
 };
 
 // ---- what the network layer tells the transport layer --------------------------------------

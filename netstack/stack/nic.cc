@@ -8,7 +8,8 @@
 namespace netstack {
 
 Nic::Nic(Stack& stack, NicId id, LinkEndpoint& link, const network::ArpOptions& arp)
-    : stack_(stack), id_(id), link_(link) {
+    : stack_(stack), id_(id), link_(&link), medium_(link.medium()),
+      link_address_(link.link_address()), mtu_(link.mtu()) {
   if (link.medium() == LinkMedium::kEthernet) {
     arp_ = std::make_unique<network::ArpNeighbors>(
         stack.timers(), stack.stats(), link.link_address(), arp,
@@ -16,10 +17,12 @@ Nic::Nic(Stack& stack, NicId id, LinkEndpoint& link, const network::ArpOptions& 
           (void)write_ethernet(dst, type, std::move(p));
         });
   }
-  link_.attach(this);
+  link_->attach(this);
 }
 
-Nic::~Nic() { link_.attach(nullptr); }
+Nic::~Nic() {
+  if (link_ != nullptr) link_->attach(nullptr);
+}
 
 Status Nic::add_address(Subnet s) {
   if (has_address(s.address)) return Errc::kDuplicateAddress;
@@ -54,7 +57,7 @@ Ipv4Address Nic::primary_address_for(Ipv4Address dst) const {
 }
 
 void Nic::deliver_frame(PacketBuffer frame) {
-  if (link_.medium() == LinkMedium::kRawIp) {
+  if (medium_ == LinkMedium::kRawIp) {
     // TUN without packet info: the version nibble is all there is to tell protocols apart.
     if (frame.empty() || (static_cast<std::uint8_t>(frame.view()[0]) >> 4) != 4) {
       ++stack_.stats().unknown_protocol_received;
@@ -69,7 +72,7 @@ void Nic::deliver_frame(PacketBuffer frame) {
     ++stack_.stats().malformed_received;
     return;
   }
-  if (eth->dst() != link_.link_address() && !eth->dst().is_broadcast()) {
+  if (eth->dst() != link_address_ && !eth->dst().is_broadcast()) {
     ++stack_.stats().dropped_packets;  // another host's unicast (promiscuous links)
     return;
   }
@@ -85,7 +88,7 @@ void Nic::deliver_frame(PacketBuffer frame) {
 }
 
 Status Nic::write_ethernet(LinkAddress dst, std::uint16_t ether_type, PacketBuffer payload) {
-  header::emit(header::EthernetFields{dst, link_.link_address(), ether_type},
+  header::emit(header::EthernetFields{dst, link_address_, ether_type},
                payload.prepend(header::EthernetView::kSize));
   // IEEE 802.3: frames are at least 60 bytes before the FCS; receivers trim by the IP length.
   constexpr std::size_t kMinFrame = 60;
@@ -93,11 +96,13 @@ Status Nic::write_ethernet(LinkAddress dst, std::uint16_t ether_type, PacketBuff
     const std::byte zeros[kMinFrame] = {};
     payload.append(ByteView(zeros, kMinFrame - payload.size()));
   }
-  return link_.write_frame(std::move(payload));
+  if (link_ == nullptr) return Errc::kClosedForSend;
+  return link_->write_frame(std::move(payload));
 }
 
 Status Nic::send_ipv4(Ipv4Address next_hop, Ipv4Address src, PacketBuffer packet) {
-  if (link_.medium() == LinkMedium::kRawIp) return link_.write_frame(std::move(packet));
+  if (link_ == nullptr) return Errc::kClosedForSend;
+  if (medium_ == LinkMedium::kRawIp) return link_->write_frame(std::move(packet));
   if (is_broadcast(next_hop))
     return write_ethernet(LinkAddress::broadcast(), header::kEtherTypeIpv4, std::move(packet));
   arp_->send_ipv4(next_hop, src, std::move(packet));

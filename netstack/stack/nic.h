@@ -22,7 +22,9 @@ class Nic final : public NetworkDispatcher {
   Nic& operator=(const Nic&) = delete;
 
   NicId id() const { return id_; }
-  LinkEndpoint& link() { return link_; }
+  // nullptr once the link was destroyed (the NIC then refuses to send).
+  LinkEndpoint* link() { return link_; }
+  std::uint32_t mtu() const { return mtu_; }
   const std::vector<Subnet>& addresses() const { return addresses_; }
   Status add_address(Subnet s);
   Status remove_address(Ipv4Address a);
@@ -34,6 +36,7 @@ class Nic final : public NetworkDispatcher {
   network::ArpNeighbors* arp() { return arp_.get(); }
 
   void deliver_frame(PacketBuffer frame) override;
+  void link_destroyed(LinkEndpoint&) override { link_ = nullptr; }
   // Sends a finished IPv4 packet toward next_hop (resolving it with ARP on Ethernet).
   Status send_ipv4(Ipv4Address next_hop, Ipv4Address src, PacketBuffer packet);
 
@@ -42,7 +45,11 @@ class Nic final : public NetworkDispatcher {
 
   Stack& stack_;
   NicId id_;
-  LinkEndpoint& link_;
+  LinkEndpoint* link_;
+  // What the link said at attach time: links do not change them, and they stay known after it died.
+  LinkMedium medium_;
+  LinkAddress link_address_;
+  std::uint32_t mtu_;
   std::vector<Subnet> addresses_;
   std::unique_ptr<network::ArpNeighbors> arp_;
 };

@@ -79,7 +79,7 @@ Expected<Route> Stack::find_route(NicId nic_id, Ipv4Address local, Ipv4Address r
     for (const auto& [nid, n] : nics_) {
       if ((nic_id == kAnyNic || nic_id == nid) && !n->addresses().empty()) {
         r = Route{nid, local.is_any() ? n->addresses().front().address : local, remote, remote, 0};
-        r.mtu = n->link().mtu();
+        r.mtu = n->mtu();
         return r;
       }
     }
@@ -92,7 +92,7 @@ Expected<Route> Stack::find_route(NicId nic_id, Ipv4Address local, Ipv4Address r
   const Ipv4Address next_hop = row->gateway.is_any() ? remote : row->gateway;
   const Ipv4Address src = local.is_any() ? n->primary_address_for(next_hop) : local;
   if (src.is_any()) return Errc::kNoRoute;  // a NIC without addresses cannot originate
-  return Route{row->nic, src, remote, next_hop, n->link().mtu()};
+  return Route{row->nic, src, remote, next_hop, n->mtu()};
 }
 
 Status Stack::write_packet(const Route& route, std::uint8_t protocol, std::uint8_t ttl,

@@ -29,7 +29,8 @@ class Stack final : public StackServices {
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
 
-  // The link is not owned and must outlive the stack. Errors: kDuplicateNicId, kBadLinkEndpoint
+  // The link is not owned. It may die before the stack (it then tells the NIC, which stops
+  // sending) or after it. Errors: kDuplicateNicId, kBadLinkEndpoint
   // (id <= 0).
   Status create_nic(NicId id, LinkEndpoint& link);
   Status add_address(NicId nic, Subnet address);

@@ -25,7 +25,8 @@ struct ChaosPair {
     b.run_due();
     link::pump(raw_a, link_b);
   }
-  // Declared in the order they may be built and torn down: a link endpoint must outlive the
+  // Declared in the order they are built and torn down (either order works; this one keeps the
+  // chaos link's delays on a queue of its own): a link endpoint here outlives the
   // stack whose NIC sits on it (the stacks are destroyed first, then chaos_a, then raw_a).
   FakeClock clock;
   link::ChannelEndpoint raw_a, link_b;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "netstack/link/chaos.h"
 #include "netstack/link/loopback.h"
 #include "netstack/link/sniffer.h"
 #include "tests/netstack/stack/two_stacks.h"
@@ -24,8 +25,8 @@ std::string slurp(const std::string& path) {
 
 TEST_CASE("loopback: a datagram to 127.0.0.1 arrives once the timers run", "[link][loopback]") {
   FakeClock clock;
-  // The link must outlive the stack (Stack::create_nic), so it is built first, on timers of its
-  // own rather than the stack's.
+  // Built before the stack, on timers of its own (the other order, on the stack's timers, is
+  // the lifetime test below).
   TimerQueue link_timers(clock);
   link::LoopbackEndpoint lo(link_timers);
   Stack s(clock);
@@ -72,4 +73,54 @@ TEST_CASE("sniffer writes the exchange as the golden pcap, byte for byte", "[lin
   REQUIRE_FALSE(want.empty());
   CHECK(to_hex(ByteView(reinterpret_cast<const std::byte*>(got.data()), got.size())) ==
         to_hex(ByteView(reinterpret_cast<const std::byte*>(want.data()), want.size())));
+}
+
+// Links and the NICs on them may die in either order. The natural embedding builds the stack
+// first and its links after it, on the stack's own timers; the links then die first, and must
+// tell their NIC (and a wrapper its inner link) so that nothing calls into a dead link. The
+// sanitizer build of the unit suite catches any such call.
+TEST_CASE("links built after the stack, on its timers, may be destroyed before it", "[link][lifetime]") {
+  FakeClock clock;
+  Stack s(clock);
+  REQUIRE(s.register_transport_protocol(std::make_unique<udp::UdpProtocol>()));
+  {
+    link::LoopbackEndpoint lo(s.timers());
+    REQUIRE(s.create_nic(1, lo));
+    REQUIRE(s.add_address(1, *Subnet::parse("127.0.0.1/8")));
+    s.add_route({*Subnet::parse("127.0.0.0/8"), {}, 1});
+    auto server = std::move(s.new_endpoint(udp::kProtocolNumber).value());
+    auto client = std::move(s.new_endpoint(udp::kProtocolNumber).value());
+    REQUIRE(server->bind({kAnyNic, {}, 53}));
+    REQUIRE(send_string(*client, "first", {kAnyNic, *Ipv4Address::parse("127.0.0.1"), 53}));
+    s.run_due();
+    CHECK(read_string(*server) == "first");
+    // A datagram still in flight when the link dies: its delivery is cancelled with the link.
+    REQUIRE(send_string(*client, "lost", {kAnyNic, *Ipv4Address::parse("127.0.0.1"), 53}));
+  }
+  s.run_due();  // nothing left to deliver, nothing dangling
+  REQUIRE(s.nic(1) != nullptr);
+  CHECK(s.nic(1)->link() == nullptr);
+  // Sending through a NIC whose link is gone is refused, not a crash.
+  auto again = std::move(s.new_endpoint(udp::kProtocolNumber).value());
+  const auto sent = again->write(ByteView(reinterpret_cast<const std::byte*>("x"), 1),
+                                 WriteOptions{FullAddress{kAnyNic, *Ipv4Address::parse("127.0.0.1"), 53}});
+  REQUIRE_FALSE(sent);
+  CHECK(sent.error() == Errc::kClosedForSend);
+}
+
+TEST_CASE("a wrapper outlives the link it wraps, and a NIC outlives the wrapper", "[link][lifetime]") {
+  FakeClock clock;
+  Stack s(clock);
+  auto inner = std::make_unique<link::ChannelEndpoint>(1500, LinkMedium::kRawIp);
+  auto chaos = std::make_unique<link::ChaosEndpoint>(*inner, s.timers(), 7, link::ChaosSettings{},
+                                                     link::ChaosSettings{});
+  REQUIRE(s.create_nic(1, *chaos));
+  const std::uint32_t mtu = chaos->mtu();
+  inner.reset();  // the wrapped link dies first: the wrapper stops sending, keeps what it knew
+  CHECK(chaos->mtu() == mtu);
+  // The chaos link never reports its inner link's refusals (they are just more loss); what
+  // matters is that the dead link is not called.
+  CHECK(chaos->write_frame(PacketBuffer{}));
+  chaos.reset();  // then the wrapper: the NIC learns it is gone
+  CHECK(s.nic(1)->link() == nullptr);
 }
