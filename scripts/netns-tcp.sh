@@ -14,6 +14,8 @@
 # that check (no root needed), so the check itself can be tested on fixed captures.
 # Exit status: 0 pass, 1 fail, 2 usage, 77 cannot run here (not root, no /dev/net/tun, no tool).
 set -euo pipefail
+# shellcheck source=scripts/netns-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/netns-lib.sh"
 
 usage() {
   cat <<'USAGE'
@@ -129,12 +131,7 @@ check_pcap() {
 if [[ $loss != 0 ]]; then
   if [[ $mode == echo ]]; then want_retx=2; else want_retx=1; fi
 fi
-if [[ -n $check_only ]]; then
-  command -v tshark >/dev/null || { echo "SKIP: tshark is not installed"; exit 77; }
-  [[ -r $check_only ]] || { echo "netns-tcp.sh: --check-pcap $check_only: cannot read" >&2; exit 2; }
-  check_pcap "$check_only"
-  exit $?
-fi
+[[ -z $check_only ]] || netns_check_only netns-tcp.sh "$check_only"
 [[ -n $mode ]] || { echo "netns-tcp.sh: give --echo PATH, --fetch PATH, --refused PATH or --check-pcap FILE" >&2; usage >&2; exit 2; }
 [[ -x $sample ]] || { echo "netns-tcp.sh: $sample: not an executable" >&2; exit 2; }
 [[ $bytes =~ ^[0-9]*$ ]] || { echo "netns-tcp.sh: --bytes $bytes: not a number" >&2; exit 2; }
@@ -142,12 +139,7 @@ if [[ -z $bytes ]]; then
   if [[ $mode == echo ]]; then bytes=10485760; else bytes=4194304; fi
 fi
 
-if [[ $(id -u) -ne 0 ]]; then echo "SKIP: netns-tcp.sh needs root (network namespace, TUN device)"; exit 77; fi
-if [[ ! -c /dev/net/tun ]]; then echo "SKIP: /dev/net/tun is missing"; exit 77; fi
-for tool in ip python3 timeout; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
-done
-if [[ -n $pcap ]] && ! command -v tshark >/dev/null; then echo "SKIP: tshark is not installed"; exit 77; fi
+netns_require netns-tcp.sh "$pcap" ip python3 timeout
 
 ns="netstack-tcp-$$"
 dev="nstcp0"

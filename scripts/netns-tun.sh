@@ -6,6 +6,8 @@
 # (10.77.0.1 kernel side, 10.77.0.2 the sample); the namespace and the sample are removed on exit.
 # Exit status: 0 pass, 1 fail, 2 usage, 77 cannot run here (not root, no /dev/net/tun).
 set -euo pipefail
+# shellcheck source=scripts/netns-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/netns-lib.sh"
 
 usage() {
   cat <<'USAGE'
@@ -65,21 +67,11 @@ check_pcap() {
   return "$status"
 }
 
-if [[ -n $check_only ]]; then
-  command -v tshark >/dev/null || { echo "SKIP: tshark is not installed"; exit 77; }
-  [[ -r $check_only ]] || { echo "netns-tun.sh: --check-pcap $check_only: cannot read" >&2; exit 2; }
-  check_pcap "$check_only"
-  exit $?
-fi
+[[ -z $check_only ]] || netns_check_only netns-tun.sh "$check_only"
 [[ -x $sample ]] || { echo "netns-tun.sh: --sample $sample: not an executable" >&2; exit 2; }
 ((do_ping || do_udp)) || { echo "netns-tun.sh: nothing to do: give --ping and/or --udp" >&2; exit 2; }
 
-if [[ $(id -u) -ne 0 ]]; then echo "SKIP: netns-tun.sh needs root (network namespace, TUN device)"; exit 77; fi
-if [[ ! -c /dev/net/tun ]]; then echo "SKIP: /dev/net/tun is missing"; exit 77; fi
-for tool in ip ping python3; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
-done
-if [[ -n $pcap ]] && ! command -v tshark >/dev/null; then echo "SKIP: tshark is not installed"; exit 77; fi
+netns_require netns-tun.sh "$pcap" ip ping python3
 
 ns="netstack-tun-$$"
 dev="nstun0"

@@ -130,6 +130,9 @@ enum class SockOpt : std::uint8_t {
   kState,              // get only: the RFC 9293 state as tcp::State's value (TCP_INFO's state)
 };
 
+// The TCP-only options are the enum's tail, so a new one added at the end stays TCP-only.
+constexpr bool tcp_only(SockOpt opt) { return opt >= SockOpt::kNoDelay; }
+
 struct ReadResult {
   std::size_t bytes = 0;       // copied into the caller's buffer
   std::size_t available = 0;   // size of the datagram; > bytes means it was truncated

@@ -211,6 +211,7 @@ EventMask UdpEndpoint::readiness(EventMask mask) const {
 }
 
 Status UdpEndpoint::set_sock_opt(SockOpt opt, std::int64_t value) {
+  if (tcp_only(opt)) return Errc::kUnknownProtocolOption;
   switch (opt) {
     case SockOpt::kReceiveBufferSize:
     case SockOpt::kSendBufferSize:
@@ -231,19 +232,14 @@ Status UdpEndpoint::set_sock_opt(SockOpt opt, std::int64_t value) {
     case SockOpt::kReceiveQueueSize:
     case SockOpt::kError:
       return Errc::kInvalidOptionValue;  // read-only
-    case SockOpt::kNoDelay:
-    case SockOpt::kKeepAlive:
-    case SockOpt::kKeepIdle:
-    case SockOpt::kKeepInterval:
-    case SockOpt::kKeepCount:
-    case SockOpt::kMaxSegment:
-    case SockOpt::kState:
-      break;  // TCP only
+    default:
+      break;  // tcp_only(opt): answered before the switch
   }
   return Errc::kUnknownProtocolOption;
 }
 
 Expected<std::int64_t> UdpEndpoint::get_sock_opt(SockOpt opt) {
+  if (tcp_only(opt)) return Errc::kUnknownProtocolOption;
   switch (opt) {
     case SockOpt::kReceiveBufferSize: return static_cast<std::int64_t>(receive_buffer_);
     case SockOpt::kSendBufferSize: return static_cast<std::int64_t>(send_buffer_);
@@ -257,14 +253,8 @@ Expected<std::int64_t> UdpEndpoint::get_sock_opt(SockOpt opt) {
       pending_error_.reset();
       return std::int64_t{e};
     }
-    case SockOpt::kNoDelay:
-    case SockOpt::kKeepAlive:
-    case SockOpt::kKeepIdle:
-    case SockOpt::kKeepInterval:
-    case SockOpt::kKeepCount:
-    case SockOpt::kMaxSegment:
-    case SockOpt::kState:
-      break;  // TCP only
+    default:
+      break;  // tcp_only(opt): answered before the switch
   }
   return Errc::kUnknownProtocolOption;
 }

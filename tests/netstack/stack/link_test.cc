@@ -21,6 +21,13 @@ std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
+
+// NIC 1 on lo, holding 127.0.0.1/8 and routing it.
+void loopback_nic(Stack& s, link::LoopbackEndpoint& lo) {
+  REQUIRE(s.create_nic(1, lo));
+  REQUIRE(s.add_address(1, *Subnet::parse("127.0.0.1/8")));
+  s.add_route({*Subnet::parse("127.0.0.0/8"), {}, 1});
+}
 }  // namespace
 
 TEST_CASE("loopback: a datagram to 127.0.0.1 arrives once the timers run", "[link][loopback]") {
@@ -31,9 +38,7 @@ TEST_CASE("loopback: a datagram to 127.0.0.1 arrives once the timers run", "[lin
   link::LoopbackEndpoint lo(link_timers);
   Stack s(clock);
   REQUIRE(s.register_transport_protocol(std::make_unique<udp::UdpProtocol>()));
-  REQUIRE(s.create_nic(1, lo));
-  REQUIRE(s.add_address(1, *Subnet::parse("127.0.0.1/8")));
-  s.add_route({*Subnet::parse("127.0.0.0/8"), {}, 1});
+  loopback_nic(s, lo);
   auto server = std::move(s.new_endpoint(udp::kProtocolNumber).value());
   auto client = std::move(s.new_endpoint(udp::kProtocolNumber).value());
   REQUIRE(server->bind({kAnyNic, {}, 53}));
@@ -85,9 +90,7 @@ TEST_CASE("links built after the stack, on its timers, may be destroyed before i
   REQUIRE(s.register_transport_protocol(std::make_unique<udp::UdpProtocol>()));
   {
     link::LoopbackEndpoint lo(s.timers());
-    REQUIRE(s.create_nic(1, lo));
-    REQUIRE(s.add_address(1, *Subnet::parse("127.0.0.1/8")));
-    s.add_route({*Subnet::parse("127.0.0.0/8"), {}, 1});
+    loopback_nic(s, lo);
     auto server = std::move(s.new_endpoint(udp::kProtocolNumber).value());
     auto client = std::move(s.new_endpoint(udp::kProtocolNumber).value());
     REQUIRE(server->bind({kAnyNic, {}, 53}));
