@@ -74,6 +74,15 @@ TEST_CASE("endpoint API error space", "[stack][udp][errors]") {
   CHECK(a1->set_sock_opt(SockOpt::kTtl, 0) == Errc::kInvalidOptionValue);
   REQUIRE(a1->set_sock_opt(SockOpt::kTtl, 3));
   CHECK(a1->get_sock_opt(SockOpt::kTtl).value() == 3);
+  // TCP's options are not UDP's: both directions say so, and change nothing.
+  for (SockOpt tcp_opt : {SockOpt::kNoDelay, SockOpt::kKeepAlive, SockOpt::kKeepIdle, SockOpt::kKeepInterval,
+                          SockOpt::kKeepCount, SockOpt::kMaxSegment, SockOpt::kState}) {
+    CHECK(tcp_only(tcp_opt));
+    CHECK(a1->set_sock_opt(tcp_opt, 1) == Errc::kUnknownProtocolOption);
+    CHECK(a1->get_sock_opt(tcp_opt).error() == Errc::kUnknownProtocolOption);
+  }
+  CHECK_FALSE(tcp_only(SockOpt::kError));
+  CHECK(a1->get_sock_opt(SockOpt::kTtl).value() == 3);
   std::vector<std::byte> huge(70000);
   CHECK(a1->write(huge, WriteOptions{FullAddress{kAnyNic, kAddrB, 7}}).error() == Errc::kMessageTooLong);
   a1->close();
