@@ -7,6 +7,13 @@
   lossy.pcap         good.pcap plus a dropped-and-retransmitted data segment
   bad_checksum.pcap  good.pcap with one TCP checksum off by one
   no_sack.pcap       good.pcap whose SYN-ACK does not offer SACK-permitted
+  http_crlf.pcap     an HTTP exchange on port 8000 whose reply's last segment begins with CR LF
+                     and a printable byte, as the random body of the fetch test sometimes does
+                     (CI saw it): tshark's HTTP dissector calls that an error, which says
+                     nothing about TCP, so the check must pass it
+  thrift_lookalike.pcap  good.pcap on ports no dissector owns, the reply a piece of that random
+                     body which tshark's Thrift heuristic takes for Thrift and calls an error;
+                     the check must pass it too
 
 usage: make_pcap_fixtures.py OUTDIR
 """
@@ -50,10 +57,27 @@ def packet(src, dst, sport, dport, seq, ack, flags, opts, payload=b"", bad_sum=F
     return ip + tcp
 
 
-def conversation(lossy=False, bad_sum=False, sack=True):
+# The start of a random segment of the fetch test's body that tshark's Thrift heuristic claimed
+# (compact protocol, 0x82 0x41) and then called an error: "varint value too large".
+THRIFT_LOOKALIKE = bytes.fromhex("82411eeed9e4a58e71275a3dcefdb53a4f7bf457fe31c395b80a99dcd9274422479a371a09e5a501"
+                                 "0096cea3c006e6cad8c91e45646e8ebd267e45264718312fd7b55952244c30bc2d5a63674e3768")
+
+
+def conversation(lossy=False, bad_sum=False, sack=True, http_crlf=False, thrift=False):
     k, s = 1000, 5000  # initial sequence numbers (kernel client, stack server)
     kp, sp = 40000, 7
     d1, d2 = bytes(range(256)) * 4, bytes(reversed(range(256))) * 4
+    replies = [d2]
+    if http_crlf:  # the kernel is the HTTP client here; the reply's last segment starts "\r\n^)"
+        sp = 8000
+        d1 = b"GET /blob HTTP/1.0\r\n\r\n"
+        head = b"HTTP/1.0 200 OK\r\nContent-Length: 2048\r\n\r\n"
+        replies = [head, d2, b"\r\n^)" + d2[4:]]
+        d2 = b"".join(replies)
+    if thrift:  # on ports no dissector owns, so tshark's heuristics get the payload
+        kp, sp = 45001, 45000
+        d2 = THRIFT_LOOKALIKE
+        replies = [d2]
     pk = []
 
     def K(seq, ack, flags, payload=b"", t=0, syn=False, bad=False):
@@ -75,7 +99,10 @@ def conversation(lossy=False, bad_sum=False, sack=True):
         data_end = k + 1 + 3 * len(d1)
     else:
         data_end = k + 1 + len(d1)
-    S(s + 1, data_end, ACK | PSH, d2, t=251)
+    sent = 0
+    for r in replies:
+        S(s + 1 + sent, data_end, ACK | PSH, r, t=251)
+        sent += len(r)
     K(data_end, s + 1 + len(d2), ACK | FIN, t=252)
     S(s + 1 + len(d2), data_end + 1, ACK | FIN, t=253)
     K(data_end + 1, s + 2 + len(d2), ACK, t=254)
@@ -99,6 +126,8 @@ def main():
     write_pcap(os.path.join(out, "lossy.pcap"), conversation(lossy=True))
     write_pcap(os.path.join(out, "bad_checksum.pcap"), conversation(bad_sum=True))
     write_pcap(os.path.join(out, "no_sack.pcap"), conversation(sack=False))
+    write_pcap(os.path.join(out, "http_crlf.pcap"), conversation(http_crlf=True))
+    write_pcap(os.path.join(out, "thrift_lookalike.pcap"), conversation(thrift=True))
     return 0
 
 
