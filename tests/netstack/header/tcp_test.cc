@@ -116,3 +116,43 @@ TEST_CASE("tcp view refuses truncation and malformed options", "[header][tcp]") 
   REQUIRE(unknown);
   CHECK(*unknown == TcpOptions{});
 }
+
+// One's complement has two zeros: a segment whose checksum computes to 0x0000 may carry it as
+// 0xffff (RFC 1624 section 3), and Linux sometimes sends it so (seen in a lossy run's capture).
+// Both must be accepted.
+TEST_CASE("tcp checksum 0x0000 carried as 0xffff is valid (RFC 1624)", "[header][tcp]") {
+  TcpFields f;
+  f.src_port = 41452;
+  f.dst_port = 7;
+  f.seq_number = 8952777;
+  f.ack_number = 8542837;
+  f.flags = kTcpFlagAck;
+  f.window = 2217;
+  const auto src = Ipv4Address::from_octets(10, 78, 0, 1), dst = Ipv4Address::from_octets(10, 78, 0, 2);
+  Bytes payload = test::bytes_of("echo!!xx");
+  payload[6] = payload[7] = std::byte{0};
+  Bytes out(header_size(f) + payload.size());
+  const auto place = [&] {
+    std::copy(payload.begin(), payload.end(), out.begin() + static_cast<long>(header_size(f)));
+    emit(f, src, dst, payload, out);
+  };
+  place();
+  // The last payload word (at an even offset) set to the checksum adds ~sum to the sum, which
+  // makes the sum 0xffff and the checksum 0x0000.
+  payload[6] = out[16];
+  payload[7] = out[17];
+  place();
+  auto tcp = TcpView::parse(out);
+  REQUIRE(tcp);
+  REQUIRE(tcp->checksum() == 0x0000);
+  CHECK(tcp->checksum_valid(src, dst));
+  out[16] = out[17] = std::byte{0xff};
+  tcp = TcpView::parse(out);
+  REQUIRE(tcp);
+  REQUIRE(tcp->checksum() == 0xffff);
+  CHECK(tcp->checksum_valid(src, dst));
+  out[17] = std::byte{0xfe};  // 0xfffe is a different value: rejected
+  tcp = TcpView::parse(out);
+  REQUIRE(tcp);
+  CHECK_FALSE(tcp->checksum_valid(src, dst));
+}

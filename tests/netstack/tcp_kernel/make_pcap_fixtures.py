@@ -14,6 +14,9 @@
   thrift_lookalike.pcap  good.pcap on ports no dissector owns, the reply a piece of that random
                      body which tshark's Thrift heuristic takes for Thrift and calls an error;
                      the check must pass it too
+  checksum_ffff.pcap good.pcap whose kernel data segment carries its checksum 0x0000 as 0xffff,
+                     the same in one's complement (RFC 1624): Linux sent one in a lossy echo run
+                     and tshark calls it "Bad" (a warning); the check must pass it
 
 usage: make_pcap_fixtures.py OUTDIR
 """
@@ -44,11 +47,22 @@ def options(ts, syn=False, sack=True):
     return out
 
 
-def packet(src, dst, sport, dport, seq, ack, flags, opts, payload=b"", bad_sum=False):
+def packet(src, dst, sport, dport, seq, ack, flags, opts, payload=b"", bad_sum=False, ffff=False):
     off = (20 + len(opts)) // 4
+    if ffff:
+        # The last two payload bytes are chosen so that the checksum comes out 0x0000, which is
+        # then written as 0xffff: the same value in one's complement (RFC 1624), as Linux sometimes
+        # sends it. The payload length must be even, so those bytes are one 16-bit word.
+        assert len(payload) % 2 == 0 and len(payload) >= 2
+        payload = payload[:-2] + b"\0\0"
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, off << 4, flags, 502, 0, 0) + opts + payload
     pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
     s = csum(pseudo + tcp)
+    if ffff:
+        word = s  # adding ~(sum) to the sum makes it 0xffff, so the checksum becomes 0x0000
+        tcp = tcp[:-2] + struct.pack("!H", word)
+        assert csum(pseudo + tcp) == 0
+        s = 0xFFFF
     if bad_sum:
         s = (s + 1) & 0xFFFF
     tcp = tcp[:16] + struct.pack("!H", s) + tcp[18:]
@@ -63,7 +77,7 @@ THRIFT_LOOKALIKE = bytes.fromhex("82411eeed9e4a58e71275a3dcefdb53a4f7bf457fe31c3
                                  "0096cea3c006e6cad8c91e45646e8ebd267e45264718312fd7b55952244c30bc2d5a63674e3768")
 
 
-def conversation(lossy=False, bad_sum=False, sack=True, http_crlf=False, thrift=False):
+def conversation(lossy=False, bad_sum=False, sack=True, http_crlf=False, thrift=False, ffff=False):
     k, s = 1000, 5000  # initial sequence numbers (kernel client, stack server)
     kp, sp = 40000, 7
     d1, d2 = bytes(range(256)) * 4, bytes(reversed(range(256))) * 4
@@ -81,7 +95,8 @@ def conversation(lossy=False, bad_sum=False, sack=True, http_crlf=False, thrift=
     pk = []
 
     def K(seq, ack, flags, payload=b"", t=0, syn=False, bad=False):
-        pk.append(packet(KERNEL, STACK, kp, sp, seq, ack, flags, options((100 + t, 900 + t), syn), payload, bad))
+        pk.append(packet(KERNEL, STACK, kp, sp, seq, ack, flags, options((100 + t, 900 + t), syn), payload, bad,
+                         ffff=ffff and bool(payload)))
 
     def S(seq, ack, flags, payload=b"", t=0, syn=False):
         pk.append(packet(STACK, KERNEL, sp, kp, seq, ack, flags, options((900 + t, 100 + t), syn, sack), payload))
@@ -128,6 +143,7 @@ def main():
     write_pcap(os.path.join(out, "no_sack.pcap"), conversation(sack=False))
     write_pcap(os.path.join(out, "http_crlf.pcap"), conversation(http_crlf=True))
     write_pcap(os.path.join(out, "thrift_lookalike.pcap"), conversation(thrift=True))
+    write_pcap(os.path.join(out, "checksum_ffff.pcap"), conversation(ffff=True))
     return 0
 
 
