@@ -1,8 +1,12 @@
 #include "filters/json_positions.h"
 
 #include <algorithm>
+#include <charconv>
+#include <climits>
 #include <iterator>
+#include <limits>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 namespace filters {
@@ -10,12 +14,13 @@ namespace {
 
 using nlohmann::json;
 
+bool is_plain_key_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
 bool is_plain_key(std::string_view key) {
-  if (key.empty()) return false;
-  return std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
-  });
+  return !key.empty() && std::all_of(key.begin(), key.end(), is_plain_key_char);
 }
 
 // Tells the SAX handler how far the lexer has read: nlohmann's iterator adapter dereferences and
@@ -100,10 +105,12 @@ std::string strip_nlohmann_decoration(std::string message) {
 // Builds the DOM as nlohmann's json_sax_dom_parser does, and records positions. A callback runs
 // right after the lexer has read its token, so the token ends at *consumed_ (numbers excepted:
 // the lexer has read one character past them); token_start() walks back to the first character.
+// Tokens arrive in document order, so the walks back never overlap: linear time overall.
 class PositionRecorder {
  public:
-  PositionRecorder(std::string_view text, const std::size_t* consumed, PositionedJson* out)
-      : text_(text), lines_(text), consumed_(consumed), out_(out) {}
+  PositionRecorder(std::string_view text, const std::size_t* consumed, std::size_t max_depth,
+                   PositionedJson* out)
+      : text_(text), lines_(text), consumed_(consumed), max_depth_(max_depth), out_(out) {}
 
   bool null() { return add(nullptr, token_start(text_, token_end() - 1)); }
   bool boolean(bool v) { return add(v, token_start(text_, token_end() - 1)); }
@@ -126,17 +133,24 @@ class PositionRecorder {
 
   bool failed() const { return error_.has_value(); }
   const JsonSyntaxError& error() const { return *error_; }
+  std::size_t bytes_scanned() const { return lines_.bytes_scanned(); }
 
  private:
+  // An open array or object. `key` points into the parent's members map, whose elements stay
+  // put when the map is moved (as the node vector grows; see the static_assert below), so a
+  // frame costs no copy of its key; paths are only built for messages.
   struct Frame {
     json* node;
-    std::string path;
-    std::size_t next_index = 0;
+    std::uint32_t id;                 // its PositionedJson node
+    const std::string* key = nullptr; // how the parent reaches it: a member key, or
+    std::size_t index = 0;            // an element index
   };
 
   std::size_t token_end() const { return std::min(*consumed_, text_.size()); }
   std::size_t number_start() const;
-  std::string next_path();
+  std::string path_of_top() const;
+  std::string next_path() const;
+  std::optional<std::uint32_t> new_node(std::size_t start, Frame* frame);
   json* insert(json&& v);
   bool add(json&& v, std::size_t start);
   bool open(json&& container);
@@ -148,11 +162,16 @@ class PositionRecorder {
   std::string_view text_;
   LineIndex lines_;
   const std::size_t* consumed_;
+  std::size_t max_depth_;
   PositionedJson* out_;
   std::vector<Frame> frames_;
-  std::string key_;
+  std::string key_;        // the member key just read, and where it starts
+  Position key_pos_;
   std::optional<JsonSyntaxError> error_;
 };
+
+// Growing PositionedJson::nodes must move its maps, not copy them, or Frame::key would dangle.
+static_assert(std::is_nothrow_move_constructible_v<PositionedJson::Node>);
 
 std::size_t PositionRecorder::number_start() const {
   std::size_t end = token_end();
@@ -160,11 +179,42 @@ std::size_t PositionRecorder::number_start() const {
   return token_start(text_, end - 1);
 }
 
-std::string PositionRecorder::next_path() {
+std::string PositionRecorder::path_of_top() const {
+  std::string path;
+  for (std::size_t i = 1; i < frames_.size(); ++i) {
+    path = frames_[i].key ? member_path(path, *frames_[i].key) : element_path(path, frames_[i].index);
+  }
+  return path;
+}
+
+// The path of the value about to be added.
+std::string PositionRecorder::next_path() const {
   if (frames_.empty()) return {};
-  Frame& top = frames_.back();
-  if (top.node->is_array()) return element_path(top.path, top.next_index++);
-  return member_path(top.path, key_);
+  const Frame& top = frames_.back();
+  if (top.node->is_array()) return element_path(path_of_top(), out_->nodes[top.id].elements.size());
+  return member_path(path_of_top(), key_);
+}
+
+// A position node for the value starting at `start`, linked into its parent; fills in how the
+// parent reaches it when `frame` is given. Node ids are 32-bit: far more than a rule file needs.
+std::optional<std::uint32_t> PositionRecorder::new_node(std::size_t start, Frame* frame) {
+  if (out_->nodes.size() >= std::numeric_limits<std::uint32_t>::max()) {
+    error_.emplace(lines_.at(start), "", "too many values");
+    return std::nullopt;
+  }
+  const auto id = static_cast<std::uint32_t>(out_->nodes.size());
+  out_->nodes.push_back(PositionedJson::Node{lines_.at(start), {}, {}, {}});
+  if (frames_.empty()) return id;
+  PositionedJson::Node& parent = out_->nodes[frames_.back().id];
+  if (frames_.back().node->is_array()) {
+    if (frame) frame->index = parent.elements.size();
+    parent.elements.push_back(id);
+  } else {
+    out_->nodes[id].key = key_pos_;
+    const auto it = parent.members.emplace(key_, id).first;
+    if (frame) frame->key = &it->first;
+  }
+  return id;
 }
 
 json* PositionRecorder::insert(json&& v) {
@@ -183,32 +233,41 @@ json* PositionRecorder::insert(json&& v) {
 }
 
 bool PositionRecorder::add(json&& v, std::size_t start) {
-  out_->value_positions[next_path()] = lines_.at(start);
+  if (!new_node(start, nullptr)) return false;
   insert(std::move(v));
   return true;
 }
 
 bool PositionRecorder::open(json&& container) {
-  std::string path = next_path();
-  out_->value_positions[path] = lines_.at(token_end() - 1);
-  json* node = insert(std::move(container));
-  frames_.push_back(Frame{node, std::move(path)});
+  const std::size_t start = token_end() - 1;
+  if (frames_.size() >= max_depth_) {
+    // Refused before anything below is read, so a deep document costs no more than a flat one.
+    error_.emplace(lines_.at(start), next_path(),
+                   "nested too deeply: at most " + std::to_string(max_depth_) +
+                       " arrays and objects may be inside one another");
+    return false;
+  }
+  Frame frame{nullptr, 0};
+  const auto id = new_node(start, &frame);
+  if (!id) return false;
+  frame.id = *id;
+  frame.node = insert(std::move(container));
+  frames_.push_back(frame);
   return true;
 }
 
 bool PositionRecorder::key(json::string_t& k) {
-  const Frame& top = frames_.back();
-  std::string path = member_path(top.path, k);
+  const PositionedJson::Node& top = out_->nodes[frames_.back().id];
   const Position here = lines_.at(token_start(text_, token_end() - 1));
-  if (top.node->contains(k)) {
-    const Position first = out_->key_at(path);
-    error_.emplace(here, path,
-                   "duplicate key \"" + k + "\" (first at " + std::to_string(first.line) + ":" +
-                       std::to_string(first.col) + ")");
+  if (const auto first = top.members.find(k); first != top.members.end()) {
+    const Position at = out_->nodes[first->second].key;
+    error_.emplace(here, member_path(path_of_top(), k),
+                   "duplicate key \"" + k + "\" (first at " + std::to_string(at.line) + ":" +
+                       std::to_string(at.col) + ")");
     return false;
   }
-  out_->key_positions[path] = here;
   key_ = std::move(k);
+  key_pos_ = here;
   return true;
 }
 
@@ -243,11 +302,27 @@ std::string element_path(std::string_view parent, std::size_t index) {
 }
 
 LineIndex::LineIndex(std::string_view text) : text_(text), line_starts_{0} {
+  block_chars_.reserve(text.size() / kBlock + 1);
+  std::size_t chars = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i % kBlock == 0) block_chars_.push_back(chars);
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++chars;  // not a continuation byte
     if (text[i] == '\n' || (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'))) {
       line_starts_.push_back(i + 1);
     }
   }
+  if (text.size() % kBlock == 0) block_chars_.push_back(chars);   // so every offset has its block
+  scanned_ = text.size();
+}
+
+std::size_t LineIndex::chars_before(std::size_t offset) const {
+  const std::size_t block = offset / kBlock;
+  std::size_t chars = block_chars_[block];
+  for (std::size_t i = block * kBlock; i < offset; ++i) {
+    if ((static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80) ++chars;
+  }
+  scanned_ += offset - block * kBlock;
+  return chars;
 }
 
 Position LineIndex::at(std::size_t offset) const {
@@ -256,35 +331,76 @@ Position LineIndex::at(std::size_t offset) const {
   const std::size_t line = static_cast<std::size_t>(next - line_starts_.begin());
   std::size_t start = line_starts_[line - 1];
   if (start == 0 && text_.substr(0, 3) == "\xEF\xBB\xBF") start = std::min<std::size_t>(3, offset);
-  int col = 1;
-  for (std::size_t i = start; i < offset; ++i) {
-    if ((static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80) ++col;  // skip continuation bytes
+  const std::size_t col = 1 + chars_before(offset) - chars_before(start);
+  return Position{static_cast<int>(line), static_cast<int>(std::min<std::size_t>(col, INT_MAX))};
+}
+
+// Reads back what member_path and element_path write: "a.b", "[3]", "[\"a.b\"]", in any order.
+const PositionedJson::Node* PositionedJson::find(std::string_view path) const {
+  if (nodes.empty()) return nullptr;
+  const Node* n = &nodes[0];
+  std::size_t i = 0;
+  while (n != nullptr && i < path.size()) {
+    if (path[i] == '[' && i + 1 < path.size() && path[i + 1] == '"') {
+      std::size_t close = i + 2;   // the string's closing quote
+      while (close < path.size() && path[close] != '"') close += path[close] == '\\' ? 2 : 1;
+      if (close + 1 >= path.size() || path[close + 1] != ']') return nullptr;
+      const json key = json::parse(path.substr(i + 1, close - i), nullptr, false);
+      if (!key.is_string()) return nullptr;
+      const auto it = n->members.find(key.get_ref<const std::string&>());
+      n = it == n->members.end() ? nullptr : &nodes[it->second];
+      i = close + 2;
+    } else if (path[i] == '[') {
+      const std::size_t close = path.find(']', i);
+      std::size_t index = 0;
+      const char* digits = path.data() + i + 1;
+      const char* end = close == std::string_view::npos ? digits : path.data() + close;
+      const auto [stop, ec] = std::from_chars(digits, end, index);
+      if (digits == end || ec != std::errc() || stop != end || index >= n->elements.size()) return nullptr;
+      n = &nodes[n->elements[index]];
+      i = close + 1;
+    } else {
+      if (path[i] == '.' && i > 0) ++i;
+      else if (i > 0) return nullptr;
+      std::size_t end = i;
+      while (end < path.size() && is_plain_key_char(path[end])) ++end;
+      if (end == i) return nullptr;
+      const auto it = n->members.find(path.substr(i, end - i));
+      n = it == n->members.end() ? nullptr : &nodes[it->second];
+      i = end;
+    }
   }
-  return Position{static_cast<int>(line), col};
+  return n;
 }
 
-Position PositionedJson::value_at(const std::string& path) const {
-  const auto it = value_positions.find(path);
-  return it == value_positions.end() ? Position{} : it->second;
+Position PositionedJson::value_at(std::string_view path) const {
+  const Node* n = find(path);
+  return n ? n->value : Position{};
 }
 
-Position PositionedJson::key_at(const std::string& path) const {
-  const auto it = key_positions.find(path);
-  return it == key_positions.end() ? Position{} : it->second;
+Position PositionedJson::key_at(std::string_view path) const {
+  const Node* n = find(path);
+  return n ? n->key : Position{};
+}
+
+bool PositionedJson::has_key(std::string_view path) const {
+  const Node* n = find(path);
+  return n != nullptr && n->key.line > 0;
 }
 
 JsonSyntaxError::JsonSyntaxError(Position pos, std::string path, const std::string& message)
     : std::runtime_error(message), pos_(pos), path_(std::move(path)) {}
 
-PositionedJson parse_json_with_positions(std::string_view text) {
+PositionedJson parse_json_with_positions(std::string_view text, std::size_t max_depth) {
   PositionedJson out;
   std::size_t consumed = 0;
-  PositionRecorder recorder(text, &consumed, &out);
+  PositionRecorder recorder(text, &consumed, max_depth, &out);
   const CountingIterator first(text.data(), text.data(), &consumed);
   const CountingIterator last(text.data() + text.size(), text.data(), nullptr);
   const bool ok = json::sax_parse(first, last, &recorder);
   if (recorder.failed()) throw recorder.error();
   if (!ok) throw JsonSyntaxError(LineIndex(text).at(consumed), "", "cannot parse JSON");
+  out.position_bytes_scanned = recorder.bytes_scanned();
   return out;
 }
 

@@ -1,13 +1,15 @@
 // JSON with positions. nlohmann::json 3.11 keeps no source positions, but a rule-file error must
 // name its line and column, so this parser builds the same DOM through the SAX interface and
-// records where every value and every key starts, keyed by the path messages print.
+// records where every value and every key starts, looked up by the path messages print.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -22,25 +24,52 @@ std::string member_path(std::string_view parent, std::string_view key);
 std::string element_path(std::string_view parent, std::size_t index);
 
 // Byte offset -> 1-based line and column. A line ends at "\n", "\r\n" or a lone "\r"; columns
-// count UTF-8 characters, not bytes, so they agree with what an editor shows.
+// count UTF-8 characters, not bytes, so they agree with what an editor shows. The constructor
+// reads the text once and keeps a count of characters per 64-byte block, so at() reads at most
+// two blocks whatever the offset: positions for a whole document cost time linear in its size,
+// even on one long line.
 class LineIndex {
  public:
   explicit LineIndex(std::string_view text);
   // Offsets past the end give the position just after the last character.
   Position at(std::size_t offset) const;
+  // Bytes read so far, by the constructor and every at(): lets tests check the work is linear.
+  std::size_t bytes_scanned() const noexcept { return scanned_; }
 
  private:
+  static constexpr std::size_t kBlock = 64;
+  std::size_t chars_before(std::size_t offset) const;   // UTF-8 lead bytes in [0, offset)
+
   std::string_view text_;
   std::vector<std::size_t> line_starts_;
+  std::vector<std::size_t> block_chars_;   // [i]: chars_before(i * kBlock)
+  mutable std::size_t scanned_ = 0;
 };
 
-// A parsed document and where each of its values and keys starts.
+// A parsed document and where each of its values and keys starts. Positions live in a tree
+// beside the DOM (one node per value; a key is stored once, in its parent), not in maps keyed by
+// full paths, which grow with the square of the nesting or of a long key's length.
 struct PositionedJson {
+  struct Node {
+    Position value;                      // the value's first character
+    Position key;                        // an object member's key (its '"'); {0, 0} otherwise
+    std::vector<std::uint32_t> elements;                          // array: node of each element
+    std::map<std::string, std::uint32_t, std::less<>> members;   // object: node of each member
+  };
+
   nlohmann::json value;
-  std::unordered_map<std::string, Position> value_positions;  // path -> first character
-  std::unordered_map<std::string, Position> key_positions;    // member path -> its key's '"'
-  Position value_at(const std::string& path) const;  // {0, 0} when there is no such value
-  Position key_at(const std::string& path) const;
+  std::vector<Node> nodes;     // nodes[0] is the top-level value
+  std::size_t position_bytes_scanned = 0;   // LineIndex::bytes_scanned() of the parse
+
+  // By path as messages print it ("rules[0].match.port", rules[0]["a.b"]); {0, 0} when there is
+  // no such value (or the path is not a member, for key_at).
+  Position value_at(std::string_view path) const;
+  Position key_at(std::string_view path) const;
+  bool has_value(std::string_view path) const { return find(path) != nullptr; }
+  bool has_key(std::string_view path) const;
+
+ private:
+  const Node* find(std::string_view path) const;
 };
 
 // Text that is not JSON, or an object that has the same key twice (which nlohmann would
@@ -56,8 +85,10 @@ class JsonSyntaxError : public std::runtime_error {
   std::string path_;
 };
 
-// Strict RFC 8259 JSON: no comments, no trailing commas, one value. Throws JsonSyntaxError,
-// whose what() is the message alone (no "[json.exception...]" prefix, no position).
-PositionedJson parse_json_with_positions(std::string_view text);
+// Strict RFC 8259 JSON: no comments, no trailing commas, one value, at most `max_depth` arrays
+// and objects nested (refused at the first bracket deeper than that, before anything under it is
+// read). Throws JsonSyntaxError, whose what() is the message alone (no "[json.exception...]"
+// prefix, no position).
+PositionedJson parse_json_with_positions(std::string_view text, std::size_t max_depth = kMaxDepth);
 
 }  // namespace filters

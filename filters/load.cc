@@ -5,11 +5,16 @@
 // This file: the document, rules, names, `on` and `when`; match and actions have their own files.
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
@@ -30,8 +35,6 @@ constexpr const char* kRuleKeys[] = {"name", "on", "match", "when", "do", "then"
 constexpr const char* kWhenKeys[] = {"probability", "nth",         "after",       "times",
                                      "from_ms",     "until_ms",    "after_bytes", "after_connected_ms",
                                      "count"};
-
-constexpr std::size_t kMaxRules = std::size_t{std::numeric_limits<std::uint16_t>::max()} + 1;
 
 // Calls made on a socket that may already have moved bytes or be connected. socket and
 // getaddrinfo have no socket yet; connect, bind, listen and accept act on one that is not
@@ -184,8 +187,9 @@ Table Loader::load() {
   const json& rules = root["rules"];
   if (!rules.is_array()) fail_value("rules", "expected an array of rules, got " + got(rules));
   if (rules.size() > kMaxRules) {
-    fail_value("rules", "too many rules: " + std::to_string(rules.size()) + " (at most " +
-                            std::to_string(kMaxRules) + ")");
+    const std::string first_extra = element_path("rules", kMaxRules);
+    fail_value(first_extra, "too many rules: " + std::to_string(rules.size()) + " (at most " +
+                                std::to_string(kMaxRules) + ", one per slot of the stats segment)");
   }
   std::vector<Rule> out;
   out.reserve(rules.size());
@@ -227,6 +231,11 @@ std::string Loader::read_name(const json& v, const std::string& rule_path) {
   if (!v.is_string()) fail_value(path, "expected a string, got " + got(v));
   const auto& name = v.get_ref<const std::string&>();
   if (name.empty()) fail_value(path, "must not be empty");
+  // Longer names would be cut in the stats segment, where ctl and the report look them up.
+  if (name.size() > kMaxRuleName) {
+    fail_value(path, "too long: " + std::to_string(name.size()) + " bytes (at most " +
+                         std::to_string(kMaxRuleName) + " bytes of UTF-8)");
+  }
   for (const char c : name) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
       fail_value(path, "must not contain control characters");
@@ -324,40 +333,124 @@ When Loader::read_when(const json& v, const std::string& path, std::uint32_t on)
   return w;
 }
 
+namespace {
+
+std::string size_text(std::size_t bytes) { return std::to_string(bytes) + " bytes"; }
+
+// `bytes`: the size when known (a pipe's is not).
+LoadError too_big(const std::string& file, std::optional<std::size_t> bytes) {
+  const std::string limit = size_text(kMaxFileBytes) + " (1 MiB)";
+  return LoadError(file, 0, 0, "",
+                   bytes ? "too big: " + size_text(*bytes) + ", the limit is " + limit
+                         : "too big: more than the limit of " + limit);
+}
+
+// For messages: what a file that is not a regular file is.
+const char* kind_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "directory";
+  if (S_ISCHR(mode)) return "character device";
+  if (S_ISBLK(mode)) return "block device";
+  if (S_ISSOCK(mode)) return "socket";
+  if (S_ISFIFO(mode)) return "pipe or FIFO";
+  return "unknown file type";
+}
+
+// Throws unless `mode` is a kind `kinds` accepts.
+void check_kind(const std::string& path, mode_t mode, FileKinds kinds) {
+  if (S_ISREG(mode)) return;
+  if (S_ISFIFO(mode) && kinds == FileKinds::kRegularOrPipe) return;
+  throw LoadError(path, 0, 0, "",
+                  std::string(kinds == FileKinds::kRegularOnly ? "not a regular file ("
+                                                               : "not a regular file or pipe (") +
+                      kind_name(mode) + ")" +
+                      (S_ISFIFO(mode) ? ": reading it could block the program before its main "
+                                        "(sockshim run reads pipes)"
+                                      : ""));
+}
+
+LoadError cannot_read(const std::string& path, int err) {
+  return LoadError(path, 0, 0, "", "cannot read: " + std::generic_category().message(err));
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { ::close(fd_); }
+  int get() const { return fd_; }
+ private:
+  int fd_;
+};
+
+// Everything up to end of file, from a descriptor opened O_NONBLOCK. One byte past the limit
+// tells a file at the limit from a bigger one, whose size a pipe cannot tell.
+std::string read_all(int fd, const std::string& path, int wait_ms) {
+  std::string text;
+  char buf[65536];
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, std::min(sizeof buf, kMaxFileBytes + 1 - text.size()));
+    if (n > 0) {
+      text.append(buf, static_cast<std::size_t>(n));
+      if (text.size() > kMaxFileBytes) throw too_big(path, std::nullopt);
+      continue;
+    }
+    if (n == 0) return text;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) throw cannot_read(path, errno);
+    // A pipe whose writer has more to say (or keeps it open): wait, but not for ever.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      throw LoadError(path, 0, 0, "",
+                      "the pipe's writer did not finish within " + std::to_string(wait_ms) +
+                          " ms (a rule file must be written and closed at once)");
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count() + 1, INT_MAX))) < 0 &&
+        errno != EINTR) {
+      throw cannot_read(path, errno);
+    }
+  }
+}
+
+}  // namespace
 }  // namespace load_detail
 
+std::string read_rule_file(const std::string& path, FileKinds kinds, int wait_ms) {
+  using load_detail::cannot_read, load_detail::check_kind;
+  // POSIX calls rather than ifstream, so the message can say why (ENOENT, EACCES). The kind
+  // first, from the path: opening a device may have effects, and a FIFO may block.
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) throw cannot_read(path, errno);
+  check_kind(path, st.st_mode, kinds);
+  if (S_ISREG(st.st_mode) && static_cast<std::uintmax_t>(st.st_size) > kMaxFileBytes) {
+    throw load_detail::too_big(path, static_cast<std::size_t>(st.st_size));
+  }
+  // O_NONBLOCK: a FIFO opens at once even without a writer. The kind is checked again once
+  // open, in case the path names something else by now.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) throw cannot_read(path, errno);
+  const load_detail::Fd closer(fd);
+  if (::fstat(fd, &st) != 0) throw cannot_read(path, errno);
+  check_kind(path, st.st_mode, kinds);
+  return load_detail::read_all(fd, path, wait_ms);
+}
+
 Table load_table_text(std::string_view text, const std::string& file) {
+  if (text.size() > kMaxFileBytes) throw load_detail::too_big(file, text.size());
   PositionedJson doc;
   try {
-    doc = parse_json_with_positions(text);
+    doc = parse_json_with_positions(text, kMaxDepth);
   } catch (const JsonSyntaxError& e) {
     throw LoadError(file, e.pos().line, e.pos().col, e.path(), e.what());
   }
   return load_detail::Loader(doc, file).load();
 }
 
-Table load_table_file(const std::string& path) {
-  // POSIX read rather than ifstream, so the message can say why (ENOENT, EACCES, EISDIR).
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  const auto cannot_read = [&](int err) {
-    return LoadError(path, 0, 0, "", "cannot read: " + std::generic_category().message(err));
-  };
-  if (fd < 0) throw cannot_read(errno);
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      throw cannot_read(err);
-    }
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return load_table_text(text, path);
+Table load_table_file(const std::string& path, FileKinds kinds) {
+  return load_table_text(read_rule_file(path, kinds), path);
 }
 
 }  // namespace filters

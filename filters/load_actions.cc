@@ -6,10 +6,12 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "filters/loader.h"
+#include "filters/socket_names.h"
 
 namespace filters::load_detail {
 namespace {
@@ -46,8 +48,27 @@ bool is_datagram(const Match& m) {
          (m.protocol && (*m.protocol == IPPROTO_UDP || *m.protocol == IPPROTO_UDPLITE));
 }
 
-bool is_not_tcp(const Match& m) {
-  return (m.type && *m.type != SOCK_STREAM) || (m.protocol && *m.protocol != IPPROTO_TCP);
+// Why a rule with this match cannot use `reset`, or "" when it can. A reset is SO_LINGER 0 and
+// a close, which only TCP turns into an RST: on a unix or UDP socket the call would fail with
+// ECONNRESET while the connection stayed up. So the match must limit the rule to TCP sockets,
+// which only "protocol": "tcp" does (SO_PROTOCOL is 6 on TCP sockets alone; a stream socket may
+// be unix, SCTP or MPTCP), and the other keys must not contradict it.
+std::string why_not_tcp(const Match& m) {
+  const auto named = [](std::span<const NamedValue> names, int value) {
+    const char* name = name_of(names, value);
+    return name ? std::string(name) : std::to_string(value);
+  };
+  if (m.family && *m.family != AF_INET && *m.family != AF_INET6) {
+    return "its match has family " + named(kFamilyNames, *m.family) + ", which has no TCP";
+  }
+  if (m.type && *m.type != SOCK_STREAM) {
+    return "its match has type " + named(kTypeNames, *m.type) + ", which is not TCP's";
+  }
+  if (m.protocol && *m.protocol != IPPROTO_TCP) {
+    return "its match has protocol " + named(kProtocolNames, *m.protocol);
+  }
+  if (!m.protocol) return "without it the rule would also act on unix and UDP sockets";
+  return {};
 }
 
 }  // namespace
@@ -96,7 +117,10 @@ Action Loader::read_do(const json& v, const std::string& path, std::uint32_t on,
       check_applies(k, "reset", on, kSend | kRecv);
       choose(key, ActionKind::kReset);
       read_true(value, k);
-      if (is_not_tcp(m)) fail_value(k, "reset sends a TCP RST: the rule's match must not exclude TCP stream sockets");
+      if (const std::string why = why_not_tcp(m); !why.empty()) {
+        fail_value(k, "reset is a TCP abort (the peer sees an RST), so the rule must match TCP "
+                      "sockets only, with \"protocol\": \"tcp\"; " + why);
+      }
     } else if (key == "eagain" || key == "eintr") {
       check_applies(k, key, on, key == "eintr" ? kBlocking | bit(CallType::kClose) : kBlocking);
       choose(key, key == "eagain" ? ActionKind::kEagain : ActionKind::kEintr);

@@ -15,6 +15,10 @@ const char* closest(std::string_view wrong, const Candidates& candidates, NameOf
   std::size_t best_distance = kMaxSuggestDistance + 1;
   for (const auto& c : candidates) {
     const char* name = name_of_entry(c);
+    // The distance is at least the difference in length: skipping those keeps a long wrong
+    // word (a rule file may hold a 1 MiB string) from costing its length times every name's.
+    const std::size_t size = std::string_view(name).size();
+    if ((size > wrong.size() ? size - wrong.size() : wrong.size() - size) > kMaxSuggestDistance) continue;
     const std::size_t d = edit_distance(wrong, name);
     if (d < best_distance) {
       best = name;

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <bitset>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -173,7 +174,7 @@ struct After {
 struct Position { int line = 0, col = 0; };
 
 struct Rule {
-  std::string name;        // unique in the table
+  std::string name;        // unique in the table; at most kMaxRuleName bytes from the loader
   std::uint32_t on = 0;    // bit (1u << CallType) per call type
   Match match;
   When when;
@@ -255,10 +256,34 @@ class LoadError : public std::runtime_error {
   int line_, col_;
 };
 
+// Limits on a rule file (docs/filters.md, "Limits"): past any of them the file is refused with a
+// LoadError, so a hostile or broken file costs bounded memory and time linear in its size.
+inline constexpr std::size_t kMaxFileBytes = 1024 * 1024;  // text size, 1 MiB
+inline constexpr std::size_t kMaxDepth = 32;       // nested arrays and objects, the top level's included
+inline constexpr std::size_t kMaxRules = 256;      // the stats segment has one slot per rule
+inline constexpr std::size_t kMaxRuleName = 63;    // bytes of UTF-8: the stats segment keeps 63 and a NUL
+inline constexpr int kPipeWaitMs = 10'000;         // how long read_rule_file waits for a pipe's writer
+
+// What read_rule_file (and load_table_file) accept besides a regular file.
+enum class FileKinds : std::uint8_t {
+  kRegularOrPipe,   // also a pipe or FIFO (`sockshim run -c <(cat rules.json)`), read once
+  kRegularOnly,     // for code that runs before main (the preload object): a pipe could block it
+};
+
 // Parse and validate. Unknown keys, wrong types, unknown names and out-of-range numbers are
-// errors, never ignored. `file` is only used in messages.
+// errors, never ignored. `file` is only used in messages. Text over kMaxFileBytes is refused.
 Table load_table_text(std::string_view text, const std::string& file);
-Table load_table_file(const std::string& path);   // throws LoadError also when unreadable (0:0)
+// The text of the rule file at `path`, read once. Throws LoadError with no position (line and
+// column 0) when it cannot be read, is not a kind `kinds` allows (directories, devices and
+// sockets never are), holds more than kMaxFileBytes, or is a pipe whose writer has not closed it
+// within `wait_ms`. Never blocks longer than that: a FIFO is opened without waiting for a writer
+// (one that never had a writer reads as empty), and with kRegularOnly a pipe or FIFO is refused
+// before it is opened. Keep the text to load it again later (sockshim run does: a pipe cannot
+// be read twice).
+std::string read_rule_file(const std::string& path, FileKinds kinds = FileKinds::kRegularOrPipe,
+                           int wait_ms = kPipeWaitMs);
+// load_table_text(read_rule_file(path, kinds), path).
+Table load_table_file(const std::string& path, FileKinds kinds = FileKinds::kRegularOrPipe);
 
 // Human-readable listing of what was understood, one rule per line (`sockshim check`).
 std::string describe(const Table& t);

@@ -25,14 +25,15 @@ constexpr const char* kEveryKey = R"({"seed": 7,
     "do": {"fail": "EAI_NONAME", "delay_ms": 250, "jitter_ms": 50}},
    {"name": "dns-errno", "on": "getaddrinfo", "do": {"fail": "ETIMEDOUT"}},
    {"name": "cut", "on": ["recv", "send"],
-    "match": {"family": 99, "local": "::1", "peer_port": 5432, "role": "client", "path": "/run/*.sock"},
+    "match": {"family": "inet6", "protocol": "tcp", "local": "::1", "peer_port": 5432, "role": "client",
+              "path": "/run/*.sock"},
     "when": {"after_bytes": 65536, "after_connected_ms": 100, "count": "socket"},
     "do": {"reset": true}},
    {"name": "hang", "on": "connect", "do": {"hang_ms": 3000}},
    {"name": "short", "on": "recv", "do": {"short": 1}, "then": {"corrupt": 2}},
    {"name": "udp", "on": "send", "match": {"type": "dgram"}, "do": {"drop": true}},
    {"name": "dup", "on": "send", "match": {"protocol": "udp"}, "do": {"duplicate": true}},
-   {"name": "flip", "on": "send", "do": {"corrupt": 3}},
+   {"name": "flip", "on": "send", "match": {"family": 99}, "do": {"corrupt": 3}},
    {"name": "again", "on": "accept", "do": {"eagain": true}, "enabled": false},
    {"name": "intr", "on": "close", "do": {"eintr": true}},
    {"name": "opt", "on": "setsockopt", "match": {"option": "TCP_NODELAY"}, "then": {"fail": "EINVAL"}},
@@ -48,13 +49,13 @@ TEST_CASE("describe lists the seed and one line per rule, every key", "[filters]
         "times=1 from_ms=10 until_ms=5000  do fail=ECONNREFUSED\n"
         "dns  on getaddrinfo  match host=\"*.test\"  do fail=EAI_NONAME delay_ms=250 jitter_ms=50\n"
         "dns-errno  on getaddrinfo  do fail=ETIMEDOUT\n"
-        "cut  on send,recv  match family=99 local=::1/128 peer_port=5432 path=\"/run/*.sock\" "
+        "cut  on send,recv  match family=inet6 protocol=tcp local=::1/128 peer_port=5432 path=\"/run/*.sock\" "
         "role=client  when after_bytes=65536 after_connected_ms=100 count=socket  do reset=true\n"
         "hang  on connect  do hang_ms=3000 fail=ETIMEDOUT\n"
         "short  on recv  do short=1  then corrupt=2\n"
         "udp  on send  match type=dgram  do drop=true\n"
         "dup  on send  match protocol=udp  do duplicate=true\n"
-        "flip  on send  do corrupt=3\n"
+        "flip  on send  match family=99  do corrupt=3\n"
         "again  on accept  do eagain=true  enabled=false\n"
         "intr  on close  do eintr=true\n"
         "opt  on setsockopt  match level=IPPROTO_TCP option=TCP_NODELAY  then fail=EINVAL\n"

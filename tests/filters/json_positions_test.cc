@@ -12,13 +12,13 @@ std::string at(Position p) { return std::to_string(p.line) + ":" + std::to_strin
 
 std::string value_at(const PositionedJson& doc, const std::string& path) {
   INFO("path " << path);
-  REQUIRE(doc.value_positions.count(path) == 1);
+  REQUIRE(doc.has_value(path));
   return at(doc.value_at(path));
 }
 
 std::string key_at(const PositionedJson& doc, const std::string& path) {
   INFO("path " << path);
-  REQUIRE(doc.key_positions.count(path) == 1);
+  REQUIRE(doc.has_key(path));
   return at(doc.key_at(path));
 }
 

@@ -127,7 +127,7 @@ TEST_CASE("match: host on getaddrinfo", "[filters][keys]") {
 }
 
 TEST_CASE("when: per-socket triggers", "[filters][keys]") {
-  const Rule r = only_rule(R"("on": "recv",
+  const Rule r = only_rule(R"("on": "recv", "match": {"protocol": "tcp"},
       "when": {"after_bytes": 65536, "after_connected_ms": 1500, "count": "socket"},
       "do": {"reset": true})");
   CHECK(r.when.after_bytes == 65536u);

@@ -291,6 +291,32 @@ TEST_CASE("port numbers and ranges", "[filters]") {
   CHECK(port_error("0") == "no error");
 }
 
+TEST_CASE("reset needs a match limited to TCP", "[filters]") {
+  // SO_LINGER 0 and close: an RST on TCP, but on a unix or UDP socket the call would fail with
+  // ECONNRESET while the connection stayed up.
+  const auto reset_error = [](const std::string& match) {
+    return load_error(one_rule(R"("on": "send", )" + match + R"("do": {"reset": true})"));
+  };
+  const auto want = [](int col, const std::string& reason) {
+    return "r.json:2:" + std::to_string(col) +
+           ": rules[0].do.reset: reset is a TCP abort (the peer sees an RST), so the rule must "
+           "match TCP sockets only, with \"protocol\": \"tcp\"; " + reason;
+  };
+  CHECK(reset_error(R"("match": {"family": "unix"}, )") ==
+        want(76, "its match has family unix, which has no TCP"));
+  CHECK(reset_error(R"("match": {"family": "unix", "protocol": "tcp"}, )") ==
+        want(95, "its match has family unix, which has no TCP"));
+  CHECK(reset_error(R"("match": {"type": "dgram"}, )") ==
+        want(75, "its match has type dgram, which is not TCP's"));
+  CHECK(reset_error(R"("match": {"protocol": "udp"}, )") == want(77, "its match has protocol udp"));
+  CHECK(reset_error(R"("match": {"protocol": "mptcp"}, )") == want(79, "its match has protocol mptcp"));
+  CHECK(reset_error(R"("match": {"type": "stream"}, )") ==
+        want(76, "without it the rule would also act on unix and UDP sockets"));
+  CHECK(reset_error("") == want(47, "without it the rule would also act on unix and UDP sockets"));
+  CHECK(reset_error(R"("match": {"protocol": "tcp"}, )") == "no error");
+  CHECK(reset_error(R"("match": {"protocol": 6, "family": "inet6", "type": "stream"}, )") == "no error");
+}
+
 TEST_CASE("LoadError carries its parts", "[filters]") {
   try {
     load_table_text(one_rule(R"("on": "send", "do": {"fail": "EIOO"})"), "dir/x.json");
@@ -329,7 +355,7 @@ TEST_CASE("files: read, or an error saying why not", "[filters]") {
   };
   CHECK(file_error(dir + "/missing.json") ==
         dir + "/missing.json: cannot read: No such file or directory");
-  CHECK(file_error(dir) == dir + ": cannot read: Is a directory");
+  CHECK(file_error(dir) == dir + ": not a regular file or pipe (directory)");
 
   std::remove(path.c_str());
   rmdir(dir.c_str());

@@ -21,7 +21,7 @@ SCHEMA_CATCHES = [
     "probability-negative", "port-out-of-range", "port-range-syntax", "empty-on",
     "unknown-call-type", "no-action", "empty-do", "two-then-actions", "reset-false",
     "delay-too-long", "count-unknown", "role-unknown", "enabled-not-bool", "nth-zero",
-    "corrupt-zero",
+    "corrupt-zero", "reset-on-udp", "reset-on-unix", "reset-without-protocol", "name-too-long",
 ]
 
 
