@@ -5,7 +5,7 @@
 
 namespace shim {
 
-void FdTable::init() noexcept {
+bool FdTable::init() noexcept {
   rlimit rl{};
   rlim_t max = kMaxFds;
   // The hard limit bounds every fd the process can ever get (only root can raise it later, and
@@ -14,15 +14,18 @@ void FdTable::init() noexcept {
     max = rl.rlim_max;
   // mmap, not malloc: this may run before the program's allocator is usable. Address space only:
   // 1M fds reserve 128 MiB of it and commit nothing. A process under a tight RLIMIT_AS gets a
-  // smaller table (the fds beyond it go untracked) rather than none.
-  for (; max >= 1024; max /= 2) {
+  // smaller table (the fds beyond it go untracked) rather than none. Any hard limit works: a
+  // process under `ulimit -n 100` gets a table of 100 entries, which is every fd it can have.
+  if (max == 0) return true;   // no fd can ever be opened: nothing to track
+  for (; max >= 1; max /= 2) {
     void* p = mmap(nullptr, sizeof(FdEntry) * max, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) continue;
     base_ = static_cast<FdEntry*>(p);   // zero pages: every entry is "unknown"
     limit_ = static_cast<int>(max);
-    return;
+    return true;
   }
+  return false;
 }
 
 void FdTable::raise_high(int fd) noexcept {

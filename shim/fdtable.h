@@ -15,7 +15,9 @@
 
 namespace shim {
 
-enum class FdKind : std::uint32_t { kUnknown = 0, kNotSocket = 1, kSocket = 2 };
+// kBusy: classify() is writing the entry of an fd it found (a few stores long); calls on it pass
+// through meanwhile.
+enum class FdKind : std::uint32_t { kUnknown = 0, kNotSocket = 1, kSocket = 2, kBusy = 3 };
 
 // Where a socket is in its life, as far as the counters care.
 enum class ConnState : std::uint32_t {
@@ -59,6 +61,10 @@ struct alignas(128) FdEntry {
   std::atomic<Cookie> cookie;
   std::atomic<std::uint64_t> sock_id;      // same for every fd naming one socket (dup)
   std::atomic<stats::CookieSlot*> slot;    // counters of cookie, cached
+  // A seqlock-like count of dup2/dup3 onto this number: odd while one is under way (bumped before
+  // the kernel swaps the socket and after the entry says so). A transfer that saw it odd, or
+  // changed across its real call, cannot know which socket the kernel used (FdTable::raced).
+  std::atomic<std::uint32_t> swaps;
   // Per call type, the rule the socket's own facts select: 0 not yet known, 1 none, else
   // index + 2. Matching depends only on those facts, so a socket pays for the scan of the rule
   // table once per call type, not once per call. Reset whenever the facts change. Four 16-bit
@@ -110,7 +116,8 @@ class FdTable {
   static constexpr int kMaxFds = 1 << 20;   // the kernel's default nr_open
 
   // Reserves the table from RLIMIT_NOFILE. Call once before use; until then every fd is untracked.
-  void init() noexcept;
+  // False when not even one entry could be mapped.
+  bool init() noexcept;
 
   // The entry of fd, or nullptr when fd is out of range. Only for reading and for clearing:
   // writing a socket into an entry goes through get().

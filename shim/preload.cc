@@ -19,6 +19,8 @@
 
 #include "filters/table.h"
 #include "shim/debug_log.h"
+#include "shim/env_values.h"
+#include "shim/fork_watch.h"
 #include "shim/real.h"
 #include "shim/sockaddr_text.h"
 #include "shim/stats/segment.h"
@@ -35,6 +37,11 @@ void* sockshim_real_vfork = nullptr;
 }
 
 namespace shim {
+
+namespace {
+constinit std::atomic<std::uint32_t> g_always_armed{1};
+}  // namespace
+constinit std::atomic<std::uint32_t>* g_fork_canary = &g_always_armed;
 
 namespace {
 
@@ -77,19 +84,43 @@ void record_leaks(stats::ProcessRecord& p) noexcept {
   p.leak_count = n;
 }
 
+// What a new child needs: its own record, and the parent's sockets marked as inherited (their
+// closes here are not the ones `closed` counts).
+void adopt_child() noexcept {
+  g_switch.mark_all_inherited();
+  if (g_map) g_proc = stats::add_process(*g_map.seg, getpid(), getppid(), g_argv0);
+}
+
+// Runs in the child of every fork(), also the ones libc makes itself (daemon()).
+void after_fork_in_child() {
+  g_fork_canary->store(1, std::memory_order_relaxed);
+  adopt_child();
+}
+
+void adopt_fork_if_new() noexcept {
+  if (forked_unseen()) adopt_fork();
+}
+
+void arm_fork_canary() noexcept {
+  void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  if (madvise(p, 4096, MADV_WIPEONFORK) != 0) {
+    munmap(p, 4096);
+    return;
+  }
+  auto* word = static_cast<std::atomic<std::uint32_t>*>(p);
+  word->store(1, std::memory_order_relaxed);
+  g_fork_canary = word;
+}
+
 void at_exit(int status, void*) {
   ReentryGuard guard;   // our own calls below pass straight through
+  adopt_fork_if_new();  // a child of _Fork() or clone() that made no wrapped call since
   if (!g_proc || g_proc->pid != getpid()) return;
   record_leaks(*g_proc);
   g_proc->exit_status = status;
   g_proc->end_ns = stats::realtime_ns();
   g_proc->state.store(stats::kProcExited, std::memory_order_release);
-}
-
-// Runs in the child of every fork(), also the ones libc makes itself (daemon()).
-void after_fork_in_child() {
-  g_switch.mark_all_inherited();
-  if (g_map) g_proc = stats::add_process(*g_map.seg, getpid(), getppid(), g_argv0);
 }
 
 // Without SOCKSHIM_STATS the counters still work, in memory only this process sees.
@@ -111,58 +142,155 @@ bool map_private_segment() noexcept {
   _exit(2);   // not exit(): the program's own exit handlers must not run before its main did
 }
 
-const filters::Table* load_rules(const char* path, const char* argv0) {
+// The rule file, read once (regular files only: a FIFO would block this process before main).
+std::string read_rules(const char* path) {
   try {
-    auto* t = new filters::Table(filters::load_table_file(path));   // lives until the process ends
+    return filters::read_rule_file(path, filters::FileKinds::kRegularOnly);
+  } catch (const std::exception& e) {
+    fail_before_main(e.what());
+  }
+}
+
+const filters::Table* load_rules(const std::string& text, const char* file, const char* argv0) {
+  try {
+    auto* t = new filters::Table(filters::load_table_text(text, file));   // lives until the process ends
     t->select_program(argv0);
-    if (t->rules().size() > stats::kMaxRules)
-      fail_before_main(std::string(path) + ": " + std::to_string(t->rules().size()) +
-                       " rules; at most " + std::to_string(stats::kMaxRules) + " are supported");
     return t;
   } catch (const std::exception& e) {
     fail_before_main(e.what());
   }
 }
 
-void attach_stats(const char* name, const filters::Table* table, const char* rules_path,
-                  std::uint64_t seed) {
-  std::vector<const char*> names;
-  std::unique_ptr<bool[]> disabled(new bool[table ? table->rules().size() + 1 : 1]());
-  if (table)
-    for (const auto& r : table->rules()) {
-      disabled[names.size()] = !r.enabled;
-      names.push_back(r.name.c_str());
-    }
-  stats::SegmentInit init;
-  init.seed = seed;
-  init.rules_file = rules_path ? rules_path : "";
-  init.rule_count = static_cast<std::uint32_t>(names.size());
-  init.rule_names = names.data();
-  init.rule_disabled = disabled.get();
+std::string quoted(const char* s) { return std::string("\"") + s + "\""; }
+
+// The loader refuses more rules than the segment has slots for.
+static_assert(filters::kMaxRules <= stats::kMaxRules);
+
+// What this process runs with: the run's rule table and seed.
+struct RunSetup {
+  const filters::Table* table = nullptr;
+  std::uint64_t seed = 0;
+};
+
+// Joins the segment NAME, or creates it. A segment carries its rule table (the text its creator
+// validated) and seed: every process of a run loads that copy, so a rule file edited or removed
+// during the run, a pipe, or a relative path after chdir cannot change what later processes do.
+// A process that was told to use a different table or seed refuses to join, loudly: its counts
+// would land in another table's rule slots.
+RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed_opt) {
+  RunSetup run;
+  stats::Mapping m;
   int sys = 0;
-  const stats::SegmentError e = stats::open_segment(name, init, g_map, &sys);
-  if (e == stats::SegmentError::kNone) return;
-  std::string why = std::string("stats segment ") + name + ": " + stats::describe(e);
-  if (sys) why += std::string(" (") + std::strerror(sys) + ")";
-  say(why + "; counting in this process only");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    stats::SegmentError e = stats::attach_segment(name, true, 2000, m, &sys);
+    if (e == stats::SegmentError::kNotFound) {
+      // The first process of the run: it makes the segment from its own rule file.
+      const std::string text = rules ? read_rules(rules) : std::string();
+      run.table = rules ? load_rules(text, rules, g_argv0) : nullptr;
+      run.seed = seed_opt ? *seed_opt : (run.table ? run.table->seed() : 0);
+      std::vector<const char*> names;
+      std::unique_ptr<bool[]> disabled(new bool[run.table ? run.table->rules().size() + 1 : 1]());
+      for (std::size_t i = 0; run.table && i < run.table->rules().size(); ++i) {
+        disabled[i] = !run.table->rules()[i].enabled;
+        names.push_back(run.table->rules()[i].name.c_str());
+      }
+      stats::SegmentInit init;
+      init.seed = run.seed;
+      init.rules_file = rules ? rules : "";
+      init.rule_count = static_cast<std::uint32_t>(names.size());
+      init.rule_names = names.data();
+      init.rule_disabled = disabled.get();
+      init.rules_text = text.data();
+      init.rules_text_len = text.size();
+      e = stats::create_segment(name, init, m, &sys);
+      if (e == stats::SegmentError::kExists) continue;   // another process won: join it
+      if (e == stats::SegmentError::kNone) {
+        g_map = m;
+        return run;
+      }
+    }
+    if (e != stats::SegmentError::kNone) {
+      std::string why = std::string("stats segment ") + name + ": " + stats::describe(e);
+      if (e == stats::SegmentError::kNotRegular) why += std::string(" (a ") + m.file_type + ")";
+      if (sys) why += std::string(" (") + std::strerror(sys) + ")";
+      say(why + "; counting in this process only");
+      const std::string text = rules ? read_rules(rules) : std::string();
+      run.table = rules ? load_rules(text, rules, g_argv0) : nullptr;
+      run.seed = seed_opt ? *seed_opt : (run.table ? run.table->seed() : 0);
+      return run;
+    }
+    break;
+  }
+  if (!m) fail_before_main(std::string("stats segment ") + name + ": cannot attach or create it");
+  const stats::Header& h = m.seg->header;
+  const std::string made_from = h.rules_file[0] ? quoted(std::string(h.rules_file, strnlen(h.rules_file, sizeof h.rules_file)).c_str()) : "no rule file";
+  if (h.rules_text_len > stats::kMaxRulesText)
+    fail_before_main(std::string("stats segment ") + name + ": damaged (rule table of " + std::to_string(h.rules_text_len) + " bytes)");
+  // A copy: the segment is writable by every process of the run.
+  std::string text(m.seg->rules_text, h.rules_text_len);
+  if (stats::rules_digest(text.data(), text.size()) != h.rules_digest)
+    fail_before_main(std::string("stats segment ") + name + ": damaged (its rule table does not match its digest)");
+  if (rules && *rules) {
+    if (h.rules_text_len == 0)
+      fail_before_main(std::string("SOCKSHIM_RULES=") + rules + " but stats segment " + name +
+                       " belongs to a run without rules; use another SOCKSHIM_STATS name");
+    // The same path as the creator's means its table (never re-read: the file may have changed).
+    if (std::strncmp(rules, h.rules_file, sizeof h.rules_file) != 0) {
+      const std::string mine = read_rules(rules);
+      if (mine != text)
+        fail_before_main(std::string("SOCKSHIM_RULES=") + rules + " differs from the rule table of stats segment " +
+                         name + " (made from " + made_from + "); every process of a run uses one table: " +
+                         "use another SOCKSHIM_STATS name");
+    }
+  }
+  if (seed_opt && *seed_opt != h.seed)
+    fail_before_main(std::string("SOCKSHIM_SEED=") + std::to_string(*seed_opt) + " differs from the seed " +
+                     std::to_string(h.seed) + " of stats segment " + name + "; use another SOCKSHIM_STATS name");
+  run.seed = h.seed;
+  if (h.rules_text_len) {
+    run.table = load_rules(text, h.rules_file, g_argv0);
+    if (run.table->rules().size() != h.rule_count)
+      fail_before_main(std::string("stats segment ") + name + ": damaged (rule count)");
+  }
+  g_map = m;
+  return run;
 }
 
 void init(int argc, char** argv) {
-  // Secure-exec (setuid, file capabilities): the environment is the caller's, not to be trusted.
-  if (getauxval(AT_SECURE)) return;
+  // Resolved also in secure-exec processes: vfork there must still be the real vfork.
   real::resolve();
-  g_switch.fds().init();
+  // Secure-exec (setuid, file capabilities): the environment is the caller's, not to be trusted.
+  // Every wrapper then passes straight through (ready() stays false).
+  if (getauxval(AT_SECURE)) return;
   const char* rules = std::getenv("SOCKSHIM_RULES");
   const char* name = std::getenv("SOCKSHIM_STATS");
   const char* seed_text = std::getenv("SOCKSHIM_SEED");
   const char* dbg = std::getenv("SOCKSHIM_DEBUG");
   std::snprintf(g_argv0, sizeof g_argv0, "%s", base_name(argc > 0 && argv ? argv[0] : nullptr));
-  const filters::Table* table = rules && *rules ? load_rules(rules, g_argv0) : nullptr;
-  std::uint64_t seed = table ? table->seed() : 0;
-  if (seed_text && *seed_text) seed = std::strtoull(seed_text, nullptr, 10);
-  if (name && *name) attach_stats(name, table, rules, seed);
+  if (rules && !*rules) rules = nullptr;
+  std::uint64_t seed_value = 0;
+  const std::uint64_t* seed_opt = nullptr;
+  if (seed_text && *seed_text) {
+    if (!parse_seed(seed_text, seed_value))
+      fail_before_main(std::string("SOCKSHIM_SEED: expected ") + kSeedSyntax + ", got " + quoted(seed_text));
+    seed_opt = &seed_value;
+  }
+  bool debug = false;
+  if (dbg && !parse_switch(dbg, debug))
+    fail_before_main(std::string("SOCKSHIM_DEBUG: expected 1/true/yes/on or 0/false/no/off, got ") + quoted(dbg));
+  // Without its fd table the shim would see no socket at all: a chaos run that injects nothing.
+  if (!g_switch.fds().init())
+    fail_before_main("cannot map memory for the fd table (RLIMIT_AS?); the shim cannot serve this process");
+  RunSetup run;
+  if (name && *name) {
+    run = join_run(name, rules, seed_opt);
+  } else {
+    run.table = rules ? load_rules(read_rules(rules), rules, g_argv0) : nullptr;
+    run.seed = seed_opt ? *seed_opt : (run.table ? run.table->seed() : 0);
+  }
   const bool private_segment = !g_map;
   if (!g_map && !map_private_segment()) {
+    if (run.table) fail_before_main("cannot map memory for the counters; the rules cannot be applied");
     say("cannot map memory for counters; the shim stays inert in this process");
     return;
   }
@@ -177,20 +305,29 @@ void init(int argc, char** argv) {
   g_proc = stats::add_process(seg, pid, getppid(), g_argv0);
   g_switch.set_owner(pid);
   g_switch.set_segment(&seg);
-  g_switch.set_seed(seed);
+  g_switch.set_seed(run.seed);
   if (private_segment) {   // rules that start off are off here too
-    seg.header.seed = seed;
-    for (std::size_t i = 0; table && i < table->rules().size() && i < stats::kMaxRules; ++i)
-      seg.rules[i].disabled.store(table->rules()[i].enabled ? 0 : 1, std::memory_order_relaxed);
+    seg.header.seed = run.seed;
+    for (std::size_t i = 0; run.table && i < run.table->rules().size() && i < stats::kMaxRules; ++i)
+      seg.rules[i].disabled.store(run.table->rules()[i].enabled ? 0 : 1, std::memory_order_relaxed);
   }
-  g_switch.set_table(table);
-  g_switch.set_debug(dbg && *dbg && *dbg != '0');
+  g_switch.set_table(run.table);
+  g_switch.set_debug(debug);
+  arm_fork_canary();
   on_exit(at_exit, nullptr);
   pthread_atfork(nullptr, nullptr, after_fork_in_child);
   g_switch.set_ready();
 }
 
 }  // namespace
+
+void adopt_fork() noexcept {
+  std::uint32_t unseen = 0;
+  if (!g_fork_canary->compare_exchange_strong(unseen, 1, std::memory_order_relaxed)) return;
+  ReentryGuard guard;
+  adopt_child();
+}
+
 }  // namespace shim
 
 // glibc passes argc/argv/envp to ELF constructors. Priority 101: before ordinary constructors of

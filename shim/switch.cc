@@ -4,6 +4,7 @@
 #include <linux/close_range.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -79,7 +80,7 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
       if (const int idx = socket_rule(c); idx >= 0) fire(c, d, idx);
       return true;
     case Op::kGetaddrinfo: {
-      if (!has_rules(filters::CallType::kGetaddrinfo)) return false;
+      if (!has_rules(filters::CallType::kGetaddrinfo)) return true;
       filters::SocketFacts f;
       if (c.hints) {
         f.family = c.hints->ai_family == AF_UNSPEC ? -1 : c.hints->ai_family;
@@ -94,13 +95,17 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
       }
       f.host = c.host;
       apply_rules(c, d, f);
-      return d.inject;   // nothing to count after a real lookup
+      return true;   // general() makes the real lookup guarded; after() counts nothing
     }
     case Op::kFork:
       return false;
     case Op::kCloseRange: {
       const unsigned first = static_cast<unsigned>(c.a), last = static_cast<unsigned>(c.b);
-      if ((c.c & CLOSE_RANGE_CLOEXEC) || first > last || in_vfork_child()) return false;
+      // The kernel refuses (EINVAL) flags it does not know and first > last before closing
+      // anything: such a call closes nothing, so it counts nothing. CLOEXEC closes nothing yet.
+      constexpr int kKnownFlags = CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC;
+      if ((c.c & ~kKnownFlags) || (c.c & CLOSE_RANGE_CLOEXEC) || first > last || in_vfork_child())
+        return false;
       // Clear before the real call: once it returns, the numbers can be reused by other threads.
       fds_.for_each_socket([&](int fd, FdEntry&) {
         if (static_cast<unsigned>(fd) >= first && static_cast<unsigned>(fd) <= last) {
@@ -112,15 +117,21 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
       return false;
     }
     case Op::kDup2: {
-      // dup2 closes the target silently; remember what was there so after() can count it.
+      // dup2 closes the target silently; remember what was there so after() can count it. The
+      // target's entry is overwritten only once dup2 succeeded: the kernel swaps the number from
+      // the old file to the new one at once, so it never names nothing, and a call racing on it
+      // must not find it "unknown" and classify whichever socket it meets half-way.
       if (c.a == c.fd || in_vfork_child()) return false;
-      if (FdEntry* t = fds_.find(c.a); t && FdState{t->state.load(std::memory_order_relaxed)}.kind() == FdKind::kSocket) {
-        Decision target;
-        close_fd(c.a, target);
-        d.count_close = target.count_close;
-        d.slot = target.slot;   // counted in after() only if dup2 succeeded
-      } else {
-        fds_.clear(c.a);
+      if (FdEntry* t = fds_.find(c.a)) {
+        d.target = t;
+        t->swaps.fetch_add(1, std::memory_order_acq_rel);   // odd: a swap is under way (after() ends it)
+        const FdState st{t->state.load(std::memory_order_relaxed)};
+        if (st.kind() == FdKind::kSocket) {
+          d.slot = t->slot.load(std::memory_order_relaxed);   // counted in after() only if dup2 succeeded
+          d.count_close = !st.has(FdState::kInherited) &&
+                          (!st.has(FdState::kShared) ||
+                           last_reference(c.a, t->sock_id.load(std::memory_order_relaxed)));
+        }
       }
       d.entry = fds_.find(c.fd);
       d.state = d.entry ? d.entry->state.load(std::memory_order_relaxed) : 0;
@@ -154,9 +165,12 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
     e = fds_.get(c.fd);
     if (!e || !classify(c.fd, *e)) return false;
     bits = e->state.load(std::memory_order_relaxed);
+    kind = FdState{bits}.kind();
   }
+  if (kind != FdKind::kSocket) return false;   // kBusy: another thread is classifying it
   d.entry = e;
   d.state = bits;
+  d.swaps = e->swaps.load(std::memory_order_acquire);
   d.slot = e->slot.load(std::memory_order_relaxed);
   if (const int idx = rule_for(c, *e, bits); idx >= 0) {
     fire(c, d, idx);
@@ -588,34 +602,52 @@ void Switch::count_injected(const Call& c, Decision& d) noexcept {
 }
 
 // Reads what the kernel knows of an fd the shim has not seen created (inherited across exec,
-// or made by a path the shim does not see). One-time cost per fd.
+// or made by a path the shim does not see). One-time cost per fd. Another thread may dup2 a
+// different socket onto the number between two of these questions; the socket's inode, the same
+// before and after them, shows that every answer came from one socket (else ask again, or leave
+// the fd unknown). The entry is written only if it is still unknown: whoever wrote it meanwhile
+// (socket, accept, dup2) knew better.
 bool Switch::classify(int fd, FdEntry& e) noexcept {
-  int type = 0, domain = 0, accepting = 0;
-  socklen_t n = sizeof type;
-  if (real::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) != 0) {
-    if (errno == ENOTSOCK)
-      e.state.store(FdState::make(FdKind::kNotSocket, ConnState::kNone, 0), std::memory_order_relaxed);
-    return false;
+  struct stat first {}, last {};
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (::fstat(fd, &first) != 0) return false;
+    if (!S_ISSOCK(first.st_mode)) {
+      std::uint32_t unknown = 0;
+      e.state.compare_exchange_strong(unknown, FdState::make(FdKind::kNotSocket, ConnState::kNone, 0),
+                                      std::memory_order_relaxed);
+      return false;
+    }
+    int type = 0, domain = 0, accepting = 0;
+    socklen_t n = sizeof type;
+    if (real::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) != 0) return false;
+    n = sizeof domain;
+    if (real::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &n) != 0) return false;
+    const int protocol = kernel_protocol(fd, domain, type, 0);
+    n = sizeof accepting;
+    real::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &n);
+    bool connected = false;
+    const std::uint16_t peer = peer_port_of(fd, &connected);
+    const std::uint16_t local = local_port_of(fd);
+    if (::fstat(fd, &last) != 0) return false;
+    if (last.st_ino != first.st_ino || last.st_dev != first.st_dev) continue;
+    const ConnState conn = accepting ? ConnState::kListening
+                                     : connected ? ConnState::kConnected : ConnState::kNone;
+    const Cookie ck = make_cookie(domain, type, protocol);
+    std::uint32_t unknown = 0;
+    if (!e.state.compare_exchange_strong(unknown, FdState::make(FdKind::kBusy, ConnState::kNone, 0),
+                                         std::memory_order_acquire))
+      return FdState{unknown}.kind() == FdKind::kSocket;
+    e.cookie.store(ck, std::memory_order_relaxed);
+    e.sock_id.store(0, std::memory_order_relaxed);   // given when first dup'd
+    e.slot.store(slot_for(ck), std::memory_order_relaxed);
+    e.local_port.store(local, std::memory_order_relaxed);
+    e.peer_port.store(peer, std::memory_order_relaxed);
+    forget_rules(e);
+    if (socket_state_) e.reset_rule_state();
+    e.state.store(FdState::make(FdKind::kSocket, conn, FdState::kInherited), std::memory_order_release);
+    return true;
   }
-  n = sizeof domain;
-  if (real::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &n) != 0) return false;
-  const int protocol = kernel_protocol(fd, domain, type, 0);
-  n = sizeof accepting;
-  real::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &n);
-  bool connected = false;
-  const std::uint16_t peer = peer_port_of(fd, &connected);
-  const ConnState conn = accepting ? ConnState::kListening
-                                   : connected ? ConnState::kConnected : ConnState::kNone;
-  const Cookie ck = make_cookie(domain, type, protocol);
-  e.cookie.store(ck, std::memory_order_relaxed);
-  e.sock_id.store(0, std::memory_order_relaxed);   // given when first dup'd
-  e.slot.store(slot_for(ck), std::memory_order_relaxed);
-  e.local_port.store(local_port_of(fd), std::memory_order_relaxed);
-  e.peer_port.store(peer, std::memory_order_relaxed);
-  forget_rules(e);
-  if (socket_state_) e.reset_rule_state();
-  e.state.store(FdState::make(FdKind::kSocket, conn, FdState::kInherited), std::memory_order_relaxed);
-  return true;
+  return false;   // the number kept changing under us: unknown still, asked again next call
 }
 
 stats::CookieSlot* Switch::slot_for_miss(Cookie c) noexcept {
@@ -842,15 +874,28 @@ void Switch::after_transfer(const Call& c, Decision& d, long r, int e) noexcept 
   }
   // A first successful transfer on a pending connect means the handshake completed.
   if (pending) resolve_pending(d, true);
+  // Peeked bytes stay queued: the recv that takes them counts them, so count the call only.
+  if (!send && (c.flags & MSG_PEEK)) {
+    stats::add(d.slot, stats::kRecvCalls);
+    return;
+  }
   const bool messages = c.op == Op::kSendmmsg || c.op == Op::kRecvmmsg;
   const std::uint64_t bytes = messages ? mmsg_bytes(c.mmsg, r) : static_cast<std::uint64_t>(r);
+  if (d.entry && (d.entry->swaps.load(std::memory_order_acquire) != d.swaps || (d.swaps & 1))) {
+    count_raced(bytes);
+    return;
+  }
   stats::add(d.slot, send ? stats::kSendCalls : stats::kRecvCalls);
   if (bytes) stats::add(d.slot, send ? stats::kSendBytes : stats::kRecvBytes, bytes);
   if (bytes && d.entry && track_bytes_) (send ? d.entry->sent_bytes : d.entry->recv_bytes).fetch_add(bytes, std::memory_order_relaxed);
 }
 
 void Switch::after_dup(const Call& c, Decision& d, long r) noexcept {
-  if (r < 0) return;   // dup2 failed: the target was not closed after all; it was only forgotten
+  struct EndSwap {   // the target's swap count goes even again once its entry says what it holds
+    FdEntry* t;
+    ~EndSwap() { if (t) t->swaps.fetch_add(1, std::memory_order_acq_rel); }
+  } end_swap{c.op == Op::kDup2 ? d.target : nullptr};
+  if (r < 0) return;   // dup2 failed: the target was not closed after all
   if (c.op == Op::kDup2 && d.count_close) stats::add(d.slot, stats::kClosed);
   const int nfd = static_cast<int>(r);
   if (!d.entry || FdState{d.state}.kind() != FdKind::kSocket) {

@@ -14,6 +14,7 @@
 #include "shim/actions.h"
 #include "shim/call.h"
 #include "shim/fdtable.h"
+#include "shim/fork_watch.h"
 #include "shim/real.h"
 #include "shim/reentry.h"
 #include "shim/stats/layout.h"
@@ -33,6 +34,8 @@ struct Decision {
   int err = 0;                         // errno to report when injecting
   long ret = -1;                       // value to return when injecting
   bool count_close = false;            // kClose/kDup2: a close that `closed` should count
+  std::uint32_t swaps = 0;             // entry's FdEntry::swaps before the real call
+  FdEntry* target = nullptr;           // kDup2: the entry of the number dup2 replaces
   // Set by a rule that changes the real call instead of replacing it (perform() runs it):
   bool custom = false;
   std::size_t limit = SIZE_MAX;        // short, or the cut before an after_bytes trigger
@@ -76,12 +79,20 @@ class Switch {
           return real();
         const bool send = p.op == Op::kSend || p.op == Op::kWrite;
         const auto t = send ? filters::CallType::kSend : filters::CallType::kRecv;
+        // MSG_PEEK leaves the bytes queued: the recv that takes them counts them (general path).
+        if (p.op == Op::kRecv && (p.flags & MSG_PEEK)) break;
         // A socket whose rule decision is not cached yet takes the general path once, which
         // caches it: a call here before the real call would cost every transfer saved registers.
         if (FdState{bits}.kind() == FdKind::kSocket && FdState{bits}.conn() != ConnState::kConnecting &&
             (!has_rules(t) || (!p.addr && e->cached_rule(t) == 1))) {
+          const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
           const R r = real();
-          if (r >= 0) count_transfer(*e, send, static_cast<std::uint64_t>(r));
+          if (r >= 0) [[likely]] {
+            if (e->swaps.load(std::memory_order_acquire) != swaps || (swaps & 1)) [[unlikely]]
+              count_raced(static_cast<std::uint64_t>(r));
+            else
+              count_transfer(*e, send, static_cast<std::uint64_t>(r));
+          }
           return r;
         }
         break;
@@ -136,7 +147,7 @@ class Switch {
         FdEntry* const e = &fds_.at(p.fd);
         const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
         if (FdState{bits}.kind() != FdKind::kSocket ||
-            (bits & (FdState::kInherited | FdState::kShared)) || sockshim_vfork_hint)
+            (bits & (FdState::kInherited | FdState::kShared)) || sockshim_vfork_hint || forked_unseen())
           break;
         if (!rule_free(*e, filters::CallType::kClose, bits, nullptr, 0)) break;
         stats::CookieSlot* slot = e->slot.load(std::memory_order_relaxed);
@@ -160,6 +171,8 @@ class Switch {
     using R = decltype(real());
     if (t_depth != 0 || !ready_.load(std::memory_order_relaxed)) [[unlikely]]
       return passthrough(real);
+    if (forked_unseen()) [[unlikely]]
+      adopt_fork();   // a child of _Fork() or clone(): no fork handler told us
     const Call c = make();
     int* const err = &errno;   // one __errno_location call, not four
     Decision d;
@@ -168,6 +181,8 @@ class Switch {
       *err = d.saved_errno;
       return real();
     }
+    // getaddrinfo's real call runs NSS modules, whose socket calls are libc's business, not the
+    // program's: they pass through uncounted and unfaulted (guarded).
     if (d.inject) {
       *err = d.err;
       return static_cast<R>(d.ret);
@@ -257,6 +272,12 @@ class Switch {
   [[gnu::cold, gnu::noinline]] long settle_socket(Cookie ck, long r) noexcept {
     return settle(Call{.op = Op::kSocket, .a = cookie_family(ck), .b = cookie_type(ck), .c = cookie_protocol(ck)},
                   nullptr, 0, nullptr, false, r);
+  }
+
+  // A transfer that raced a dup2 onto its fd number (FdEntry::swaps): under no kind.
+  [[gnu::cold, gnu::noinline]] void count_raced(std::uint64_t bytes) noexcept {
+    seg_->header.raced_calls.fetch_add(1, std::memory_order_relaxed);
+    seg_->header.raced_bytes.fetch_add(bytes, std::memory_order_relaxed);
   }
 
   [[gnu::always_inline]] void count_transfer(FdEntry& e, bool send, std::uint64_t bytes) noexcept {

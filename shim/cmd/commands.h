@@ -30,6 +30,7 @@ struct StatsOptions {
   bool json = false;
   bool remove = false;   // --remove: delete the segment after printing
   bool events = false;   // --events: add the decision log to the text
+  bool gc = false;       // --gc: remove this user's segments that nobody uses or kept
 };
 int stats_command(const StatsOptions& o);
 

@@ -8,13 +8,13 @@
 #include <CLI/CLI.hpp>
 #pragma GCC diagnostic pop
 
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <string>
 
 #include "shim/cmd/commands.h"
+#include "shim/env_values.h"
 
 #ifndef SOCKSHIM_VERSION
 #define SOCKSHIM_VERSION "unknown"
@@ -26,16 +26,11 @@ namespace {
 constexpr int kUsageError = 2;
 
 // CLI11 converts with strtoull(…, 0): "-1" would wrap, "010" be octal and overflow saturate.
-// A seed is a reproducibility handle, so accept only what reads unambiguously.
+// SOCKSHIM_SEED is read by the same parser (shim/env_values.h).
 std::uint64_t parse_seed(const std::string& text) {
-  const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
-  const char* first = text.data() + (hex ? 2 : 0);
-  const char* last = text.data() + text.size();
   std::uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(first, last, value, hex ? 16 : 10);
-  if (text.empty() || ec != std::errc() || end != last || *first == '+' || *first == '-')
-    throw CLI::ValidationError("--seed", "expected 0 to 18446744073709551615 (or 0x hex), got \"" +
-                                             text + "\"");
+  if (!shim::parse_seed(text, value))
+    throw CLI::ValidationError("--seed", std::string("expected ") + shim::kSeedSyntax + ", got \"" + text + "\"");
   return value;
 }
 
@@ -74,11 +69,14 @@ void add_run(CLI::App& app, RunOptions& o) {
 
 void add_stats(CLI::App& app, StatsOptions& o) {
   CLI::App* stats = app.add_subcommand("stats", "Print a stats segment, live or after the run ended");
-  stats->add_option("NAME", o.name, "Segment name (/dev/shm/sockshim-NAME)")->required();
+  stats->add_option("NAME", o.name, "Segment name (/dev/shm/sockshim-NAME)");
   stats->add_flag("--json", o.json, "Print the JSON document (docs/stats.md) instead of text");
   stats->add_flag("--remove", o.remove, "Remove the segment after printing it");
   stats->add_flag("--events", o.events,
                   "Also list the decision log: every fault fired (the JSON always has it)");
+  stats->add_flag("--gc", o.gc,
+                  "Remove your segments that no live process uses and no `run --keep` kept "
+                  "(e.g. left by a run killed with SIGKILL); takes no NAME");
   stats->footer(
       "Example:\n"
       "  sockshim run --name ci --keep -- ./client && sockshim stats ci --json --remove");

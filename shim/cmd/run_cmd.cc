@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,8 @@
 
 namespace shim::cmd {
 namespace {
+
+static_assert(filters::kMaxRules <= stats::kMaxRules, "the loader refuses what the segment cannot hold");
 
 volatile sig_atomic_t g_child = 0;
 
@@ -59,26 +63,16 @@ std::string find_library() {
   return {};
 }
 
+// Unpredictable, so nobody can plant a file at the path of a run's segment before it starts.
 std::string default_name() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
-  return "run-" + std::to_string(getpid()) + "-" + std::to_string(ts.tv_sec);
-}
-
-// A segment left by an earlier run of the same name is replaced, but only when it is really
-// ours: another user's file or a foreign file in /dev/shm is never removed.
-stats::SegmentError make_segment(const std::string& name, const stats::SegmentInit& init,
-                                 stats::Mapping& m, int* sys) {
-  stats::SegmentError e = stats::create_segment(name.c_str(), init, m, sys);
-  if (e != stats::SegmentError::kExists) return e;
-  stats::Mapping old;
-  e = stats::attach_segment(name.c_str(), false, 200, old, sys);
-  if (e != stats::SegmentError::kNone && e != stats::SegmentError::kNotReady &&
-      e != stats::SegmentError::kNotFound)
-    return e;
-  stats::unmap_segment(old);
-  stats::remove_segment(name.c_str());
-  return stats::create_segment(name.c_str(), init, m, sys);
+  std::uint32_t r = 0;
+  if (getrandom(&r, sizeof r, 0) != static_cast<ssize_t>(sizeof r))
+    r = static_cast<std::uint32_t>(ts.tv_nsec) ^ static_cast<std::uint32_t>(getpid() << 16);
+  char tail[16];
+  std::snprintf(tail, sizeof tail, "%08x", r);
+  return "run-" + std::to_string(getpid()) + "-" + std::to_string(ts.tv_sec) + "-" + tail;
 }
 
 void set_env(const char* k, const std::string& v) { setenv(k, v.c_str(), 1); }
@@ -127,14 +121,16 @@ void settle_record(stats::Segment& s, pid_t pid, int raw) {
 }
 
 // Other processes of the run that are gone but never ran their exit handler (a forked worker
-// that left with _exit, say) would read "running" forever; say what is known instead.
+// that left with _exit, say) would read "running" forever; say what is known instead. A zombie
+// is gone too (a double fork's middle process waits there for init), and so is a pid now used by
+// a process that started after the record.
 void settle_vanished(stats::Segment& s) {
   std::uint32_t n = s.header.process_next.load(std::memory_order_acquire);
   if (n > stats::kMaxProcesses) n = stats::kMaxProcesses;
   for (std::uint32_t i = 0; i < n; ++i) {
     stats::ProcessRecord& r = s.processes[i];
     if (r.state.load(std::memory_order_acquire) != stats::kProcRunning) continue;
-    if (kill(r.pid, 0) == -1 && errno == ESRCH) {
+    if (!stats::process_alive(r)) {
       r.end_ns = stats::realtime_ns();
       r.state.store(stats::kProcVanished, std::memory_order_release);
     }
@@ -155,30 +151,37 @@ int run_command(const RunOptions& o) {
     return 2;
   }
   std::optional<filters::Table> table;
+  std::string rules_text;   // read once: the children load this copy from the segment
   std::string rules_abs;
+  bool rules_regular = false;
   if (!o.rules_file.empty()) {
     try {
-      table = filters::load_table_file(o.rules_file);
+      rules_text = filters::read_rule_file(o.rules_file, filters::FileKinds::kRegularOrPipe);
+      table = filters::load_table_text(rules_text, o.rules_file);
     } catch (const std::exception& e) {
       err(e.what());
       return 2;
     }
-    if (table->rules().size() > stats::kMaxRules) {
-      err(o.rules_file + ": " + std::to_string(table->rules().size()) + " rules; at most " +
-          std::to_string(stats::kMaxRules) + " are supported");
-      return 2;
-    }
+    struct stat st {};
+    rules_regular = stat(o.rules_file.c_str(), &st) == 0 && S_ISREG(st.st_mode);
     char real[PATH_MAX];
-    rules_abs = realpath(o.rules_file.c_str(), real) ? real : o.rules_file;
+    rules_abs = rules_regular && realpath(o.rules_file.c_str(), real) ? real : o.rules_file;
   }
   const std::string lib = find_library();
   if (lib.empty()) {
     err("cannot find libsockshim.so beside " + self_dir() + " (set SOCKSHIM_LIB)");
     return 2;
   }
+  // The name: --name, else SOCKSHIM_STATS (a segment the caller chose), else a fresh one. Inside
+  // another run (`sockshim run -- sockshim run -- CMD`) SOCKSHIM_STATS names the outer run's
+  // segment, which is in use: the inner run then takes a fresh name of its own.
   std::string name = o.name;
+  bool chosen = !name.empty();
   if (name.empty())
-    if (const char* env = std::getenv("SOCKSHIM_STATS"); env && *env) name = env;
+    if (const char* env = std::getenv("SOCKSHIM_STATS"); env && *env) {
+      int pid = 0;
+      if (!stats::segment_in_use(env, &pid)) name = env, chosen = true;
+    }
   if (name.empty()) name = default_name();
 
   // Every --expect-fired names a rule of the file: a typo must not pass as "never fired".
@@ -205,18 +208,28 @@ int run_command(const RunOptions& o) {
   init.rule_count = static_cast<std::uint32_t>(names.size());
   init.rule_names = names.data();
   init.rule_disabled = disabled.get();
+  init.rules_text = rules_text.data();
+  init.rules_text_len = rules_text.size();
+  init.hold = true;   // the name is in use until this run ends
   stats::Mapping m;
-  int sys = 0;
-  if (const auto e = make_segment(name, init, m, &sys); e != stats::SegmentError::kNone) {
-    err("stats segment " + name + ": " + stats::describe(e) +
-        (sys ? std::string(" (") + std::strerror(sys) + ")" : std::string()));
+  int sys = 0, user = 0;
+  if (const auto e = stats::replace_segment(name.c_str(), init, m, &sys, &user); e != stats::SegmentError::kNone) {
+    std::string why = "stats segment " + name + ": " + stats::describe(e);
+    if (e == stats::SegmentError::kInUse && user) why += " (pid " + std::to_string(user) + ")";
+    if (e == stats::SegmentError::kInUse && chosen) why += "; choose another --name";
+    if (e == stats::SegmentError::kNotRegular) why += std::string(" (a ") + m.file_type + " is at its path)";
+    if (sys) why += std::string(" (") + std::strerror(sys) + ")";
+    err(why);
     return 2;
   }
+  if (o.keep) m.seg->header.kept.store(1, std::memory_order_relaxed);
 
   const char* old_preload = std::getenv("LD_PRELOAD");
   set_env("LD_PRELOAD", old_preload && *old_preload ? lib + " " + old_preload : lib);
   set_env("SOCKSHIM_STATS", name);
-  if (table) set_env("SOCKSHIM_RULES", rules_abs); else unsetenv("SOCKSHIM_RULES");
+  // The children take the rule table from the segment. SOCKSHIM_RULES names the file too (for a
+  // process that loses SOCKSHIM_STATS on the way), but not a pipe, which nobody can read twice.
+  if (table && rules_regular) set_env("SOCKSHIM_RULES", rules_abs); else unsetenv("SOCKSHIM_RULES");
   if (o.seed) set_env("SOCKSHIM_SEED", std::to_string(*o.seed)); else unsetenv("SOCKSHIM_SEED");
 
   struct sigaction sa {};

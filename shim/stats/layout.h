@@ -12,7 +12,7 @@
 namespace shim::stats {
 
 inline constexpr std::uint64_t kMagic = 0x4d4948534b434f53ull;  // "SOCKSHIM" in little endian
-inline constexpr std::uint32_t kLayoutVersion = 2;
+inline constexpr std::uint32_t kLayoutVersion = 3;
 
 inline constexpr std::uint32_t kMaxCookies = 256;
 inline constexpr std::uint32_t kMaxRules = 256;
@@ -22,6 +22,9 @@ inline constexpr std::size_t kNameLen = 64;          // rule names, argv0
 inline constexpr std::size_t kAddrLen = 64;          // "[ffff:...]:65535" or a unix path (cut)
 inline constexpr std::size_t kPathLen = 256;
 inline constexpr std::uint32_t kMaxEvents = 1024;   // the decision log keeps the newest ones
+// The rule file's text, as its creator validated it: every process of the run loads this copy,
+// never the file again (the file may have changed, or been a pipe). filters' size limit.
+inline constexpr std::size_t kMaxRulesText = 1u << 20;
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -131,6 +134,17 @@ struct Header {
   std::atomic<std::uint64_t> process_overflow; // processes that found no free record
   std::atomic<std::uint64_t> event_next;       // events ever logged (the ring keeps kMaxEvents)
   std::atomic<std::uint64_t> generation;       // bumped by `sockshim ctl` on every change
+  // The identity of the run's rule table: a process whose table differs may not join.
+  std::uint64_t rules_digest;       // rules_digest() of rules_text (of nothing: no rule table)
+  std::uint32_t rules_text_len;     // bytes of rules_text; 0: the run has no rule table
+  std::int32_t creator_pid;         // the process that created the segment (`sockshim run`, or
+                                    // the first preloaded process)
+  std::atomic<std::uint32_t> kept;  // 1: `sockshim run --keep` left it for later on purpose
+  std::uint32_t reserved;
+  // Transfers whose fd number was dup2'd onto while they ran: the kernel used one of two sockets
+  // and nobody can tell which, so they count here, under no kind of socket.
+  std::atomic<std::uint64_t> raced_calls;
+  std::atomic<std::uint64_t> raced_bytes;
 };
 
 struct Segment {
@@ -139,6 +153,7 @@ struct Segment {
   RuleSlot rules[kMaxRules];
   ProcessRecord processes[kMaxProcesses];
   Event events[kMaxEvents];
+  char rules_text[kMaxRulesText];   // rules_text_len bytes; untouched pages cost nothing
 };
 
 }  // namespace shim::stats

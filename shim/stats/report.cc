@@ -66,6 +66,35 @@ std::string field_string(const char (&a)[N]) {
   return field_string(a, N);
 }
 
+// For the text report, which lands on a terminal: the strings come from the segment (a program's
+// name, a rule's name, an address), so control bytes and backslashes are shown as escapes, never
+// sent raw (an ESC sequence in argv[0] must not drive the reader's terminal).
+std::string shown(std::string s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    char esc[12];
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      std::snprintf(esc, sizeof esc, "\\x%02x", c);
+      out += esc;
+    } else if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xa0) {
+      // C1 controls (U+0080..U+009F; U+009B is CSI to some terminals). field_string made the
+      // text valid UTF-8, so 0xc2 starts a two-byte sequence here.
+      std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned char>(s[++i]));
+      out += esc;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+template <std::size_t N>
+std::string text_field(const char (&a)[N]) {
+  return shown(field_string(a, N));
+}
+
 // "2023-11-14T22:13:20.123Z": UTC, milliseconds, as ISO 8601 and RFC 3339 write it.
 std::string iso_time(std::int64_t ns) {
   std::int64_t sec = ns / 1000000000;
@@ -218,7 +247,7 @@ void socket_text(std::string& out, const CookieSlot& slot) {
 std::string or_dash(std::string s) { return s.empty() ? "-" : s; }
 
 void process_text(std::string& out, const ProcessRecord& r, std::uint32_t state) {
-  append_f(out, "\tpid=%d ppid=%d %s %s ", r.pid, r.ppid, or_dash(field_string(r.argv0)).c_str(),
+  append_f(out, "\tpid=%d ppid=%d %s %s ", r.pid, r.ppid, or_dash(text_field(r.argv0)).c_str(),
            state_name(state));
   if (has_exit(state)) append_f(out, "exit=%d", r.exit_status);
   else out += "exit=-";
@@ -227,7 +256,7 @@ void process_text(std::string& out, const ProcessRecord& r, std::uint32_t state)
   for (std::uint32_t i = 0; i < listed; ++i) {
     const LeakRecord& l = r.leaks[i];
     append_f(out, "\t\tleak fd=%d %s local=%s peer=%s\n", l.fd, kind_text(l.cookie).c_str(),
-             or_dash(field_string(l.local)).c_str(), or_dash(field_string(l.peer)).c_str());
+             or_dash(text_field(l.local)).c_str(), or_dash(text_field(l.peer)).c_str());
   }
   if (r.leak_count > listed) append_f(out, "\t\t(%u more not recorded)\n", r.leak_count - listed);
 }
@@ -328,14 +357,15 @@ json to_json(const Segment& s, const std::string& name) {
       {"events_lost", logged > kMaxEvents ? logged - kMaxEvents : 0},
       {"overflow",
        {{"cookies", relaxed(h.cookie_overflow)}, {"processes", relaxed(h.process_overflow)}}},
+      {"raced", {{"calls", relaxed(h.raced_calls)}, {"bytes", relaxed(h.raced_bytes)}}},
   };
 }
 
 std::string to_text(const Segment& s, const std::string& name, bool with_events) {
   const Header& h = s.header;
-  std::string out = "sockshim stats " + name + " (created " + iso_time(h.created_ns) +
+  std::string out = "sockshim stats " + shown(name) + " (created " + iso_time(h.created_ns) +
                     ", seed " + std::to_string(h.seed);
-  if (const std::string rules_file = field_string(h.rules_file); !rules_file.empty())
+  if (const std::string rules_file = text_field(h.rules_file); !rules_file.empty())
     out += ", rules " + rules_file;
   out += ")\n";
 
@@ -347,7 +377,7 @@ std::string to_text(const Segment& s, const std::string& name, bool with_events)
   else out += "rules:\n";
   for (std::uint32_t i = 0; i < rule_count(s); ++i) {
     const RuleSlot& r = s.rules[i];
-    append_f(out, "\t%s hits=%" PRIu64 " fired=%" PRIu64 "%s\n", field_string(r.name).c_str(),
+    append_f(out, "\t%s hits=%" PRIu64 " fired=%" PRIu64 "%s\n", text_field(r.name).c_str(),
              relaxed(r.hits), relaxed(r.fired),
              r.disabled.load(std::memory_order_relaxed) ? " (disabled)" : "");
   }
@@ -362,8 +392,8 @@ std::string to_text(const Segment& s, const std::string& name, bool with_events)
       append_f(out, "\t%10.3f ms pid=%d tid=%d %s fd=%d %s peer=%s rule=%s hit=%" PRIu64 " do=%s then=%s%s%s\n",
                static_cast<double>(e.t_ns) / 1e6, e.pid, e.tid,
                filters::call_type_name(static_cast<filters::CallType>(e.call)), e.fd,
-               kind_text(e.cookie).c_str(), or_dash(field_string(e.peer)).c_str(),
-               event_rule(s, e).c_str(), e.hit, action_name(e.action), after_name(e.after),
+               kind_text(e.cookie).c_str(), or_dash(text_field(e.peer)).c_str(),
+               shown(event_rule(s, e)).c_str(), e.hit, action_name(e.action), after_name(e.after),
                err.empty() ? "" : " error=", err.c_str());
     }
   }
@@ -375,6 +405,9 @@ std::string to_text(const Segment& s, const std::string& name, bool with_events)
   }
   out += procs.empty() ? "no processes\n" : "processes:\n" + procs;
 
+  if (const std::uint64_t raced = relaxed(h.raced_calls); raced != 0)
+    append_f(out, "raced: calls=%" PRIu64 " bytes=%" PRIu64 " (transfers that raced a dup2 onto their fd)\n",
+             raced, relaxed(h.raced_bytes));
   const std::uint64_t lost_cookies = relaxed(h.cookie_overflow);
   const std::uint64_t lost_procs = relaxed(h.process_overflow);
   if (lost_cookies != 0 || lost_procs != 0)

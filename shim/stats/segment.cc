@@ -1,12 +1,15 @@
 #include "shim/stats/segment.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace shim::stats {
@@ -79,6 +82,8 @@ const char* describe(SegmentError e) noexcept {
     case SegmentError::kBadName: return "invalid name (use 1-200 of A-Z a-z 0-9 . _ -)";
     case SegmentError::kNotFound: return "no such stats segment";
     case SegmentError::kExists: return "a stats segment of that name already exists";
+    case SegmentError::kNotRegular: return "not a regular file (left untouched)";
+    case SegmentError::kInUse: return "in use by a running `sockshim run` or live processes";
     case SegmentError::kOpen: return "cannot open the stats segment";
     case SegmentError::kNotOwner: return "the stats segment belongs to another user";
     case SegmentError::kBadMagic: return "not a sockshim stats segment";
@@ -99,16 +104,79 @@ bool segment_path(const char* name, char* out, std::size_t out_len) noexcept {
   return true;
 }
 
+std::uint64_t rules_digest(const char* text, std::size_t len) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0; i < len; ++i) {
+    h ^= static_cast<unsigned char>(text[i]);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+namespace {
+
+const char* type_name(mode_t m) noexcept {
+  if (S_ISDIR(m)) return "directory";
+  if (S_ISFIFO(m)) return "FIFO";
+  if (S_ISCHR(m)) return "character device";
+  if (S_ISBLK(m)) return "block device";
+  if (S_ISSOCK(m)) return "socket";
+  if (S_ISLNK(m)) return "symbolic link";
+  return "special file";
+}
+
+// Opens the file at a segment's path without ever blocking or following a link, and refuses
+// what is not a regular file of ours before reading a byte of it: a FIFO planted there by
+// another user must not hang `stats`, `ctl`, `run` or a program's start.
+SegmentError open_checked(const char* path, bool writable, Mapping& out, struct stat& st,
+                          int* sys_errno, int& fd) noexcept {
+  fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ENOENT) return SegmentError::kNotFound;
+    if (sys_errno) *sys_errno = errno;
+    return SegmentError::kOpen;
+  }
+  if (fstat(fd, &st) != 0) {
+    if (sys_errno) *sys_errno = errno;
+    close(fd);
+    return SegmentError::kOpen;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    copy_cut(out.file_type, sizeof out.file_type, type_name(st.st_mode));
+    close(fd);
+    return SegmentError::kNotRegular;
+  }
+  out.owner_uid = st.st_uid;
+  if (st.st_uid != geteuid()) {
+    close(fd);
+    return SegmentError::kNotOwner;
+  }
+  return SegmentError::kNone;
+}
+
+// A creator holds an exclusive flock from its O_EXCL open until the segment is ready; anybody
+// else can take a shared one. So a shared lock we get means no creator is filling it in (any
+// more): a segment still not ready then never will be.
+bool no_creator_at_work(int fd) noexcept {
+  if (flock(fd, LOCK_SH | LOCK_NB) != 0) return false;
+  flock(fd, LOCK_UN);
+  return true;
+}
+
+}  // namespace
+
 SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& out,
                             int* sys_errno) noexcept {
   char path[sizeof(kPrefix) + kMaxName + 1];
   if (!segment_path(name, path, sizeof path)) return SegmentError::kBadName;
+  if (init.rules_text_len > kMaxRulesText) return SegmentError::kTruncated;
   const int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     if (errno == EEXIST) return SegmentError::kExists;
     if (sys_errno) *sys_errno = errno;
     return SegmentError::kOpen;
   }
+  flock(fd, LOCK_EX);   // a new file: nobody else can hold a lock on it yet
   // The umask could have narrowed the mode, never widened it; fchmod makes 0600 exact.
   if (fchmod(fd, 0600) != 0 || ftruncate(fd, static_cast<off_t>(sizeof(Segment))) != 0) {
     if (sys_errno) *sys_errno = errno;
@@ -117,8 +185,8 @@ SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& 
     return SegmentError::kOpen;
   }
   const SegmentError e = map_fd(fd, true, out, sys_errno);
-  close(fd);
   if (e != SegmentError::kNone) {
+    close(fd);
     unlink(path);
     return e;
   }
@@ -128,10 +196,16 @@ SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& 
   h.header_size = sizeof(Header);
   h.total_size = sizeof(Segment);
   h.owner_uid = static_cast<std::uint32_t>(geteuid());
+  h.creator_pid = static_cast<std::int32_t>(getpid());
   h.seed = init.seed;
   h.created_ns = realtime_ns();
   h.created_mono_ns = monotonic_ns();
   copy_cut(h.rules_file, sizeof h.rules_file, init.rules_file);
+  if (init.rules_text && init.rules_text_len) {
+    std::memcpy(out.seg->rules_text, init.rules_text, init.rules_text_len);
+    h.rules_text_len = static_cast<std::uint32_t>(init.rules_text_len);
+  }
+  h.rules_digest = rules_digest(out.seg->rules_text, h.rules_text_len);
   const std::uint32_t n = init.rule_count < kMaxRules ? init.rule_count : kMaxRules;
   for (std::uint32_t i = 0; i < n; ++i)
   {
@@ -141,6 +215,12 @@ SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& 
   h.rule_count = n;
   out.owner_uid = h.owner_uid;
   h.ready.store(1, std::memory_order_release);
+  if (init.hold) {
+    flock(fd, LOCK_SH);   // from exclusive to shared: the name stays in use while we live
+    out.lock_fd = fd;
+  } else {
+    close(fd);            // drops the lock
+  }
   return SegmentError::kNone;
 }
 
@@ -148,26 +228,15 @@ SegmentError attach_segment(const char* name, bool writable, int wait_ms, Mappin
                             int* sys_errno) noexcept {
   char path[sizeof(kPrefix) + kMaxName + 1];
   if (!segment_path(name, path, sizeof path)) return SegmentError::kBadName;
-  const int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT) return SegmentError::kNotFound;
-    if (sys_errno) *sys_errno = errno;
-    return SegmentError::kOpen;
-  }
   struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    if (sys_errno) *sys_errno = errno;
-    close(fd);
-    return SegmentError::kOpen;
-  }
-  out.owner_uid = st.st_uid;
-  if (st.st_uid != geteuid()) {
-    close(fd);
-    return SegmentError::kNotOwner;
-  }
-  // A creator that won the O_EXCL race may not have sized the file yet: wait for it, bounded.
+  int fd = -1;
+  if (const SegmentError e = open_checked(path, writable, out, st, sys_errno, fd); e != SegmentError::kNone)
+    return e;
+  // A creator that won the O_EXCL race may not have sized the file yet: wait for it while it
+  // works (its exclusive lock says so), briefly also for one between its open and its flock.
   for (int waited = 0; static_cast<std::size_t>(st.st_size) < sizeof(Segment); waited += 5) {
-    if (static_cast<std::size_t>(st.st_size) >= sizeof(Header) || waited >= wait_ms) {
+    const bool idle = no_creator_at_work(fd);
+    if ((idle && (st.st_size != 0 || waited >= 50)) || waited >= wait_ms) {
       // Big enough to hold a header: the header tells whether it is another version.
       if (static_cast<std::size_t>(st.st_size) >= sizeof(std::uint64_t) + sizeof(std::uint32_t)) {
         std::uint64_t magic = 0;
@@ -181,24 +250,30 @@ SegmentError attach_segment(const char* name, bool writable, int wait_ms, Mappin
         }
       }
       close(fd);
-      return SegmentError::kTruncated;
+      return st.st_size == 0 ? SegmentError::kNotReady : SegmentError::kTruncated;
     }
     sleep_ms(5);
     if (fstat(fd, &st) != 0) break;
   }
-  const SegmentError e = map_fd(fd, writable, out, sys_errno);
-  close(fd);
-  if (e != SegmentError::kNone) return e;
+  if (const SegmentError e = map_fd(fd, writable, out, sys_errno); e != SegmentError::kNone) {
+    close(fd);
+    return e;
+  }
   for (int waited = 0; out.seg->header.ready.load(std::memory_order_acquire) == 0; waited += 5) {
-    if (waited >= wait_ms) {
+    // Not ready and no creator at work: it died between ftruncate and filling it in, and
+    // waiting longer would only make every process of the run wait too.
+    const bool dead = no_creator_at_work(fd) && out.seg->header.ready.load(std::memory_order_acquire) == 0;
+    if (dead || waited >= wait_ms) {
       // Zero magic and not ready: a creator that died between ftruncate and filling it in.
       const SegmentError c = out.seg->header.magic == 0 ? SegmentError::kNotReady
                                                         : check_header(*out.seg);
       unmap_segment(out);
+      close(fd);
       return c == SegmentError::kNone ? SegmentError::kNotReady : c;
     }
     sleep_ms(5);
   }
+  close(fd);
   if (const SegmentError c = check_header(*out.seg); c != SegmentError::kNone) {
     unmap_segment(out);
     return c;
@@ -218,10 +293,112 @@ SegmentError open_segment(const char* name, const SegmentInit& init, Mapping& ou
   return SegmentError::kNotFound;
 }
 
+namespace {
+
+// Start of a process in CLOCK_REALTIME nanoseconds and whether it is a zombie, from
+// /proc/PID/stat; false when there is no such process.
+bool proc_start(int pid, std::int64_t& start_ns, bool& zombie) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1024];
+  const ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  // "pid (comm) S ppid ...": comm may hold spaces and parentheses, so start after the last ')'.
+  const char* p = std::strrchr(buf, ')');
+  if (!p || p[1] != ' ') return false;
+  p += 2;
+  zombie = *p == 'Z' || *p == 'X' || *p == 'x';
+  // Field 22 (starttime, clock ticks since boot); field 3 (state) is where p points.
+  for (int field = 3; field < 22 && *p; ++p)
+    if (*p == ' ') ++field;
+  const unsigned long long ticks = std::strtoull(p, nullptr, 10);
+  const long hz = sysconf(_SC_CLK_TCK);
+  timespec boot{}, real{};
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  clock_gettime(CLOCK_REALTIME, &real);
+  const std::int64_t since_boot = static_cast<std::int64_t>(boot.tv_sec) * 1000000000 + boot.tv_nsec;
+  const std::int64_t now = static_cast<std::int64_t>(real.tv_sec) * 1000000000 + real.tv_nsec;
+  start_ns = now - since_boot + static_cast<std::int64_t>(ticks) * (1000000000 / (hz > 0 ? hz : 100));
+  return true;
+}
+
+// pid runs and started before `since` (1 s of slack for clock ticks): not a reused number.
+bool alive_since(int pid, std::int64_t since_ns) noexcept {
+  if (pid <= 0) return false;
+  std::int64_t start = 0;
+  bool zombie = false;
+  if (!proc_start(pid, start, zombie)) return false;
+  return !zombie && start <= since_ns + 1000000000;
+}
+
+}  // namespace
+
+bool process_alive(const ProcessRecord& r) noexcept { return alive_since(r.pid, r.start_ns); }
+
+bool segment_in_use(const char* name, int* pid) noexcept {
+  char path[sizeof(kPrefix) + kMaxName + 1];
+  if (!segment_path(name, path, sizeof path)) return false;
+  Mapping m;
+  struct stat st {};
+  int fd = -1;
+  if (open_checked(path, false, m, st, nullptr, fd) != SegmentError::kNone) return false;
+  bool busy = flock(fd, LOCK_EX | LOCK_NB) != 0;   // a run holds it, or a creator fills it in
+  if (static_cast<std::size_t>(st.st_size) >= sizeof(Segment) && map_fd(fd, false, m, nullptr) == SegmentError::kNone) {
+    const Segment& s = *m.seg;
+    if (check_header(s) == SegmentError::kNone) {
+      if (busy && pid) *pid = s.header.creator_pid;
+      // A run's creator is the run itself; between its lock's downgrade and a look here the
+      // lock may seem free for an instant, so a live creator counts too.
+      if (!busy && alive_since(s.header.creator_pid, s.header.created_ns)) {
+        busy = true;
+        if (pid) *pid = s.header.creator_pid;
+      }
+      std::uint32_t n = s.header.process_next.load(std::memory_order_acquire);
+      if (n > kMaxProcesses) n = kMaxProcesses;
+      for (std::uint32_t i = 0; i < n && !busy; ++i) {
+        const ProcessRecord& r = s.processes[i];
+        if (r.state.load(std::memory_order_acquire) == kProcRunning && process_alive(r)) {
+          busy = true;
+          if (pid) *pid = r.pid;
+        }
+      }
+    }
+    unmap_segment(m);
+  }
+  close(fd);
+  return busy;
+}
+
+SegmentError replace_segment(const char* name, const SegmentInit& init, Mapping& out,
+                             int* sys_errno, int* user_pid) noexcept {
+  SegmentError e = create_segment(name, init, out, sys_errno);
+  if (e != SegmentError::kExists) return e;
+  Mapping old;
+  e = attach_segment(name, false, 200, old, sys_errno);
+  // Only a sockshim segment of ours is replaced: of this layout, an older one, or one whose
+  // creator died before finishing it.
+  if (e != SegmentError::kNone && e != SegmentError::kNotReady && e != SegmentError::kNotFound &&
+      e != SegmentError::kBadVersion && e != SegmentError::kTruncated) {
+    std::memcpy(out.file_type, old.file_type, sizeof out.file_type);
+    out.owner_uid = old.owner_uid;
+    return e;
+  }
+  unmap_segment(old);
+  if (segment_in_use(name, user_pid)) return SegmentError::kInUse;
+  remove_segment(name);
+  return create_segment(name, init, out, sys_errno);
+}
+
 void unmap_segment(Mapping& m) noexcept {
   if (m.seg) munmap(m.seg, m.size);
   m.seg = nullptr;
   m.size = 0;
+  if (m.lock_fd >= 0) close(m.lock_fd);
+  m.lock_fd = -1;
 }
 
 int remove_segment(const char* name) noexcept {

@@ -18,6 +18,9 @@ enum class SegmentError : std::uint8_t {
   kBadName,     // empty, too long, or a character other than [A-Za-z0-9._-]
   kNotFound,    // attach: no such segment
   kExists,      // create: a segment of that name is already there
+  kNotRegular,  // something else sits at the path (a FIFO, a directory, a device): never opened
+                // for reading or writing, so it cannot hang or feed us anything
+  kInUse,       // replace: a running `sockshim run` or live processes use the segment
   kOpen,        // shm_open/ftruncate/fstat failed (see sys_errno)
   kNotOwner,    // owned by another user: never trust counters someone else can write
   kBadMagic,    // not a sockshim segment
@@ -36,7 +39,15 @@ struct SegmentInit {
   std::uint32_t rule_count = 0;       // at most kMaxRules
   const char* const* rule_names = nullptr;
   const bool* rule_disabled = nullptr;   // rules that start switched off ("enabled": false)
+  const char* rules_text = nullptr;      // the rule file as validated; at most kMaxRulesText
+  std::size_t rules_text_len = 0;
+  bool hold = false;                     // keep a shared lock on the segment while mapped
+                                         // (`sockshim run`: marks the name in use)
 };
+
+// The identity of a rule table: FNV-1a (64 bits) of its text. Tells apart different rule files
+// given to one run by mistake; not meant to resist a forger (the segment is 0600 anyway).
+std::uint64_t rules_digest(const char* text, std::size_t len) noexcept;
 
 // Appends one event to the decision log (a ring: the oldest are overwritten). Lock-free.
 // begin_event marks the slot as being written (seq 0) and returns it with its number.
@@ -49,6 +60,8 @@ struct Mapping {
   Segment* seg = nullptr;
   std::size_t size = 0;
   std::uint32_t owner_uid = 0;   // from fstat, for messages
+  int lock_fd = -1;              // SegmentInit::hold: the open file that holds the shared lock
+  char file_type[16] = {};       // kNotRegular: "FIFO", "directory", ... for messages
   explicit operator bool() const noexcept { return seg != nullptr; }
 };
 
@@ -65,6 +78,17 @@ SegmentError attach_segment(const char* name, bool writable, int wait_ms, Mappin
 // Attach, or create when missing (racing creators: exactly one wins, the others attach).
 SegmentError open_segment(const char* name, const SegmentInit& init, Mapping& out,
                           int* sys_errno) noexcept;
+// Whether anybody still uses the segment: a `sockshim run` holding it (SegmentInit::hold), a
+// creator still filling it in, or a process of its records that is alive. *pid names one.
+bool segment_in_use(const char* name, int* pid) noexcept;
+// A recorded process that still runs: pid exists, is no zombie, and started no later than the
+// record did (so a reused pid does not count).
+bool process_alive(const ProcessRecord& r) noexcept;
+// Replaces an old segment of that name that nobody uses (see segment_in_use) with a new one;
+// kInUse when somebody does. A file that is not ours or not a segment is never removed.
+SegmentError replace_segment(const char* name, const SegmentInit& init, Mapping& out,
+                             int* sys_errno, int* user_pid) noexcept;
+// Unmaps and drops the lock (if held).
 void unmap_segment(Mapping& m) noexcept;
 // Removes the segment's name; mapped copies stay valid. 0 or -errno.
 int remove_segment(const char* name) noexcept;

@@ -131,7 +131,8 @@ TEST_CASE("report json: top level", "[report]") {
   const auto s = full_segment();
   const json j = to_json(*s, "ci-run");
   CHECK(keys(j) == std::set<std::string>{"version", "name", "layout_version", "seed", "rules_file",
-                                         "created", "sockets", "rules", "processes", "events", "events_lost", "overflow"});
+                                         "created", "sockets", "rules", "processes", "events", "events_lost", "overflow",
+                                         "raced"});
   CHECK(j["version"] == 1);
   CHECK(j["name"] == "ci-run");
   CHECK(j["layout_version"] == kLayoutVersion);
@@ -139,6 +140,7 @@ TEST_CASE("report json: top level", "[report]") {
   CHECK(j["rules_file"] == "rules.json");
   CHECK(j["created"] == "2023-11-14T22:13:20.123Z");
   CHECK(j["overflow"] == json{{"cookies", 3}, {"processes", 1}});
+  CHECK(j["raced"] == json{{"calls", 0}, {"bytes", 0}});
   CHECK_NOTHROW(j.dump(2));
 }
 
@@ -397,4 +399,29 @@ TEST_CASE("the decision log: JSON always, text with --events, oldest first, ring
   // A record being rewritten (seq 0) is left out rather than shown half-written.
   s->events[5].seq.store(0);
   CHECK(to_json(*s, "ci")["events"].size() == kMaxEvents - 1);
+}
+
+TEST_CASE("report text: control characters from the segment are shown as escapes", "[report]") {
+  auto s = base_segment();
+  add_rule(*s, "rule\x1b]0;title\x07", 0, 0);
+  add_record(*s, 7, 1, "\x1b[31mred\\", kProcRunning);
+  add_record(*s, 8, 1, "csi\xc2\x9b" "2J", kProcRunning);   // U+009B, a one-character CSI
+  const std::string text = to_text(*s, "x");
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find('\x07') == std::string::npos);
+  CHECK(text.find("\xc2\x9b") == std::string::npos);
+  CHECK(text.find("\trule\\x1b]0;title\\x07 hits=0 fired=0\n") != std::string::npos);
+  CHECK(text.find("pid=7 ppid=1 \\x1b[31mred\\x5c running") != std::string::npos);
+  CHECK(text.find("pid=8 ppid=1 csi\\u009b2J running") != std::string::npos);
+  // The JSON keeps them as they are: JSON escapes them itself.
+  CHECK(to_json(*s, "x")["processes"][0]["argv0"] == "\x1b[31mred\\");
+}
+
+TEST_CASE("report: transfers that raced a dup2 are reported apart", "[report]") {
+  auto s = base_segment();
+  s->header.raced_calls.store(3);
+  s->header.raced_bytes.store(120);
+  CHECK(to_json(*s, "x")["raced"] == json{{"calls", 3}, {"bytes", 120}});
+  CHECK(to_text(*s, "x").find("raced: calls=3 bytes=120 (transfers that raced a dup2 onto their fd)\n") !=
+        std::string::npos);
 }

@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -311,9 +313,9 @@ TEST_CASE("segment refuses a truncated segment", "[segment][refuse]") {
     REQUIRE(truncate(g.path().c_str(), 4) == 0);
     CHECK(attach(g, 20) == SegmentError::kTruncated);
   }
-  SECTION("to nothing: a creator that died before ftruncate") {
+  SECTION("to nothing, and no creator holds its lock: one that died before ftruncate") {
     REQUIRE(truncate(g.path().c_str(), 0) == 0);
-    CHECK(attach(g, 20) == SegmentError::kTruncated);
+    CHECK(attach(g, 20) == SegmentError::kNotReady);
   }
   CHECK(!g.map);
 }
@@ -359,9 +361,11 @@ TEST_CASE("segment that never became ready is refused after the wait", "[segment
     auto img = heap_segment();
     write_image(g.path(), img.get(), sizeof(Segment));
   }
+  // No creator holds the file's lock, so none is at work: refused at once, not after the wait
+  // (every process of a run would otherwise wait that long at its start).
   const auto t0 = std::chrono::steady_clock::now();
-  CHECK(attach(g, 60) == SegmentError::kNotReady);
-  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(60));
+  CHECK(attach(g, 20000) == SegmentError::kNotReady);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
   CHECK(!g.map);
 }
 
@@ -370,15 +374,16 @@ TEST_CASE("segment attach waits for a creator that is still filling it in", "[se
   auto img = good_image();
   img->header.ready.store(0);
   write_image(g.path(), img.get(), sizeof(Segment));
+  // A creator holds an exclusive lock while it fills the segment in.
+  const int fd = open(g.path().c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(flock(fd, LOCK_EX) == 0);
   std::thread finisher([&] {
-    // Set ready as a creator does once it has filled the segment in.
+    // Set ready as a creator does once it has filled the segment in, then let go.
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    const int fd = open(g.path().c_str(), O_RDWR | O_CLOEXEC);
     const std::uint32_t one = 1;
-    if (fd >= 0) {
-      (void)!pwrite(fd, &one, sizeof one, offsetof(Header, ready));
-      close(fd);
-    }
+    (void)!pwrite(fd, &one, sizeof one, offsetof(Header, ready));
+    close(fd);
   });
   const SegmentError e = attach(g, 2000);
   finisher.join();
@@ -581,4 +586,96 @@ TEST_CASE("segment add_process cuts a long argv0", "[segment]") {
   ProcessRecord* none = add_process(*seg, 6, 1, nullptr);
   REQUIRE(none != nullptr);
   CHECK(std::string(none->argv0).empty());
+}
+
+TEST_CASE("segment refuses what is not a regular file, at once and untouched", "[segment][refuse]") {
+  SegmentGuard g("planted");
+  SECTION("a FIFO (opening it for reading would wait for a writer)") {
+    REQUIRE(mkfifo(g.path().c_str(), 0666) == 0);
+    CHECK(attach(g, 2000) == SegmentError::kNotRegular);
+    CHECK(std::string(g.map.file_type) == "FIFO");
+    CHECK(attach(g, 2000, true) == SegmentError::kNotRegular);
+    int pid = 0;
+    CHECK(!segment_in_use(g.c_str(), &pid));
+    Mapping m;
+    int err = 0;
+    CHECK(replace_segment(g.c_str(), {}, m, &err, &pid) == SegmentError::kNotRegular);
+    struct stat st {};
+    REQUIRE(lstat(g.path().c_str(), &st) == 0);
+    CHECK(S_ISFIFO(st.st_mode));   // left where it is
+    unlink(g.path().c_str());
+  }
+  SECTION("a directory") {
+    REQUIRE(mkdir(g.path().c_str(), 0700) == 0);
+    CHECK(attach(g, 2000) == SegmentError::kNotRegular);
+    CHECK(std::string(g.map.file_type) == "directory");
+    rmdir(g.path().c_str());
+  }
+  CHECK(!g.map);
+}
+
+TEST_CASE("segment carries its rule table's text and digest", "[segment]") {
+  SegmentGuard g("rules");
+  const std::string text = R"({"rules": []})";
+  SegmentInit init;
+  init.rules_file = "/etc/rules.json";
+  init.rules_text = text.data();
+  init.rules_text_len = text.size();
+  REQUIRE(create(g, init) == SegmentError::kNone);
+  const Header& h = g.map.seg->header;
+  CHECK(h.rules_text_len == text.size());
+  CHECK(std::string(g.map.seg->rules_text, h.rules_text_len) == text);
+  CHECK(h.rules_digest == rules_digest(text.data(), text.size()));
+  CHECK(h.rules_digest != rules_digest(text.data(), text.size() - 1));
+  CHECK(h.creator_pid == getpid());
+  CHECK(rules_digest("", 0) == 0xcbf29ce484222325ull);   // FNV-1a's offset basis
+  CHECK(rules_digest("a", 1) == 0xaf63dc4c8601ec8cull);  // FNV-1a 64 of "a"
+}
+
+TEST_CASE("segment held by a run is in use and cannot be replaced; released, it can", "[segment]") {
+  SegmentGuard g("held");
+  SegmentInit init;
+  init.hold = true;
+  REQUIRE(create(g, init) == SegmentError::kNone);
+  CHECK(g.map.lock_fd >= 0);
+  int pid = 0;
+  CHECK(segment_in_use(g.c_str(), &pid));
+  CHECK(pid == getpid());
+  Mapping other;
+  int err = 0, user = 0;
+  CHECK(replace_segment(g.c_str(), {}, other, &err, &user) == SegmentError::kInUse);
+  CHECK(!other);
+  // Readers still attach: the lock is shared.
+  Mapping reader;
+  CHECK(attach_segment(g.c_str(), false, 0, reader, &err) == SegmentError::kNone);
+  unmap_segment(reader);
+  // Released, and the creator recorded as gone (its pid and start time say a dead run's).
+  unmap_segment(g.map);
+  Mapping fix;
+  REQUIRE(attach_segment(g.c_str(), true, 0, fix, &err) == SegmentError::kNone);
+  fix.seg->header.creator_pid = 0;
+  unmap_segment(fix);
+  CHECK(!segment_in_use(g.c_str(), &pid));
+  CHECK(replace_segment(g.c_str(), {}, g.map, &err, &user) == SegmentError::kNone);
+}
+
+TEST_CASE("process_alive: a live pid that started before its record, not a reused one", "[segment]") {
+  ProcessRecord r{};
+  r.pid = getpid();
+  r.start_ns = realtime_ns();
+  CHECK(process_alive(r));
+  r.start_ns = realtime_ns() - std::int64_t{3600} * 1000000000;   // recorded long before we started
+  CHECK(!process_alive(r));
+  r.pid = 0;
+  CHECK(!process_alive(r));
+  // A zombie: a child that exited and is not reaped yet.
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  REQUIRE(child > 0);
+  r.pid = child;
+  r.start_ns = realtime_ns();
+  siginfo_t info{};
+  REQUIRE(waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT) == 0);   // exited, not reaped
+  CHECK(!process_alive(r));
+  REQUIRE(waitpid(child, nullptr, 0) == child);
 }
