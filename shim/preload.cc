@@ -24,6 +24,7 @@
 #include "shim/real.h"
 #include "shim/sockaddr_text.h"
 #include "shim/stats/segment.h"
+#include "shim/stats/table_init.h"
 #include "shim/switch.h"
 
 namespace shim {
@@ -188,21 +189,8 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
       const std::string text = rules ? read_rules(rules) : std::string();
       run.table = rules ? load_rules(text, rules, g_argv0) : nullptr;
       run.seed = seed_opt ? *seed_opt : (run.table ? run.table->seed() : 0);
-      std::vector<const char*> names;
-      std::unique_ptr<bool[]> disabled(new bool[run.table ? run.table->rules().size() + 1 : 1]());
-      for (std::size_t i = 0; run.table && i < run.table->rules().size(); ++i) {
-        disabled[i] = !run.table->rules()[i].enabled;
-        names.push_back(run.table->rules()[i].name.c_str());
-      }
-      stats::SegmentInit init;
-      init.seed = run.seed;
-      init.rules_file = rules ? rules : "";
-      init.rule_count = static_cast<std::uint32_t>(names.size());
-      init.rule_names = names.data();
-      init.rule_disabled = disabled.get();
-      init.rules_text = text.data();
-      init.rules_text_len = text.size();
-      e = stats::create_segment(name, init, m, &sys);
+      stats::TableInit init(run.table, text, rules, run.seed);
+      e = stats::create_segment(name, init.init(), m, &sys);
       if (e == stats::SegmentError::kExists) continue;   // another process won: join it
       if (e == stats::SegmentError::kNone) {
         g_map = m;

@@ -25,6 +25,7 @@
 #include "shim/cmd/elf_probe.h"
 #include "shim/stats/report.h"
 #include "shim/stats/segment.h"
+#include "shim/stats/table_init.h"
 
 namespace shim::cmd {
 namespace {
@@ -194,26 +195,12 @@ int run_command(const RunOptions& o) {
       return 2;
     }
   }
-  std::vector<const char*> names;
-  std::unique_ptr<bool[]> disabled(new bool[table ? table->rules().size() + 1 : 1]());
-  if (table)
-    for (const auto& r : table->rules()) {
-      disabled[names.size()] = !r.enabled;
-      names.push_back(r.name.c_str());
-    }
   const std::uint64_t seed = o.seed ? *o.seed : (table ? table->seed() : 0);
-  stats::SegmentInit init;
-  init.seed = seed;
-  init.rules_file = rules_abs.c_str();
-  init.rule_count = static_cast<std::uint32_t>(names.size());
-  init.rule_names = names.data();
-  init.rule_disabled = disabled.get();
-  init.rules_text = rules_text.data();
-  init.rules_text_len = rules_text.size();
-  init.hold = true;   // the name is in use until this run ends
+  stats::TableInit init(table ? &*table : nullptr, rules_text, rules_abs.c_str(), seed);
+  init.init().hold = true;   // the name is in use until this run ends
   stats::Mapping m;
   int sys = 0, user = 0;
-  if (const auto e = stats::replace_segment(name.c_str(), init, m, &sys, &user); e != stats::SegmentError::kNone) {
+  if (const auto e = stats::replace_segment(name.c_str(), init.init(), m, &sys, &user); e != stats::SegmentError::kNone) {
     std::string why = "stats segment " + name + ": " + stats::describe(e);
     if (e == stats::SegmentError::kInUse && user) why += " (pid " + std::to_string(user) + ")";
     if (e == stats::SegmentError::kInUse && chosen) why += "; choose another --name";
@@ -262,7 +249,7 @@ int run_command(const RunOptions& o) {
   // After the command: a rule the run expected to fire that never did fails the run.
   for (const std::string& want : o.expect_fired) {
     for (std::uint32_t i = 0; i < m.seg->header.rule_count && i < stats::kMaxRules; ++i) {
-      if (names[i] != want) continue;
+      if (table->rules()[i].name != want) continue;   // --expect-fired implies a table
       if (m.seg->rules[i].fired.load() == 0) {
         err("rule " + want + " never fired (hits " + std::to_string(m.seg->rules[i].hits.load()) +
             "): --expect-fired fails the run");
