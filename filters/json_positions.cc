@@ -110,7 +110,7 @@ class PositionRecorder {
  public:
   PositionRecorder(std::string_view text, const std::size_t* consumed, std::size_t max_depth,
                    PositionedJson* out)
-      : text_(text), lines_(text), consumed_(consumed), max_depth_(max_depth), out_(out) {}
+      : text_(text), consumed_(consumed), max_depth_(max_depth), out_(out) {}
 
   bool null() { return add(nullptr, token_start(text_, token_end() - 1)); }
   bool boolean(bool v) { return add(v, token_start(text_, token_end() - 1)); }
@@ -133,7 +133,6 @@ class PositionRecorder {
 
   bool failed() const { return error_.has_value(); }
   const JsonSyntaxError& error() const { return *error_; }
-  std::size_t bytes_scanned() const { return lines_.bytes_scanned(); }
 
  private:
   // An open array or object. `key` points into the parent's members map, whose elements stay
@@ -160,13 +159,12 @@ class PositionRecorder {
   }
 
   std::string_view text_;
-  LineIndex lines_;
   const std::size_t* consumed_;
   std::size_t max_depth_;
   PositionedJson* out_;
   std::vector<Frame> frames_;
   std::string key_;        // the member key just read, and where it starts
-  Position key_pos_;
+  std::size_t key_pos_ = 0;
   std::optional<JsonSyntaxError> error_;
 };
 
@@ -199,11 +197,11 @@ std::string PositionRecorder::next_path() const {
 // parent reaches it when `frame` is given. Node ids are 32-bit: far more than a rule file needs.
 std::optional<std::uint32_t> PositionRecorder::new_node(std::size_t start, Frame* frame) {
   if (out_->nodes.size() >= std::numeric_limits<std::uint32_t>::max()) {
-    error_.emplace(lines_.at(start), "", "too many values");
+    error_.emplace(out_->at(start), "", "too many values");
     return std::nullopt;
   }
   const auto id = static_cast<std::uint32_t>(out_->nodes.size());
-  out_->nodes.push_back(PositionedJson::Node{lines_.at(start), {}, {}, {}});
+  out_->nodes.push_back(PositionedJson::Node{start, PositionedJson::kNoKey, {}, {}});
   if (frames_.empty()) return id;
   PositionedJson::Node& parent = out_->nodes[frames_.back().id];
   if (frames_.back().node->is_array()) {
@@ -242,7 +240,7 @@ bool PositionRecorder::open(json&& container) {
   const std::size_t start = token_end() - 1;
   if (frames_.size() >= max_depth_) {
     // Refused before anything below is read, so a deep document costs no more than a flat one.
-    error_.emplace(lines_.at(start), next_path(),
+    error_.emplace(out_->at(start), next_path(),
                    "nested too deeply: at most " + std::to_string(max_depth_) +
                        " arrays and objects may be inside one another");
     return false;
@@ -258,10 +256,10 @@ bool PositionRecorder::open(json&& container) {
 
 bool PositionRecorder::key(json::string_t& k) {
   const PositionedJson::Node& top = out_->nodes[frames_.back().id];
-  const Position here = lines_.at(token_start(text_, token_end() - 1));
+  const std::size_t here = token_start(text_, token_end() - 1);
   if (const auto first = top.members.find(k); first != top.members.end()) {
-    const Position at = out_->nodes[first->second].key;
-    error_.emplace(here, member_path(path_of_top(), k),
+    const Position at = out_->at(out_->nodes[first->second].key);
+    error_.emplace(out_->at(here), member_path(path_of_top(), k),
                    "duplicate key \"" + k + "\" (first at " + std::to_string(at.line) + ":" +
                        std::to_string(at.col) + ")");
     return false;
@@ -279,7 +277,7 @@ bool PositionRecorder::parse_error(std::size_t position, const std::string& /*la
   std::string message = strip_nlohmann_decoration(ex.what());
   std::size_t offset = position > 0 ? position - 1 : 0;
   if (message.find(" - unexpected ") != std::string::npos) offset = token_start(text_, offset);
-  error_.emplace(lines_.at(offset), "", std::move(message));
+  error_.emplace(out_->at(offset), "", std::move(message));
   return false;
 }
 
@@ -373,19 +371,24 @@ const PositionedJson::Node* PositionedJson::find(std::string_view path) const {
   return n;
 }
 
+Position PositionedJson::at(std::size_t offset) const {
+  if (!lines_) lines_ = std::make_shared<const LineIndex>(text);
+  return lines_->at(offset);
+}
+
 Position PositionedJson::value_at(std::string_view path) const {
   const Node* n = find(path);
-  return n ? n->value : Position{};
+  return n ? at(n->value) : Position{};
 }
 
 Position PositionedJson::key_at(std::string_view path) const {
   const Node* n = find(path);
-  return n ? n->key : Position{};
+  return n && n->key != kNoKey ? at(n->key) : Position{};
 }
 
 bool PositionedJson::has_key(std::string_view path) const {
   const Node* n = find(path);
-  return n != nullptr && n->key.line > 0;
+  return n != nullptr && n->key != kNoKey;
 }
 
 JsonSyntaxError::JsonSyntaxError(Position pos, std::string path, const std::string& message)
@@ -393,14 +396,14 @@ JsonSyntaxError::JsonSyntaxError(Position pos, std::string path, const std::stri
 
 PositionedJson parse_json_with_positions(std::string_view text, std::size_t max_depth) {
   PositionedJson out;
+  out.text = text;
   std::size_t consumed = 0;
   PositionRecorder recorder(text, &consumed, max_depth, &out);
   const CountingIterator first(text.data(), text.data(), &consumed);
   const CountingIterator last(text.data() + text.size(), text.data(), nullptr);
   const bool ok = json::sax_parse(first, last, &recorder);
   if (recorder.failed()) throw recorder.error();
-  if (!ok) throw JsonSyntaxError(LineIndex(text).at(consumed), "", "cannot parse JSON");
-  out.position_bytes_scanned = recorder.bytes_scanned();
+  if (!ok) throw JsonSyntaxError(out.at(consumed), "", "cannot parse JSON");
   return out;
 }
 

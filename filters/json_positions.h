@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -48,18 +49,28 @@ class LineIndex {
 
 // A parsed document and where each of its values and keys starts. Positions live in a tree
 // beside the DOM (one node per value; a key is stored once, in its parent), not in maps keyed by
-// full paths, which grow with the square of the nesting or of a long key's length.
+// full paths, which grow with the square of the nesting or of a long key's length. Nodes keep
+// byte offsets; lines and columns are worked out only for the positions asked for (a valid file
+// asks for few: the shim loads one in every process it starts), from an index of the text built
+// on the first question. The text must outlive the object.
 struct PositionedJson {
+  static constexpr std::size_t kNoKey = static_cast<std::size_t>(-1);
   struct Node {
-    Position value;                      // the value's first character
-    Position key;                        // an object member's key (its '"'); {0, 0} otherwise
+    std::size_t value;                   // byte offset of the value's first character
+    std::size_t key = kNoKey;            // of an object member's key (its '"')
     std::vector<std::uint32_t> elements;                          // array: node of each element
     std::map<std::string, std::uint32_t, std::less<>> members;   // object: node of each member
   };
 
   nlohmann::json value;
   std::vector<Node> nodes;     // nodes[0] is the top-level value
-  std::size_t position_bytes_scanned = 0;   // LineIndex::bytes_scanned() of the parse
+  std::string_view text;
+
+  // Line and column of a byte offset of text (LineIndex::at).
+  Position at(std::size_t offset) const;
+  // Bytes the line index has read so far (LineIndex::bytes_scanned(); 0 before any position was
+  // asked for): lets tests check that positions cost time linear in the text.
+  std::size_t position_bytes_scanned() const { return lines_ ? lines_->bytes_scanned() : 0; }
 
   // By path as messages print it ("rules[0].match.port", rules[0]["a.b"]); {0, 0} when there is
   // no such value (or the path is not a member, for key_at).
@@ -70,6 +81,7 @@ struct PositionedJson {
 
  private:
   const Node* find(std::string_view path) const;
+  mutable std::shared_ptr<const LineIndex> lines_;   // built by the first at()
 };
 
 // Text that is not JSON, or an object that has the same key twice (which nlohmann would

@@ -1,5 +1,7 @@
 #include "filters/table.h"
 
+#include <algorithm>
+#include <array>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -20,25 +22,29 @@ std::string format_load_error(const std::string& file, int line, int col, const 
   return out;
 }
 
-// Bits for every port some rule of one call type names, ranges included. A difference array
-// keeps it linear in rules + ports even when thousands of rules name wide ranges.
+// Bits for every port some rule of one call type names, ranges included: whole 64-bit words at
+// a time, so a rule costs the words its range spans and a table of single ports costs nothing
+// like a pass over all 65536 ports (this runs in every process the shim starts in).
 std::shared_ptr<const std::bitset<65536>> port_bitmap(const std::vector<Rule>& rules,
                                                       const std::vector<std::uint16_t>& indices) {
-  std::vector<int> delta(65537, 0);
-  bool any = false;
+  std::shared_ptr<std::bitset<65536>> bits;
+  std::array<std::uint64_t, 65536 / 64> words{};
   for (const std::uint16_t i : indices) {
     const auto& port = rules[i].match.port;
     if (!port || port->first > port->last) continue;
-    ++delta[port->first];
-    --delta[static_cast<std::size_t>(port->last) + 1];
-    any = true;
+    const std::size_t first = port->first, last = port->last;
+    for (std::size_t w = first / 64; w <= last / 64; ++w) {
+      const std::size_t lo = w == first / 64 ? first % 64 : 0;
+      const std::size_t hi = w == last / 64 ? last % 64 : 63;
+      const std::uint64_t upto_hi = hi == 63 ? ~std::uint64_t{0} : (std::uint64_t{1} << (hi + 1)) - 1;
+      words[w] |= upto_hi & ~((std::uint64_t{1} << lo) - 1);
+    }
+    if (!bits) bits = std::make_shared<std::bitset<65536>>();
   }
-  if (!any) return nullptr;
-  auto bits = std::make_shared<std::bitset<65536>>();
-  int depth = 0;
-  for (std::size_t p = 0; p < 65536; ++p) {
-    depth += delta[p];
-    if (depth > 0) bits->set(p);
+  if (!bits) return nullptr;
+  for (std::size_t w = 0; w < words.size(); ++w) {
+    for (std::uint64_t v = words[w]; v != 0; v &= v - 1)   // only the set bits
+      bits->set(w * 64 + static_cast<std::size_t>(__builtin_ctzll(v)));
   }
   return bits;
 }
@@ -73,7 +79,12 @@ Table::Table(std::uint64_t seed, std::vector<Rule> rules) : seed_(seed), rules_(
   index(std::nullopt);
 }
 
-void Table::select_program(std::string_view argv0) { index(argv0); }
+void Table::select_program(std::string_view argv0) {
+  // Without an argv0 key the index for this program is the one the constructor built: building
+  // it again would cost every process the shim starts in as much as the first time.
+  const bool any = std::any_of(rules_.begin(), rules_.end(), [](const Rule& r) { return r.match.argv0.has_value(); });
+  if (any) index(argv0);
+}
 
 void Table::index(std::optional<std::string_view> argv0) {
   for (std::size_t t = 0; t < kCallTypeCount; ++t) {

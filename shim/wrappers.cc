@@ -1,5 +1,6 @@
 // One wrapper per interposed libc function, generated from symbols.def: each builds a Call and
-// hands it, with the real function, to the Switch. No logic lives here.
+// hands it, with the real function, to the Switch. What lives here is argument plumbing only
+// (sendmsg's destination, which fcntl commands duplicate an fd) and the vfork trampoline.
 // glibc renames fcntl to fcntl64 under _FILE_OFFSET_BITS=64; both names are defined by hand below,
 // so the plain declarations are needed here.
 #undef _FILE_OFFSET_BITS
