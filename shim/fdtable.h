@@ -80,7 +80,7 @@ struct alignas(128) FdEntry {
   static constexpr int kSocketRuleCounts = 3;
   SocketRuleCount per_socket[kSocketRuleCounts];
 
-  std::uint16_t cached_rule(filters::CallType t) const noexcept {
+  [[gnu::always_inline]] std::uint16_t cached_rule(filters::CallType t) const noexcept {
     const auto i = static_cast<std::size_t>(t);
     return static_cast<std::uint16_t>(rule_cache[i / 4].load(std::memory_order_relaxed) >> (16 * (i % 4)));
   }

@@ -12,8 +12,10 @@
 namespace shim::real {
 
 struct Table {
-#define SHIM_SYMBOL(ret, name, params, args, call) ret(*name) params;
-#define SHIM_SYMBOL_VA(ret, name) ret (*name)(int, int, ...);
+// noexcept: libc functions never throw, and a call through a noexcept pointer can be a tail call
+// (a noexcept wrapper calling a possibly throwing function needs a frame to call terminate).
+#define SHIM_SYMBOL(ret, name, params, args, call) ret(*name) params noexcept;
+#define SHIM_SYMBOL_VA(ret, name) ret (*name)(int, int, ...) noexcept;
 #include "shim/symbols.def"
 #undef SHIM_SYMBOL
 #undef SHIM_SYMBOL_VA

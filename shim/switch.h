@@ -47,6 +47,30 @@ struct Decision {
 
 class Switch {
  public:
+  // The exported function's part: descriptors that are no sockets. Reads, writes and closes of
+  // files and pipes are most of what programs do; their entry says "no socket" (or, for close,
+  // "never seen") and the real call is all there is to do, also inside the shim's own work
+  // (where it is what the pass-through would do). An fd counts as tracked only once setup mapped
+  // the table, after it resolved the real functions, so they are there. Everything else goes
+  // to hot(), a function of its own taking the wrapper's arguments, so this part needs no stack
+  // frame and ends in a jump: a dozen instructions for a read of a pipe.
+  template <class MakeCall, class Real, class Hot>
+  [[gnu::always_inline]] inline auto front(MakeCall&& make, Real&& real, Hot&& hot) noexcept -> decltype(real()) {
+    const Call p = make();
+    // Only read, write and close: send, recv and the socket options are made on sockets (their
+    // hot paths handle the odd exception), and a check here would cost every such call.
+    if ((p.op == Op::kRead || p.op == Op::kWrite || p.op == Op::kClose) && fds_.tracked(p.fd)) {
+      FdEntry& e = fds_.at(p.fd);
+      const std::uint32_t bits = e.state.load(std::memory_order_relaxed);
+      if ((bits & FdState::kKindMask) == static_cast<std::uint32_t>(FdKind::kNotSocket)) {
+        if (p.op == Op::kClose) e.state.store(0, std::memory_order_relaxed);   // may be a socket next
+        return real();
+      }
+      if (p.op == Op::kClose && bits == 0) return real();   // never seen: nothing to count
+    }
+    return hot();
+  }
+
   // Runs the real call with bookkeeping around it. Passes straight through before init, inside
   // the shim's own calls, in secure-exec processes, and for fds that are not sockets.
   // The bookkeeping never calls a wrapped function, so only getaddrinfo's real call (which runs
@@ -60,6 +84,7 @@ class Switch {
   template <class MakeCall, class Real, class Slow>
   [[gnu::always_inline]] inline auto dispatch(MakeCall&& make, Real&& real, Slow&& slow) noexcept -> decltype(real()) {
     using R = decltype(real());
+    const Call p = make();
     // Wrappers call the real functions through real::fns without a null test: everything past
     // the early returns runs after setup resolved them; general() resolves first if needed.
     if (t_depth != 0) [[unlikely]]
@@ -69,13 +94,13 @@ class Switch {
     // failures settle out of line with errno kept. They need no "ready" test of their own: an
     // entry of kind kSocket exists only once setup completed (socket checks ready() itself).
     // p.op is a constant in each wrapper, so each wrapper keeps only its own case.
-    const Call p = make();
     switch (p.op) {
       case Op::kSend: case Op::kRecv: case Op::kRead: case Op::kWrite: {
         if (!fds_.tracked(p.fd)) break;
         FdEntry* const e = &fds_.at(p.fd);
         const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
-        if ((bits & FdState::kKindMask) == static_cast<std::uint32_t>(FdKind::kNotSocket))
+        if ((p.op == Op::kSend || p.op == Op::kRecv) &&
+            (bits & FdState::kKindMask) == static_cast<std::uint32_t>(FdKind::kNotSocket))
           return real();
         const bool send = p.op == Op::kSend || p.op == Op::kWrite;
         const auto t = send ? filters::CallType::kSend : filters::CallType::kRecv;
@@ -87,11 +112,11 @@ class Switch {
             (!has_rules(t) || (!p.addr && e->cached_rule(t) == 1))) {
           const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
           const R r = real();
-          if (r >= 0) [[likely]] {
-            if (e->swaps.load(std::memory_order_acquire) != swaps || (swaps & 1)) [[unlikely]]
-              count_raced(static_cast<std::uint64_t>(r));
-            else
+          if (r >= 0) {
+            if (__builtin_expect(e->swaps.load(std::memory_order_acquire) == swaps && !(swaps & 1), 1))
               count_transfer(*e, send, static_cast<std::uint64_t>(r));
+            else
+              count_raced(static_cast<std::uint64_t>(r));
           }
           return r;
         }
@@ -140,6 +165,17 @@ class Switch {
           return r;
         }
         return static_cast<R>(settle_accept(*e, static_cast<long>(r)));
+      }
+      // Calls that need no bookkeeping when no rule concerns them: on a known socket they are the
+      // real call; on a descriptor known to be no socket, too.
+      case Op::kSetsockopt: case Op::kShutdown: case Op::kGetsockopt: {
+        if (!fds_.tracked(p.fd)) break;
+        const std::uint32_t bits = fds_.at(p.fd).state.load(std::memory_order_relaxed);
+        if ((bits & FdState::kKindMask) == static_cast<std::uint32_t>(FdKind::kNotSocket)) return real();
+        if (FdState{bits}.kind() != FdKind::kSocket || has_rules(call_type_of(p.op))) break;
+        // getsockopt(SO_ERROR) settles a pending connect or reports an injected error: general.
+        if (p.op == Op::kGetsockopt && (FdState{bits}.conn() == ConnState::kConnecting || socket_state_)) break;
+        return real();
       }
       case Op::kClose: {
         // A socket only this fd names, in the process that made it, not in a vfork child.
@@ -275,7 +311,7 @@ class Switch {
   }
 
   // A transfer that raced a dup2 onto its fd number (FdEntry::swaps): under no kind.
-  [[gnu::cold, gnu::noinline]] void count_raced(std::uint64_t bytes) noexcept {
+  [[gnu::noinline]] void count_raced(std::uint64_t bytes) noexcept {
     seg_->header.raced_calls.fetch_add(1, std::memory_order_relaxed);
     seg_->header.raced_bytes.fetch_add(bytes, std::memory_order_relaxed);
   }

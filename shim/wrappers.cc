@@ -34,8 +34,10 @@ bool is_dup(int cmd) noexcept { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
 
 #define SHIM_EXPORT extern "C" __attribute__((visibility("default")))
 
-// Per symbol: shim_general::NAME (not exported, out of line) runs the Switch's general path;
-// the exported NAME inlines only the hot path and calls shim_general::NAME for everything else.
+// Per symbol, three functions that take the wrapper's own arguments, so each hands over to the
+// next with a jump: the exported NAME only tells descriptors that are no sockets (Switch::front);
+// shim_hot::NAME (not exported, out of line) runs the hot paths on sockets (Switch::dispatch);
+// shim_general::NAME runs the Switch's general path.
 #define SHIM_SYMBOL(ret, name, params, args, call)                                          \
   namespace shim_general {                                                                  \
   [[gnu::noinline]] ret name params {                                                       \
@@ -44,10 +46,17 @@ bool is_dup(int cmd) noexcept { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
     return shim::g_switch.general(make, real);                                              \
   }                                                                                         \
   }                                                                                         \
-  SHIM_EXPORT ret name params {                                                             \
+  namespace shim_hot {                                                                      \
+  [[gnu::noinline]] ret name params {                                                       \
     return shim::g_switch.dispatch([=]() noexcept { return call; },                         \
                                    [=]() -> ret { return shim::real::fns.name args; },      \
                                    [=]() -> ret { return shim_general::name args; });       \
+  }                                                                                         \
+  }                                                                                         \
+  SHIM_EXPORT ret name params {                                                             \
+    return shim::g_switch.front([=]() noexcept { return call; },                            \
+                                [=]() -> ret { return shim::real::fns.name args; },         \
+                                [=]() -> ret { return shim_hot::name args; });              \
   }
 #define SHIM_SYMBOL_VA(ret, name)
 #include "shim/symbols.def"

@@ -8,6 +8,11 @@
 //   shim_bench pingpong N   one connected loopback TCP pair; N times: send 64 bytes client→server,
 //                           recv 64 on the server, send 64 back, recv 64 on the client
 //                           (4 wrapped calls per iteration)
+//   shim_bench sockopt N    one connected loopback TCP pair; N times: setsockopt SO_RCVTIMEO and
+//                           getsockopt SO_RCVBUF on the client  (2 wrapped calls per iteration)
+//   shim_bench files N      N times: open /dev/null (not wrapped) and close it, write one byte
+//                           into a pipe and read it back  (3 wrapped calls per iteration, on
+//                           descriptors that are no sockets: what every program does most)
 //
 // Single-threaded and deterministic: every call inside the loop is checked, and any surprise
 // (a short transfer, an error) ends the program with status 1 instead of retrying, because a retry
@@ -21,7 +26,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <array>
@@ -34,9 +41,10 @@
 namespace {
 
 // The wrapped libc functions the loops call, in the order they are reported.
-enum Fn { kSocket, kConnect, kAccept, kClose, kSend, kRecv, kFnCount };
-constexpr std::array<const char*, kFnCount> kFnNames = {"socket", "connect", "accept",
-                                                        "close",  "send",    "recv"};
+enum Fn { kSocket, kConnect, kAccept, kClose, kSend, kRecv, kSetsockopt, kGetsockopt, kRead, kWrite, kFnCount };
+constexpr std::array<const char*, kFnCount> kFnNames = {"socket", "connect", "accept",     "close",
+                                                        "send",   "recv",    "setsockopt", "getsockopt",
+                                                        "read",   "write"};
 
 // Calls made inside the measured loop, per function. Incremented next to each call, so the
 // per-iteration figure printed is what the loop really did, not what this comment claims.
@@ -129,11 +137,53 @@ void run_pingpong(unsigned long long n) {
   close(c);
 }
 
+void run_sockopt(unsigned long long n) {
+  sockaddr_in addr{};
+  const int lfd = make_listener(&addr);
+  const int c = socket(AF_INET, SOCK_STREAM, 0);
+  if (c < 0) die("socket");
+  if (connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) die("connect");
+  const int s = accept(lfd, nullptr, nullptr);
+  if (s < 0) die("accept");
+  for (unsigned long long i = 0; i < n; ++i) {
+    const timeval tv{1, static_cast<suseconds_t>(i % 1000)};
+    if (setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) die("setsockopt");
+    ++g_calls[kSetsockopt];
+    int buf = 0;
+    socklen_t len = sizeof buf;
+    if (getsockopt(c, SOL_SOCKET, SO_RCVBUF, &buf, &len) != 0) die("getsockopt");
+    ++g_calls[kGetsockopt];
+  }
+  close(s);
+  close(c);
+  close(lfd);
+}
+
+void run_files(unsigned long long n) {
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  char byte = 'x';
+  for (unsigned long long i = 0; i < n; ++i) {
+    const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("open");
+    if (close(fd) != 0) die("close");
+    ++g_calls[kClose];
+    if (write(p[1], &byte, 1) != 1) die("write");
+    ++g_calls[kWrite];
+    if (read(p[0], &byte, 1) != 1) die("read");
+    ++g_calls[kRead];
+  }
+  close(p[0]);
+  close(p[1]);
+}
+
 int usage() {
   std::fprintf(stderr,
-               "usage: shim_bench connect|pingpong N\n"
+               "usage: shim_bench connect|pingpong|sockopt|files N\n"
                "  connect N    N × (socket, connect, accept, close, close) on loopback TCP\n"
-               "  pingpong N   N × (send, recv, send, recv) of 64 bytes on one loopback TCP pair\n");
+               "  pingpong N   N × (send, recv, send, recv) of 64 bytes on one loopback TCP pair\n"
+               "  sockopt N    N × (setsockopt SO_RCVTIMEO, getsockopt SO_RCVBUF) on a TCP socket\n"
+               "  files N      N × (open+close /dev/null, write+read one byte through a pipe)\n");
   return 2;
 }
 
@@ -151,6 +201,10 @@ int main(int argc, char** argv) {
     run_connect(n);
   } else if (workload == "pingpong") {
     run_pingpong(n);
+  } else if (workload == "sockopt") {
+    run_sockopt(n);
+  } else if (workload == "files") {
+    run_files(n);
   } else {
     return usage();
   }

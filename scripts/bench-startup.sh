@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# What the preload object costs a program that barely touches the network: its start-up, and
+# exec-heavy jobs (a benchmark: it reports figures and never fails on them).
+#
+#  1. User-space instructions of `/bin/true` (callgrind, stable on a noisy machine): plain, and
+#     with each preload object loaded — libfiu (fiu-run's preload objects), socket_wrapper and
+#     sockshim (a stats segment and no rules, and a stats segment with 100 rules) — the added
+#     instructions against plain, and the time of the first socket call is not involved.
+#  2. CPU time (user + system, from the kernel's accounting of the children) of exec-heavy jobs,
+#     plain and under `sockshim run`, side by side: rounds alternate the two, so load from
+#     elsewhere slows both alike; the median of the per-round ratios and their spread:
+#       - 500 x /bin/true from bash;
+#       - `make -j1` of a generated C project (40 files, one compiler run each).
+#
+# Prints one Markdown block (the start-up section of docs/performance.md) on stdout; progress on
+# stderr. With --write-doc it also replaces that section (between `bench-startup:begin` and
+# `bench-startup:end`).
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: scripts/bench-startup.sh [--write-doc] [--rounds R] [--no-make]
+
+  --write-doc   also write the figures into docs/performance.md (between its markers)
+  --rounds R    side-by-side rounds of the exec-heavy jobs (default 5)
+  --no-make     skip the make job (it needs gcc and make)
+  -h, --help    this text
+
+Targets (issue 14): at most +20 000 user-space instructions added to /bin/true with a stats
+segment and no rules, +60 000 with a 100-rule file; exec-heavy jobs within 1.05x of plain CPU
+time. Needs valgrind; libfiu (fiu-utils) and socket_wrapper (libsocket-wrapper) are measured as
+anchors when installed. Takes about 2-4 minutes.
+EOF
+}
+
+write_doc=0 rounds=5 make_job=1
+while (($#)); do
+  case $1 in
+    --write-doc) write_doc=1 ;;
+    --rounds) rounds=${2:?--rounds needs a number}; shift ;;
+    --no-make) make_job=0 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench-startup.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "bench-startup.sh: not a positive number: $rounds" >&2; exit 2; }
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+command -v valgrind >/dev/null || { echo "bench-startup.sh: valgrind not found (scripts/setup.sh installs it)" >&2; exit 1; }
+configure_and_build build
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain -- shim filters 2>/dev/null | awk '{ print $NF }' | paste -sd' ' - || true)
+[[ -z "$dirty" ]] || dirty="; uncommitted changes in $dirty"
+
+tmp=$(mktemp -d)
+segments=()
+cleanup() {
+  local s
+  for s in "${segments[@]}"; do rm -f "/dev/shm/sockshim-$s"; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# One snapshot of the build, so a rebuild meanwhile cannot mix two versions.
+mkdir "$tmp/bin"
+cp build/shim/libsockshim.so build/shim/sockshim "$tmp/bin/"
+lib=$tmp/bin/libsockshim.so
+sockshim=$tmp/bin/sockshim
+rules100=$root/tests/bench/rules-100-port.json
+true_bin=$(command -v true)
+[[ "$true_bin" == /* ]] || true_bin=/bin/true
+
+# ---------------------------------------------------------------------------------------------
+# Part 1: start-up instructions
+
+# ir ENV...: user-space instructions of /bin/true with these environment settings.
+ir() {
+  local out="$tmp/cg.$RANDOM$RANDOM"
+  env -u LD_PRELOAD -u SOCKSHIM_RULES -u SOCKSHIM_STATS -u SOCKSHIM_SEED "$@" \
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$true_bin" >/dev/null 2>"$out.log" ||
+    { echo "bench-startup.sh: callgrind failed:" >&2; cat "$out.log" >&2; exit 1; }
+  awk '/^summary:|^totals:/ { print $2; exit }' "$out"
+}
+
+declare -A start
+declare -a start_rows
+log "callgrind: /bin/true plain"
+start[plain]=$(ir)
+add_row() {   # LABEL TARGET ENV...
+  local label=$1 target=$2
+  shift 2
+  log "callgrind: /bin/true, $label"
+  local v
+  v=$(ir "$@")
+  start_rows+=("$label|$v|$((v - start[plain]))|$target")
+}
+if [[ -f /usr/lib/fiu/fiu_run_preload.so ]]; then
+  add_row "libfiu (fiu-run -x: fiu_run_preload.so + fiu_posix_preload.so)" "anchor" \
+    LD_PRELOAD="/usr/lib/fiu/fiu_run_preload.so /usr/lib/fiu/fiu_posix_preload.so"
+fi
+sw=$(ls /usr/lib/*/libsocket_wrapper.so 2>/dev/null | head -n 1 || true)
+if [[ -n "$sw" ]]; then
+  mkdir -p "$tmp/swrap"
+  add_row "socket_wrapper (SOCKET_WRAPPER_DIR set)" "anchor" LD_PRELOAD="$sw" SOCKET_WRAPPER_DIR="$tmp/swrap"
+fi
+seg0="bench-startup-$$-0" seg100="bench-startup-$$-100"
+segments+=("$seg0" "$seg100")
+# valgrind's own launcher is preloaded too and makes the segment, so /bin/true joins it: what
+# every process of a run but the first does.
+add_row "sockshim, joining a run's segment, no rules" "≤ +20 000" LD_PRELOAD="$lib" SOCKSHIM_STATS="$seg0"
+add_row "sockshim, joining a run's segment, 100 rules" "≤ +60 000" LD_PRELOAD="$lib" SOCKSHIM_STATS="$seg100" SOCKSHIM_RULES="$rules100"
+
+# ---------------------------------------------------------------------------------------------
+# Part 2: exec-heavy jobs, CPU time side by side
+
+# cpu CMD...: user+system CPU seconds of CMD and all its children.
+cpu() {
+  /usr/bin/env TIMEFORMAT='%U %S' bash -c 'time "$@" >/dev/null 2>&1' cpu "$@" 2>&1 >/dev/null |
+    awk 'NF == 2 { printf "%.3f", $1 + $2 }'
+}
+
+true_loop='for ((i = 0; i < 500; i++)); do /bin/true; done'
+declare -a job_rows
+
+make_project() {
+  local dir=$1 i
+  mkdir -p "$dir"
+  for ((i = 0; i < 40; i++)); do
+    printf 'int f%d(int x) { return x * %d + 1; }\n' "$i" "$i" >"$dir/f$i.c"
+  done
+  printf 'int main(void) { return 0; }\n' >"$dir/main.c"
+  {
+    printf 'OBJS = main.o'
+    for ((i = 0; i < 40; i++)); do printf ' f%d.o' "$i"; done
+    printf '\nprog: $(OBJS)\n\tcc -o $@ $(OBJS)\n%%.o: %%.c\n\tcc -O0 -c -o $@ $<\nclean:\n\trm -f prog *.o\n'
+  } >"$dir/Makefile"
+}
+
+# side_by_side LABEL SETUP CMD: rounds of (plain, shim) in alternating order; median ratio.
+side_by_side() {
+  local label=$1 setup=$2 cmd=$3 r a b ratios=() plains=() shims=()
+  for ((r = 0; r < rounds; r++)); do
+    log "$label: round $((r + 1))/$rounds"
+    eval "$setup"
+    if ((r % 2 == 0)); then
+      a=$(cpu bash -c "$cmd"); eval "$setup"
+      b=$(cpu "$sockshim" run --name "bench-startup-$$-job" -- bash -c "$cmd")
+    else
+      b=$(cpu "$sockshim" run --name "bench-startup-$$-job" -- bash -c "$cmd"); eval "$setup"
+      a=$(cpu bash -c "$cmd")
+    fi
+    plains+=("$a") shims+=("$b")
+    ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", (a > 0 ? b / a : 0) }')")
+  done
+  local med spread pm sm
+  med=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+  spread=$(printf '%s\n' "${ratios[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f-%.3f", lo, hi }')
+  pm=$(printf '%s\n' "${plains[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+  sm=$(printf '%s\n' "${shims[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+  job_rows+=("$label|$pm|$sm|$med|$spread")
+}
+export SOCKSHIM_LIB=$lib
+segments+=("bench-startup-$$-job")
+side_by_side "500 x /bin/true from bash" ":" "$true_loop"
+if ((make_job)) && command -v make >/dev/null && command -v cc >/dev/null; then
+  make_project "$tmp/proj"
+  side_by_side "make -j1, 41 C files" "make -s -C '$tmp/proj' clean >/dev/null" "make -s -j1 -C '$tmp/proj'"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+report() {
+  echo "### Start-up and exec-heavy jobs (scripts/bench-startup.sh, commit $commit$dirty)"
+  echo
+  echo "\`$true_bin\`, user-space instructions (callgrind), plain: ${start[plain]}."
+  echo
+  echo "| preload object | Ir | added | target |"
+  echo "|---|---:|---:|---|"
+  local row label v d t
+  for row in "${start_rows[@]}"; do
+    IFS='|' read -r label v d t <<<"$row"
+    echo "| $label | $v | +$d | $t |"
+  done
+  echo
+  echo "CPU time (user + system of the job and its children), plain and under \`sockshim run\` (no"
+  echo "rules), $rounds rounds side by side; target: within 1.05x."
+  echo
+  echo "| job | plain (median s) | sockshim run (median s) | ratio (median) | ratios (min-max) |"
+  echo "|---|---:|---:|---:|---|"
+  local p s m sp
+  for row in "${job_rows[@]}"; do
+    IFS='|' read -r label p s m sp <<<"$row"
+    echo "| $label | $p | $s | $m | $sp |"
+  done
+}
+out=$(report)
+printf '%s\n' "$out"
+if ((write_doc)); then
+  doc=docs/performance.md
+  if ! grep -q 'bench-startup:begin' "$doc"; then
+    echo "bench-startup.sh: $doc has no bench-startup:begin marker" >&2
+    exit 1
+  fi
+  python3 - "$doc" "$out" <<'PY'
+import sys
+path, body = sys.argv[1], sys.argv[2]
+text = open(path).read()
+begin = text.index("<!-- bench-startup:begin")
+begin = text.index("\n", begin) + 1
+end = text.index("<!-- bench-startup:end")
+open(path, "w").write(text[:begin] + body + "\n" + text[end:])
+PY
+  log "wrote $doc"
+fi
