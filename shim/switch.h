@@ -66,9 +66,38 @@ class Switch {
         if (p.op == Op::kClose) e.state.store(0, std::memory_order_relaxed);   // may be a socket next
         return real();
       }
-      if (p.op == Op::kClose && bits == 0) return real();   // never seen: nothing to count
+      if (p.op == Op::kClose) {
+        if (bits == 0) return real();   // never seen: nothing to count
+        // A socket: the close-only hot path, handed the entry this function already read.
+        if (FdState{bits}.kind() == FdKind::kSocket) return close_socket(p.fd, &e, bits);
+      }
     }
     return hot();
+  }
+
+  // close() of a socket the exported close found in the table (shim/wrappers.cc: it is the real
+  // close and shim_general::close around close_socket_path below). Not inlined, so the exported
+  // close needs no frame.
+  [[gnu::noinline]] static int close_socket(int fd, FdEntry* e, std::uint32_t bits) noexcept;
+
+  // A socket only this fd names, in the process that made it, not in a vfork child, that no rule
+  // concerns: counted as closed. Anything else goes the general way.
+  template <class Real, class Slow>
+  [[gnu::always_inline]] inline int close_socket_path(FdEntry& e, std::uint32_t bits, Real&& real, Slow&& slow) noexcept {
+    if (t_depth != 0 || (bits & (FdState::kInherited | FdState::kShared)) || sockshim_vfork_hint ||
+        forked_unseen()) [[unlikely]]
+      return slow();
+    if (!rule_free(e, filters::CallType::kClose, bits, nullptr, 0)) return slow();
+    e.state.store(0, std::memory_order_relaxed);   // before the kernel can reuse the number
+    const int r = real();
+    // The slot is read after the call: the entry keeps it (only its state was cleared), so
+    // nothing but the entry lives across the call.
+    stats::CookieSlot* slot = e.slot.load(std::memory_order_relaxed);
+    if (r == 0) [[likely]] {
+      stats::bump(*slot, stats::kClosed);
+      return r;
+    }
+    return static_cast<int>(settle_close(slot, r));
   }
 
   // Runs the real call with bookkeeping around it. Passes straight through before init, inside
@@ -177,24 +206,9 @@ class Switch {
         if (p.op == Op::kGetsockopt && (FdState{bits}.conn() == ConnState::kConnecting || socket_state_)) break;
         return real();
       }
-      case Op::kClose: {
-        // A socket only this fd names, in the process that made it, not in a vfork child.
-        if (!fds_.tracked(p.fd)) break;
-        FdEntry* const e = &fds_.at(p.fd);
-        const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
-        if (FdState{bits}.kind() != FdKind::kSocket ||
-            (bits & (FdState::kInherited | FdState::kShared)) || sockshim_vfork_hint || forked_unseen())
-          break;
-        if (!rule_free(*e, filters::CallType::kClose, bits, nullptr, 0)) break;
-        stats::CookieSlot* slot = e->slot.load(std::memory_order_relaxed);
-        e->state.store(0, std::memory_order_relaxed);   // before the kernel can reuse the number
-        const R r = real();
-        if (r == 0) [[likely]] {
-          stats::bump(*slot, stats::kClosed);
-          return r;
-        }
-        return static_cast<R>(settle_close(slot, static_cast<long>(r)));
-      }
+      case Op::kClose:
+        // A socket's close comes through close_socket (front); what reaches here is untracked.
+        break;
       default:
         break;
     }

@@ -63,6 +63,12 @@ bool is_dup(int cmd) noexcept { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
 #undef SHIM_SYMBOL
 #undef SHIM_SYMBOL_VA
 
+// The exported close hands a socket's close here with the entry it read (Switch::front).
+int shim::Switch::close_socket(int fd, FdEntry* e, std::uint32_t bits) noexcept {
+  return g_switch.close_socket_path(*e, bits, [fd]() noexcept { return real::fns.close(fd); },
+                                    [fd]() noexcept { return shim_general::close(fd); });
+}
+
 // fcntl's third argument is an int, a long or a pointer depending on cmd; on the x86-64 and
 // aarch64 ABIs all of them travel in one register, so reading it as a long passes it unchanged
 // (glibc's own fcntl does the same). Only the F_DUPFD commands concern the shim.
