@@ -101,15 +101,21 @@ void run_connect(unsigned long long n) {
   close(lfd);
 }
 
-void run_pingpong(unsigned long long n) {
+// A connected loopback TCP pair, made before a loop (its calls cancel out between two N).
+void connected_pair(int* client, int* server) {
   sockaddr_in addr{};
   const int lfd = make_listener(&addr);
-  const int c = socket(AF_INET, SOCK_STREAM, 0);
-  if (c < 0) die("socket");
-  if (connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) die("connect");
-  const int s = accept(lfd, nullptr, nullptr);
-  if (s < 0) die("accept");
+  *client = socket(AF_INET, SOCK_STREAM, 0);
+  if (*client < 0) die("socket");
+  if (connect(*client, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) die("connect");
+  *server = accept(lfd, nullptr, nullptr);
+  if (*server < 0) die("accept");
   close(lfd);
+}
+
+void run_pingpong(unsigned long long n) {
+  int c = -1, s = -1;
+  connected_pair(&c, &s);
   // No Nagle: each 64-byte send leaves at once, whatever is in flight.
   const int one = 1;
   if (setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) die("setsockopt");
@@ -138,13 +144,8 @@ void run_pingpong(unsigned long long n) {
 }
 
 void run_sockopt(unsigned long long n) {
-  sockaddr_in addr{};
-  const int lfd = make_listener(&addr);
-  const int c = socket(AF_INET, SOCK_STREAM, 0);
-  if (c < 0) die("socket");
-  if (connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) die("connect");
-  const int s = accept(lfd, nullptr, nullptr);
-  if (s < 0) die("accept");
+  int c = -1, s = -1;
+  connected_pair(&c, &s);
   for (unsigned long long i = 0; i < n; ++i) {
     const timeval tv{1, static_cast<suseconds_t>(i % 1000)};
     if (setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) die("setsockopt");
@@ -156,7 +157,6 @@ void run_sockopt(unsigned long long n) {
   }
   close(s);
   close(c);
-  close(lfd);
 }
 
 void run_files(unsigned long long n) {
