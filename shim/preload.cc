@@ -285,7 +285,7 @@ void init(int argc, char** argv) {
   stats::Segment& seg = *g_map.seg;
   const int pid = getpid();
   // The same pid still running: the image we replaced with execve().
-  if (stats::ProcessRecord* prev = stats::find_process(seg, pid);
+  if (stats::ProcessRecord* prev = stats::newest_process(seg, pid);
       prev && prev->state.load(std::memory_order_acquire) == stats::kProcRunning) {
     prev->end_ns = stats::realtime_ns();
     prev->state.store(stats::kProcExeced, std::memory_order_release);

@@ -25,6 +25,9 @@ inline constexpr std::uint32_t kMaxEvents = 1024;   // the decision log keeps th
 // The rule file's text, as its creator validated it: every process of the run loads this copy,
 // never the file again (the file may have changed, or been a pipe). filters' size limit.
 inline constexpr std::size_t kMaxRulesText = 1u << 20;
+// The newest process record per pid hash: a process that starts finds the record of the image it
+// replaced with execve() without reading every record (a page each, for every exec of a run).
+inline constexpr std::uint32_t kPidSlots = 4096;
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -152,6 +155,7 @@ struct Segment {
   CookieSlot cookies[kMaxCookies];
   RuleSlot rules[kMaxRules];
   ProcessRecord processes[kMaxProcesses];
+  std::atomic<std::uint32_t> newest_by_pid[kPidSlots];   // [pid % kPidSlots]: record index + 1
   Event events[kMaxEvents];
   char rules_text[kMaxRulesText];   // rules_text_len bytes; untouched pages cost nothing
 };

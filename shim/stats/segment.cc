@@ -449,7 +449,15 @@ ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0) noe
   r.start_ns = realtime_ns();
   copy_cut(r.argv0, sizeof r.argv0, argv0);
   r.state.store(kProcRunning, std::memory_order_release);
+  s.newest_by_pid[static_cast<std::uint32_t>(pid) % kPidSlots].store(i + 1, std::memory_order_release);
   return &r;
+}
+
+ProcessRecord* newest_process(Segment& s, int pid) noexcept {
+  const std::uint32_t v = s.newest_by_pid[static_cast<std::uint32_t>(pid) % kPidSlots].load(std::memory_order_acquire);
+  if (v == 0 || v > kMaxProcesses) return nullptr;
+  ProcessRecord& r = s.processes[v - 1];
+  return r.state.load(std::memory_order_acquire) != kProcFree && r.pid == pid ? &r : nullptr;
 }
 
 ProcessRecord* find_process(Segment& s, int pid) noexcept {

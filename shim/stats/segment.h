@@ -107,8 +107,12 @@ inline void bump(CookieSlot& slot, Counter c, std::uint64_t n = 1) noexcept {
 
 // Takes a free process record and marks it running. nullptr when all are taken.
 ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0) noexcept;
-// The newest record of pid, or nullptr.
+// The newest record of pid, or nullptr. Reads every record: for the commands and tests.
 ProcessRecord* find_process(Segment& s, int pid) noexcept;
+// The newest record of pid if it is the newest of its pid hash (newest_by_pid), else nullptr:
+// two pages read, whatever the number of records. For the shim's start, which asks it in every
+// process of a run (a miss only leaves an exec'd image's record "running" until the run settles).
+ProcessRecord* newest_process(Segment& s, int pid) noexcept;
 
 std::int64_t realtime_ns() noexcept;
 std::int64_t monotonic_ns() noexcept;

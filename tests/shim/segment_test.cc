@@ -679,3 +679,17 @@ TEST_CASE("process_alive: a live pid that started before its record, not a reuse
   CHECK(!process_alive(r));
   REQUIRE(waitpid(child, nullptr, 0) == child);
 }
+
+TEST_CASE("segment newest_process finds a pid's newest record without reading the others", "[segment]") {
+  auto seg = std::make_unique<Segment>();
+  CHECK(newest_process(*seg, 42) == nullptr);
+  ProcessRecord* first = add_process(*seg, 42, 1, "sh");
+  for (int pid = 1000; pid < 1500; ++pid) add_process(*seg, pid, 1, "true");
+  CHECK(newest_process(*seg, 42) == first);
+  ProcessRecord* again = add_process(*seg, 42, 1, "python3");   // the image after execve()
+  CHECK(newest_process(*seg, 42) == again);
+  // Another pid of the same hash took the slot since: a miss (never a wrong record).
+  add_process(*seg, 42 + static_cast<int>(kPidSlots), 1, "other");
+  CHECK(newest_process(*seg, 42) == nullptr);
+  CHECK(find_process(*seg, 42) == again);   // the full scan still finds it
+}
