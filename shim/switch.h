@@ -88,11 +88,11 @@ class Switch {
         forked_unseen()) [[unlikely]]
       return slow();
     if (!rule_free(e, filters::CallType::kClose, bits, nullptr, 0)) return slow();
+    // The slot is read before the call: once the kernel freed the number, another thread's
+    // socket() or accept() may write its own socket into this entry.
+    stats::CookieSlot* slot = e.slot.load(std::memory_order_relaxed);
     e.state.store(0, std::memory_order_relaxed);   // before the kernel can reuse the number
     const int r = real();
-    // The slot is read after the call: the entry keeps it (only its state was cleared), so
-    // nothing but the entry lives across the call.
-    stats::CookieSlot* slot = e.slot.load(std::memory_order_relaxed);
     if (r == 0) [[likely]] {
       stats::bump(*slot, stats::kClosed);
       return r;
