@@ -154,7 +154,7 @@ std::string describe(const Table& t) {
   std::string out = "seed " + std::to_string(t.seed()) + ", " + std::to_string(n) +
                     (n == 1 ? " rule\n" : " rules\n");
   for (const Rule& r : t.rules()) {
-    out += r.name + "  on " + describe_on(r) + describe_match(r.match) + describe_when(r.when) +
+    out += r.name.str() + "  on " + describe_on(r) + describe_match(r.match) + describe_when(r.when) +
            describe_action(r.action) + describe_then(r.then) +
            (r.enabled ? "" : "  enabled=false") + '\n';
   }

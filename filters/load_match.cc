@@ -196,6 +196,8 @@ class MatchReader {
     if (!v.is_string()) l_.fail_value(key(k), "expected a glob pattern (a string), got " + got(v));
     const auto& g = v.get_ref<const std::string&>();
     if (g.empty()) l_.fail_value(key(k), "must not be empty (\"*\" matches everything)");
+    if (g.size() > kMaxGlob)   // rules keep their globs inline (filters/fixed_string.h)
+      l_.fail_value(key(k), "too long: " + std::to_string(g.size()) + " bytes (at most " + std::to_string(kMaxGlob) + ")");
     for (std::size_t i = 0; i < g.size(); ++i) {
       if (g[i] == '\\') {
         if (++i == g.size()) l_.fail_value(key(k), in_quotes(g) + " ends with a lone backslash");

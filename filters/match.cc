@@ -12,6 +12,7 @@ namespace {
 
 // The first `bits` bits of a and b are equal.
 bool same_prefix(const std::uint8_t* a, const std::uint8_t* b, int bits) noexcept {
+  if (bits < 0 || bits > 128) return false;   // never from the loader; a damaged compiled table
   const int whole = bits / 8;
   for (int i = 0; i < whole; ++i)
     if (a[i] != b[i]) return false;

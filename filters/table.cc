@@ -1,9 +1,8 @@
 #include "filters/table.h"
 
-#include <algorithm>
-#include <array>
-#include <limits>
-#include <optional>
+#include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -22,34 +21,17 @@ std::string format_load_error(const std::string& file, int line, int col, const 
   return out;
 }
 
-// Bits for every port some rule of one call type names, ranges included: whole 64-bit words at
-// a time, so a rule costs the words its range spans and a table of single ports costs nothing
-// like a pass over all 65536 ports (this runs in every process the shim starts in).
-std::shared_ptr<const std::bitset<65536>> port_bitmap(const std::vector<Rule>& rules,
-                                                      const std::vector<std::uint16_t>& indices) {
-  std::shared_ptr<std::bitset<65536>> bits;
-  std::array<std::uint64_t, 65536 / 64> words{};
-  for (const std::uint16_t i : indices) {
-    const auto& port = rules[i].match.port;
-    if (!port || port->first > port->last) continue;
-    const std::size_t first = port->first, last = port->last;
-    for (std::size_t w = first / 64; w <= last / 64; ++w) {
-      const std::size_t lo = w == first / 64 ? first % 64 : 0;
-      const std::size_t hi = w == last / 64 ? last % 64 : 63;
-      const std::uint64_t upto_hi = hi == 63 ? ~std::uint64_t{0} : (std::uint64_t{1} << (hi + 1)) - 1;
-      words[w] |= upto_hi & ~((std::uint64_t{1} << lo) - 1);
-    }
-    if (!bits) bits = std::make_shared<std::bitset<65536>>();
-  }
-  if (!bits) return nullptr;
-  for (std::size_t w = 0; w < words.size(); ++w) {
-    for (std::uint64_t v = words[w]; v != 0; v &= v - 1)   // only the set bits
-      bits->set(w * 64 + static_cast<std::size_t>(__builtin_ctzll(v)));
-  }
-  return bits;
-}
+}  // namespace
 
-std::uint32_t needs_of(const Rule& r) {
+LoadError::LoadError(std::string file, int line, int col, std::string key, std::string message)
+    : std::runtime_error(format_load_error(file, line, col, key, message)),
+      file_(std::move(file)),
+      key_(std::move(key)),
+      message_(std::move(message)),
+      line_(line),
+      col_(col) {}
+
+std::uint32_t needs_of(const Rule& r) noexcept {
   const Match& m = r.match;
   std::uint32_t n = 0;
   if (m.peer || m.local || m.local_port || m.peer_port) n |= kNeedAddresses;
@@ -61,86 +43,67 @@ std::uint32_t needs_of(const Rule& r) {
   return n;
 }
 
-}  // namespace
-
-LoadError::LoadError(std::string file, int line, int col, std::string key, std::string message)
-    : std::runtime_error(format_load_error(file, line, col, key, message)),
-      file_(std::move(file)),
-      key_(std::move(key)),
-      message_(std::move(message)),
-      line_(line),
-      col_(col) {}
-
-Table::Table(std::uint64_t seed, std::vector<Rule> rules) : seed_(seed), rules_(std::move(rules)) {
-  // by_type_ holds 16-bit indices to keep the per-call scan cache-friendly.
-  if (rules_.size() > std::numeric_limits<std::uint16_t>::max() + std::size_t{1}) {
-    throw std::length_error("filters::Table: more than 65536 rules");
-  }
-  index(std::nullopt);
-}
-
 void Table::select_program(std::string_view argv0) {
-  // Without an argv0 key the index for this program is the one the constructor built: building
-  // it again would cost every process the shim starts in as much as the first time.
-  const bool any = std::any_of(rules_.begin(), rules_.end(), [](const Rule& r) { return r.match.argv0.has_value(); });
-  if (any) index(argv0);
-}
-
-void Table::index(std::optional<std::string_view> argv0) {
-  for (std::size_t t = 0; t < kCallTypeCount; ++t) {
-    by_type_[t].clear();
-    for (auto& list : by_family_[t]) list.clear();
-    portless_by_type_[t].clear();
-    for (auto& list : portless_by_family_[t]) list.clear();
-    has_portless_[t] = false;
-    needs_[t] = 0;
-  }
-  for (std::size_t i = 0; i < rules_.size(); ++i) {
-    const Rule& r = rules_[i];
-    if (argv0 && r.match.argv0 && !glob_match(*r.match.argv0, *argv0)) continue;
-    for (std::size_t t = 0; t < kCallTypeCount; ++t) {
-      if (!r.on_call(static_cast<CallType>(t))) continue;
-      by_type_[t].push_back(static_cast<std::uint16_t>(i));
-      // Only `port` is in the bitmap; a rule naming just local_port/peer_port is portless here.
-      if (!r.match.port) {
-        has_portless_[t] = true;
-        portless_by_type_[t].push_back(static_cast<std::uint16_t>(i));
-      }
-      needs_[t] |= needs_of(r);
-      for (int fam = 0; fam < kFamilySlots; ++fam) {
-        if (r.match.family && *r.match.family != fam) continue;
-        by_family_[t][static_cast<std::size_t>(fam)].push_back(static_cast<std::uint16_t>(i));
-        if (!r.match.port)
-          portless_by_family_[t][static_cast<std::size_t>(fam)].push_back(static_cast<std::uint16_t>(i));
-      }
+  excluded_.clear();
+  // Without an argv0 key there is nothing to leave out: the image's summary stands, and a process
+  // pays nothing here.
+  if (header_.has_argv0) {
+    const std::span<const Rule> rs = rules();
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+      if (!rs[i].match.argv0 || glob_match(*rs[i].match.argv0, argv0)) continue;
+      if (excluded_.empty()) excluded_.assign((rs.size() + 63) / 64, 0);
+      excluded_[i / 64] |= std::uint64_t{1} << (i % 64);
     }
   }
-  for (std::size_t t = 0; t < kCallTypeCount; ++t) ports_[t] = port_bitmap(rules_, by_type_[t]);
+  summarize();
+}
+
+void Table::summarize() {
+  for (std::size_t t = 0; t < kCallTypeCount; ++t) {
+    const image::TypeIndex& ti = types_[t];
+    const std::span<const std::uint16_t> all = list(ti.all);
+    if (excluded_.empty()) {
+      has_rules_[t] = !all.empty();
+      needs_[t] = ti.needs;
+      continue;
+    }
+    has_rules_[t] = false;
+    needs_[t] = 0;
+    for (const std::uint16_t r : all) {
+      if (r >= header_.rule_count || excluded(r)) continue;
+      has_rules_[t] = true;
+      needs_[t] |= needs_of(rules_[r]);
+    }
+  }
 }
 
 // The rules worth trying for a call of type t on a socket of this family and service port, in
-// file order; nullptr when none can match.
-const std::vector<std::uint16_t>* Table::candidates(CallType t, int family, int service_port) const noexcept {
+// file order; empty when none can match. Rules select_program left out may be in it.
+std::span<const std::uint16_t> Table::candidates(CallType t, int family, int service_port) const noexcept {
   const std::size_t i = idx(t);
-  if (i >= kCallTypeCount || by_type_[i].empty()) return nullptr;
+  if (i >= kCallTypeCount || !has_rules_[i]) return {};
+  const image::TypeIndex& ti = types_[i];
   // Could a rule with a `port` key match? Not when the port is unknown (a present key never
   // matches an unknown fact) or when no rule names it: one bit test instead of a scan.
-  const bool port_rules_may_match = service_port >= 0 && service_port <= 65535 && ports_[i] &&
-                                    (*ports_[i])[static_cast<std::size_t>(service_port)];
-  if (!port_rules_may_match && !has_portless_[i]) return nullptr;
-  const bool by_family = family >= 0 && family < kFamilySlots;
+  bool port_rules_may_match = false;
+  const std::uint32_t ports = ti.ports;   // checked as read: the bytes may change under a view
+  if (ports != 0 && service_port >= 0 && service_port <= 65535 && ports % alignof(std::uint64_t) == 0 &&
+      header_.size >= image::kPortWords * sizeof(std::uint64_t) &&
+      ports <= header_.size - image::kPortWords * sizeof(std::uint64_t)) {
+    const auto* words = reinterpret_cast<const std::uint64_t*>(base_ + ports);
+    const auto p = static_cast<unsigned>(service_port);
+    port_rules_may_match = (words[p / 64] >> (p % 64)) & 1u;
+  }
+  if (!port_rules_may_match && !ti.has_portless) return {};
+  const bool by_family = family >= 0 && family < image::kFamilySlots;
   const auto fam = static_cast<std::size_t>(by_family ? family : 0);
-  const auto& list = port_rules_may_match
-                         ? (by_family ? by_family_[i][fam] : by_type_[i])
-                         : (by_family ? portless_by_family_[i][fam] : portless_by_type_[i]);
-  return list.empty() ? nullptr : &list;
+  return list(port_rules_may_match ? (by_family ? ti.by_family[fam] : ti.all)
+                                   : (by_family ? ti.portless_by_family[fam] : ti.portless));
 }
 
 int Table::first_match(CallType t, const SocketFacts& f, int after) const noexcept {
-  const auto* list = candidates(t, f.family, f.service_port);
-  if (!list) return -1;
-  for (const std::uint16_t r : *list) {
-    if (static_cast<int>(r) > after && rules_[r].match.matches(f)) return r;
+  for (const std::uint16_t r : candidates(t, f.family, f.service_port)) {
+    if (static_cast<int>(r) > after && r < header_.rule_count && !excluded(r) && rules_[r].match.matches(f)) return r;
   }
   return -1;
 }

@@ -13,10 +13,14 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <span>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "filters/call_type.h"
+#include "filters/fixed_string.h"
+#include "filters/table_image.h"
 
 namespace filters {
 
@@ -62,6 +66,12 @@ struct PortRange {
   bool contains(int port) const noexcept { return port >= first && port <= last; }
 };
 
+// Limits the loader enforces that are also sizes of the types below (docs/filters.md, "Limits").
+inline constexpr std::size_t kMaxRuleName = 63;    // bytes of UTF-8: the stats segment keeps 63 and a NUL
+inline constexpr std::size_t kMaxGlob = 255;       // bytes of a path, argv0 or host glob
+
+using Glob = FixedString<kMaxGlob>;
+
 // Shell-style glob: '*' any run of characters, '?' one character, '[a-z]' / '[!a-z]' a class,
 // '\\' quotes the next one. No allocation, no locale; '/' is an ordinary character.
 bool glob_match(std::string_view pattern, std::string_view text) noexcept;
@@ -71,7 +81,7 @@ struct Match {
   std::optional<int> family, type, protocol;
   std::optional<PortRange> port, local_port, peer_port;
   std::optional<Cidr> peer, local;
-  std::optional<std::string> path, argv0, host;   // globs
+  std::optional<Glob> path, argv0, host;
   std::optional<Role> role;
   std::optional<int> level, option;               // getsockopt/setsockopt
   // Everything but argv0, which is the process's and is decided once (Table::select_program).
@@ -174,7 +184,7 @@ struct After {
 struct Position { int line = 0, col = 0; };
 
 struct Rule {
-  std::string name;        // unique in the table; at most kMaxRuleName bytes from the loader
+  FixedString<kMaxRuleName> name;   // unique in the table
   std::uint32_t on = 0;    // bit (1u << CallType) per call type
   Match match;
   When when;
@@ -184,6 +194,8 @@ struct Rule {
   Position pos;
   bool on_call(CallType t) const noexcept { return (on >> static_cast<unsigned>(t)) & 1u; }
 };
+// Copied as bytes into a compiled table (filters/table_image.h) and used from there in place.
+static_assert(std::is_trivially_copyable_v<Rule>);
 
 // Facts the shim must gather for matching, because some rule's match names them.
 enum Need : std::uint32_t {
@@ -195,14 +207,34 @@ enum Need : std::uint32_t {
   kNeedConnectTime = 1u << 5, // when.after_connected_ms: Hit::connected_ms
 };
 
+// The Need bits of one rule's match and when.
+std::uint32_t needs_of(const Rule& r) noexcept;
+
+// The rule table: an immutable compiled image (filters/table_image.h) plus, per process, the
+// rules its program name leaves out. Copies share the image.
 class Table {
  public:
-  Table() = default;
+  Table();   // no rules
   explicit Table(std::uint64_t seed, std::vector<Rule> rules);
 
-  std::uint64_t seed() const noexcept { return seed_; }
-  const std::vector<Rule>& rules() const noexcept { return rules_; }
-  bool has_rules_for(CallType t) const noexcept { return !by_type_[idx(t)].empty(); }
+  // A table over an image that image() of this same build made (e.g. the copy a stats segment
+  // carries): nothing is parsed or copied, and the bytes must outlive the table and every copy.
+  // Offsets and indices are checked, so damaged bytes are refused rather than read out of bounds;
+  // nullopt with the reason in *why then.
+  static std::optional<Table> view(const void* bytes, std::size_t size, std::string* why = nullptr);
+  // The compiled image, to copy elsewhere and view() there.
+  std::span<const std::byte> image() const noexcept { return {base_, header_.size}; }
+  // Upper bound of image().size() for a table of n rules.
+  static constexpr std::size_t max_image_size(std::size_t n) noexcept {
+    const std::size_t lists_per_type = 2 + 2 * image::kFamilySlots;
+    return sizeof(image::Header) + kCallTypeCount * sizeof(image::TypeIndex) + 2 * alignof(Rule) + n * sizeof(Rule) +
+           kCallTypeCount * image::kPortWords * sizeof(std::uint64_t) +
+           n * kCallTypeCount * lists_per_type * sizeof(std::uint16_t) + 64;
+  }
+
+  std::uint64_t seed() const noexcept { return header_.seed; }
+  std::span<const Rule> rules() const noexcept { return {rules_, header_.rule_count}; }
+  bool has_rules_for(CallType t) const noexcept { return has_rules_[idx(t)]; }
   // Need bits for the rules on t.
   std::uint32_t needs(CallType t) const noexcept { return needs_[idx(t)]; }
   // Leaves out of matching every rule whose argv0 glob does not match this program (rule
@@ -216,29 +248,35 @@ class Table {
   // False when first_match(t, f) is -1 for every f with this family and service port, whatever
   // the socket's other facts: lets a caller skip gathering them (addresses cost system calls).
   bool may_match(CallType t, int family, int service_port) const noexcept {
-    return candidates(t, family, service_port) != nullptr;
+    return !candidates(t, family, service_port).empty();
   }
 
  private:
+  struct ViewTag {};
+  explicit Table(ViewTag) noexcept {}   // for view(): everything is set there
   static std::size_t idx(CallType t) noexcept { return static_cast<std::size_t>(t); }
-  const std::vector<std::uint16_t>* candidates(CallType t, int family, int service_port) const noexcept;
-  std::uint64_t seed_ = 0;
-  std::vector<Rule> rules_;
-  std::array<std::vector<std::uint16_t>, kCallTypeCount> by_type_;   // rule indices, file order
-  std::array<bool, kCallTypeCount> has_portless_{};                    // some rule has no port key
-  std::array<std::uint32_t, kCallTypeCount> needs_{};                  // Need bits
-  std::array<std::shared_ptr<const std::bitset<65536>>, kCallTypeCount> ports_;  // ports named
-  // The same rule lists split by the family they accept (rules without a family key are in every
-  // list), so rules for other families are never looked at. Families >= kFamilySlots use by_type_.
-  static constexpr int kFamilySlots = 48;
-  std::array<std::array<std::vector<std::uint16_t>, kFamilySlots>, kCallTypeCount> by_family_;
-  // The same two indices with only the rules that have no `port` key: when the call's port is
-  // unknown or no rule names it, rules with a port cannot match and are not looked at, so 99
-  // port rules in front of a portless one cost nothing.
-  std::array<std::vector<std::uint16_t>, kCallTypeCount> portless_by_type_;
-  std::array<std::array<std::vector<std::uint16_t>, kFamilySlots>, kCallTypeCount> portless_by_family_;
-  // (Re)builds every index above; with a program name, only from rules whose argv0 accepts it.
-  void index(std::optional<std::string_view> argv0);
+  std::span<const std::uint16_t> candidates(CallType t, int family, int service_port) const noexcept;
+  // pool[l.first, l.first + l.count), or nothing when that is outside the pool.
+  std::span<const std::uint16_t> list(const image::List& l) const noexcept {
+    const image::List v = l;   // one read of bytes that may change under a view
+    if (v.first > header_.pool_count || v.count > header_.pool_count - v.first) return {};
+    return {pool_ + v.first, v.count};
+  }
+  bool excluded(std::size_t rule) const noexcept {
+    return !excluded_.empty() && ((excluded_[rule / 64] >> (rule % 64)) & 1u);
+  }
+  // Sets has_rules_ and needs_ from the image and the rules not excluded.
+  void summarize();
+
+  std::shared_ptr<const std::byte[]> owned_;   // null for a view
+  const std::byte* base_ = nullptr;
+  image::Header header_{};                     // a copy, checked once (filters/table_image.h)
+  const image::TypeIndex* types_ = nullptr;    // in the image: checked where used
+  const Rule* rules_ = nullptr;
+  const std::uint16_t* pool_ = nullptr;
+  std::vector<std::uint64_t> excluded_;        // a bit per rule left out by select_program; empty: none
+  std::array<bool, kCallTypeCount> has_rules_{};
+  std::array<std::uint32_t, kCallTypeCount> needs_{};
 };
 
 // A rule file that cannot be used. what() is "FILE:LINE:COL: KEY: what is wrong", e.g.
@@ -261,7 +299,6 @@ class LoadError : public std::runtime_error {
 inline constexpr std::size_t kMaxFileBytes = 1024 * 1024;  // text size, 1 MiB
 inline constexpr std::size_t kMaxDepth = 32;       // nested arrays and objects, the top level's included
 inline constexpr std::size_t kMaxRules = 256;      // the stats segment has one slot per rule
-inline constexpr std::size_t kMaxRuleName = 63;    // bytes of UTF-8: the stats segment keeps 63 and a NUL
 inline constexpr int kPipeWaitMs = 10'000;         // how long read_rule_file waits for a pipe's writer
 
 // What read_rule_file (and load_table_file) accept besides a regular file.

@@ -49,4 +49,33 @@ inline bool parse_switch(std::string_view text, bool& out) noexcept {
   return false;
 }
 
+// The variables the preload object reads, found in one pass over the environment: four getenv()
+// calls walked it four times, through a libc function the loader had to bind first.
+struct ShimEnv {
+  const char* rules = nullptr;   // SOCKSHIM_RULES
+  const char* stats = nullptr;   // SOCKSHIM_STATS
+  const char* seed = nullptr;    // SOCKSHIM_SEED
+  const char* debug = nullptr;   // SOCKSHIM_DEBUG
+};
+
+// As getenv() would answer for each: the first entry of a name wins.
+inline ShimEnv read_shim_env(const char* const* envp) noexcept {
+  ShimEnv env;
+  constexpr std::string_view kPrefix = "SOCKSHIM_";
+  for (; envp && *envp; ++envp) {
+    const std::string_view entry(*envp);
+    if (entry.substr(0, kPrefix.size()) != kPrefix) continue;
+    const std::string_view rest = entry.substr(kPrefix.size());
+    auto take = [&](std::string_view name, const char*& slot) {
+      if (!slot && rest.size() > name.size() && rest.substr(0, name.size()) == name && rest[name.size()] == '=')
+        slot = *envp + kPrefix.size() + name.size() + 1;
+    };
+    take("RULES", env.rules);
+    take("STATS", env.stats);
+    take("SEED", env.seed);
+    take("DEBUG", env.debug);
+  }
+  return env;
+}
+
 }  // namespace shim

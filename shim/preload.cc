@@ -14,7 +14,9 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "filters/table.h"
@@ -53,8 +55,18 @@ char g_argv0[stats::kNameLen];
 void say(const std::string& s) noexcept { debug::line(s.c_str()); }
 
 const char* base_name(const char* path) noexcept {
-  const char* slash = path ? std::strrchr(path, '/') : nullptr;
-  return slash ? slash + 1 : (path ? path : "?");
+  if (!path) return "?";
+  const char* base = path;
+  for (const char* p = path; *p; ++p)
+    if (*p == '/') base = p + 1;
+  return base;
+}
+
+// Copies and cuts to fit, NUL-terminated (snprintf("%s") without stdio's machinery).
+void copy_name(char* out, std::size_t size, const char* s) noexcept {
+  std::size_t i = 0;
+  for (; i + 1 < size && s[i]; ++i) out[i] = s[i];
+  out[i] = '\0';
 }
 
 void format_addr(const sockaddr_storage& ss, socklen_t n, char* out, std::size_t len) noexcept {
@@ -164,8 +176,26 @@ const filters::Table* load_rules(const std::string& text, const char* file, cons
 
 std::string quoted(const char* s) { return std::string("\"") + s + "\""; }
 
+// The run's table as its creator compiled it into the segment (filters/table_image.h): matched
+// with in place, so joining a run with rules parses nothing. Null when the segment has none or
+// it is not usable by this build (the caller then parses the segment's rule text).
+const filters::Table* compiled_rules(const stats::Mapping& m, const char* name) {
+  const stats::Header& h = m.seg->header;
+  if (h.compiled_len == 0 || h.compiled_len > stats::kMaxCompiled) return nullptr;
+  std::string why;
+  std::optional<filters::Table> t = filters::Table::view(m.seg->compiled, h.compiled_len, &why);
+  if (!t) {
+    say(std::string("stats segment ") + name + ": its compiled rule table is unusable (" + why + "); parsing its rule text");
+    return nullptr;
+  }
+  auto* table = new filters::Table(std::move(*t));   // lives until the process ends, as the mapping
+  table->select_program(g_argv0);
+  return table;
+}
+
 // The loader refuses more rules than the segment has slots for.
 static_assert(filters::kMaxRules <= stats::kMaxRules);
+static_assert(filters::Table::max_image_size(filters::kMaxRules) <= stats::kMaxCompiled);
 
 // What this process runs with: the run's rule table and seed.
 struct RunSetup {
@@ -211,13 +241,13 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
   }
   if (!m) fail_before_main(std::string("stats segment ") + name + ": cannot attach or create it");
   const stats::Header& h = m.seg->header;
-  const std::string made_from = h.rules_file[0] ? quoted(std::string(h.rules_file, strnlen(h.rules_file, sizeof h.rules_file)).c_str()) : "no rule file";
+  auto made_from = [&] {
+    return h.rules_file[0] ? quoted(std::string(h.rules_file, strnlen(h.rules_file, sizeof h.rules_file)).c_str())
+                           : std::string("no rule file");
+  };
   if (h.rules_text_len > stats::kMaxRulesText)
     fail_before_main(std::string("stats segment ") + name + ": damaged (rule table of " + std::to_string(h.rules_text_len) + " bytes)");
-  // A copy: the segment is writable by every process of the run.
-  std::string text(m.seg->rules_text, h.rules_text_len);
-  if (stats::rules_digest(text.data(), text.size()) != h.rules_digest)
-    fail_before_main(std::string("stats segment ") + name + ": damaged (its rule table does not match its digest)");
+  const std::string_view seg_text(m.seg->rules_text, h.rules_text_len);
   if (rules && *rules) {
     if (h.rules_text_len == 0)
       fail_before_main(std::string("SOCKSHIM_RULES=") + rules + " but stats segment " + name +
@@ -225,9 +255,9 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
     // The same path as the creator's means its table (never re-read: the file may have changed).
     if (std::strncmp(rules, h.rules_file, sizeof h.rules_file) != 0) {
       const std::string mine = read_rules(rules);
-      if (mine != text)
+      if (mine != seg_text)
         fail_before_main(std::string("SOCKSHIM_RULES=") + rules + " differs from the rule table of stats segment " +
-                         name + " (made from " + made_from + "); every process of a run uses one table: " +
+                         name + " (made from " + made_from() + "); every process of a run uses one table: " +
                          "use another SOCKSHIM_STATS name");
     }
   }
@@ -236,7 +266,14 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
                      std::to_string(h.seed) + " of stats segment " + name + "; use another SOCKSHIM_STATS name");
   run.seed = h.seed;
   if (h.rules_text_len) {
-    run.table = load_rules(text, h.rules_file, g_argv0);
+    run.table = compiled_rules(m, name);
+    if (!run.table) {
+      // A copy: the segment is writable by every process of the run.
+      const std::string text(seg_text);
+      if (stats::rules_digest(text.data(), text.size()) != h.rules_digest)
+        fail_before_main(std::string("stats segment ") + name + ": damaged (its rule table does not match its digest)");
+      run.table = load_rules(text, h.rules_file, g_argv0);
+    }
     if (run.table->rules().size() != h.rule_count)
       fail_before_main(std::string("stats segment ") + name + ": damaged (rule count)");
   }
@@ -244,17 +281,18 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
   return run;
 }
 
-void init(int argc, char** argv) {
+void init(int argc, char** argv, char** envp) {
   // Resolved also in secure-exec processes: vfork there must still be the real vfork.
   real::resolve();
   // Secure-exec (setuid, file capabilities): the environment is the caller's, not to be trusted.
   // Every wrapper then passes straight through (ready() stays false).
   if (getauxval(AT_SECURE)) return;
-  const char* rules = std::getenv("SOCKSHIM_RULES");
-  const char* name = std::getenv("SOCKSHIM_STATS");
-  const char* seed_text = std::getenv("SOCKSHIM_SEED");
-  const char* dbg = std::getenv("SOCKSHIM_DEBUG");
-  std::snprintf(g_argv0, sizeof g_argv0, "%s", base_name(argc > 0 && argv ? argv[0] : nullptr));
+  const ShimEnv env = read_shim_env(envp ? envp : environ);
+  const char* rules = env.rules;
+  const char* name = env.stats;
+  const char* seed_text = env.seed;
+  const char* dbg = env.debug;
+  copy_name(g_argv0, sizeof g_argv0, base_name(argc > 0 && argv ? argv[0] : nullptr));
   if (rules && !*rules) rules = nullptr;
   std::uint64_t seed_value = 0;
   const std::uint64_t* seed_opt = nullptr;
@@ -320,7 +358,7 @@ void adopt_fork() noexcept {
 
 // glibc passes argc/argv/envp to ELF constructors. Priority 101: before ordinary constructors of
 // this object; other libraries' constructors that call socket functions earlier pass through.
-__attribute__((constructor(101))) static void sockshim_init(int argc, char** argv, char**) {
+__attribute__((constructor(101))) static void sockshim_init(int argc, char** argv, char** envp) {
   shim::ReentryGuard guard;
-  shim::init(argc, argv);
+  shim::init(argc, argv, envp);
 }

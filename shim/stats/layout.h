@@ -12,7 +12,7 @@
 namespace shim::stats {
 
 inline constexpr std::uint64_t kMagic = 0x4d4948534b434f53ull;  // "SOCKSHIM" in little endian
-inline constexpr std::uint32_t kLayoutVersion = 3;
+inline constexpr std::uint32_t kLayoutVersion = 4;
 
 inline constexpr std::uint32_t kMaxCookies = 256;
 inline constexpr std::uint32_t kMaxRules = 256;
@@ -25,6 +25,9 @@ inline constexpr std::uint32_t kMaxEvents = 1024;   // the decision log keeps th
 // The rule file's text, as its creator validated it: every process of the run loads this copy,
 // never the file again (the file may have changed, or been a pipe). filters' size limit.
 inline constexpr std::size_t kMaxRulesText = 1u << 20;
+// The same table compiled (filters/table_image.h): what a process of the run matches with, in
+// place, so it never parses the text at all. Room for kMaxRules rules of any shape.
+inline constexpr std::size_t kMaxCompiled = 2u << 20;
 // The newest process record per pid hash: a process that starts finds the record of the image it
 // replaced with execve() without reading every record (a page each, for every exec of a run).
 inline constexpr std::uint32_t kPidSlots = 4096;
@@ -143,7 +146,7 @@ struct Header {
   std::int32_t creator_pid;         // the process that created the segment (`sockshim run`, or
                                     // the first preloaded process)
   std::atomic<std::uint32_t> kept;  // 1: `sockshim run --keep` left it for later on purpose
-  std::uint32_t reserved;
+  std::uint32_t compiled_len;       // bytes of compiled; 0: none (processes parse rules_text)
   // Transfers whose fd number was dup2'd onto while they ran: the kernel used one of two sockets
   // and nobody can tell which, so they count here, under no kind of socket.
   std::atomic<std::uint64_t> raced_calls;
@@ -158,6 +161,7 @@ struct Segment {
   std::atomic<std::uint32_t> newest_by_pid[kPidSlots];   // [pid % kPidSlots]: record index + 1
   Event events[kMaxEvents];
   char rules_text[kMaxRulesText];   // rules_text_len bytes; untouched pages cost nothing
+  alignas(4096) unsigned char compiled[kMaxCompiled];   // compiled_len bytes
 };
 
 }  // namespace shim::stats

@@ -206,6 +206,10 @@ SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& 
     h.rules_text_len = static_cast<std::uint32_t>(init.rules_text_len);
   }
   h.rules_digest = rules_digest(out.seg->rules_text, h.rules_text_len);
+  if (init.compiled && init.compiled_len && init.compiled_len <= kMaxCompiled) {
+    std::memcpy(out.seg->compiled, init.compiled, init.compiled_len);
+    h.compiled_len = static_cast<std::uint32_t>(init.compiled_len);
+  }
   const std::uint32_t n = init.rule_count < kMaxRules ? init.rule_count : kMaxRules;
   for (std::uint32_t i = 0; i < n; ++i)
   {

@@ -41,6 +41,8 @@ struct SegmentInit {
   const bool* rule_disabled = nullptr;   // rules that start switched off ("enabled": false)
   const char* rules_text = nullptr;      // the rule file as validated; at most kMaxRulesText
   std::size_t rules_text_len = 0;
+  const void* compiled = nullptr;        // the table compiled from it (filters::Table::image());
+  std::size_t compiled_len = 0;          // left out when over kMaxCompiled
   bool hold = false;                     // keep a shared lock on the segment while mapped
                                          // (`sockshim run`: marks the name in use)
 };

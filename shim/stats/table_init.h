@@ -1,6 +1,6 @@
 // A SegmentInit for a rule table: the rule names and start-disabled flags the segment's rule
 // slots get, and the text and seed that make the table's identity. Owns what the init points
-// to, so it must outlive the create_segment call. For `sockshim run` and the preload object,
+// to (the table's image excepted: keep the table), so it must outlive the create_segment call. For `sockshim run` and the preload object,
 // which both create segments; not for wrapped calls (it allocates).
 #pragma once
 
@@ -30,6 +30,10 @@ class TableInit {
     init_.rule_disabled = disabled_.get();
     init_.rules_text = text.data();
     init_.rules_text_len = text.size();
+    if (table) {
+      init_.compiled = table->image().data();
+      init_.compiled_len = table->image().size();
+    }
   }
   SegmentInit& init() noexcept { return init_; }
 

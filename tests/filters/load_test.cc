@@ -341,7 +341,7 @@ TEST_CASE("files: read, or an error saying why not", "[filters]") {
   }
   const Table t = load_table_file(path);
   CHECK(t.seed() == 3u);
-  CHECK(t.rules().at(0).action.err == EADDRINUSE);
+  CHECK(t.rules()[0].action.err == EADDRINUSE);
 
   const auto file_error = [](const std::string& p) -> std::string {
     try {

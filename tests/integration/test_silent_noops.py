@@ -127,6 +127,39 @@ def segment_identity(tmp, srv):
     h.expect("relative SOCKSHIM_RULES after chdir: outcome", outcomes(r), [["ECONNREFUSED"]])
 
 
+def compiled_table(tmp, srv):
+    """Processes of a run match with the table compiled into the segment; one that cannot use it
+    (damaged, or from another build) says so and parses the segment's text instead."""
+    connect = h.python_prog("connect_n.py", "127.0.0.1", srv.port, 1)
+    rules = write_rules(tmp, "compiled.json", refuse_rules(srv.port))
+    name = h.new_segment_name()
+    h.on_cleanup(lambda: h.remove_segment(name))
+    r = h.run_plain(connect, env=preload_env(name, rules))
+    h.expect("creator: outcome", outcomes(r), [["ECONNREFUSED"]])
+    # The file goes away: a joiner needs nothing but the segment.
+    os.unlink(rules)
+    r = h.run_plain(connect, env=preload_env(name))
+    h.expect("joiner with the compiled table: outcome", outcomes(r), [["ECONNREFUSED"]])
+    h.expect("joiner with the compiled table: nothing said", r.stderr.strip(), "")
+    # Damage the compiled table's header (it starts on a page boundary with its magic).
+    path = h.segment_path(name)
+    with open(path, "r+b") as f:
+        data = f.read()
+        at = next((o for o in range(0, len(data), 4096) if data[o:o + 8] == b"sktable\0"), None)
+        h.check(at is not None, "the segment holds a compiled table")
+        if at is None:
+            return
+        f.seek(at)
+        f.write(b"XXXXXXXX")
+    r = h.run_plain(connect, env=preload_env(name))
+    h.expect("joiner with a damaged compiled table: outcome (from the text)", outcomes(r), [["ECONNREFUSED"]])
+    h.check("compiled rule table is unusable (not a compiled rule table)" in r.stderr,
+            f"it says why it parsed the text: got stderr {r.stderr.strip()!r}")
+    data = stats_json(name)
+    if data:
+        h.expect("three processes counted under the one rule", h.rule(data, "refuse").get("fired"), 3)
+
+
 def names_in_use(tmp, srv):
     name = h.new_segment_name()
     h.on_cleanup(lambda: h.remove_segment(name))
@@ -234,6 +267,7 @@ def body(tmp):
     with h.TcpServer() as srv:
         low_fd_limit(tmp, srv)
         segment_identity(tmp, srv)
+        compiled_table(tmp, srv)
         names_in_use(tmp, srv)
         rules_from_pipes(tmp, srv)
         env_values(tmp, srv)

@@ -3,6 +3,7 @@
 
 - it needs libc and the dynamic loader only (libdl/libpthread allowed where a glibc still
   splits them): no libstdc++, libgcc_s or libm, whose loading and symbol lookups cost every exec;
+- no C++ runtime symbol is left undefined for the loader to look up in every process;
 - it exports exactly the functions of shim/symbols.def (plus vfork), so its own C++ and the
   libstdc++ linked into it cannot clash with a program's.
 
@@ -25,11 +26,22 @@ def main():
         failures.append(f"NEEDED: got {sorted(needed)}, want libc.so.6 among them")
     syms = subprocess.run(["readelf", "--dyn-syms", "-W", lib], capture_output=True, text=True, check=True).stdout
     exported = set()
+    undefined = set()
     for line in syms.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[6] == "UND":
+            undefined.add(f[7].split("@")[0])
         f = line.split()
         # Num: Value Size Type Bind Vis Ndx Name; defined (Ndx not UND), global or weak.
         if len(f) >= 8 and f[4] in ("GLOBAL", "WEAK") and f[6] != "UND" and f[3] in ("FUNC", "OBJECT", "TLS", "IFUNC"):
             exported.add(f[7].split("@")[0])
+    # Every undefined symbol is a lookup the loader makes in each process; C++ runtime names the
+    # object should define itself must not be among them (a miss walks every object).
+    # (_ZGTt*: libstdc++'s transactional-memory clones, weak and bound lazily: only if ever called.)
+    cxx = sorted(n for n in undefined
+                 if (n.startswith("_Z") and not n.startswith("_ZGTt")) or n == "__cxa_pure_virtual")
+    if cxx:
+        failures.append(f"undefined C++ runtime symbols (looked up in every process): {cxx}")
     with open(defs) as fh:
         want = set(re.findall(r"^\s*SHIM_SYMBOL(?:_VA)?\(\s*[^,]+,\s*([A-Za-z_][A-Za-z0-9_]*)", fh.read(), re.M))
     want.add("vfork")

@@ -1,6 +1,7 @@
 // shim/stats/segment.cc: creating, attaching and refusing stats segments, and the lock-free
 // tables (cookies, processes) under concurrent writers.
 #include "shim/stats/segment.h"
+#include "shim/stats/table_init.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -630,6 +631,40 @@ TEST_CASE("segment carries its rule table's text and digest", "[segment]") {
   CHECK(h.creator_pid == getpid());
   CHECK(rules_digest("", 0) == 0xcbf29ce484222325ull);   // FNV-1a's offset basis
   CHECK(rules_digest("a", 1) == 0xaf63dc4c8601ec8cull);  // FNV-1a 64 of "a"
+}
+
+TEST_CASE("segment carries its rule table compiled, for processes to match with in place", "[segment]") {
+  SegmentGuard g("compiled");
+  const std::string text = R"({"seed": 9, "rules": [
+    {"name": "refuse-redis", "on": "connect", "match": {"port": 6379}, "do": {"fail": "ECONNREFUSED"}},
+    {"name": "off", "enabled": false, "on": "send", "do": {"fail": "EPIPE"}}]})";
+  const filters::Table table = filters::load_table_text(text, "r.json");
+  TableInit init(&table, text, "r.json", table.seed());
+  REQUIRE(create(g, init.init()) == SegmentError::kNone);
+  const Header& h = g.map.seg->header;
+  REQUIRE(h.compiled_len == table.image().size());
+  std::string why;
+  std::optional<filters::Table> view = filters::Table::view(g.map.seg->compiled, h.compiled_len, &why);
+  REQUIRE(view);
+  CHECK(view->seed() == 9u);
+  REQUIRE(view->rules().size() == 2u);
+  CHECK(view->rules()[0].name == "refuse-redis");
+  CHECK_FALSE(view->rules()[1].enabled);
+  filters::SocketFacts f;
+  f.family = AF_INET;
+  f.service_port = 6379;
+  CHECK(view->first_match(filters::CallType::kConnect, f) == 0);
+  f.service_port = 6380;
+  CHECK(view->first_match(filters::CallType::kConnect, f) == -1);
+  // The rule slots are named and switched as the table says.
+  CHECK(std::string(g.map.seg->rules[0].name) == "refuse-redis");
+  CHECK(g.map.seg->rules[1].disabled.load() == 1u);
+}
+
+TEST_CASE("segment without a table has no compiled one", "[segment]") {
+  SegmentGuard g("uncompiled");
+  REQUIRE(create(g, SegmentInit{}) == SegmentError::kNone);
+  CHECK(g.map.seg->header.compiled_len == 0u);
 }
 
 TEST_CASE("segment held by a run is in use and cannot be replaced; released, it can", "[segment]") {
