@@ -62,6 +62,13 @@ void Table::summarize() {
   for (std::size_t t = 0; t < kCallTypeCount; ++t) {
     const image::TypeIndex& ti = types_[t];
     const std::span<const std::uint16_t> all = list(ti.all);
+    // The port bitmap and the portless flag, read once: checked here, never read again.
+    const std::uint32_t ports = ti.ports;
+    const bool ports_ok = ports != 0 && ports % alignof(std::uint64_t) == 0 &&
+                          header_.size >= image::kPortWords * sizeof(std::uint64_t) &&
+                          ports <= header_.size - image::kPortWords * sizeof(std::uint64_t);
+    ports_[t] = ports_ok ? reinterpret_cast<const std::uint64_t*>(base_ + ports) : nullptr;
+    has_portless_[t] = ti.has_portless != 0;
     if (excluded_.empty()) {
       has_rules_[t] = !all.empty();
       needs_[t] = ti.needs;
@@ -82,19 +89,13 @@ void Table::summarize() {
 std::span<const std::uint16_t> Table::candidates(CallType t, int family, int service_port) const noexcept {
   const std::size_t i = idx(t);
   if (i >= kCallTypeCount || !has_rules_[i]) return {};
-  const image::TypeIndex& ti = types_[i];
   // Could a rule with a `port` key match? Not when the port is unknown (a present key never
   // matches an unknown fact) or when no rule names it: one bit test instead of a scan.
-  bool port_rules_may_match = false;
-  const std::uint32_t ports = ti.ports;   // checked as read: the bytes may change under a view
-  if (ports != 0 && service_port >= 0 && service_port <= 65535 && ports % alignof(std::uint64_t) == 0 &&
-      header_.size >= image::kPortWords * sizeof(std::uint64_t) &&
-      ports <= header_.size - image::kPortWords * sizeof(std::uint64_t)) {
-    const auto* words = reinterpret_cast<const std::uint64_t*>(base_ + ports);
-    const auto p = static_cast<unsigned>(service_port);
-    port_rules_may_match = (words[p / 64] >> (p % 64)) & 1u;
-  }
-  if (!port_rules_may_match && !ti.has_portless) return {};
+  const std::uint64_t* words = ports_[i];
+  const auto p = static_cast<unsigned>(service_port);
+  const bool port_rules_may_match = words && p <= 65535 && ((words[p / 64] >> (p % 64)) & 1u);
+  if (!port_rules_may_match && !has_portless_[i]) return {};
+  const image::TypeIndex& ti = types_[i];
   const bool by_family = family >= 0 && family < image::kFamilySlots;
   const auto fam = static_cast<std::size_t>(by_family ? family : 0);
   return list(port_rules_may_match ? (by_family ? ti.by_family[fam] : ti.all)

@@ -275,7 +275,10 @@ class Table {
   const Rule* rules_ = nullptr;
   const std::uint16_t* pool_ = nullptr;
   std::vector<std::uint64_t> excluded_;        // a bit per rule left out by select_program; empty: none
+  // Per call type, from the image and checked once by summarize(): read on every call.
   std::array<bool, kCallTypeCount> has_rules_{};
+  std::array<bool, kCallTypeCount> has_portless_{};
+  std::array<const std::uint64_t*, kCallTypeCount> ports_{};   // the port bitmap, or null
   std::array<std::uint32_t, kCallTypeCount> needs_{};
 };
 
