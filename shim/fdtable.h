@@ -153,6 +153,16 @@ class FdTable {
         f(fd, base_[fd]);
   }
 
+  // The same for the fds in [first, last] only: what close_range closes costs its range, not a
+  // pass over every socket (nor, per shared socket, another such pass).
+  template <class F>
+  void for_each_socket_in(unsigned first, unsigned last, F&& f) const noexcept {
+    const auto end = static_cast<unsigned>(high_.load(std::memory_order_acquire));
+    for (unsigned fd = first; fd < end && fd <= last; ++fd)
+      if (FdState{base_[fd].state.load(std::memory_order_relaxed)}.kind() == FdKind::kSocket)
+        f(static_cast<int>(fd), base_[fd]);
+  }
+
   int limit() const noexcept { return limit_; }
 
  private:

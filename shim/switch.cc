@@ -107,12 +107,10 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
       if ((c.c & ~kKnownFlags) || (c.c & CLOSE_RANGE_CLOEXEC) || first > last || in_vfork_child())
         return false;
       // Clear before the real call: once it returns, the numbers can be reused by other threads.
-      fds_.for_each_socket([&](int fd, FdEntry&) {
-        if (static_cast<unsigned>(fd) >= first && static_cast<unsigned>(fd) <= last) {
-          Decision one;
-          close_fd(fd, one);
-          if (one.count_close) stats::add(one.slot, stats::kClosed);
-        }
+      fds_.for_each_socket_in(first, last, [&](int fd, FdEntry&) {
+        Decision one;
+        close_fd(fd, one);
+        if (one.count_close) stats::add(one.slot, stats::kClosed);
       });
       return false;
     }

@@ -13,6 +13,12 @@
 //   shim_bench files N      N times: open /dev/null (not wrapped) and close it, write one byte
 //                           into a pipe and read it back  (3 wrapped calls per iteration, on
 //                           descriptors that are no sockets: what every program does most)
+//   shim_bench mix N        N times: every wrapped function but fork once or more — a listener's
+//                           life (socket, setsockopt, getsockopt, bind, listen, connect, accept,
+//                           accept4, fcntl, fcntl64, dup, dup2, dup3, shutdown, close_range,
+//                           close), socketpair, every send and receive function on a TCP pair
+//                           and a UDP pair (the _chk ones too), getaddrinfo of a numeric address,
+//                           and read/write/close on a pipe (fork: a process each, not a call)
 //
 // Single-threaded and deterministic: every call inside the loop is checked, and any surprise
 // (a short transfer, an error) ends the program with status 1 instead of retrying, because a retry
@@ -27,8 +33,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
@@ -41,10 +49,18 @@
 namespace {
 
 // The wrapped libc functions the loops call, in the order they are reported.
-enum Fn { kSocket, kConnect, kAccept, kClose, kSend, kRecv, kSetsockopt, kGetsockopt, kRead, kWrite, kFnCount };
-constexpr std::array<const char*, kFnCount> kFnNames = {"socket", "connect", "accept",     "close",
-                                                        "send",   "recv",    "setsockopt", "getsockopt",
-                                                        "read",   "write"};
+enum Fn {
+  kSocket, kConnect, kAccept, kClose, kSend, kRecv, kSetsockopt, kGetsockopt, kRead, kWrite,
+  kSocketpair, kBind, kListen, kAccept4, kShutdown, kCloseRange, kSendto, kSendmsg, kSendmmsg,
+  kRecvfrom, kRecvmsg, kRecvmmsg, kReadv, kWritev, kDup, kDup2, kDup3, kFcntl, kFcntl64,
+  kGetaddrinfo, kRecvChk, kRecvfromChk, kReadChk, kFnCount
+};
+constexpr std::array<const char*, kFnCount> kFnNames = {
+    "socket",   "connect",    "accept",      "close",    "send",     "recv",        "setsockopt",
+    "getsockopt", "read",     "write",       "socketpair", "bind",   "listen",      "accept4",
+    "shutdown", "close_range", "sendto",     "sendmsg",  "sendmmsg", "recvfrom",    "recvmsg",
+    "recvmmsg", "readv",      "writev",      "dup",      "dup2",     "dup3",        "fcntl",
+    "fcntl64",  "getaddrinfo", "__recv_chk", "__recvfrom_chk", "__read_chk"};
 
 // Calls made inside the measured loop, per function. Incremented next to each call, so the
 // per-iteration figure printed is what the loop really did, not what this comment claims.
@@ -177,13 +193,163 @@ void run_files(unsigned long long n) {
   close(p[1]);
 }
 
+}  // namespace
+
+// The fortified entry points programs built with _FORTIFY_SOURCE call; glibc exports them.
+extern "C" {
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags, sockaddr* from, socklen_t* fromlen);
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen);
+int fcntl64(int fd, int cmd, ...);
+}
+
+namespace {
+
+// One call, counted; any failure ends the run (a retry would change the calls per iteration).
+#define CALL(fn, expr, ok)       \
+  do {                           \
+    const auto rc_ = (expr);     \
+    ++g_calls[fn];               \
+    if (!(ok)) die(kFnNames[fn]); \
+    (void)rc_;                   \
+  } while (0)
+
+// Sends `n` bytes with one call of each send function and receives them with one call of each
+// receive function (MSG_WAITALL where there is a flag; loopback delivers before send returns).
+void transfers(int tx, int rx) {
+  char out[32], in[32];
+  std::memset(out, 'm', sizeof out);
+  iovec ov{out, sizeof out}, iv{in, sizeof in};
+  msghdr om{}, im{};
+  om.msg_iov = &ov;
+  om.msg_iovlen = 1;
+  im.msg_iov = &iv;
+  im.msg_iovlen = 1;
+  const ssize_t n = sizeof out;
+  CALL(kSend, send(tx, out, sizeof out, 0), rc_ == n);
+  CALL(kRecv, recv(rx, in, sizeof in, MSG_WAITALL), rc_ == n);
+  CALL(kSendto, sendto(tx, out, sizeof out, 0, nullptr, 0), rc_ == n);
+  CALL(kRecvfrom, recvfrom(rx, in, sizeof in, MSG_WAITALL, nullptr, nullptr), rc_ == n);
+  CALL(kSendmsg, sendmsg(tx, &om, 0), rc_ == n);
+  CALL(kRecvmsg, recvmsg(rx, &im, MSG_WAITALL), rc_ == n);
+  CALL(kWrite, write(tx, out, sizeof out), rc_ == n);
+  CALL(kRead, read(rx, in, sizeof in), rc_ == n);
+  CALL(kWritev, writev(tx, &ov, 1), rc_ == n);
+  CALL(kReadv, readv(rx, &iv, 1), rc_ == n);
+  CALL(kSend, send(tx, out, sizeof out, 0), rc_ == n);
+  CALL(kRecvChk, __recv_chk(rx, in, sizeof in, sizeof in, MSG_WAITALL), rc_ == n);
+  CALL(kSend, send(tx, out, sizeof out, 0), rc_ == n);
+  CALL(kRecvfromChk, __recvfrom_chk(rx, in, sizeof in, sizeof in, MSG_WAITALL, nullptr, nullptr), rc_ == n);
+  CALL(kSend, send(tx, out, sizeof out, 0), rc_ == n);
+  CALL(kReadChk, __read_chk(rx, in, sizeof in, sizeof in), rc_ == n);
+}
+
+void run_mix(unsigned long long n) {
+  int c0 = -1, s0 = -1;
+  connected_pair(&c0, &s0);
+  int u[2];   // a connected UDP pair for the datagram-vector calls
+  sockaddr_in ua{}, ub{};
+  for (int i = 0; i < 2; ++i) {
+    u[i] = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in& a = i ? ub : ua;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (u[i] < 0 || bind(u[i], reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 ||
+        getsockname(u[i], reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      die("udp pair");
+  }
+  if (connect(u[0], reinterpret_cast<const sockaddr*>(&ub), sizeof ub) != 0 ||
+      connect(u[1], reinterpret_cast<const sockaddr*>(&ua), sizeof ua) != 0)
+    die("udp connect");
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  // Free descriptor numbers for dup2/dup3/close_range, just above what the loop opens (a program's
+  // descriptors are mostly low numbers; the shim's dup bookkeeping scans up to the highest).
+  const int spare = p[1] + 8;
+  const int one = 1;
+  const addrinfo hints{.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_family = AF_INET,
+                       .ai_socktype = SOCK_STREAM, .ai_protocol = 0, .ai_addrlen = 0,
+                       .ai_addr = nullptr, .ai_canonname = nullptr, .ai_next = nullptr};
+  for (unsigned long long i = 0; i < n; ++i) {
+    // A listener's life, a client and two accepted connections.
+    int l = -1;
+    CALL(kSocket, l = socket(AF_INET, SOCK_STREAM, 0), l >= 0);
+    CALL(kSetsockopt, setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), rc_ == 0);
+    int type = 0;
+    socklen_t tlen = sizeof type;
+    CALL(kGetsockopt, getsockopt(l, SOL_SOCKET, SO_TYPE, &type, &tlen), rc_ == 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CALL(kBind, bind(l, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), rc_ == 0);
+    CALL(kListen, listen(l, 4), rc_ == 0);
+    socklen_t alen = sizeof addr;
+    if (getsockname(l, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) die("getsockname");
+    int c = -1, c2 = -1, a = -1, a2 = -1;
+    CALL(kSocket, c = socket(AF_INET, SOCK_STREAM, 0), c >= 0);
+    CALL(kConnect, connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), rc_ == 0);
+    CALL(kAccept4, a = accept4(l, nullptr, nullptr, SOCK_CLOEXEC), a >= 0);
+    CALL(kSocket, c2 = socket(AF_INET, SOCK_STREAM, 0), c2 >= 0);
+    CALL(kConnect, connect(c2, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), rc_ == 0);
+    CALL(kAccept, a2 = accept(l, nullptr, nullptr), a2 >= 0);
+    CALL(kFcntl, fcntl(c, F_GETFL), rc_ >= 0);
+    CALL(kFcntl64, fcntl64(c, F_GETFD), rc_ >= 0);
+    int d = -1;
+    CALL(kDup, d = dup(a), d >= 0);
+    CALL(kDup2, dup2(a, spare), rc_ == spare);
+    CALL(kDup3, dup3(a, spare + 1, O_CLOEXEC), rc_ == spare + 1);
+    CALL(kShutdown, shutdown(c, SHUT_WR), rc_ == 0);
+    CALL(kCloseRange, close_range(spare, spare + 1, 0), rc_ == 0);
+    // Accepted sides first: TIME_WAIT stays on this iteration's listener port.
+    CALL(kClose, close(d), rc_ == 0);
+    CALL(kClose, close(a), rc_ == 0);
+    CALL(kClose, close(a2), rc_ == 0);
+    CALL(kClose, close(c), rc_ == 0);
+    CALL(kClose, close(c2), rc_ == 0);
+    CALL(kClose, close(l), rc_ == 0);
+    int sv[2];
+    CALL(kSocketpair, socketpair(AF_UNIX, SOCK_STREAM, 0, sv), rc_ == 0);
+    CALL(kClose, close(sv[0]), rc_ == 0);
+    CALL(kClose, close(sv[1]), rc_ == 0);
+    // Every send and receive function, on TCP, and the vector ones on UDP.
+    transfers(c0, s0);
+    char out[32] = {}, in[32];
+    iovec ov{out, sizeof out}, iv{in, sizeof in};
+    mmsghdr om{}, im{};
+    om.msg_hdr.msg_iov = &ov;
+    om.msg_hdr.msg_iovlen = 1;
+    im.msg_hdr.msg_iov = &iv;
+    im.msg_hdr.msg_iovlen = 1;
+    CALL(kSendmmsg, sendmmsg(u[0], &om, 1, 0), rc_ == 1);
+    CALL(kRecvmmsg, recvmmsg(u[1], &im, 1, 0, nullptr), rc_ == 1 && im.msg_len == sizeof out);
+    addrinfo* res = nullptr;
+    CALL(kGetaddrinfo, getaddrinfo("127.0.0.1", "80", &hints, &res), rc_ == 0);
+    freeaddrinfo(res);
+    // And what every program does most, on descriptors that are no sockets.
+    char byte = 'x';
+    CALL(kWrite, write(p[1], &byte, 1), rc_ == 1);
+    CALL(kRead, read(p[0], &byte, 1), rc_ == 1);
+    const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("open");
+    CALL(kClose, close(fd), rc_ == 0);
+  }
+  close(p[0]);
+  close(p[1]);
+  close(u[0]);
+  close(u[1]);
+  close(s0);
+  close(c0);
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: shim_bench connect|pingpong|sockopt|files N\n"
                "  connect N    N × (socket, connect, accept, close, close) on loopback TCP\n"
                "  pingpong N   N × (send, recv, send, recv) of 64 bytes on one loopback TCP pair\n"
                "  sockopt N    N × (setsockopt SO_RCVTIMEO, getsockopt SO_RCVBUF) on a TCP socket\n"
-               "  files N      N × (open+close /dev/null, write+read one byte through a pipe)\n");
+               "  files N      N × (open+close /dev/null, write+read one byte through a pipe)\n"
+               "  mix N        N × every wrapped function but fork at least once (see the source)\n");
   return 2;
 }
 
@@ -205,6 +371,8 @@ int main(int argc, char** argv) {
     run_sockopt(n);
   } else if (workload == "files") {
     run_files(n);
+  } else if (workload == "mix") {
+    run_mix(n);
   } else {
     return usage();
   }

@@ -57,6 +57,27 @@ TEST_CASE("for_each_socket sees exactly the sockets written through get, up to t
   CHECK(seen == std::vector<int>{4999});
 }
 
+TEST_CASE("for_each_socket_in sees the sockets of its range only, however wide", "[fdtable]") {
+  static FdTable t;
+  t.init();
+  REQUIRE(t.limit() > 5000);
+  make_socket(*t.get(3));
+  make_socket(*t.get(10));
+  make_socket(*t.get(11));
+  make_socket(*t.get(4000));
+  std::vector<int> seen;
+  t.for_each_socket_in(10, 11, [&](int fd, FdEntry&) { seen.push_back(fd); });
+  CHECK(seen == std::vector<int>{10, 11});
+  seen.clear();
+  t.for_each_socket_in(4, ~0u, [&](int fd, FdEntry&) { seen.push_back(fd); });   // close_range(4, ~0U)
+  CHECK(seen == std::vector<int>{10, 11, 4000});
+  seen.clear();
+  t.for_each_socket_in(4001, ~0u, [&](int fd, FdEntry&) { seen.push_back(fd); });
+  CHECK(seen.empty());
+  t.for_each_socket_in(0, 3, [&](int fd, FdEntry&) { seen.push_back(fd); });
+  CHECK(seen == std::vector<int>{3});
+}
+
 TEST_CASE("threads raising the high-water mark at once leave it at the highest fd", "[fdtable]") {
   static FdTable t;
   t.init();
