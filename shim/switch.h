@@ -151,6 +151,28 @@ class Switch {
         }
         break;
       }
+      // The datagram-vector calls (QUIC stacks make them for every batch): one call, the bytes
+      // of the messages it moved, as the general path counts them (after_transfer).
+      case Op::kSendmmsg: case Op::kRecvmmsg: {
+        if (!fds_.tracked(p.fd)) break;
+        FdEntry* const e = &fds_.at(p.fd);
+        const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
+        const bool send = p.op == Op::kSendmmsg;
+        if (FdState{bits}.kind() != FdKind::kSocket || FdState{bits}.conn() == ConnState::kConnecting ||
+            has_rules(send ? filters::CallType::kSend : filters::CallType::kRecv) || (!send && (p.flags & MSG_PEEK)))
+          break;
+        const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
+        const R r = real();
+        if (r >= 0) {
+          std::uint64_t bytes = 0;
+          for (R i = 0; i < r; ++i) bytes += p.mmsg[i].msg_len;
+          if (__builtin_expect(e->swaps.load(std::memory_order_acquire) == swaps && !(swaps & 1), 1))
+            count_transfer(*e, send, bytes);
+          else
+            count_raced(bytes);
+        }
+        return r;
+      }
       case Op::kSocket: {
         const int type = p.b & kSockTypeMask;
         const int protocol = fixed_protocol(p.a, type, p.c);
