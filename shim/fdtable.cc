@@ -1,4 +1,5 @@
 #include "shim/fdtable.h"
+#include "shim/sys.h"
 
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -10,7 +11,7 @@ bool FdTable::init() noexcept {
   rlim_t max = kMaxFds;
   // The hard limit bounds every fd the process can ever get (only root can raise it later, and
   // such fds are simply untracked).
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < max)
+  if (sys::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < max)
     max = rl.rlim_max;
   // mmap, not malloc: this may run before the program's allocator is usable. Address space only:
   // 1M fds reserve 128 MiB of it and commit nothing. A process under a tight RLIMIT_AS gets a
@@ -18,7 +19,7 @@ bool FdTable::init() noexcept {
   // process under `ulimit -n 100` gets a table of 100 entries, which is every fd it can have.
   if (max == 0) return true;   // no fd can ever be opened: nothing to track
   for (; max >= 1; max /= 2) {
-    void* p = mmap(nullptr, sizeof(FdEntry) * max, PROT_READ | PROT_WRITE,
+    void* p = sys::mmap(nullptr, sizeof(FdEntry) * max, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) continue;
     base_ = static_cast<FdEntry*>(p);   // zero pages: every entry is "unknown"

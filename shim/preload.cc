@@ -28,6 +28,7 @@
 #include "shim/stats/segment.h"
 #include "shim/stats/table_init.h"
 #include "shim/switch.h"
+#include "shim/sys.h"
 
 namespace shim {
 
@@ -101,7 +102,7 @@ void record_leaks(stats::ProcessRecord& p) noexcept {
 // closes here are not the ones `closed` counts).
 void adopt_child() noexcept {
   g_switch.mark_all_inherited();
-  if (g_map) g_proc = stats::add_process(*g_map.seg, getpid(), getppid(), g_argv0);
+  if (g_map) g_proc = stats::add_process(*g_map.seg, sys::getpid(), sys::getppid(), g_argv0);
 }
 
 // Runs in the child of every fork(), also the ones libc makes itself (daemon()).
@@ -115,10 +116,10 @@ void adopt_fork_if_new() noexcept {
 }
 
 void arm_fork_canary() noexcept {
-  void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = sys::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return;
-  if (madvise(p, 4096, MADV_WIPEONFORK) != 0) {
-    munmap(p, 4096);
+  if (sys::madvise(p, 4096, MADV_WIPEONFORK) != 0) {
+    sys::munmap(p, 4096);
     return;
   }
   auto* word = static_cast<std::atomic<std::uint32_t>*>(p);
@@ -129,7 +130,7 @@ void arm_fork_canary() noexcept {
 void at_exit(int status, void*) {
   ReentryGuard guard;   // our own calls below pass straight through
   adopt_fork_if_new();  // a child of _Fork() or clone() that made no wrapped call since
-  if (!g_proc || g_proc->pid != getpid()) return;
+  if (!g_proc || g_proc->pid != sys::getpid()) return;
   record_leaks(*g_proc);
   g_proc->exit_status = status;
   g_proc->end_ns = stats::realtime_ns();
@@ -138,7 +139,7 @@ void at_exit(int status, void*) {
 
 // Without SOCKSHIM_STATS the counters still work, in memory only this process sees.
 bool map_private_segment() noexcept {
-  void* p = mmap(nullptr, sizeof(stats::Segment), PROT_READ | PROT_WRITE,
+  void* p = sys::mmap(nullptr, sizeof(stats::Segment), PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return false;
   g_map.seg = static_cast<stats::Segment*>(p);
@@ -287,7 +288,7 @@ void init(int argc, char** argv, char** envp) {
   // Secure-exec (setuid, file capabilities): the environment is the caller's, not to be trusted.
   // Every wrapper then passes straight through (ready() stays false).
   if (getauxval(AT_SECURE)) return;
-  const ShimEnv env = read_shim_env(envp ? envp : environ);
+  const ShimEnv env = read_shim_env(envp);   // glibc passes it to every constructor
   const char* rules = env.rules;
   const char* name = env.stats;
   const char* seed_text = env.seed;
@@ -321,14 +322,14 @@ void init(int argc, char** argv, char** envp) {
     return;
   }
   stats::Segment& seg = *g_map.seg;
-  const int pid = getpid();
+  const int pid = sys::getpid();
   // The same pid still running: the image we replaced with execve().
   if (stats::ProcessRecord* prev = stats::newest_process(seg, pid);
       prev && prev->state.load(std::memory_order_acquire) == stats::kProcRunning) {
     prev->end_ns = stats::realtime_ns();
     prev->state.store(stats::kProcExeced, std::memory_order_release);
   }
-  g_proc = stats::add_process(seg, pid, getppid(), g_argv0);
+  g_proc = stats::add_process(seg, pid, sys::getppid(), g_argv0);
   g_switch.set_owner(pid);
   g_switch.set_segment(&seg);
   g_switch.set_seed(run.seed);

@@ -1,4 +1,5 @@
 #include "shim/stats/segment.h"
+#include "shim/sys.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -54,7 +55,7 @@ SegmentError check_header(const Segment& s) noexcept {
 }
 
 SegmentError map_fd(int fd, bool writable, Mapping& out, int* sys_errno) noexcept {
-  void* p = mmap(nullptr, sizeof(Segment), writable ? PROT_READ | PROT_WRITE : PROT_READ,
+  void* p = sys::mmap(nullptr, sizeof(Segment), writable ? PROT_READ | PROT_WRITE : PROT_READ,
                  MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) {
     if (sys_errno) *sys_errno = errno;
@@ -97,10 +98,18 @@ const char* describe(SegmentError e) noexcept {
 
 bool segment_path(const char* name, char* out, std::size_t out_len) noexcept {
   if (!valid_name(name)) return false;
-  const std::size_t need = sizeof(kPrefix) - 1 + std::strlen(name) + 1;
-  if (need > out_len) return false;
-  std::memcpy(out, kPrefix, sizeof(kPrefix) - 1);
-  std::memcpy(out + sizeof(kPrefix) - 1, name, std::strlen(name) + 1);
+  // Copied by hand: this runs before main in every process of a run, and strlen and memcpy
+  // would each cost a lazy binding there (shim/sys.h says why that matters).
+  std::size_t n = 0;
+  for (const char* p = kPrefix; *p; ++p) {
+    if (n + 1 >= out_len) return false;
+    out[n++] = *p;
+  }
+  for (const char* p = name; *p; ++p) {
+    if (n + 1 >= out_len) return false;
+    out[n++] = *p;
+  }
+  out[n] = '\0';
   return true;
 }
 
@@ -130,25 +139,25 @@ const char* type_name(mode_t m) noexcept {
 // another user must not hang `stats`, `ctl`, `run` or a program's start.
 SegmentError open_checked(const char* path, bool writable, Mapping& out, struct stat& st,
                           int* sys_errno, int& fd) noexcept {
-  fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  fd = sys::open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT) return SegmentError::kNotFound;
     if (sys_errno) *sys_errno = errno;
     return SegmentError::kOpen;
   }
-  if (fstat(fd, &st) != 0) {
+  if (sys::fstat(fd, &st) != 0) {
     if (sys_errno) *sys_errno = errno;
-    close(fd);
+    sys::close(fd);
     return SegmentError::kOpen;
   }
   if (!S_ISREG(st.st_mode)) {
     copy_cut(out.file_type, sizeof out.file_type, type_name(st.st_mode));
-    close(fd);
+    sys::close(fd);
     return SegmentError::kNotRegular;
   }
   out.owner_uid = st.st_uid;
-  if (st.st_uid != geteuid()) {
-    close(fd);
+  if (st.st_uid != sys::geteuid()) {
+    sys::close(fd);
     return SegmentError::kNotOwner;
   }
   return SegmentError::kNone;
@@ -158,8 +167,8 @@ SegmentError open_checked(const char* path, bool writable, Mapping& out, struct 
 // else can take a shared one. So a shared lock we get means no creator is filling it in (any
 // more): a segment still not ready then never will be.
 bool no_creator_at_work(int fd) noexcept {
-  if (flock(fd, LOCK_SH | LOCK_NB) != 0) return false;
-  flock(fd, LOCK_UN);
+  if (sys::flock(fd, LOCK_SH | LOCK_NB) != 0) return false;
+  sys::flock(fd, LOCK_UN);
   return true;
 }
 
@@ -170,23 +179,23 @@ SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& 
   char path[sizeof(kPrefix) + kMaxName + 1];
   if (!segment_path(name, path, sizeof path)) return SegmentError::kBadName;
   if (init.rules_text_len > kMaxRulesText) return SegmentError::kTruncated;
-  const int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  const int fd = sys::open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     if (errno == EEXIST) return SegmentError::kExists;
     if (sys_errno) *sys_errno = errno;
     return SegmentError::kOpen;
   }
-  flock(fd, LOCK_EX);   // a new file: nobody else can hold a lock on it yet
+  sys::flock(fd, LOCK_EX);   // a new file: nobody else can hold a lock on it yet
   // The umask could have narrowed the mode, never widened it; fchmod makes 0600 exact.
-  if (fchmod(fd, 0600) != 0 || ftruncate(fd, static_cast<off_t>(sizeof(Segment))) != 0) {
+  if (sys::fchmod(fd, 0600) != 0 || sys::ftruncate(fd, static_cast<off_t>(sizeof(Segment))) != 0) {
     if (sys_errno) *sys_errno = errno;
-    close(fd);
+    sys::close(fd);
     unlink(path);
     return SegmentError::kOpen;
   }
   const SegmentError e = map_fd(fd, true, out, sys_errno);
   if (e != SegmentError::kNone) {
-    close(fd);
+    sys::close(fd);
     unlink(path);
     return e;
   }
@@ -195,8 +204,8 @@ SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& 
   h.version = kLayoutVersion;
   h.header_size = sizeof(Header);
   h.total_size = sizeof(Segment);
-  h.owner_uid = static_cast<std::uint32_t>(geteuid());
-  h.creator_pid = static_cast<std::int32_t>(getpid());
+  h.owner_uid = static_cast<std::uint32_t>(sys::geteuid());
+  h.creator_pid = static_cast<std::int32_t>(sys::getpid());
   h.seed = init.seed;
   h.created_ns = realtime_ns();
   h.created_mono_ns = monotonic_ns();
@@ -220,10 +229,10 @@ SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& 
   out.owner_uid = h.owner_uid;
   h.ready.store(1, std::memory_order_release);
   if (init.hold) {
-    flock(fd, LOCK_SH);   // from exclusive to shared: the name stays in use while we live
+    sys::flock(fd, LOCK_SH);   // from exclusive to shared: the name stays in use while we live
     out.lock_fd = fd;
   } else {
-    close(fd);            // drops the lock
+    sys::close(fd);            // drops the lock
   }
   return SegmentError::kNone;
 }
@@ -247,20 +256,20 @@ SegmentError attach_segment(const char* name, bool writable, int wait_ms, Mappin
         std::uint32_t version = 0;
         if (pread(fd, &magic, sizeof magic, 0) == sizeof magic &&
             pread(fd, &version, sizeof version, 8) == sizeof version) {
-          close(fd);
+          sys::close(fd);
           if (magic != kMagic) return SegmentError::kBadMagic;
           if (version != kLayoutVersion) return SegmentError::kBadVersion;
           return SegmentError::kTruncated;
         }
       }
-      close(fd);
+      sys::close(fd);
       return st.st_size == 0 ? SegmentError::kNotReady : SegmentError::kTruncated;
     }
     sleep_ms(5);
-    if (fstat(fd, &st) != 0) break;
+    if (sys::fstat(fd, &st) != 0) break;
   }
   if (const SegmentError e = map_fd(fd, writable, out, sys_errno); e != SegmentError::kNone) {
-    close(fd);
+    sys::close(fd);
     return e;
   }
   for (int waited = 0; out.seg->header.ready.load(std::memory_order_acquire) == 0; waited += 5) {
@@ -272,12 +281,12 @@ SegmentError attach_segment(const char* name, bool writable, int wait_ms, Mappin
       const SegmentError c = out.seg->header.magic == 0 ? SegmentError::kNotReady
                                                         : check_header(*out.seg);
       unmap_segment(out);
-      close(fd);
+      sys::close(fd);
       return c == SegmentError::kNone ? SegmentError::kNotReady : c;
     }
     sleep_ms(5);
   }
-  close(fd);
+  sys::close(fd);
   if (const SegmentError c = check_header(*out.seg); c != SegmentError::kNone) {
     unmap_segment(out);
     return c;
@@ -304,11 +313,11 @@ namespace {
 bool proc_start(int pid, std::int64_t& start_ns, bool& zombie) noexcept {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  const int fd = sys::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char buf[1024];
   const ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
+  sys::close(fd);
   if (n <= 0) return false;
   buf[n] = 0;
   // "pid (comm) S ppid ...": comm may hold spaces and parentheses, so start after the last ')'.
@@ -350,7 +359,7 @@ bool segment_in_use(const char* name, int* pid) noexcept {
   struct stat st {};
   int fd = -1;
   if (open_checked(path, false, m, st, nullptr, fd) != SegmentError::kNone) return false;
-  bool busy = flock(fd, LOCK_EX | LOCK_NB) != 0;   // a run holds it, or a creator fills it in
+  bool busy = sys::flock(fd, LOCK_EX | LOCK_NB) != 0;   // a run holds it, or a creator fills it in
   if (static_cast<std::size_t>(st.st_size) >= sizeof(Segment) && map_fd(fd, false, m, nullptr) == SegmentError::kNone) {
     const Segment& s = *m.seg;
     if (check_header(s) == SegmentError::kNone) {
@@ -373,7 +382,7 @@ bool segment_in_use(const char* name, int* pid) noexcept {
     }
     unmap_segment(m);
   }
-  close(fd);
+  sys::close(fd);
   return busy;
 }
 
@@ -398,10 +407,10 @@ SegmentError replace_segment(const char* name, const SegmentInit& init, Mapping&
 }
 
 void unmap_segment(Mapping& m) noexcept {
-  if (m.seg) munmap(m.seg, m.size);
+  if (m.seg) sys::munmap(m.seg, m.size);
   m.seg = nullptr;
   m.size = 0;
-  if (m.lock_fd >= 0) close(m.lock_fd);
+  if (m.lock_fd >= 0) sys::close(m.lock_fd);
   m.lock_fd = -1;
 }
 
