@@ -721,6 +721,15 @@ void Switch::mark_all_inherited() noexcept {
   });
 }
 
+void Switch::listened(FdEntry& e, int fd, std::uint32_t bits) const noexcept {
+  if (e.local_port.load(std::memory_order_relaxed) == 0)
+    e.local_port.store(local_port_of(fd), std::memory_order_relaxed);
+  e.state.store(FdState::make(FdKind::kSocket, ConnState::kListening, bits & ~FdState::kConnMask & ~FdState::kKindMask),
+                std::memory_order_relaxed);
+  forget_rules(e);
+  stats::bump(*e.slot.load(std::memory_order_relaxed), stats::kListened);
+}
+
 int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
   switch (c.op) {
     case Op::kSocket: {
@@ -751,23 +760,13 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
       after_connect(c, d, r, e);
       break;
     case Op::kBind:
-      if (r == 0) {
-        d.entry->local_port.store(port_of(c.addr, c.addrlen), std::memory_order_relaxed);
-        forget_rules(*d.entry);
-      }
+      if (r == 0) bound(*d.entry, c.addr, c.addrlen);
       break;
     case Op::kListen:
-      if (r == 0) {
-        if (d.entry->local_port.load(std::memory_order_relaxed) == 0)
-          d.entry->local_port.store(local_port_of(c.fd), std::memory_order_relaxed);
-        d.entry->state.store(FdState::make(FdKind::kSocket, ConnState::kListening,
-                                           d.state & ~FdState::kConnMask & ~FdState::kKindMask),
-                             std::memory_order_relaxed);
-        forget_rules(*d.entry);
-        stats::add(d.slot, stats::kListened);
-      } else {
+      if (r == 0)
+        listened(*d.entry, c.fd, d.state);
+      else
         stats::add(d.slot, stats::kListenFailed);
-      }
       break;
     case Op::kAccept:
       if (r >= 0) {

@@ -173,6 +173,23 @@ class Switch {
         }
         return r;
       }
+      // A listener's set-up on a known socket no rule concerns: its transitions as after() makes
+      // them (bound, listened); failures count as there.
+      case Op::kBind: case Op::kListen: {
+        if (!fds_.tracked(p.fd)) break;
+        FdEntry* const e = &fds_.at(p.fd);
+        const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
+        if (FdState{bits}.kind() != FdKind::kSocket || has_rules(call_type_of(p.op))) break;
+        const R r = real();
+        if (p.op == Op::kBind) {
+          if (r == 0) bound(*e, p.addr, p.addrlen);
+        } else if (r == 0) {
+          listened(*e, p.fd, bits);
+        } else {
+          stats::bump(*e->slot.load(std::memory_order_relaxed), stats::kListenFailed);   // errno untouched
+        }
+        return r;
+      }
       case Op::kSocket: {
         const int type = p.b & kSockTypeMask;
         const int protocol = fixed_protocol(p.a, type, p.c);
@@ -310,6 +327,15 @@ class Switch {
                   std::memory_order_relaxed);
     stats::bump(*e.slot.load(std::memory_order_relaxed), stats::kConnected);
   }
+
+  // bind() succeeded: the local port is the one asked for (0 until listen() learns the kernel's).
+  // The hot path and after() both end here: one description of the transition.
+  void bound(FdEntry& e, const sockaddr* addr, socklen_t len) const noexcept {
+    e.local_port.store(port_of(addr, len), std::memory_order_relaxed);
+    forget_rules(e);
+  }
+  // listen() succeeded on fd (whose state was `bits` before): a listener, counted.
+  void listened(FdEntry& e, int fd, std::uint32_t bits) const noexcept;
 
   static std::uint16_t port_of(const sockaddr* a, socklen_t n) noexcept {
     if (!a) return 0;

@@ -16,6 +16,7 @@ WANT = {
     # A connected pair first (listener, client, accepted); per iteration three sockets, two of
     # them connected to a fresh listener and accepted; eight sends and eight receives of 32 bytes.
     ("inet", "stream", "tcp"): {"opened": 2 + 3 * N, "accepted": 1 + 2 * N, "connected": 1 + 2 * N,
+                                "listened": 1 + N, "listen_failed": 0,
                                 "closed": 3 + 5 * N, "send_calls": 8 * N, "send_bytes": 8 * 32 * N,
                                 "recv_calls": 8 * N, "recv_bytes": 8 * 32 * N},
     # Two bound, connected UDP sockets; one sendmmsg and one recvmmsg of one 32-byte message each.
