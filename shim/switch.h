@@ -203,6 +203,19 @@ class Switch {
         }
         return static_cast<R>(settle_socket(ck, static_cast<long>(r)));
       }
+      case Op::kSocketpair: {
+        const int type = p.b & kSockTypeMask;
+        const int protocol = fixed_protocol(p.a, type, p.c);
+        if (protocol < 0 || !p.sv || !ready() || has_rules(filters::CallType::kSocket)) break;
+        const Cookie ck = make_cookie(p.a, type, protocol);
+        const R r = real();
+        if (r == 0) [[likely]] {
+          stats::CookieSlot* slot = open_socket(p.sv[0], ck, ConnState::kNone, 0, 0);
+          stats::bump(*open_socket(p.sv[1], ck, ConnState::kNone, 0, 0, slot), stats::kOpened, 2);
+          return r;
+        }
+        return static_cast<R>(settle_socket(ck, static_cast<long>(r)));   // as socket()'s failure
+      }
       // The three below keep only the entry (and connect's address) across the real call; what
       // else they need afterwards is reloaded from the entry.
       case Op::kConnect: {
