@@ -160,6 +160,27 @@ def compiled_table(tmp, srv):
         h.expect("three processes counted under the one rule", h.rule(data, "refuse").get("fired"), 3)
 
 
+def early_calls(tmp):
+    """Socket calls from a library constructor that runs before the shim's own: they reach the
+    real functions (resolved on the spot) and the program runs; in the other order they count."""
+    module = os.environ.get("EARLY_TEST_MODULE")
+    if not module:
+        h.fail("EARLY_TEST_MODULE is not set")
+        return
+    for order, counted in (([h.LIBSOCKSHIM, module], 0), ([module, h.LIBSOCKSHIM], 1)):
+        name = h.new_segment_name()
+        h.on_cleanup(lambda n=name: h.remove_segment(n))
+        env = h.clean_env({"LD_PRELOAD": " ".join(order), "SOCKSHIM_STATS": name})
+        r = h.run_plain(["true"], env=env)
+        label = "shim first" if order[0] == h.LIBSOCKSHIM else "shim second"
+        h.expect(f"early calls ({label}): exit status", r.rc, 0)
+        h.check("early constructor: socket ok, close ok" in r.stderr,
+                f"early calls ({label}): the calls worked: stderr {r.stderr.strip()!r}")
+        data = stats_json(name)
+        tcp = h.sockets(data, "inet", "stream", "tcp") or {}
+        h.expect(f"early calls ({label}): sockets counted", tcp.get("opened", 0), counted)
+
+
 def names_in_use(tmp, srv):
     name = h.new_segment_name()
     h.on_cleanup(lambda: h.remove_segment(name))
@@ -268,6 +289,7 @@ def body(tmp):
         low_fd_limit(tmp, srv)
         segment_identity(tmp, srv)
         compiled_table(tmp, srv)
+        early_calls(tmp)
         names_in_use(tmp, srv)
         rules_from_pipes(tmp, srv)
         env_values(tmp, srv)
