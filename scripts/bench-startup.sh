@@ -11,6 +11,10 @@
 #     elsewhere slows both alike; the median of the per-round ratios and their spread:
 #       - 500 x /bin/true from bash;
 #       - `make -j1` of a generated C project (40 files, one compiler run each).
+#  3. Whole programs that use the network, user-space instructions of the client (callgrind),
+#     plain and joining a run's segment with no rules: curl and python's urllib fetching a 1 MiB
+#     file from a loopback HTTP server, and redis-benchmark (-n 100000 by default, SET and GET, one
+#     connection) against redis-server; target: within 1 % of plain.
 #
 # Prints one Markdown block (the start-up section of docs/performance.md) on stdout; progress on
 # stderr. With --write-doc it also replaces that section (between `bench-startup:begin` and
@@ -19,32 +23,38 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: scripts/bench-startup.sh [--write-doc] [--rounds R] [--no-make]
+usage: scripts/bench-startup.sh [--write-doc] [--rounds R] [--no-make] [--no-programs] [--redis-n N]
 
-  --write-doc   also write the figures into docs/performance.md (between its markers)
-  --rounds R    side-by-side rounds of the exec-heavy jobs (default 5)
-  --no-make     skip the make job (it needs gcc and make)
+  --write-doc     also write the figures into docs/performance.md (between its markers)
+  --rounds R      side-by-side rounds of the exec-heavy jobs (default 5)
+  --no-make       skip the make job (it needs gcc and make)
+  --no-programs   skip the whole programs (curl, python urllib, redis-benchmark)
+  --redis-n N     requests per redis-benchmark test (default 100000)
   -h, --help    this text
 
 Targets (issue 14): at most +20 000 user-space instructions added to /bin/true with a stats
 segment and no rules, +60 000 with a 100-rule file; exec-heavy jobs within 1.05x of plain CPU
-time. Needs valgrind; libfiu (fiu-utils) and socket_wrapper (libsocket-wrapper) are measured as
-anchors when installed. Takes about 2-4 minutes.
+time; whole programs within 1 % of plain user-space instructions. Needs valgrind; libfiu
+(fiu-utils) and socket_wrapper (libsocket-wrapper) are measured as anchors when installed. Takes
+about 4-8 minutes.
 EOF
 }
 
-write_doc=0 rounds=5 make_job=1
+write_doc=0 rounds=5 make_job=1 programs=1 redis_n=100000
 while (($#)); do
   case $1 in
     --write-doc) write_doc=1 ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
     --no-make) make_job=0 ;;
+    --no-programs) programs=0 ;;
+    --redis-n) redis_n=${2:?--redis-n needs a number}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench-startup.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
   shift
 done
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "bench-startup.sh: not a positive number: $rounds" >&2; exit 2; }
+[[ "$redis_n" =~ ^[1-9][0-9]*$ ]] || { echo "bench-startup.sh: not a positive number: $redis_n" >&2; exit 2; }
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -173,6 +183,90 @@ if ((make_job)) && command -v make >/dev/null && command -v cc >/dev/null; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# Part 3: whole programs
+
+# prog_ir ENV... -- CMD...: user-space instructions of CMD (callgrind, the process itself).
+prog_ir() {
+  local -a envs=()
+  while [[ $1 != -- ]]; do envs+=("$1"); shift; done
+  shift
+  local out="$tmp/cg.prog.$RANDOM$RANDOM"
+  env -u LD_PRELOAD -u SOCKSHIM_RULES -u SOCKSHIM_STATS -u SOCKSHIM_SEED "${envs[@]}" \
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>"$out.log" ||
+    { echo "bench-startup.sh: callgrind failed: $*" >&2; cat "$out.log" >&2; exit 1; }
+  awk '/^summary:|^totals:/ { print $2; exit }' "$out"
+}
+# free_port: a loopback TCP port nobody listens on now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+declare -a prog_rows
+pids=()
+stop_servers() { local p; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+trap 'stop_servers; cleanup' EXIT
+# wait_port PORT: up to 10 s for a listener.
+wait_port() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "bench-startup.sh: nothing listens on 127.0.0.1:$1" >&2
+  exit 1
+}
+# An object that only exists (one empty constructor): what any preload object costs a program by
+# being in its symbol scope. Every symbol lookup the loader makes for the program now checks one
+# object more, so a program that binds thousands of symbols (curl and its TLS libraries) pays this
+# floor whatever the object does.
+empty_so=""
+if command -v cc >/dev/null; then
+  printf '__attribute__((constructor)) static void f(void) {}\nint bench_empty_preload(void) { return 0; }\n' >"$tmp/empty.c"
+  cc -O2 -shared -fPIC -o "$tmp/empty.so" "$tmp/empty.c" && empty_so=$tmp/empty.so
+fi
+prog_row() {   # LABEL CMD...
+  local label=$1 plain shim empty=- seg="bench-startup-$$-prog"
+  shift
+  log "callgrind: $label, plain"
+  plain=$(prog_ir -- "$@")
+  if [[ -n "$empty_so" ]]; then
+    log "callgrind: $label, an empty preload object"
+    empty=$(prog_ir LD_PRELOAD="$empty_so" -- "$@")
+  fi
+  # A segment made by an earlier process of the run, as every process but the first finds it.
+  env LD_PRELOAD="$lib" SOCKSHIM_STATS="$seg" true
+  log "callgrind: $label, joining a run's segment"
+  shim=$(prog_ir LD_PRELOAD="$lib" SOCKSHIM_STATS="$seg" -- "$@")
+  rm -f "/dev/shm/sockshim-$seg"
+  prog_rows+=("$label|$plain|$empty|$shim")
+}
+if ((programs)); then
+  segments+=("bench-startup-$$-prog")
+  mkdir -p "$tmp/www"
+  head -c 1048576 /dev/zero >"$tmp/www/blob"
+  http_port=$(free_port)
+  python3 -m http.server --bind 127.0.0.1 --directory "$tmp/www" "$http_port" >/dev/null 2>&1 &
+  pids+=($!)
+  wait_port "$http_port"
+  url="http://127.0.0.1:$http_port/blob"
+  if command -v curl >/dev/null; then
+    prog_row "curl, 1 MiB over HTTP" curl -sS -o /dev/null "$url"
+  fi
+  # Debian's python3 itself (a wrapper script in front of it would be what callgrind measures).
+  prog_row "python3 urllib, 1 MiB over HTTP" /usr/bin/python3 -c \
+    'import sys, urllib.request; assert len(urllib.request.urlopen(sys.argv[1]).read()) == 1048576' "$url"
+  if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
+    redis_port=$(free_port)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 &
+    pids+=($!)
+    wait_port "$redis_port"
+    prog_row "redis-benchmark -n $redis_n -t set,get -c 1 (the client)" \
+      redis-benchmark -h 127.0.0.1 -p "$redis_port" -n "$redis_n" -t set,get -c 1 -q
+  fi
+  stop_servers
+  pids=()
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Report
 
 report() {
@@ -197,6 +291,24 @@ report() {
   for row in "${job_rows[@]}"; do
     IFS='|' read -r label p s m sp <<<"$row"
     echo "| $label | $p | $s | $m | $sp |"
+  done
+  ((${#prog_rows[@]})) || return 0
+  echo
+  echo "Whole programs: user-space instructions of the client (callgrind): plain, with an empty"
+  echo "preload object (the floor any preload object pays: one more object in the symbol scope, checked"
+  echo "on every symbol lookup), and with sockshim joining a run's segment with no rules; target:"
+  echo "sockshim within 1 % of plain. (socket_wrapper cannot be an anchor here: it turns loopback"
+  echo "connections into unix sockets, so the client would not reach a server outside it.)"
+  echo
+  echo "| program | plain Ir | empty preload | sockshim | sockshim added | over the empty preload | verdict |"
+  echo "|---|---:|---:|---:|---:|---:|---|"
+  local e pct over
+  for row in "${prog_rows[@]}"; do
+    IFS='|' read -r label p e s <<<"$row"
+    pct=$(awk -v p="$p" -v s="$s" 'BEGIN { printf "%+.2f %%", 100 * (s - p) / p }')
+    over=$([[ $e == - ]] && echo - || awk -v p="$p" -v e="$e" -v s="$s" 'BEGIN { printf "%+.2f %%", 100 * (s - e) / p }')
+    [[ $e == - ]] || e="$e ($(awk -v p="$p" -v e="$e" 'BEGIN { printf "%+.2f %%", 100 * (e - p) / p }'))"
+    echo "| $label | $p | $e | $s | $pct | $over | $(awk -v p="$p" -v s="$s" 'BEGIN { print (100 * (s - p) / p <= 1.0) ? "pass" : "over" }') |"
   done
 }
 out=$(report)
