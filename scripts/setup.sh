@@ -9,7 +9,7 @@ PACKAGES=(
   # build
   meson ninja-build pkg-config g++ clang libclang-rt-14-dev
   # libraries (pkg-config)
-  nlohmann-json3-dev libspdlog-dev libfmt-dev catch2 libpcap-dev libcli11-dev libbpf-dev
+  nlohmann-json3-dev catch2 libpcap-dev libcli11-dev libbpf-dev
   # integration tests: real programs under `sockshim run`
   curl socat python3 libpython3.11-testsuite redis-server redis-tools
   # diagnostics and test tooling

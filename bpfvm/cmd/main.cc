@@ -1,12 +1,7 @@
 // `bpfvm`: run, validate, assemble and disassemble classic BPF programs; `batch` answers JSON
 // lines for scripted cross-checks. Exit status: 0 success, 1 a refused or unreadable program,
 // 2 bad usage.
-// GCC 12 reports a false "potential null pointer dereference" inside CLI11's inline helpers at
-// -O2 (see shim/cmd/main.cc); silence it for CLI11 only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <fstream>
 #include <iostream>

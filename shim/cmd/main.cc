@@ -1,12 +1,6 @@
 // `sockshim`: parses the command line into the option structs of commands.h and runs one
 // subcommand. Exit status 2 for bad usage and for anything unexpected; otherwise the subcommand's.
-// GCC 12 reports a "potential null pointer dereference" inside CLI11's own inline helpers
-// (CLI::detail::split → std::vector<std::string>::emplace_back) at -O2; it is a false positive
-// in a system header that -Werror would turn into a build failure. Silence it for CLI11 only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <cstdint>
 #include <cstdio>
