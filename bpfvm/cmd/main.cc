@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bpfvm_version.h"  // generated: BPFVM_GIT_COMMIT
+
 #include "bpfvm/asm/text.h"
 #include "bpfvm/compile.h"
 #include "bpfvm/ebpf/test_run.h"
@@ -230,10 +232,18 @@ int cmd_batch() {
   return 0;
 }
 
+// "bpfvm 0.1.0 (git 0123456789ab)": meson.build's version, and the commit when built from git.
+std::string version_text() {
+  std::string v = "bpfvm " BPFVM_VERSION;
+  if (const std::string commit = BPFVM_GIT_COMMIT; !commit.empty()) v += " (git " + commit + ")";
+  return v;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"bpfvm: a classic BPF machine with the Linux kernel's semantics"};
+  CLI::App app{"bpfvm: a classic BPF machine with the Linux kernel's semantics", "bpfvm"};
+  app.set_version_flag("--version", version_text());
   app.require_subcommand(1);
   Options o;
   const std::string prog_help = "Program file or - for stdin: tcpdump -d/-dd/-ddd, JSON, or bpf_asm (auto-detected)";

@@ -10,9 +10,7 @@
 #include "shim/cmd/commands.h"
 #include "shim/env_values.h"
 
-#ifndef SOCKSHIM_VERSION
-#define SOCKSHIM_VERSION "unknown"
-#endif
+#include "sockshim_version.h"  // generated: SOCKSHIM_GIT_COMMIT
 
 namespace shim::cmd {
 namespace {
@@ -98,9 +96,16 @@ void add_ctl(CLI::App& app, CtlOptions& o) {
       "  sockshim ctl ci enable partition-db; sleep 5; sockshim ctl ci disable partition-db");
 }
 
+// "sockshim 0.1.0 (git 0123456789ab)": meson.build's version, and the commit when built from git.
+std::string version_text() {
+  std::string v = "sockshim " SOCKSHIM_VERSION;
+  if (const std::string commit = SOCKSHIM_GIT_COMMIT; !commit.empty()) v += " (git " + commit + ")";
+  return v;
+}
+
 int run_main(int argc, char** argv) {
   CLI::App app{"sockshim: count and fault-inject the socket calls of unmodified programs", "sockshim"};
-  app.set_version_flag("--version", "sockshim " SOCKSHIM_VERSION);
+  app.set_version_flag("--version", version_text());
   app.require_subcommand(1);
   app.footer(
       "Run `sockshim SUBCOMMAND --help` for its options.\n\n"
