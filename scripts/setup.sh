@@ -14,6 +14,8 @@ PACKAGES=(
   curl socat python3 libpython3.11-testsuite redis-server redis-tools
   # diagnostics and test tooling
   valgrind strace file procps iproute2 python3-jsonschema
+  # reports: promtool checks `sockshim stats --format prometheus` (tests/integration/test_reports.py)
+  prometheus
   # netstack against the kernel over TUN: the kernel's tools, and tshark to judge captures
   iputils-ping netcat-openbsd tshark tcpdump
 )

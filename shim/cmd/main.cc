@@ -47,6 +47,10 @@ void add_run(CLI::App& app, RunOptions& o) {
                   "Fail the run (exit 4) when rule RULE never fired; may be repeated")
       ->type_name("RULE")
       ->take_first();
+  run->add_option("--junit", o.junit,
+                  "Write the verdicts as JUnit XML to FILE: one test case per --expect-fired rule "
+                  "and one for the command's exit status")
+      ->type_name("FILE");
   // Everything from the first positional (or after `--`) is the command's, unparsed: with
   // positionals_at_end, `sockshim run python3 -c x --foo` hands -c and --foo to python3.
   run->add_option("CMD", o.command, "The command and its arguments")->required();
@@ -62,7 +66,12 @@ void add_run(CLI::App& app, RunOptions& o) {
 void add_stats(CLI::App& app, StatsOptions& o) {
   CLI::App* stats = app.add_subcommand("stats", "Print a stats segment, live or after the run ended");
   stats->add_option("NAME", o.name, "Segment name (/dev/shm/sockshim-NAME)");
-  stats->add_flag("--json", o.json, "Print the JSON document (docs/stats.md) instead of text");
+  stats->add_flag("--json", o.json, "Print the JSON document (docs/stats.md): --format json");
+  stats->add_option("--format", o.format,
+                    "text (default), json, or prometheus (text exposition format, for "
+                    "node_exporter's textfile collector)")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json", "prometheus"}));
   stats->add_flag("--remove", o.remove, "Remove the segment after printing it");
   stats->add_flag("--events", o.events,
                   "Also list the decision log: every fault fired (the JSON always has it)");
@@ -70,8 +79,9 @@ void add_stats(CLI::App& app, StatsOptions& o) {
                   "Remove your segments that no live process uses and no `run --keep` kept "
                   "(e.g. left by a run killed with SIGKILL); takes no NAME");
   stats->footer(
-      "Example:\n"
-      "  sockshim run --name ci --keep -- ./client && sockshim stats ci --json --remove");
+      "Examples:\n"
+      "  sockshim run --name ci --keep -- ./client && sockshim stats ci --json --remove\n"
+      "  sockshim stats ci --format prometheus > /var/lib/node_exporter/sockshim-ci.prom");
 }
 
 void add_check(CLI::App& app, CheckOptions& o) {

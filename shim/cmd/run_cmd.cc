@@ -23,6 +23,7 @@
 #include "filters/table.h"
 #include "shim/cmd/commands.h"
 #include "shim/cmd/elf_probe.h"
+#include "shim/cmd/junit.h"
 #include "shim/stats/report.h"
 #include "shim/stats/segment.h"
 #include "shim/stats/table_init.h"
@@ -138,6 +139,18 @@ void settle_vanished(stats::Segment& s) {
   }
 }
 
+double monotonic_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
 bool write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
@@ -223,6 +236,8 @@ int run_command(const RunOptions& o) {
   sa.sa_handler = forward_signal;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
+  const std::int64_t start_ns = stats::realtime_ns();
+  const double start_s = monotonic_seconds();
   const pid_t pid = start(o.command);
   if (pid < 0) {
     err(std::string("fork: ") + std::strerror(errno));
@@ -232,6 +247,7 @@ int run_command(const RunOptions& o) {
   int raw = 0;
   int status = wait_for(pid, &raw);
   g_child = 0;
+  const double seconds = monotonic_seconds() - start_s;
   if (status < 0) {
     err(std::string("waitpid: ") + std::strerror(errno));
     status = 2;
@@ -241,7 +257,8 @@ int run_command(const RunOptions& o) {
 
   const bool exec_failed = WIFEXITED(raw) && (status == 127 || status == 126) &&
                            m.seg->header.process_next.load() == 0;
-  if (m.seg->header.process_next.load() == 0 && !exec_failed) {
+  const bool attached = m.seg->header.process_next.load() != 0;
+  if (!attached && !exec_failed) {
     err("no process of `" + o.command[0] + "` loaded the shim, so nothing was counted or injected: " +
         unattached_reason(probe_executable(o.command[0])));
     if (!o.allow_unattached) status = 3;
@@ -258,6 +275,15 @@ int run_command(const RunOptions& o) {
     }
   }
   if (o.summary) std::fputs(stats::to_text(*m.seg, name).c_str(), stderr);
+  if (!o.junit.empty()) {
+    const JunitRun report{name, o.command, o.expect_fired, raw, attached || o.allow_unattached,
+                          start_ns, seconds, host_name(), stats::to_json(*m.seg, name),
+                          stats::to_text(*m.seg, name)};
+    if (!write_file(o.junit, to_junit(report))) {
+      err("cannot write " + o.junit + ": " + std::strerror(errno));
+      if (status == 0) status = 2;
+    }
+  }
   if (!o.json_out.empty() && !write_file(o.json_out, stats::to_json(*m.seg, name).dump(2) + "\n")) {
     err("cannot write " + o.json_out + ": " + std::strerror(errno));
     if (status == 0) status = 2;
