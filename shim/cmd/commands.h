@@ -17,6 +17,7 @@ struct RunOptions {
   std::string json_out;                // --json-out FILE
   bool keep = false;                   // --keep: leave the segment for `sockshim stats NAME`
   bool allow_unattached = false;       // --allow-unattached
+  std::string preload;                 // --preload PATH: this libsockshim.so, not the installed one
   std::vector<std::string> expect_fired;  // --expect-fired RULE: fail the run if RULE never fired
   std::string junit;                   // --junit FILE: the verdicts as JUnit XML
   std::vector<std::string> command;    // CMD ARGS...

@@ -43,6 +43,10 @@ void add_run(CLI::App& app, RunOptions& o) {
   run->add_flag("--keep", o.keep, "Keep the stats segment for `sockshim stats NAME`");
   run->add_flag("--allow-unattached", o.allow_unattached,
                 "Do not fail (exit 3) when the command never loaded the shim (e.g. static binaries)");
+  run->add_option("--preload", o.preload,
+                  "The preload object to use (default: $SOCKSHIM_LIB, else the one installed with "
+                  "this command)")
+      ->type_name("PATH");
   run->add_option("--expect-fired", o.expect_fired,
                   "Fail the run (exit 4) when rule RULE never fired; may be repeated")
       ->type_name("RULE")

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -50,13 +51,21 @@ std::string self_dir() {
   return p.substr(0, p.rfind('/'));
 }
 
-// libsockshim.so beside the command (the build tree), or in the installed lib directories.
-std::string find_library() {
-  if (const char* env = std::getenv("SOCKSHIM_LIB"); env && *env) return env;
+// Where libsockshim.so is looked for, first found wins: --preload, $SOCKSHIM_LIB, beside the
+// command (the build tree), then the install's private folder, found from the command's own
+// location (meson.build fixes the path from bindir, so any prefix and DESTDIR work).
+std::vector<std::string> library_candidates(const std::string& preload) {
+  if (!preload.empty()) return {preload};
+  if (const char* env = std::getenv("SOCKSHIM_LIB"); env && *env) return {env};
   const std::string dir = self_dir();
-  for (const char* rel : {"/libsockshim.so", "/../lib/x86_64-linux-gnu/libsockshim.so",
-                          "/../lib/libsockshim.so", "/../lib64/libsockshim.so"}) {
-    const std::string p = dir + rel;
+  const std::filesystem::path installed = SOCKSHIM_PRELOAD_FROM_BINDIR;
+  // lexically_normal: the error message names .../lib/sockshim, not .../bin/../lib/sockshim.
+  const std::filesystem::path lib = (installed.is_absolute() ? installed : dir / installed) / "libsockshim.so";
+  return {dir + "/libsockshim.so", lib.lexically_normal().string()};
+}
+
+std::string find_library(const std::vector<std::string>& candidates) {
+  for (const std::string& p : candidates) {
     if (access(p.c_str(), R_OK) == 0) {
       char real[PATH_MAX];
       return realpath(p.c_str(), real) ? std::string(real) : p;
@@ -181,9 +190,12 @@ int run_command(const RunOptions& o) {
     char real[PATH_MAX];
     rules_abs = rules_regular && realpath(o.rules_file.c_str(), real) ? real : o.rules_file;
   }
-  const std::string lib = find_library();
+  const std::vector<std::string> candidates = library_candidates(o.preload);
+  const std::string lib = find_library(candidates);
   if (lib.empty()) {
-    err("cannot find libsockshim.so beside " + self_dir() + " (set SOCKSHIM_LIB)");
+    std::string tried;
+    for (const std::string& c : candidates) tried += (tried.empty() ? "" : ", ") + c;
+    err("cannot find the preload object (tried " + tried + "); use --preload PATH or set SOCKSHIM_LIB");
     return 2;
   }
   // The name: --name, else SOCKSHIM_STATS (a segment the caller chose), else a fresh one. Inside
