@@ -16,6 +16,8 @@ PACKAGES=(
   valgrind strace file procps iproute2 python3-jsonschema
   # reports: promtool checks `sockshim stats --format prometheus` (tests/integration/test_reports.py)
   prometheus
+  # the Debian package (scripts/deb-check.sh): its build and its lint
+  dpkg-dev debhelper lintian
   # netstack against the kernel over TUN: the kernel's tools, and tshark to judge captures
   iputils-ping netcat-openbsd tshark tcpdump
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test: all suites in build/ (-Werror: the project's own build stays
-# warning-free; it is not a default, so other people's builds are not), then the unit suite
-# again in build-asan/
+# warning-free; it is not a default, so other people's builds are not), then the Debian package
+# (scripts/deb-check.sh: CI's one release build, with dpkg-buildflags, counted for warnings,
+# linted, installed and run), then the unit suite again in build-asan/
 # (AddressSanitizer + UndefinedBehaviorSanitizer), then every libFuzzer target (suite 'fuzz') in
 # build-fuzz/ (clang). Arguments go to the first `meson test`, e.g.
 #   scripts/test.sh --suite unit
@@ -49,6 +50,19 @@ run_tests() {
 
 configure_and_build build -Dwerror=true
 run_tests build --num-processes 2 "$@"
+
+# The package: one build with the distribution's flags serves the warning count, lintian and the
+# installed-copy checks. Skipped (77) only for the part that needs root.
+log "scripts/deb-check.sh"
+deb_start=$SECONDS
+deb_rc=0
+scripts/deb-check.sh || deb_rc=$?
+log "scripts/deb-check.sh: exit $deb_rc after $((SECONDS - deb_start)) s"
+case $deb_rc in
+  0) passed=$((passed + 1)) ;;
+  77) skipped=$((skipped + 1)) ;;
+  *) failed=$((failed + 1)); status=1 ;;
+esac
 
 # The sanitizer build (-O0: quicker to compile; these tests are short) only needs what the unit
 # suite runs: build those executables alone (the preload object and the commands are exercised
