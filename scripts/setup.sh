@@ -9,11 +9,15 @@ PACKAGES=(
   # build
   meson ninja-build pkg-config g++ clang libclang-rt-14-dev
   # libraries (pkg-config)
-  nlohmann-json3-dev libspdlog-dev libfmt-dev catch2 libpcap-dev libcli11-dev libbpf-dev
+  nlohmann-json3-dev catch2 libpcap-dev libcli11-dev libbpf-dev
   # integration tests: real programs under `sockshim run`
   curl socat python3 libpython3.11-testsuite redis-server redis-tools
   # diagnostics and test tooling
   valgrind strace file procps iproute2 python3-jsonschema
+  # reports: promtool checks `sockshim stats --format prometheus` (tests/integration/test_reports.py)
+  prometheus
+  # the Debian package (scripts/deb-check.sh): its build and its lint
+  dpkg-dev debhelper lintian
   # netstack against the kernel over TUN: the kernel's tools, and tshark to judge captures
   iputils-ping netcat-openbsd tshark tcpdump
 )

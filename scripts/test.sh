@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Builds and runs every test: all suites in build/, then the unit suite again in build-asan/
+# Builds and runs every test: all suites in build/ (-Werror: the project's own build stays
+# warning-free; it is not a default, so other people's builds are not), then the Debian package
+# (scripts/deb-check.sh: CI's one release build, with dpkg-buildflags, counted for warnings,
+# linted, installed and run), then the unit suite again in build-asan/
 # (AddressSanitizer + UndefinedBehaviorSanitizer), then every libFuzzer target (suite 'fuzz') in
 # build-fuzz/ (clang). Arguments go to the first `meson test`, e.g.
 #   scripts/test.sh --suite unit
@@ -45,13 +48,26 @@ run_tests() {
   fi
 }
 
-configure_and_build build
+configure_and_build build -Dwerror=true
 run_tests build --num-processes 2 "$@"
+
+# The package: one build with the distribution's flags serves the warning count, lintian and the
+# installed-copy checks. Skipped (77) only for the part that needs root.
+log "scripts/deb-check.sh"
+deb_start=$SECONDS
+deb_rc=0
+scripts/deb-check.sh || deb_rc=$?
+log "scripts/deb-check.sh: exit $deb_rc after $((SECONDS - deb_start)) s"
+case $deb_rc in
+  0) passed=$((passed + 1)) ;;
+  77) skipped=$((skipped + 1)) ;;
+  *) failed=$((failed + 1)); status=1 ;;
+esac
 
 # The sanitizer build (-O0: quicker to compile; these tests are short) only needs what the unit
 # suite runs: build those executables alone (the preload object and the commands are exercised
 # by the first run) to keep CI within its time.
-configure_only build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+configure_only build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 # suite_executables DIR SUITE: the executables DIR builds for its tests in SUITE and what they
 # depend on (e.g. the bpfvm command its CLI test runs), relative to DIR, one a line.
 suite_executables() {
@@ -87,7 +103,7 @@ run_tests build-asan --no-rebuild --num-processes 2 --timeout-multiplier 3 --sui
 # libFuzzer target, whatever the module) runs for the fuzz_seconds option (60 s by default), two
 # at a time, so the stage takes about targets/2 minutes plus the build of those executables.
 if command -v clang++ >/dev/null; then
-  if CXX=clang++ configure_only build-fuzz -Dfuzz=true -Dbuildtype=debugoptimized \
+  if CXX=clang++ configure_only build-fuzz -Dwerror=true -Dfuzz=true -Dbuildtype=debugoptimized \
       -Db_sanitize=address,undefined -Db_lundef=false &&
       ninja -C build-fuzz build.ninja >&2; then  # re-runs meson if a meson.build changed, so the
     # introspection below sees tests added since the directory was configured.

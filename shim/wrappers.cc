@@ -100,6 +100,11 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...) {
 // in the calling thread's TLS (which the child shares) and jumps to the real vfork, which returns
 // straight to the caller. Switch::in_vfork_child() then asks getpid() only while the hint is set.
 // Before the real vfork is resolved, fork serves: POSIX allows vfork to be a fork.
+// x86-64 only (shim/meson.build refuses other CPUs at configure time): another architecture needs
+// its own few lines of assembly here, e.g. aarch64's mrs tpidr_el0 and a tail call through x16.
+#if !defined(__x86_64__)
+#error "shim/wrappers.cc: the vfork trampoline is x86-64 assembly; the preload object supports x86-64 Linux only"
+#endif
 asm(R"(
     .text
     .globl vfork

@@ -211,13 +211,13 @@ Expected<std::string, TextError> format_asm(const Program& p) {
     if (a >= p.size() || b >= p.size()) return err(i, "jump leaves the program");
     target[a] = target[b] = true;
   }
-  auto label = [](std::uint64_t t) { return "L" + std::to_string(t); };
+  auto label = [](std::uint64_t t) { return text::concat("L", std::to_string(t)); };
   auto hex = [](std::uint32_t v) { char b[16]; std::snprintf(b, sizeof b, "0x%x", v); return std::string(b); };
   std::string out;
   for (std::size_t i = 0; i < p.size(); ++i) {
     const Instruction& in = p[i];
     const std::uint16_t c = in.code;
-    const std::string k = "#" + hex(in.k);
+    const std::string k = text::concat("#", hex(in.k));
     const char* sz = bpf_size(c) == kH ? "ldh" : bpf_size(c) == kB ? "ldb" : "ld";
     std::string line;
     if (c == (kLd | kW | kAbs) || c == (kLd | kH | kAbs) || c == (kLd | kB | kAbs)) {

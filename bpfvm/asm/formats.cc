@@ -39,7 +39,7 @@ Expected<Instruction, std::string> four(const std::vector<std::string_view>& f) 
   std::uint32_t v[4];
   for (int i = 0; i < 4; ++i) {
     auto n = text::parse_unsigned(f[static_cast<std::size_t>(i)]);
-    if (!n) return unexpected("\"" + std::string(f[static_cast<std::size_t>(i)]) + "\" is not a number");
+    if (!n) return unexpected(text::concat("\"", f[static_cast<std::size_t>(i)], "\" is not a number"));
     v[i] = *n;
   }
   return from_numbers(v);
@@ -116,7 +116,7 @@ Expected<Program, TextError> parse_numbers(std::string_view src) {
   std::optional<std::uint32_t> count;
   if (!rows.empty() && fields(rows[0].second, " \t").size() == 1) {  // tcpdump -ddd's count line
     count = text::parse_unsigned(rows[0].second);
-    if (!count) return unexpected(TextError{rows[0].first, "\"" + std::string(rows[0].second) + "\" is not a count"});
+    if (!count) return unexpected(TextError{rows[0].first, text::concat("\"", rows[0].second, "\" is not a count")});
     first = 1;
   }
   for (std::size_t i = first; i < rows.size(); ++i) {

@@ -54,10 +54,10 @@ std::pair<std::string, std::string> image(const Instruction& in, std::size_t n) 
     case kRet | kK: return {"ret", std::string("#") + dec(k)};
     case kRet | kA: return {"ret", ""};
     case kLd | kW | kAbs: case kLd | kH | kAbs: case kLd | kB | kAbs:
-      if (auto name = text::libpcap_ancillary_name(k)) return {size_op(c), "[" + std::string(*name) + "]"};
+      if (auto name = text::libpcap_ancillary_name(k)) return {size_op(c), text::concat("[", *name, "]")};
       return {size_op(c), std::string("[") + dec(k) + "]"};
     case kLd | kW | kInd: case kLd | kH | kInd: case kLd | kB | kInd:
-      return {size_op(c), std::string("[x + ") + dec(k) + "]"};
+      return {size_op(c), text::concat("[x + ", dec(k), "]")};
     case kLd | kW | kLen: return {"ld", "#pktlen"};
     case kLd | kImm: return {"ld", std::string("#") + hex(k)};
     case kLdx | kImm: return {"ldx", std::string("#") + hex(k)};

@@ -20,4 +20,14 @@ std::optional<std::uint32_t> ancillary_from_name(std::string_view name);
 std::optional<std::string_view> libpcap_ancillary_name(std::uint32_t k);
 std::optional<std::string_view> bpf_asm_ancillary_name(std::uint32_t k);
 
+// concat("[x + ", dec(k), "]"): appends left to right. Not `"[x + " + std::string`: that operator
+// inserts at the front of its right operand, where GCC 12 at -O3 reports a false -Wrestrict
+// (GCC bug 105651) that breaks a release build with -Werror.
+template <typename... Parts>
+std::string concat(const Parts&... parts) {
+  std::string out;
+  (out.append(std::string_view(parts)), ...);
+  return out;
+}
+
 }  // namespace bpfvm::text

@@ -1,12 +1,7 @@
 // `bpfvm`: run, validate, assemble and disassemble classic BPF programs; `batch` answers JSON
 // lines for scripted cross-checks. Exit status: 0 success, 1 a refused or unreadable program,
 // 2 bad usage.
-// GCC 12 reports a false "potential null pointer dereference" inside CLI11's inline helpers at
-// -O2 (see shim/cmd/main.cc); silence it for CLI11 only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <fstream>
 #include <iostream>
@@ -15,6 +10,8 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "bpfvm_version.h"  // generated: BPFVM_GIT_COMMIT
 
 #include "bpfvm/asm/text.h"
 #include "bpfvm/compile.h"
@@ -235,10 +232,18 @@ int cmd_batch() {
   return 0;
 }
 
+// "bpfvm 0.1.0 (git 0123456789ab)": meson.build's version, and the commit when built from git.
+std::string version_text() {
+  std::string v = "bpfvm " BPFVM_VERSION;
+  if (const std::string commit = BPFVM_GIT_COMMIT; !commit.empty()) v += " (git " + commit + ")";
+  return v;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"bpfvm: a classic BPF machine with the Linux kernel's semantics"};
+  CLI::App app{"bpfvm: a classic BPF machine with the Linux kernel's semantics", "bpfvm"};
+  app.set_version_flag("--version", version_text());
   app.require_subcommand(1);
   Options o;
   const std::string prog_help = "Program file or - for stdin: tcpdump -d/-dd/-ddd, JSON, or bpf_asm (auto-detected)";

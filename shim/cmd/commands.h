@@ -17,7 +17,9 @@ struct RunOptions {
   std::string json_out;                // --json-out FILE
   bool keep = false;                   // --keep: leave the segment for `sockshim stats NAME`
   bool allow_unattached = false;       // --allow-unattached
+  std::string preload;                 // --preload PATH: this libsockshim.so, not the installed one
   std::vector<std::string> expect_fired;  // --expect-fired RULE: fail the run if RULE never fired
+  std::string junit;                   // --junit FILE: the verdicts as JUnit XML
   std::vector<std::string> command;    // CMD ARGS...
 };
 // Exit status: CMD's own, 128+signal when CMD was killed, 2 for a bad rule file or bad usage,
@@ -28,6 +30,7 @@ int run_command(const RunOptions& o);
 struct StatsOptions {
   std::string name;
   bool json = false;
+  std::string format;    // --format text|json|prometheus; empty: text (json with --json)
   bool remove = false;   // --remove: delete the segment after printing
   bool events = false;   // --events: add the decision log to the text
   bool gc = false;       // --gc: remove this user's segments that nobody uses or kept

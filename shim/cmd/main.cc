@@ -1,12 +1,6 @@
 // `sockshim`: parses the command line into the option structs of commands.h and runs one
 // subcommand. Exit status 2 for bad usage and for anything unexpected; otherwise the subcommand's.
-// GCC 12 reports a "potential null pointer dereference" inside CLI11's own inline helpers
-// (CLI::detail::split → std::vector<std::string>::emplace_back) at -O2; it is a false positive
-// in a system header that -Werror would turn into a build failure. Silence it for CLI11 only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <cstdint>
 #include <cstdio>
@@ -16,9 +10,7 @@
 #include "shim/cmd/commands.h"
 #include "shim/env_values.h"
 
-#ifndef SOCKSHIM_VERSION
-#define SOCKSHIM_VERSION "unknown"
-#endif
+#include "sockshim_version.h"  // generated: SOCKSHIM_GIT_COMMIT
 
 namespace shim::cmd {
 namespace {
@@ -51,10 +43,18 @@ void add_run(CLI::App& app, RunOptions& o) {
   run->add_flag("--keep", o.keep, "Keep the stats segment for `sockshim stats NAME`");
   run->add_flag("--allow-unattached", o.allow_unattached,
                 "Do not fail (exit 3) when the command never loaded the shim (e.g. static binaries)");
+  run->add_option("--preload", o.preload,
+                  "The preload object to use (default: $SOCKSHIM_LIB, else the one installed with "
+                  "this command)")
+      ->type_name("PATH");
   run->add_option("--expect-fired", o.expect_fired,
                   "Fail the run (exit 4) when rule RULE never fired; may be repeated")
       ->type_name("RULE")
       ->take_first();
+  run->add_option("--junit", o.junit,
+                  "Write the verdicts as JUnit XML to FILE: one test case per --expect-fired rule "
+                  "and one for the command's exit status")
+      ->type_name("FILE");
   // Everything from the first positional (or after `--`) is the command's, unparsed: with
   // positionals_at_end, `sockshim run python3 -c x --foo` hands -c and --foo to python3.
   run->add_option("CMD", o.command, "The command and its arguments")->required();
@@ -70,7 +70,12 @@ void add_run(CLI::App& app, RunOptions& o) {
 void add_stats(CLI::App& app, StatsOptions& o) {
   CLI::App* stats = app.add_subcommand("stats", "Print a stats segment, live or after the run ended");
   stats->add_option("NAME", o.name, "Segment name (/dev/shm/sockshim-NAME)");
-  stats->add_flag("--json", o.json, "Print the JSON document (docs/stats.md) instead of text");
+  stats->add_flag("--json", o.json, "Print the JSON document (docs/stats.md): --format json");
+  stats->add_option("--format", o.format,
+                    "text (default), json, or prometheus (text exposition format, for "
+                    "node_exporter's textfile collector)")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json", "prometheus"}));
   stats->add_flag("--remove", o.remove, "Remove the segment after printing it");
   stats->add_flag("--events", o.events,
                   "Also list the decision log: every fault fired (the JSON always has it)");
@@ -78,8 +83,9 @@ void add_stats(CLI::App& app, StatsOptions& o) {
                   "Remove your segments that no live process uses and no `run --keep` kept "
                   "(e.g. left by a run killed with SIGKILL); takes no NAME");
   stats->footer(
-      "Example:\n"
-      "  sockshim run --name ci --keep -- ./client && sockshim stats ci --json --remove");
+      "Examples:\n"
+      "  sockshim run --name ci --keep -- ./client && sockshim stats ci --json --remove\n"
+      "  sockshim stats ci --format prometheus > /var/lib/node_exporter/sockshim-ci.prom");
 }
 
 void add_check(CLI::App& app, CheckOptions& o) {
@@ -104,9 +110,16 @@ void add_ctl(CLI::App& app, CtlOptions& o) {
       "  sockshim ctl ci enable partition-db; sleep 5; sockshim ctl ci disable partition-db");
 }
 
+// "sockshim 0.1.0 (git 0123456789ab)": meson.build's version, and the commit when built from git.
+std::string version_text() {
+  std::string v = "sockshim " SOCKSHIM_VERSION;
+  if (const std::string commit = SOCKSHIM_GIT_COMMIT; !commit.empty()) v += " (git " + commit + ")";
+  return v;
+}
+
 int run_main(int argc, char** argv) {
   CLI::App app{"sockshim: count and fault-inject the socket calls of unmodified programs", "sockshim"};
-  app.set_version_flag("--version", "sockshim " SOCKSHIM_VERSION);
+  app.set_version_flag("--version", version_text());
   app.require_subcommand(1);
   app.footer(
       "Run `sockshim SUBCOMMAND --help` for its options.\n\n"

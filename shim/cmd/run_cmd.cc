@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 #include "filters/table.h"
 #include "shim/cmd/commands.h"
 #include "shim/cmd/elf_probe.h"
+#include "shim/cmd/junit.h"
 #include "shim/stats/report.h"
 #include "shim/stats/segment.h"
 #include "shim/stats/table_init.h"
@@ -49,13 +51,21 @@ std::string self_dir() {
   return p.substr(0, p.rfind('/'));
 }
 
-// libsockshim.so beside the command (the build tree), or in the installed lib directories.
-std::string find_library() {
-  if (const char* env = std::getenv("SOCKSHIM_LIB"); env && *env) return env;
+// Where libsockshim.so is looked for, first found wins: --preload, $SOCKSHIM_LIB, beside the
+// command (the build tree), then the install's private folder, found from the command's own
+// location (meson.build fixes the path from bindir, so any prefix and DESTDIR work).
+std::vector<std::string> library_candidates(const std::string& preload) {
+  if (!preload.empty()) return {preload};
+  if (const char* env = std::getenv("SOCKSHIM_LIB"); env && *env) return {env};
   const std::string dir = self_dir();
-  for (const char* rel : {"/libsockshim.so", "/../lib/x86_64-linux-gnu/libsockshim.so",
-                          "/../lib/libsockshim.so", "/../lib64/libsockshim.so"}) {
-    const std::string p = dir + rel;
+  const std::filesystem::path installed = SOCKSHIM_PRELOAD_FROM_BINDIR;
+  // lexically_normal: the error message names .../lib/sockshim, not .../bin/../lib/sockshim.
+  const std::filesystem::path lib = (installed.is_absolute() ? installed : dir / installed) / "libsockshim.so";
+  return {dir + "/libsockshim.so", lib.lexically_normal().string()};
+}
+
+std::string find_library(const std::vector<std::string>& candidates) {
+  for (const std::string& p : candidates) {
     if (access(p.c_str(), R_OK) == 0) {
       char real[PATH_MAX];
       return realpath(p.c_str(), real) ? std::string(real) : p;
@@ -138,6 +148,18 @@ void settle_vanished(stats::Segment& s) {
   }
 }
 
+double monotonic_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
 bool write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
@@ -168,9 +190,12 @@ int run_command(const RunOptions& o) {
     char real[PATH_MAX];
     rules_abs = rules_regular && realpath(o.rules_file.c_str(), real) ? real : o.rules_file;
   }
-  const std::string lib = find_library();
+  const std::vector<std::string> candidates = library_candidates(o.preload);
+  const std::string lib = find_library(candidates);
   if (lib.empty()) {
-    err("cannot find libsockshim.so beside " + self_dir() + " (set SOCKSHIM_LIB)");
+    std::string tried;
+    for (const std::string& c : candidates) tried += (tried.empty() ? "" : ", ") + c;
+    err("cannot find the preload object (tried " + tried + "); use --preload PATH or set SOCKSHIM_LIB");
     return 2;
   }
   // The name: --name, else SOCKSHIM_STATS (a segment the caller chose), else a fresh one. Inside
@@ -223,6 +248,8 @@ int run_command(const RunOptions& o) {
   sa.sa_handler = forward_signal;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
+  const std::int64_t start_ns = stats::realtime_ns();
+  const double start_s = monotonic_seconds();
   const pid_t pid = start(o.command);
   if (pid < 0) {
     err(std::string("fork: ") + std::strerror(errno));
@@ -232,6 +259,7 @@ int run_command(const RunOptions& o) {
   int raw = 0;
   int status = wait_for(pid, &raw);
   g_child = 0;
+  const double seconds = monotonic_seconds() - start_s;
   if (status < 0) {
     err(std::string("waitpid: ") + std::strerror(errno));
     status = 2;
@@ -241,7 +269,8 @@ int run_command(const RunOptions& o) {
 
   const bool exec_failed = WIFEXITED(raw) && (status == 127 || status == 126) &&
                            m.seg->header.process_next.load() == 0;
-  if (m.seg->header.process_next.load() == 0 && !exec_failed) {
+  const bool attached = m.seg->header.process_next.load() != 0;
+  if (!attached && !exec_failed) {
     err("no process of `" + o.command[0] + "` loaded the shim, so nothing was counted or injected: " +
         unattached_reason(probe_executable(o.command[0])));
     if (!o.allow_unattached) status = 3;
@@ -258,6 +287,15 @@ int run_command(const RunOptions& o) {
     }
   }
   if (o.summary) std::fputs(stats::to_text(*m.seg, name).c_str(), stderr);
+  if (!o.junit.empty()) {
+    const JunitRun report{name, o.command, o.expect_fired, raw, attached || o.allow_unattached,
+                          start_ns, seconds, host_name(), stats::to_json(*m.seg, name),
+                          stats::to_text(*m.seg, name)};
+    if (!write_file(o.junit, to_junit(report))) {
+      err("cannot write " + o.junit + ": " + std::strerror(errno));
+      if (status == 0) status = 2;
+    }
+  }
   if (!o.json_out.empty() && !write_file(o.json_out, stats::to_json(*m.seg, name).dump(2) + "\n")) {
     err("cannot write " + o.json_out + ": " + std::strerror(errno));
     if (status == 0) status = 2;

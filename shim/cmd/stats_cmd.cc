@@ -1,4 +1,4 @@
-// `sockshim stats NAME [--json] [--remove]`: prints a stats segment, live or after the run.
+// `sockshim stats NAME [--json | --format text|json|prometheus] [--remove]`: prints a stats segment, live or after the run.
 #include <dirent.h>
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 #include <string>
 
 #include "shim/cmd/commands.h"
+#include "shim/stats/prometheus.h"
 #include "shim/stats/report.h"
 #include "shim/stats/segment.h"
 
@@ -97,6 +98,11 @@ int stats_command(const StatsOptions& o) {
     }
     return collect_garbage();
   }
+  if (o.json && !o.format.empty() && o.format != "json") {
+    std::fprintf(stderr, "sockshim: stats: --json and --format %s contradict each other\n", o.format.c_str());
+    return 2;
+  }
+  const std::string format = o.json ? "json" : o.format.empty() ? "text" : o.format;
   if (o.name.empty()) {
     std::fprintf(stderr, "sockshim: stats: which segment? (sockshim stats NAME, or --gc)\n");
     return 2;
@@ -113,7 +119,9 @@ int stats_command(const StatsOptions& o) {
   // Format fully before printing, so a failure leaves no half document behind.
   std::string out;
   try {
-    out = o.json ? stats::to_json(*m.seg, o.name).dump(2) + "\n" : stats::to_text(*m.seg, o.name, o.events);
+    if (format == "json") out = stats::to_json(*m.seg, o.name).dump(2) + "\n";
+    else if (format == "prometheus") out = stats::to_prometheus(stats::to_json(*m.seg, o.name));
+    else out = stats::to_text(*m.seg, o.name, o.events);
   } catch (...) {
     stats::unmap_segment(m);
     throw;

@@ -156,7 +156,9 @@ TEST_CASE("portless rules mixed with port rules", "[filters]") {
 TEST_CASE("a hundred port rules that never match", "[filters]") {
   std::vector<Rule> rules;
   for (std::uint16_t i = 0; i < 100; ++i) {
-    rules.push_back(rule("p" + std::to_string(i), bit(CallType::kConnect),
+    std::string name = "p";   // not "p" + std::to_string(i): GCC 12 -O3's false -Wrestrict
+    name += std::to_string(i);
+    rules.push_back(rule(name, bit(CallType::kConnect),
                          port(static_cast<std::uint16_t>(10000 + 2 * i),
                               static_cast<std::uint16_t>(10000 + 2 * i))));
   }
