@@ -4,7 +4,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace bpfvm::seccomp {
 
@@ -48,5 +50,11 @@ std::uint32_t word(const Data& d, std::uint32_t k);
 
 // "allow", "errno 13", "kill_process", "unknown 0x12340000" ...: what `ret` means to the kernel.
 std::string describe_action(std::uint32_t ret);
+
+// The inverse, for command lines: allow, log, notify (user_notif), kill_process, kill_thread,
+// trap[:N], errno:N, trace[:N], or a number (decimal or 0x hex) taken as the whole value.
+std::optional<std::uint32_t> parse_action(std::string_view text);
+// x86_64, i386, aarch64, or a number: the AUDIT_ARCH_* value.
+std::optional<std::uint32_t> parse_arch(std::string_view text);
 
 }  // namespace bpfvm::seccomp

@@ -222,3 +222,19 @@ TEST_CASE("a short list is a search, not a chain", "[seccomp][builder]") {
   CHECK(sc::build_notify_list(std::vector<std::uint32_t>{sc::kX32SyscallBit | 41}, sc::kRetUserNotif,
                               sc::kAuditArchAarch64).has_value());
 }
+
+TEST_CASE("actions and arches parse as the command line writes them", "[seccomp]") {
+  CHECK(sc::parse_action("notify") == sc::kRetUserNotif);
+  CHECK(sc::parse_action("errno:13") == (sc::kRetErrno | 13));
+  CHECK(sc::parse_action("trap") == sc::kRetTrap);
+  CHECK(sc::parse_action("trace:0x10") == (sc::kRetTrace | 16));
+  CHECK(sc::parse_action("kill_process") == sc::kRetKillProcess);
+  CHECK(sc::parse_action("0x7fff0000") == sc::kRetAllow);
+  CHECK_FALSE(sc::parse_action("errno"));
+  CHECK_FALSE(sc::parse_action("errno:65536"));
+  CHECK_FALSE(sc::parse_action("allow:1"));
+  CHECK_FALSE(sc::parse_action("deny"));
+  CHECK(sc::parse_arch("i386") == sc::kAuditArchI386);
+  CHECK(sc::parse_arch("0xc00000b7") == sc::kAuditArchAarch64);
+  CHECK_FALSE(sc::parse_arch("mips"));
+}
