@@ -102,6 +102,8 @@ std::string_view reason(Errc code) {
     case Errc::kShiftTooLarge: return "shift by 32 or more";
     case Errc::kUnknownAncillary: return "unknown ancillary load";
     case Errc::kScratchReadBeforeWrite: return "scratch read before write";
+    case Errc::kSeccompOpcode: return "opcode not allowed in seccomp";
+    case Errc::kSeccompLoad: return "load outside seccomp_data or unaligned";
   }
   return "unknown error";
 }

@@ -24,6 +24,9 @@ enum class Errc : std::uint8_t {
   kShiftTooLarge,         // lsh or rsh by constant >= 32
   kUnknownAncillary,      // ld [SKF_AD_OFF + n] with n not a known SKF_AD_*
   kScratchReadBeforeWrite,  // some path reaches ld/ldx M[k] before any st/stx M[k]
+  // Seccomp mode only (seccomp/validator.h, kernel/seccomp.c seccomp_check_filter):
+  kSeccompOpcode,         // a classic opcode seccomp does not allow (mod, ldh/ldb, indirect, msh)
+  kSeccompLoad,           // ld [k] with k >= sizeof(struct seccomp_data) or k not 4-byte aligned
 };
 
 struct BpfError {

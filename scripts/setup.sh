@@ -12,8 +12,8 @@ PACKAGES=(
   nlohmann-json3-dev catch2 libpcap-dev libcli11-dev libbpf-dev
   # integration tests: real programs under `sockshim run`
   curl socat python3 libpython3.11-testsuite redis-server redis-tools
-  # diagnostics and test tooling
-  valgrind strace file procps iproute2 python3-jsonschema
+  # diagnostics and test tooling (libseccomp-dev: the second oracle of bpfvm's seccomp builder)
+  valgrind strace file procps iproute2 python3-jsonschema libseccomp-dev
   # reports: promtool checks `sockshim stats --format prometheus` (tests/integration/test_reports.py)
   prometheus
   # the Debian package (scripts/deb-check.sh): its build and its lint

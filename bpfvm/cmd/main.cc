@@ -3,6 +3,7 @@
 // 2 bad usage.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -21,6 +22,10 @@
 #include "bpfvm/oracle/frame_gen.h"
 #include "bpfvm/oracle/loopback.h"
 #include "bpfvm/oracle/program_gen.h"
+#include "bpfvm/oracle/seccomp_gen.h"
+#include "bpfvm/oracle/seccomp_probe.h"
+#include "bpfvm/seccomp/builder.h"
+#include "bpfvm/seccomp/run.h"
 
 namespace {
 
@@ -28,8 +33,15 @@ constexpr int kRefused = 1;
 
 struct Options {
   std::string prog, packet, net, ll, ctx, format, linktype = "raw";
-  bool socket = false, ebpf = false;
+  bool socket = false, ebpf = false, seccomp = false;
   std::uint64_t count = 10000, seed = 1;
+  // Seccomp mode: `--mode seccomp`, the seccomp_data fields, and seccomp-build's list and actions.
+  std::string mode = "socket", arch = "x86_64", action = "notify", default_action = "allow",
+              bad_arch = "kill_process", x32 = "kill_process";
+  std::int64_t nr = 0;
+  std::uint64_t ip = 0;
+  std::vector<std::uint64_t> args;
+  std::vector<std::uint32_t> numbers;
 };
 
 constexpr int kSkipped = 77;  // the automake/meson "skipped" status
@@ -59,7 +71,30 @@ void print_refusal(const bpfvm::BpfError& e) {
   std::cerr << "invalid: instruction " << e.insn_index << ": " << bpfvm::reason(e.code) << "\n";
 }
 
+// run --mode seccomp: prints the return value in hex and what the kernel does with it.
+int cmd_run_seccomp(const Options& o) {
+  auto p = load(o.prog);
+  if (!p) return kRefused;
+  auto arch = bpfvm::seccomp::parse_arch(o.arch);
+  if (!arch) { std::cerr << "bpfvm: --arch: expected x86_64, i386, aarch64 or a number\n"; return 2; }
+  if (o.args.size() > 6) { std::cerr << "bpfvm: --args: at most 6 values\n"; return 2; }
+  bpfvm::seccomp::Data d;
+  d.nr = static_cast<std::int32_t>(o.nr);
+  d.arch = *arch;
+  d.instruction_pointer = o.ip;
+  std::copy(o.args.begin(), o.args.end(), d.args.begin());
+  auto v = bpfvm::seccomp::validate_seccomp(std::move(*p));
+  if (!v) { print_refusal(v.error()); return kRefused; }
+  const std::uint32_t ret = bpfvm::seccomp::run(*v, d);
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "0x%08x", ret);
+  std::cout << hex << " " << bpfvm::seccomp::describe_action(ret) << "\n";
+  return 0;
+}
+
 int cmd_run(const Options& o) {
+  if (o.mode == "seccomp") return cmd_run_seccomp(o);
+  if (o.packet.empty() && o.mode == "socket") { std::cerr << "bpfvm: run: --packet is required\n"; return 2; }
   auto p = load(o.prog);
   if (!p) return kRefused;
   auto packet = bpfvm::parse_hex(o.packet);
@@ -88,14 +123,43 @@ int cmd_run(const Options& o) {
   return 0;
 }
 
+int print_as(const bpfvm::Program& p, const std::string& format);
+
 int cmd_validate(const Options& o) {
   auto p = load(o.prog);
   if (!p) return kRefused;
   const std::size_t n = p->size();
-  auto v = bpfvm::validate(std::move(*p));
-  if (!v) { print_refusal(v.error()); return kRefused; }
+  if (o.mode == "seccomp") {
+    auto v = bpfvm::seccomp::validate_seccomp(std::move(*p));
+    if (!v) { print_refusal(v.error()); return kRefused; }
+  } else {
+    auto v = bpfvm::validate(std::move(*p));
+    if (!v) { print_refusal(v.error()); return kRefused; }
+  }
   std::cout << "ok: " << n << " instructions\n";
   return 0;
+}
+
+// seccomp-build: the builder's allow-list filter for the numbers given, in any output form.
+int cmd_seccomp_build(const Options& o) {
+  namespace sc = bpfvm::seccomp;
+  sc::SyscallFilterSpec spec;
+  auto arch = sc::parse_arch(o.arch);
+  if (!arch) { std::cerr << "bpfvm: --arch: expected x86_64, i386, aarch64 or a number\n"; return 2; }
+  spec.arch = *arch;
+  for (auto [text, out, flag] : {std::tuple{&o.default_action, &spec.default_action, "--default"},
+                                 std::tuple{&o.bad_arch, &spec.bad_arch_action, "--bad-arch"},
+                                 std::tuple{&o.x32, &spec.x32_action, "--x32"}}) {
+    auto a = sc::parse_action(*text);
+    if (!a) { std::cerr << "bpfvm: " << flag << ": not an action: " << *text << "\n"; return 2; }
+    *out = *a;
+  }
+  auto action = sc::parse_action(o.action);
+  if (!action) { std::cerr << "bpfvm: --action: not an action: " << o.action << "\n"; return 2; }
+  for (std::uint32_t nr : o.numbers) spec.actions[nr] = *action;
+  auto built = sc::build_syscall_filter(spec);
+  if (!built) { std::cerr << "bpfvm: " << sc::reason(built.error()) << "\n"; return kRefused; }
+  return print_as(built->program(), o.format);
 }
 
 int cmd_asm(const Options& o) {
@@ -223,6 +287,48 @@ int cmd_crosscheck_ebpf(const Options& o) {
   return disagreements == 0 ? 0 : kRefused;
 }
 
+// The seccomp oracle: random seccomp programs installed in child processes, their probe calls'
+// verdicts (errno, SIGSYS trap, kill) against bpfvm's; disagreements as JSON lines.
+int cmd_crosscheck_seccomp(const Options& o) {
+  using bpfvm::oracle::SeccompOracle;
+  if (auto why = SeccompOracle::unavailable()) {
+    std::cerr << "bpfvm: crosscheck --seccomp skipped: " << *why << "\n";
+    return kSkipped;
+  }
+  auto oracle = SeccompOracle::open();
+  if (!oracle) { std::cerr << "bpfvm: " << oracle.error() << "\n"; return kRefused; }
+  bpfvm::oracle::SeccompGen gen(o.seed, oracle->has_int80());
+  std::uint64_t refused = 0, probes = 0, disagreements = 0;
+  for (std::uint64_t i = 0; i < o.count; ++i) {
+    const auto c = gen.next();
+    auto kernel = oracle->kernel(c.program, c.probes);
+    if (!kernel) { std::cerr << "bpfvm: case " << i << ": " << kernel.error() << "\n"; return kRefused; }
+    auto v = bpfvm::seccomp::validate_seccomp(c.program);
+    nlohmann::ordered_json diff = nlohmann::ordered_json::array();
+    if (kernel->refused != !v.has_value()) {
+      diff.push_back({{"kernel", kernel->refused ? "refused" : "accepted"}, {"bpfvm", v ? "accepted" : "refused"}});
+    } else if (v) {
+      for (std::size_t j = 0; j < c.probes.size(); ++j, ++probes) {
+        const std::uint32_t ret = bpfvm::seccomp::run(*v, SeccompOracle::data(c.probes[j]));
+        const auto want = SeccompOracle::predict(ret);
+        if (want == kernel->verdicts[j]) continue;
+        diff.push_back({{"probe", j}, {"nr", static_cast<std::int64_t>(c.probes[j].nr)}, {"int80", c.probes[j].int80},
+                        {"args", c.probes[j].args}, {"bpfvm", ret}, {"expected", to_string(want)},
+                        {"kernel", to_string(kernel->verdicts[j])}});
+      }
+    }
+    refused += kernel->refused;
+    if (diff.empty()) continue;
+    ++disagreements;
+    std::cout << nlohmann::ordered_json{{"case", i}, {"prog", nlohmann::json::parse(bpfvm::format_json(c.program))},
+                                        {"disagreements", diff}}.dump()
+              << "\n";
+  }
+  std::cerr << o.count << " seccomp programs (seed " << o.seed << "), " << refused << " refused by the kernel, "
+            << probes << " probe calls, " << disagreements << " disagreements\n";
+  return disagreements == 0 ? 0 : kRefused;
+}
+
 int cmd_batch() {
   std::string line;
   while (std::getline(std::cin, line)) {
@@ -250,13 +356,34 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Validate and run a program on one packet; prints the return value");
   run->add_option("PROG", o.prog, prog_help)->required();
-  run->add_option("--packet", o.packet, "Packet bytes from offset 0, in hex")->required();
+  run->add_option("--packet", o.packet, "Packet bytes from offset 0, in hex (required in socket mode)");
   run->add_option("--net", o.net, "Bytes from the network header to the end of the packet (SKF_NET_OFF), hex");
   run->add_option("--ll", o.ll, "Bytes from the link-layer header to the end of the packet (SKF_LL_OFF), hex");
   run->add_option("--ctx", o.ctx, "Ancillary values as JSON, e.g. {\"protocol\": 2048, \"ifindex\": 1}");
+  const std::string mode_help = "socket (a socket filter, default) or seccomp (a seccomp filter: seccomp_check_filter's "
+                                "rules, run over struct seccomp_data)";
+  run->add_option("--mode", o.mode, mode_help)->check(CLI::IsMember({"socket", "seccomp"}));
+  run->add_option("--nr", o.nr, "seccomp: the system call number (seccomp_data.nr)");
+  run->add_option("--arch", o.arch, "seccomp: x86_64 (default), i386, aarch64 or an AUDIT_ARCH_* number");
+  run->add_option("--ip", o.ip, "seccomp: the instruction pointer");
+  run->add_option("--args", o.args, "seccomp: up to six arguments, comma-separated")->delimiter(',');
 
   auto* val = app.add_subcommand("validate", "Check a program against the kernel's acceptance rules");
   val->add_option("PROG", o.prog, prog_help)->required();
+  val->add_option("--mode", o.mode, mode_help)->check(CLI::IsMember({"socket", "seccomp"}));
+
+  auto* sbuild = app.add_subcommand("seccomp-build",
+      "Build a seccomp filter that gives the listed system call numbers ACTION and every other number "
+      "--default, after checking the arch field and (x86_64) the x32 bit; prints it like compile");
+  sbuild->add_option("NR", o.numbers, "System call numbers, e.g. 41 42 43 (x86_64: socket connect accept)");
+  const std::string action_help = "allow, log, notify, kill_process, kill_thread, trap[:N], errno:N, trace[:N] or a number";
+  sbuild->add_option("--action", o.action, "For the listed numbers (default notify): " + action_help);
+  sbuild->add_option("--default", o.default_action, "For every other number (default allow)");
+  sbuild->add_option("--bad-arch", o.bad_arch, "When seccomp_data.arch is not --arch (default kill_process)");
+  sbuild->add_option("--x32", o.x32, "x86_64: numbers with the x32 bit, except -1 (default kill_process)");
+  sbuild->add_option("--arch", o.arch, "x86_64 (default), i386, aarch64 or an AUDIT_ARCH_* number");
+  sbuild->add_option("--format", o.format, "dd (default), listing, json, numbers or asm")
+      ->check(CLI::IsMember({"dd", "listing", "json", "numbers", "asm"}));
 
   auto* as = app.add_subcommand("asm", "Assemble bpf_asm source into the -dd array (or JSON, numbers)");
   as->add_option("FILE", o.prog, "bpf_asm source file or -")->required();
@@ -284,6 +411,9 @@ int main(int argc, char** argv) {
   cross->add_flag("--ebpf", o.ebpf,
                   "Use the second oracle instead: translate to eBPF, run with BPF_PROG_TEST_RUN on random "
                   "Ethernet frames and compare full 32-bit return values (valid programs only; needs libbpf, root)");
+  cross->add_flag("--seccomp", o.seccomp,
+                  "Seccomp filters instead: install random programs with seccomp(2) in child processes and compare "
+                  "their probe calls' verdicts (errno, SIGSYS trap, kill) with bpfvm's (x86-64; no root needed)");
 
   auto* batch = app.add_subcommand("batch",
       "JSON lines in, JSON lines out: {\"prog\": [[c,jt,jf,k],...], \"packet\": \"hex\", \"net\", \"ll\", \"ctx\"}"
@@ -300,7 +430,11 @@ int main(int argc, char** argv) {
   if (as->parsed()) return cmd_asm(o);
   if (dis->parsed()) return cmd_disasm(o);
   if (comp->parsed()) return cmd_compile(o);
-  if (cross->parsed()) return o.ebpf ? cmd_crosscheck_ebpf(o) : cmd_crosscheck(o);
+  if (sbuild->parsed()) return cmd_seccomp_build(o);
+  if (cross->parsed()) {
+    if (o.ebpf && o.seccomp) { std::cerr << "bpfvm: crosscheck: --ebpf or --seccomp, not both\n"; return 2; }
+    return o.seccomp ? cmd_crosscheck_seccomp(o) : o.ebpf ? cmd_crosscheck_ebpf(o) : cmd_crosscheck(o);
+  }
   if (batch->parsed()) return cmd_batch();
   return 2;
 }

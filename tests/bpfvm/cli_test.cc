@@ -66,8 +66,32 @@ TEST_CASE("run, validate, asm and disasm", "[cli]") {
   CHECK(bpfvm("", "").status == 2);
 }
 
+TEST_CASE("seccomp mode: seccomp-build, run and validate --mode seccomp", "[cli][seccomp]") {
+  const Result built = bpfvm("seccomp-build 41 42 --format json");
+  CHECK(built.status == 0);
+  CHECK(built.out ==
+        "[[32, 0, 0, 4], [21, 1, 0, 3221225534], [6, 0, 0, 2147483648], [32, 0, 0, 0], "
+        "[53, 0, 2, 1073741824], [21, 1, 0, 4294967295], [6, 0, 0, 2147483648], [53, 1, 0, 41], "
+        "[6, 0, 0, 2147418112], [53, 1, 0, 43], [6, 0, 0, 2143289344], [6, 0, 0, 2147418112]]\n");
+  CHECK(bpfvm("run - --mode seccomp --nr 42", built.out).out == "0x7fc00000 user_notif\n");
+  CHECK(bpfvm("run - --mode seccomp --nr 43", built.out).out == "0x7fff0000 allow\n");
+  CHECK(bpfvm("run - --mode seccomp --nr 42 --arch i386", built.out).out == "0x80000000 kill_process\n");
+  CHECK(bpfvm("run - --mode seccomp --nr 1073741866", built.out).out == "0x80000000 kill_process\n");
+  CHECK(bpfvm("run - --mode seccomp --nr -1", built.out).out == "0x7fff0000 allow\n");
+  // args[1]'s high half, as an errno.
+  CHECK(bpfvm("run - --mode seccomp --args 1,0x500000007", "[[32,0,0,28],[68,0,0,327680],[22,0,0,0]]").out ==
+        "0x00050005 errno 5\n");
+  CHECK(bpfvm("seccomp-build 41 --action errno:13 --default kill_process --arch aarch64 --format numbers").status == 0);
+  CHECK(bpfvm("seccomp-build 41 --action errno:70000").status == 2);
+  CHECK(bpfvm("seccomp-build 1073741865").status == 1);  // x32 bit on x86_64
+  CHECK(bpfvm("validate - --mode seccomp", built.out).status == 0);
+  CHECK(bpfvm("validate - --mode seccomp", "[[40,0,0,0],[6,0,0,0]]").status == 1);  // ldh
+  CHECK(bpfvm("validate -", "[[40,0,0,0],[6,0,0,0]]").status == 0);
+  CHECK(bpfvm("run - --mode seccomp --arch mips", built.out).status == 2);
+}
+
 TEST_CASE("every subcommand has --help", "[cli]") {
-  for (const char* sub : {"", "run", "validate", "asm", "disasm", "compile", "crosscheck", "batch"}) {
+  for (const char* sub : {"", "run", "validate", "asm", "disasm", "compile", "crosscheck", "batch", "seccomp-build"}) {
     INFO(sub);
     const Result r = bpfvm(std::string(sub) + " --help");
     CHECK(r.status == 0);
