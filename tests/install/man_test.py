@@ -31,6 +31,20 @@ def help_options(command, sub):
     return options
 
 
+def help_subcommands(command):
+    """The subcommands the command's own --help lists (CLI11's "Subcommands:" block)."""
+    r = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=30)
+    subs, inside = [], False
+    for line in r.stdout.splitlines():
+        if re.match(r"^(Subcommands|SUBCOMMANDS):", line):
+            inside = True
+        elif inside and re.match(r"^\S", line):
+            inside = False
+        elif inside and re.match(r"^\s+[a-z]", line):
+            subs.append(line.split()[0])
+    return subs
+
+
 def man_options(page, title):
     """Options on the .TP tag lines of the section .SS "TITLE"."""
     text = open(page, encoding="utf-8").read()
@@ -50,6 +64,16 @@ def main():
     name = command.rsplit("/", 1)[-1]
     completion_text = open(completion, encoding="utf-8").read()
     problems = []
+    # A subcommand added to the command must be added to this test's list (and so to the page and
+    # the completion), and back.
+    listed = help_subcommands(command)
+    for sub in sorted(set(listed) - set(subs)):
+        problems.append(f"`{name} --help` has subcommand {sub}, which this test is not given (tests/install/meson.build)")
+    for sub in sorted(set(subs) - set(listed)):
+        problems.append(f"this test is given subcommand {sub}, which `{name} --help` does not list")
+    for sub in listed:
+        if not re.search(r"(?<![\w-])" + re.escape(sub) + r"(?![\w-])", completion_text):
+            problems.append(f"{completion}: lacks the subcommand {sub}")
     for sub in [""] + subs:
         title = f"{name} {sub}".strip()
         want = help_options(command, sub)
