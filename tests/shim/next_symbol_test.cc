@@ -65,7 +65,9 @@ TEST_CASE("next_symbol: other names answer dlsym's address or nothing") {
   }
   CHECK(found >= 8);
   CHECK(next.find("sockshim_no_such_symbol", shim::elf::gnu_hash("sockshim_no_such_symbol")) == nullptr);
-  CHECK(next.find("memcpy", shim::elf::gnu_hash("memcpy")) == nullptr);   // IFUNC: left to dlsym
+#ifndef __SANITIZE_ADDRESS__   // ASan's runtime comes first and defines memcpy as a plain function
+  CHECK(next.find("memcpy", shim::elf::gnu_hash("memcpy")) == nullptr);   // libc's IFUNC: left to dlsym
+#endif
 }
 
 TEST_CASE("next_symbol: an object that is not loaded finds nothing") {
