@@ -10,20 +10,29 @@ import sys
 OPTION = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 
 
+def block(text, heading):
+    """The lines of CLI11's "HEADING:" block (also in capitals), up to the next heading or the
+    footer: the lines that start with a blank."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if re.match(r"^(" + heading + "|" + heading.upper() + "):", line):
+            inside = True
+        elif inside and re.match(r"^\S", line):
+            inside = False
+        elif inside:
+            lines.append(line)
+    return lines
+
+
 def help_options(command, sub):
     argv = [command] + ([sub] if sub else []) + ["--help"]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     if r.returncode != 0:
         raise SystemExit(f"FAIL: {' '.join(argv)} exited {r.returncode}: {r.stderr.strip()}")
-    # CLI11: an "Options:" (or "OPTIONS:") block, one option per line starting with blanks and a
-    # dash; stop at the next heading (Subcommands:, POSITIONALS:) or the footer.
-    options, inside = set(), False
-    for line in r.stdout.splitlines():
-        if re.match(r"^(Options|OPTIONS):", line):
-            inside = True
-        elif inside and re.match(r"^\S", line):
-            inside = False
-        elif inside and re.match(r"^\s+-", line):
+    # One option per line of the "Options:" block that starts with blanks and a dash.
+    options = set()
+    for line in block(r.stdout, "Options"):
+        if re.match(r"^\s+-", line):
             names = line.strip().split("  ")[0]   # "-c,--rules FILE" before the description
             options.update(OPTION.findall(names.split(" ")[0]))
     if not options:
@@ -34,15 +43,7 @@ def help_options(command, sub):
 def help_subcommands(command):
     """The subcommands the command's own --help lists (CLI11's "Subcommands:" block)."""
     r = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=30)
-    subs, inside = [], False
-    for line in r.stdout.splitlines():
-        if re.match(r"^(Subcommands|SUBCOMMANDS):", line):
-            inside = True
-        elif inside and re.match(r"^\S", line):
-            inside = False
-        elif inside and re.match(r"^\s+[a-z]", line):
-            subs.append(line.split()[0])
-    return subs
+    return [line.split()[0] for line in block(r.stdout, "Subcommands") if re.match(r"^\s+[a-z]", line)]
 
 
 def man_options(page, title):

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "tests/fuzz/bpfvm/fuzz_program.h"
 #include "bpfvm/seccomp/builder.h"
 #include "bpfvm/seccomp/run.h"
 
@@ -86,16 +87,8 @@ void builder(const std::uint8_t* p, std::size_t n, sc::Data d) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
   const std::size_t n = std::min<std::size_t>(data[0], (size - 1) / 8);
-  bpfvm::Program p;
   const std::uint8_t* at = data + 1;
-  for (std::size_t i = 0; i < n; ++i, at += 8) {
-    bpfvm::Instruction in;
-    std::memcpy(&in.code, at, 2);
-    in.jt = at[2];
-    in.jf = at[3];
-    std::memcpy(&in.k, at + 4, 4);
-    p.push_back(in);
-  }
+  const bpfvm::Program p = bpfvm::fuzz::program_from(at, n);
   const sc::Data d = data_from(at, size - 1 - n * 8);
   validator(p, d);
   builder(data, size, d);

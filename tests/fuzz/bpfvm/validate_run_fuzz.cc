@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "tests/fuzz/bpfvm/fuzz_program.h"
 #include "bpfvm/asm/text.h"
 #include "bpfvm/interpreter.h"
 
@@ -14,16 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 3) return 0;
   // Byte 0: instruction count; bytes 1 and 2: where the packet splits into net and ll views.
   const std::size_t n = std::min<std::size_t>(data[0], (size - 3) / 8);
-  bpfvm::Program p;
   const std::uint8_t* at = data + 3;
-  for (std::size_t i = 0; i < n; ++i, at += 8) {
-    bpfvm::Instruction in;
-    std::memcpy(&in.code, at, 2);
-    in.jt = at[2];
-    in.jf = at[3];
-    std::memcpy(&in.k, at + 4, 4);
-    p.push_back(in);
-  }
+  const bpfvm::Program p = bpfvm::fuzz::program_from(at, n);
   const std::span<const std::uint8_t> rest(at, size - 3 - n * 8);
   const std::size_t ll_start = std::min<std::size_t>(data[1] % 32, rest.size());
   const std::size_t net_start = std::min<std::size_t>(ll_start + data[2] % 32, rest.size());
