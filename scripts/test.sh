@@ -100,8 +100,8 @@ run_tests build-asan --no-rebuild --num-processes 2 --timeout-multiplier 3 --sui
 
 
 # The fuzz build: clang's libFuzzer with ASan+UBSan. Every test of suite 'fuzz' (one per
-# libFuzzer target, whatever the module) runs for the fuzz_seconds option (60 s by default), two
-# at a time, so the stage takes about targets/2 minutes plus the build of those executables.
+# libFuzzer target, whatever the module) runs for the fuzz_seconds option (40 s by default), two
+# at a time, so the stage takes about targets/2 × 40 s plus the build of those executables.
 if command -v clang++ >/dev/null; then
   if CXX=clang++ configure_only build-fuzz -Dwerror=true -Dfuzz=true -Dbuildtype=debugoptimized \
       -Db_sanitize=address,undefined -Db_lundef=false &&
