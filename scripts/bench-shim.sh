@@ -89,31 +89,8 @@ for f in build/shim/libsockshim.so build/shim/sockshim build/tests/bench/shim_be
   [[ -x "$f" ]] || { echo "bench-shim.sh: $f was not built" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d)
-pids=()          # processes this script started and has not stopped yet
-segments=()      # /dev/shm/sockshim-* segments this script's runs created
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-  local s
-  for s in "${segments[@]}"; do rm -f "/dev/shm/sockshim-$s"; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Every run uses one snapshot of the build: others may rebuild build/ while this runs, and a
-# library replaced between the N1 and N2 runs would make the difference meaningless.
-mkdir "$tmp/bin"
-cp build/shim/libsockshim.so build/shim/sockshim build/tests/bench/shim_bench "$tmp/bin/"
-lib=$tmp/bin/libsockshim.so
+bench_workspace build/tests/bench/shim_bench   # $tmp, pids, segments, $lib, $sockshim
 bench=$tmp/bin/shim_bench
-sockshim=$tmp/bin/sockshim
 lib_sum=$(sha256sum "$lib" | cut -c1-12)
 
 # ---------------------------------------------------------------------------------------------

@@ -66,21 +66,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain -- shim filters 2>/dev/null | awk '{ print $NF }' | paste -sd' ' - || true)
 [[ -z "$dirty" ]] || dirty="; uncommitted changes in $dirty"
 
-tmp=$(mktemp -d)
-segments=()
-cleanup() {
-  local s
-  for s in "${segments[@]}"; do rm -f "/dev/shm/sockshim-$s"; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# One snapshot of the build, so a rebuild meanwhile cannot mix two versions.
-mkdir "$tmp/bin"
-cp build/shim/libsockshim.so build/shim/sockshim "$tmp/bin/"
-lib=$tmp/bin/libsockshim.so
-sockshim=$tmp/bin/sockshim
+bench_workspace   # $tmp, pids, segments, $lib, $sockshim
 rules100=$root/tests/bench/rules-100-port.json
 true_bin=$(command -v true)
 [[ "$true_bin" == /* ]] || true_bin=/bin/true
@@ -201,9 +187,6 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 declare -a prog_rows
-pids=()
-stop_servers() { local p; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
-trap 'stop_servers; cleanup' EXIT
 # wait_port PORT: up to 10 s for a listener.
 wait_port() {
   local i
@@ -262,8 +245,7 @@ if ((programs)); then
     prog_row "redis-benchmark -n $redis_n -t set,get -c 1 (the client)" \
       redis-benchmark -h 127.0.0.1 -p "$redis_port" -n "$redis_n" -t set,get -c 1 -q
   fi
-  stop_servers
-  pids=()
+  bench_stop_pids
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -42,3 +42,39 @@ configure_and_build() {
   rm -f "$out"
   return "$rc"
 }
+
+# For the benchmarks (scripts/bench-*.sh): bench_workspace [FILE...] makes a temp dir ($tmp), the
+# lists `segments` (names of /dev/shm/sockshim-* segments) and `pids` (processes still running)
+# that bench_cleanup removes and stops on exit, and one snapshot of the build's shim in $tmp/bin
+# ($lib, $sockshim; FILE... copied too): others may rebuild build/ while a benchmark runs, and a
+# library replaced between two runs would make their difference meaningless.
+bench_workspace() {
+  tmp=$(mktemp -d)
+  segments=()
+  pids=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+  mkdir "$tmp/bin"
+  cp build/shim/libsockshim.so build/shim/sockshim "$@" "$tmp/bin/"
+  lib=$tmp/bin/libsockshim.so
+  sockshim=$tmp/bin/sockshim
+}
+
+# bench_stop_pids: stops what `pids` lists (TERM, then KILL after 10 s) and empties it.
+bench_stop_pids() {
+  local pid
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  pids=()
+}
+
+bench_cleanup() {
+  bench_stop_pids
+  local s
+  for s in "${segments[@]}"; do rm -f "/dev/shm/sockshim-$s"; done
+  rm -rf "$tmp"
+}
