@@ -1,4 +1,5 @@
-// The real libc functions behind the wrappers, resolved once with dlsym(RTLD_NEXT).
+// The real libc functions behind the wrappers, resolved once as dlsym(RTLD_NEXT) would (the hash
+// tables of the objects loaded after the shim, shim/next_symbol.h; dlsym where that is unsure).
 // Resolution happens in the constructor; a call that arrives earlier (from another library's
 // constructor) resolves everything on the spot, once, before passing through.
 #pragma once
