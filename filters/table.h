@@ -301,7 +301,7 @@ class LoadError : public std::runtime_error {
 // LoadError, so a hostile or broken file costs bounded memory and time linear in its size.
 inline constexpr std::size_t kMaxFileBytes = 1024 * 1024;  // text size, 1 MiB
 inline constexpr std::size_t kMaxDepth = 32;       // nested arrays and objects, the top level's included
-inline constexpr std::size_t kMaxRules = 256;      // the stats segment has one slot per rule
+inline constexpr std::size_t kMaxRules = 1024;     // the stats segment has one slot per rule
 inline constexpr int kPipeWaitMs = 10'000;         // how long read_rule_file waits for a pipe's writer
 
 // What read_rule_file (and load_table_file) accept besides a regular file.
