@@ -899,24 +899,28 @@ void Switch::after_dup(const Call& c, Decision& d, long r) noexcept {
     fds_.clear(nfd);   // whatever the number named before is gone
     return;
   }
+  dup_socket(*d.entry, d.state, nfd);
+}
+
+void Switch::dup_socket(FdEntry& from, std::uint32_t bits, int nfd) noexcept {
   FdEntry* n = fds_.get(nfd);
   if (!n) return;
-  const std::uint32_t shared = d.state | FdState::kShared;
+  const std::uint32_t shared = bits | FdState::kShared;
   // Dup'd sockets need an identity so the last close of them all can be told (last_reference).
-  std::uint64_t id = d.entry->sock_id.load(std::memory_order_relaxed);
+  std::uint64_t id = from.sock_id.load(std::memory_order_relaxed);
   if (id == 0) {
     id = next_sock_id_.fetch_add(1, std::memory_order_relaxed);
-    d.entry->sock_id.store(id, std::memory_order_relaxed);
+    from.sock_id.store(id, std::memory_order_relaxed);
   }
-  n->cookie.store(d.entry->cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->cookie.store(from.cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
   n->sock_id.store(id, std::memory_order_relaxed);
-  n->slot.store(d.entry->slot.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  n->local_port.store(d.entry->local_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  n->peer_port.store(d.entry->peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->slot.store(from.slot.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->local_port.store(from.local_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->peer_port.store(from.peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
   forget_rules(*n);
   if (socket_state_) n->reset_rule_state();   // per-socket counters start afresh on the new fd
   n->state.store(shared, std::memory_order_relaxed);
-  d.entry->state.fetch_or(FdState::kShared, std::memory_order_relaxed);
+  from.state.fetch_or(FdState::kShared, std::memory_order_relaxed);
 }
 
 }  // namespace shim

@@ -258,6 +258,34 @@ class Switch {
         if (p.op == Op::kGetsockopt && (FdState{bits}.conn() == ConnState::kConnecting || socket_state_)) break;
         return real();
       }
+      // dup, dup2, dup3 and fcntl(F_DUPFD*), onto a number that holds no socket: what after_dup()
+      // does, without the general path around it. A socket's new number shares its entry's facts
+      // (dup_socket); any other new number is forgotten and classified when next used (programs
+      // dup files and pipes all the time: shells, daemons redirecting stdio). dup2 onto a socket
+      // (its close may count), onto itself, a vfork child or a fork nobody told us of: general.
+      case Op::kDup: case Op::kDup2: {
+        if (sockshim_vfork_hint || forked_unseen() || !ready()) break;
+        FdEntry* const src = fds_.tracked(p.fd) ? &fds_.at(p.fd) : nullptr;
+        const std::uint32_t bits = src ? src->state.load(std::memory_order_relaxed) : 0;
+        FdEntry* target = nullptr;
+        if (p.op == Op::kDup2) {
+          if (p.a == p.fd) break;
+          if (fds_.tracked(p.a)) {
+            target = &fds_.at(p.a);
+            if (FdState{target->state.load(std::memory_order_relaxed)}.kind() == FdKind::kSocket) break;
+            target->swaps.fetch_add(1, std::memory_order_acq_rel);   // odd: a swap is under way
+          }
+        }
+        const R r = real();
+        if (r >= 0) {
+          if (FdState{bits}.kind() == FdKind::kSocket)
+            dup_socket(*src, bits, static_cast<int>(r));
+          else if (fds_.tracked(static_cast<int>(r)))
+            fds_.at(static_cast<int>(r)).state.store(0, std::memory_order_relaxed);   // FdTable::clear
+        }
+        if (target) target->swaps.fetch_add(1, std::memory_order_acq_rel);
+        return r;
+      }
       case Op::kClose:
         // A socket's close comes through close_socket (front); what reaches here is untracked.
         break;
@@ -506,6 +534,8 @@ class Switch {
   void after_connect(const Call& c, Decision& d, long r, int e) noexcept;
   void after_transfer(const Call& c, Decision& d, long r, int e) noexcept;
   void after_dup(const Call& c, Decision& d, long r) noexcept;
+  // nfd is now a duplicate of the socket `from` (whose state was bits): it shares its facts.
+  void dup_socket(FdEntry& from, std::uint32_t bits, int nfd) noexcept;
   void resolve_pending(Decision& d, bool connected) noexcept;
   bool last_reference(int fd, std::uint64_t sock_id) const noexcept;
   bool in_vfork_child() const noexcept;

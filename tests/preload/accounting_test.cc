@@ -152,3 +152,52 @@ TEST_CASE("a vfork child's close, dup2 and close_range leave the parent's table 
   CHECK(counter(kTcp, st::kSendCalls) - sent0 == 1);
   CHECK(::fcntl(950, F_GETFD) == -1);                        // the child's 950 was its own
 }
+
+TEST_CASE("dup of files and pipes, and of sockets onto numbers that held them", "[preload][dup]") {
+  only_rule(-1);
+  Listener l;
+  TcpPair p(l);
+  int pipefd[2];
+  REQUIRE(::pipe(pipefd) == 0);
+  char b = 0;
+  // Make 960 a known non-socket (a write classifies it), then dup the socket onto it: the new
+  // 960 is the socket, counted as one with p.client.
+  REQUIRE(::dup2(pipefd[1], 960) == 960);
+  REQUIRE(::write(960, "p", 1) == 1);
+  REQUIRE(::read(pipefd[0], &b, 1) == 1);
+  const auto sent0 = counter(kTcp, st::kSendCalls);
+  const auto closed0 = counter(kTcp, st::kClosed);
+  REQUIRE(::dup2(p.client, 960) == 960);
+  CHECK(::write(960, "s", 1) == 1);
+  CHECK(counter(kTcp, st::kSendCalls) - sent0 == 1);
+  ::close(960);
+  CHECK(counter(kTcp, st::kClosed) == closed0);   // p.client still names it
+  // A pipe dup'd onto a number that named the socket's copy: no socket any more; its transfers
+  // and its close count nothing.
+  const int copy = ::dup(p.client);
+  REQUIRE(copy >= 0);
+  REQUIRE(::close(copy) == 0);
+  REQUIRE(::dup2(pipefd[1], copy) == copy);   // copy's entry was cleared by the close: hot path
+  const auto sent1 = counter(kTcp, st::kSendCalls);
+  CHECK(::write(copy, "q", 1) == 1);
+  REQUIRE(::read(pipefd[0], &b, 1) == 1);
+  ::close(copy);
+  CHECK(counter(kTcp, st::kSendCalls) == sent1);
+  CHECK(counter(kTcp, st::kClosed) == closed0);
+  // F_DUPFD of a pipe lands on the lowest free number, which may have been a socket's.
+  const int fresh = ::socket(AF_INET, SOCK_DGRAM, 0);
+  REQUIRE(fresh >= 0);
+  ::close(fresh);
+  const int dupped = ::fcntl(pipefd[1], F_DUPFD, fresh);
+  REQUIRE(dupped == fresh);
+  const auto udp_sent = counter(kUdp, st::kSendCalls);
+  CHECK(::write(dupped, "r", 1) == 1);
+  CHECK(counter(kUdp, st::kSendCalls) == udp_sent);
+  ::close(dupped);
+  ::close(pipefd[0]);
+  ::close(pipefd[1]);
+  // The socket itself is untouched by all this: one close, counted.
+  ::close(p.client);
+  p.client = ::socket(AF_INET, SOCK_STREAM, 0);   // for TcpPair's destructor
+  CHECK(counter(kTcp, st::kClosed) - closed0 == 1);
+}
