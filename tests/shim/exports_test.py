@@ -5,7 +5,9 @@
   splits them): no libstdc++, libgcc_s or libm, whose loading and symbol lookups cost every exec;
 - no C++ runtime symbol is left undefined for the loader to look up in every process;
 - it exports exactly the functions of shim/symbols.def (plus vfork), so its own C++ and the
-  libstdc++ linked into it cannot clash with a program's.
+  libstdc++ linked into it cannot clash with a program's;
+- libstdc++'s demangler (brought by its verbose terminate handler, which shim/cxx_runtime.cc
+  replaces) is not linked in: its tables were some 450 relocations in every exec.
 
 Usage: exports_test.py LIBSOCKSHIM SYMBOLS_DEF. Exit 0 pass, 1 fail ("got X, want Y")."""
 import re
@@ -42,6 +44,11 @@ def main():
                  if (n.startswith("_Z") and not n.startswith("_ZGTt")) or n == "__cxa_pure_virtual")
     if cxx:
         failures.append(f"undefined C++ runtime symbols (looked up in every process): {cxx}")
+    # The whole symbol table (.symtab), local symbols included: is the demangler in?
+    allsyms = subprocess.run(["readelf", "-s", "-W", lib], capture_output=True, text=True, check=True).stdout
+    demangler = sorted({m for m in re.findall(r"\b(__cxa_demangle|cplus_demangle\w*|d_print\w*)\b", allsyms)})
+    if demangler:
+        failures.append(f"the demangler is linked in (a verbose terminate handler came back?): {demangler[:5]}")
     with open(defs) as fh:
         want = set(re.findall(r"^\s*SHIM_SYMBOL(?:_VA)?\(\s*[^,]+,\s*([A-Za-z_][A-Za-z0-9_]*)", fh.read(), re.M))
     want.add("vfork")
