@@ -123,12 +123,11 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
       if (FdEntry* t = fds_.find(c.a)) {
         d.target = t;
         t->swaps.fetch_add(1, std::memory_order_acq_rel);   // odd: a swap is under way (after() ends it)
-        const FdState st{t->state.load(std::memory_order_relaxed)};
-        if (st.kind() == FdKind::kSocket) {
-          d.slot = t->slot.load(std::memory_order_relaxed);   // counted in after() only if dup2 succeeded
-          d.count_close = !st.has(FdState::kInherited) &&
-                          (!st.has(FdState::kShared) ||
-                           last_reference(c.a, t->sock_id.load(std::memory_order_relaxed)));
+        // What the number holds: after_dup() counts its close only if dup2 succeeded.
+        d.target_state = t->state.load(std::memory_order_relaxed);
+        if (FdState{d.target_state}.kind() == FdKind::kSocket) {
+          d.slot = t->slot.load(std::memory_order_relaxed);
+          d.target_id = t->sock_id.load(std::memory_order_relaxed);
         }
       }
       d.entry = fds_.find(c.fd);
@@ -682,9 +681,11 @@ void Switch::close_fd(int fd, Decision& d) noexcept {
   const FdState st{e->state.load(std::memory_order_relaxed)};
   if (st.kind() == FdKind::kSocket) {
     d.slot = e->slot.load(std::memory_order_relaxed);
-    d.count_close = !st.has(FdState::kInherited) &&
-                    (!st.has(FdState::kShared) ||
-                     last_reference(fd, e->sock_id.load(std::memory_order_relaxed)));
+    // A shared socket gives up this number's reference also when inherited: its other numbers
+    // must still find out which close is the last.
+    const bool last = !st.has(FdState::kShared) ||
+                      release_reference(fd, e->sock_id.load(std::memory_order_relaxed));
+    d.count_close = !st.has(FdState::kInherited) && last;
   }
   fds_.clear(fd);
 }
@@ -893,25 +894,59 @@ void Switch::after_dup(const Call& c, Decision& d, long r) noexcept {
     ~EndSwap() { if (t) t->swaps.fetch_add(1, std::memory_order_acq_rel); }
   } end_swap{c.op == Op::kDup2 ? d.target : nullptr};
   if (r < 0) return;   // dup2 failed: the target was not closed after all
-  if (c.op == Op::kDup2 && d.count_close) stats::add(d.slot, stats::kClosed);
+  const FdState target{d.target_state};
+  if (c.op == Op::kDup2 && target.kind() == FdKind::kSocket) {
+    const bool last = !target.has(FdState::kShared) || release_reference(c.a, d.target_id);
+    if (last && !target.has(FdState::kInherited)) stats::add(d.slot, stats::kClosed);
+  }
   const int nfd = static_cast<int>(r);
   if (!d.entry || FdState{d.state}.kind() != FdKind::kSocket) {
     fds_.clear(nfd);   // whatever the number named before is gone
     return;
   }
-  dup_socket(*d.entry, d.state, nfd);
+  dup_socket(*d.entry, d.state, nfd, share(*d.entry));
 }
 
-void Switch::dup_socket(FdEntry& from, std::uint32_t bits, int nfd) noexcept {
+std::uint64_t Switch::share(FdEntry& e) noexcept {
+  // Shared from now on, whether the dup succeeds or not, so that its close gives the reference
+  // back (a failed dup leaves it the only one). A CAS, not fetch_or: a close racing this one may
+  // have cleared the entry, which must not get the flag (a few tries; it only fails under a race).
+  std::uint32_t bits = e.state.load(std::memory_order_relaxed);
+  for (int tries = 0; tries < 16 && FdState{bits}.kind() == FdKind::kSocket && !(bits & FdState::kShared); ++tries)
+    if (e.state.compare_exchange_weak(bits, bits | FdState::kShared, std::memory_order_relaxed)) break;
+  std::uint64_t id = e.sock_id.load(std::memory_order_acquire);
+  if (id == 0) {
+    // A free group (count 0) becomes this socket's with one reference, its own number's; a few
+    // probes only: with that many dup'd sockets open, scanning on close is the lesser cost.
+    std::uint64_t fresh = kScanId | next_sock_id_.fetch_add(1, std::memory_order_relaxed);
+    for (int probe = 0; probe < 8; ++probe) {
+      const std::uint32_t g = dup_cursor_.fetch_add(1, std::memory_order_relaxed) % kDupGroups;
+      std::uint32_t free = 0;
+      if (dup_refs_[g].compare_exchange_strong(free, 1, std::memory_order_acq_rel)) {
+        fresh = g + 1;
+        break;
+      }
+    }
+    // Two threads dup'ing the same socket for the first time: one identity wins.
+    if (e.sock_id.compare_exchange_strong(id, fresh, std::memory_order_acq_rel)) {
+      id = fresh;
+    } else if (!(fresh & kScanId)) {
+      dup_refs_[fresh - 1].store(0, std::memory_order_release);
+    }
+  }
+  if (!(id & kScanId) && id <= kDupGroups) dup_refs_[id - 1].fetch_add(1, std::memory_order_acq_rel);
+  return id;
+}
+
+void Switch::unshare(std::uint64_t id, stats::CookieSlot* slot) noexcept {
+  if ((id & kScanId) || id == 0 || id > kDupGroups) return;   // scanning needs no undo
+  if (dup_refs_[id - 1].fetch_sub(1, std::memory_order_acq_rel) == 1) stats::bump(*slot, stats::kClosed);
+}
+
+void Switch::dup_socket(FdEntry& from, std::uint32_t bits, int nfd, std::uint64_t id) noexcept {
   FdEntry* n = fds_.get(nfd);
   if (!n) return;
   const std::uint32_t shared = bits | FdState::kShared;
-  // Dup'd sockets need an identity so the last close of them all can be told (last_reference).
-  std::uint64_t id = from.sock_id.load(std::memory_order_relaxed);
-  if (id == 0) {
-    id = next_sock_id_.fetch_add(1, std::memory_order_relaxed);
-    from.sock_id.store(id, std::memory_order_relaxed);
-  }
   n->cookie.store(from.cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
   n->sock_id.store(id, std::memory_order_relaxed);
   n->slot.store(from.slot.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -919,8 +954,7 @@ void Switch::dup_socket(FdEntry& from, std::uint32_t bits, int nfd) noexcept {
   n->peer_port.store(from.peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
   forget_rules(*n);
   if (socket_state_) n->reset_rule_state();   // per-socket counters start afresh on the new fd
-  n->state.store(shared, std::memory_order_relaxed);
-  from.state.fetch_or(FdState::kShared, std::memory_order_relaxed);
+  n->state.store(shared, std::memory_order_relaxed);   // `from` was marked shared by share()
 }
 
 }  // namespace shim

@@ -33,9 +33,11 @@ struct Decision {
   bool inject = false;                 // answer without calling the real function
   int err = 0;                         // errno to report when injecting
   long ret = -1;                       // value to return when injecting
-  bool count_close = false;            // kClose/kDup2: a close that `closed` should count
+  bool count_close = false;            // kClose: a close that `closed` should count
   std::uint32_t swaps = 0;             // entry's FdEntry::swaps before the real call
   FdEntry* target = nullptr;           // kDup2: the entry of the number dup2 replaces
+  std::uint32_t target_state = 0;      // kDup2: its FdState bits and sharing identity before the
+  std::uint64_t target_id = 0;         //   call (after_dup() releases its reference on success)
   // Set by a rule that changes the real call instead of replacing it (perform() runs it):
   bool custom = false;
   std::size_t limit = SIZE_MAX;        // short, or the cut before an after_bytes trigger
@@ -80,17 +82,21 @@ class Switch {
   // close needs no frame.
   [[gnu::noinline]] static int close_socket(int fd, FdEntry* e, std::uint32_t bits) noexcept;
 
-  // A socket only this fd names, in the process that made it, not in a vfork child, that no rule
-  // concerns: counted as closed. Anything else goes the general way.
+  // A socket in the process that made it, not in a vfork child, that no rule concerns: counted as
+  // closed when this fd is the last that names it. Anything else goes the general way.
   template <class Real, class Slow>
   [[gnu::always_inline]] inline int close_socket_path(FdEntry& e, std::uint32_t bits, Real&& real, Slow&& slow) noexcept {
-    if (t_depth != 0 || (bits & (FdState::kInherited | FdState::kShared)) || sockshim_vfork_hint ||
-        forked_unseen()) [[unlikely]]
+    if (t_depth != 0 || (bits & FdState::kInherited) || sockshim_vfork_hint || forked_unseen()) [[unlikely]]
       return slow();
     if (!rule_free(e, filters::CallType::kClose, bits, nullptr, 0)) return slow();
     // The slot is read before the call: once the kernel freed the number, another thread's
     // socket() or accept() may write its own socket into this entry.
     stats::CookieSlot* slot = e.slot.load(std::memory_order_relaxed);
+    // A dup'd socket: only the close of its last number counts.
+    if ((bits & FdState::kShared) && !release_reference(fds_.fd_of(e), e.sock_id.load(std::memory_order_relaxed))) {
+      e.state.store(0, std::memory_order_relaxed);
+      return real();
+    }
     e.state.store(0, std::memory_order_relaxed);   // before the kernel can reuse the number
     const int r = real();
     if (r == 0) [[likely]] {
@@ -276,12 +282,18 @@ class Switch {
             target->swaps.fetch_add(1, std::memory_order_acq_rel);   // odd: a swap is under way
           }
         }
+        // A socket's copy holds a reference from before the call, so a close of another of its
+        // numbers racing this dup cannot take it for the last.
+        const bool sock = FdState{bits}.kind() == FdKind::kSocket;
+        const std::uint64_t id = sock ? share(*src) : 0;
         const R r = real();
         if (r >= 0) {
-          if (FdState{bits}.kind() == FdKind::kSocket)
-            dup_socket(*src, bits, static_cast<int>(r));
+          if (sock)
+            dup_socket(*src, bits, static_cast<int>(r), id);
           else if (fds_.tracked(static_cast<int>(r)))
             fds_.at(static_cast<int>(r)).state.store(0, std::memory_order_relaxed);   // FdTable::clear
+        } else if (sock) {
+          unshare(id, src->slot.load(std::memory_order_relaxed));   // errno untouched
         }
         if (target) target->swaps.fetch_add(1, std::memory_order_acq_rel);
         return r;
@@ -534,8 +546,27 @@ class Switch {
   void after_connect(const Call& c, Decision& d, long r, int e) noexcept;
   void after_transfer(const Call& c, Decision& d, long r, int e) noexcept;
   void after_dup(const Call& c, Decision& d, long r) noexcept;
-  // nfd is now a duplicate of the socket `from` (whose state was bits): it shares its facts.
-  void dup_socket(FdEntry& from, std::uint32_t bits, int nfd) noexcept;
+  // nfd is now a duplicate of the socket `from` (whose state was bits): it shares its facts and
+  // its sharing identity `id` (from share()).
+  void dup_socket(FdEntry& from, std::uint32_t bits, int nfd, std::uint64_t id) noexcept;
+
+  // Sockets named by more than one fd number (dup and friends) share a reference count, so the
+  // close that drops the last reference is told at once instead of by scanning the fd table.
+  // FdEntry::sock_id is the group's index + 1; when no group is free (kDupGroups dup'd sockets
+  // open at once) it is a number with kScanId set, and last_reference() scans as it always did.
+  static constexpr std::uint32_t kDupGroups = 1024;
+  static constexpr std::uint64_t kScanId = std::uint64_t{1} << 63;
+  // The socket's sharing identity (given on its first dup), with a reference taken for a copy.
+  std::uint64_t share(FdEntry& e) noexcept;
+  // The copy share() counted was not made after all (the dup failed). Counts the close when a
+  // close of another number, racing the dup, left this reference the last one.
+  void unshare(std::uint64_t id, stats::CookieSlot* slot) noexcept;
+  // fd stops naming the shared socket `id`: true when it was the last number naming it.
+  bool release_reference(int fd, std::uint64_t id) noexcept {
+    if (id & kScanId) return last_reference(fd, id);
+    if (id == 0 || id > kDupGroups) return true;
+    return dup_refs_[id - 1].fetch_sub(1, std::memory_order_acq_rel) == 1;
+  }
   void resolve_pending(Decision& d, bool connected) noexcept;
   bool last_reference(int fd, std::uint64_t sock_id) const noexcept;
   bool in_vfork_child() const noexcept;
@@ -557,7 +588,9 @@ class Switch {
   stats::Segment* seg_ = nullptr;
   std::atomic<bool> ready_{false};
   bool debug_ = false;
-  std::atomic<std::uint64_t> next_sock_id_{1};
+  std::atomic<std::uint64_t> next_sock_id_{1};   // kScanId identities
+  std::atomic<std::uint32_t> dup_refs_[kDupGroups] = {};   // 0: the group is free
+  std::atomic<std::uint32_t> dup_cursor_{0};
   std::atomic<int> owner_pid_{0};   // the process this table describes
   std::atomic<stats::CookieSlot*> slot_cache_[16] = {};
   stats::CookieSlot overflow_slot_{};   // counters of cookies the segment had no room for

@@ -3,15 +3,20 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "preload_env.h"
 #include "shim/stats/segment.h"
@@ -200,4 +205,84 @@ TEST_CASE("dup of files and pipes, and of sockets onto numbers that held them", 
   ::close(p.client);
   p.client = ::socket(AF_INET, SOCK_STREAM, 0);   // for TcpPair's destructor
   CHECK(counter(kTcp, st::kClosed) - closed0 == 1);
+}
+
+TEST_CASE("a failed dup of a socket leaves its one close counted", "[preload][dup]") {
+  only_rule(-1);
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(s >= 0);
+  const auto closed0 = counter(kTcp, st::kClosed);
+  errno = 0;
+  CHECK(::dup2(s, -1) == -1);
+  CHECK(errno == EBADF);
+  CHECK(::fcntl(s, F_DUPFD, -1) == -1);
+  CHECK(errno == EINVAL);
+  CHECK(counter(kTcp, st::kClosed) == closed0);
+  REQUIRE(::close(s) == 0);
+  CHECK(counter(kTcp, st::kClosed) - closed0 == 1);
+}
+
+TEST_CASE("threads dup and close copies of one socket at once: one close, at the end", "[preload][dup][threads]") {
+  only_rule(-1);
+  Listener l;
+  TcpPair p(l);
+  const auto closed0 = counter(kTcp, st::kClosed);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        // dup and close, and dup2 onto a number of this thread's that holds the previous copy.
+        const int c = ::dup(p.client);
+        if (c < 0 || ::close(c) != 0) failures.fetch_add(1);
+        if (::dup2(p.client, 700 + t) != 700 + t) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failures.load() == 0);
+  CHECK(counter(kTcp, st::kClosed) == closed0);   // p.client and 700..703 name it still
+  for (int t = 0; t < 4; ++t) ::close(700 + t);
+  CHECK(counter(kTcp, st::kClosed) == closed0);
+  ::close(p.client);
+  p.client = ::socket(AF_INET, SOCK_STREAM, 0);   // for TcpPair's destructor
+  CHECK(counter(kTcp, st::kClosed) - closed0 == 1);
+}
+
+TEST_CASE("more dup'd sockets open at once than reference groups: each close counted once", "[preload][dup]") {
+  only_rule(-1);
+  // 1 100 sockets and a copy of each: past the shim's 1 024 groups, the rest are told by scanning.
+  constexpr int kSockets = 1100;
+  rlimit rl{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+  const rlimit old = rl;
+  if (rl.rlim_cur < 2 * kSockets + 64) {
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 4096 : std::min<rlim_t>(rl.rlim_max, 4096);
+    if (rl.rlim_cur < 2 * kSockets + 64 || setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      WARN("RLIMIT_NOFILE's hard limit is too low for this case; not run");
+      return;
+    }
+  }
+  const auto closed0 = counter(kUdp, st::kClosed);
+  std::vector<int> fds, copies;
+  for (int i = 0; i < kSockets; ++i) {
+    const int s = ::socket(AF_INET, SOCK_DGRAM, 0);
+    REQUIRE(s >= 0);
+    const int c = ::dup(s);
+    REQUIRE(c >= 0);
+    fds.push_back(s);
+    copies.push_back(c);
+  }
+  for (int s : fds) ::close(s);
+  CHECK(counter(kUdp, st::kClosed) == closed0);
+  for (int c : copies) ::close(c);
+  CHECK(counter(kUdp, st::kClosed) - closed0 == kSockets);
+  // And the groups are free again: one more round needs no scanning to be right.
+  const int s = ::socket(AF_INET, SOCK_DGRAM, 0);
+  const int c = ::dup(s);
+  ::close(c);
+  CHECK(counter(kUdp, st::kClosed) - closed0 == kSockets);
+  ::close(s);
+  CHECK(counter(kUdp, st::kClosed) - closed0 == kSockets + 1);
+  setrlimit(RLIMIT_NOFILE, &old);
 }
