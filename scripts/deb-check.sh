@@ -10,15 +10,32 @@
 #      (--expect-fired, --junit, read back with python's xml.etree) against /usr/bin/sockshim
 #      from outside the tree, then remove the packages again
 # Exit status: 0 pass; 1 a step failed; 77 steps 1-3 passed but step 4 needs root.
-# Usage: scripts/deb-check.sh [--keep DIR]   (--keep: leave the .deb files and logs in DIR)
+# Usage: scripts/deb-check.sh [--keep DIR]        all four steps (--keep: leave the .deb files and
+#                                                 logs in DIR)
+#        scripts/deb-check.sh --build-only DIR   steps 1-3, the .deb files left in DIR
+#        scripts/deb-check.sh --install-from DIR step 4 with the .deb files in DIR
+# The split lets scripts/test.sh build the package at low priority while the test suites run,
+# which mostly wait on sockets and timers, and install it only after them: an installed
+# /usr/bin/sockshim must not be there while other tests run.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-keep=
-if [[ ${1:-} == --keep ]]; then keep=$2; fi
+keep= build=1 install=1 from=
+case ${1:-} in
+  --keep) keep=$2 ;;
+  --build-only) keep=$2 install=0 ;;
+  --install-from) from=$2 build=0 ;;
+  -h | --help) sed -n '2,/^set -e/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+  '') ;;
+  *) echo "deb-check.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+esac
+if [[ -n "$keep$from" && -z "${2:-}" ]]; then
+  echo "deb-check.sh: $1 needs a directory" >&2
+  exit 2
+fi
 work=$(mktemp -d)
 cleanup() {
   if [[ -n "$keep" ]]; then mkdir -p "$keep" && cp "$work"/*.deb "$work"/*.log "$keep"/ 2>/dev/null || true; fi
@@ -28,46 +45,57 @@ trap cleanup EXIT
 failed=0
 fail() { log "FAIL: $*"; failed=1; }
 
-# 1. The tree as git sees it (tracked and new files, nothing ignored: no build directories).
-mkdir "$work/src"
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  git ls-files -z --cached --others --exclude-standard |
-    tar --null --no-recursion -T - -cf - | tar -xf - -C "$work/src"
-else
-  tar --exclude='./build*' -cf - . | tar -xf - -C "$work/src"
-fi
+if ((build)); then
+  # 1. The tree as git sees it (tracked and new files, nothing ignored: no build directories).
+  mkdir "$work/src"
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard |
+      tar --null --no-recursion -T - -cf - | tar -xf - -C "$work/src"
+  else
+    tar --exclude='./build*' -cf - . | tar -xf - -C "$work/src"
+  fi
 
-# 2. The build, its time, and its warnings.
-# noautodbgsym: CI has no use for the -dbgsym package, and splitting it out costs time.
-log "dpkg-buildpackage -us -uc -b (in $work/src)"
-TIMEFORMAT='%R %U %S'
-if ! { time (cd "$work/src" && DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }noautodbgsym" \
-               dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1); } 2>"$work/time"; then
-  tail -n 60 "$work/build.log" >&2
-  fail "dpkg-buildpackage failed (log above)"
-  exit 1
-fi
-read -r wall user sys <"$work/time"
-log "package built in ${wall} s (CPU: ${user} s user, ${sys} s system)"
-# FILE:LINE:COL: warning: from the compiler, "ld: warning:" from the linker.
-warnings=$(grep -E ':[0-9]+:[0-9]+: warning:|ld: warning:' "$work/build.log" || true)
-count=$(grep -c . <<<"$warnings" || true)
-if [[ -n "$warnings" ]]; then
-  printf '%s\n' "$warnings" >&2
-  fail "the release build with dpkg-buildflags has $count warning(s) (above); want 0"
-else
-  log "release build with dpkg-buildflags: 0 warnings"
-fi
-grep -E -- '-D_FORTIFY_SOURCE=2' "$work/build.log" >/dev/null ||
-  fail "the build log shows no dpkg-buildflags flags (-D_FORTIFY_SOURCE=2): were they applied?"
+  # 2. The build, its time, and its warnings.
+  # noautodbgsym: CI has no use for the -dbgsym package, and splitting it out costs time.
+  log "dpkg-buildpackage -us -uc -b (in $work/src)"
+  TIMEFORMAT='%R %U %S'
+  if ! { time (cd "$work/src" && DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }noautodbgsym" \
+                 dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1); } 2>"$work/time"; then
+    tail -n 60 "$work/build.log" >&2
+    fail "dpkg-buildpackage failed (log above)"
+    exit 1
+  fi
+  read -r wall user sys <"$work/time"
+  log "package built in ${wall} s (CPU: ${user} s user, ${sys} s system)"
+  # FILE:LINE:COL: warning: from the compiler, "ld: warning:" from the linker.
+  warnings=$(grep -E ':[0-9]+:[0-9]+: warning:|ld: warning:' "$work/build.log" || true)
+  count=$(grep -c . <<<"$warnings" || true)
+  if [[ -n "$warnings" ]]; then
+    printf '%s\n' "$warnings" >&2
+    fail "the release build with dpkg-buildflags has $count warning(s) (above); want 0"
+  else
+    log "release build with dpkg-buildflags: 0 warnings"
+  fi
+  grep -E -- '-D_FORTIFY_SOURCE=2' "$work/build.log" >/dev/null ||
+    fail "the build log shows no dpkg-buildflags flags (-D_FORTIFY_SOURCE=2): were they applied?"
 
-# 3. lintian: errors fail, warnings are shown.
-debs=("$work"/sockshim_*.deb "$work"/libsockshim-dev_*.deb)
-log "lintian ${debs[*]##*/}"
-lintian --tag-display-limit 0 "${debs[@]}" >"$work/lintian.log" 2>&1 || true
-cat "$work/lintian.log" >&2
-if grep -q '^E: ' "$work/lintian.log"; then fail "lintian reports errors (E: above)"; fi
-if ((failed)); then exit 1; fi
+  # 3. lintian: errors fail, warnings are shown.
+  debs=("$work"/sockshim_*.deb "$work"/libsockshim-dev_*.deb)
+  log "lintian ${debs[*]##*/}"
+  lintian --tag-display-limit 0 "${debs[@]}" >"$work/lintian.log" 2>&1 || true
+  cat "$work/lintian.log" >&2
+  if grep -q '^E: ' "$work/lintian.log"; then fail "lintian reports errors (E: above)"; fi
+  if ((failed)); then exit 1; fi
+  if ((!install)); then
+    log "package built, 0 warnings, lintian clean: ${debs[*]##*/} left in $keep"
+    exit 0
+  fi
+else
+  debs=("$from"/sockshim_*.deb "$from"/libsockshim-dev_*.deb)
+  for deb in "${debs[@]}"; do
+    [[ -f "$deb" ]] || { log "FAIL: no $deb in $from (made by --build-only)"; exit 1; }
+  done
+fi
 
 # 4. Installed and run, outside the tree.
 if ((EUID != 0)); then

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds and runs every test: all suites in build/ (-Werror: the project's own build stays
-# warning-free; it is not a default, so other people's builds are not), then the Debian package
-# (scripts/deb-check.sh: CI's one release build, with dpkg-buildflags, counted for warnings,
-# linted, installed and run), then the unit suite again in build-asan/
-# (AddressSanitizer + UndefinedBehaviorSanitizer), then every libFuzzer target (suite 'fuzz') in
-# build-fuzz/ (clang). Arguments go to the first `meson test`, e.g.
+# warning-free; it is not a default, so other people's builds are not); meanwhile, at the lowest
+# CPU priority, the Debian package (scripts/deb-check.sh: CI's one release build, with
+# dpkg-buildflags, counted for warnings and linted), build-asan/ (AddressSanitizer +
+# UndefinedBehaviorSanitizer) and build-fuzz/ (clang's libFuzzer). Then the package is installed
+# and run, the unit suite runs again in build-asan/, and every libFuzzer target (suite 'fuzz') in
+# build-fuzz/. Arguments go to the first `meson test`, e.g.
 #   scripts/test.sh --suite unit
 # The last line is always `N passed, N failed, N skipped`, summed over all runs.
 set -euo pipefail
@@ -48,26 +49,15 @@ run_tests() {
   fi
 }
 
-configure_and_build build -Dwerror=true
-run_tests build --num-processes 2 "$@"
+# count_status RC: adds one check's exit status to the totals (77: skipped).
+count_status() {
+  case $1 in
+    0) passed=$((passed + 1)) ;;
+    77) skipped=$((skipped + 1)) ;;
+    *) failed=$((failed + 1)); status=1 ;;
+  esac
+}
 
-# The package: one build with the distribution's flags serves the warning count, lintian and the
-# installed-copy checks. Skipped (77) only for the part that needs root.
-log "scripts/deb-check.sh"
-deb_start=$SECONDS
-deb_rc=0
-scripts/deb-check.sh || deb_rc=$?
-log "scripts/deb-check.sh: exit $deb_rc after $((SECONDS - deb_start)) s"
-case $deb_rc in
-  0) passed=$((passed + 1)) ;;
-  77) skipped=$((skipped + 1)) ;;
-  *) failed=$((failed + 1)); status=1 ;;
-esac
-
-# The sanitizer build (-O0: quicker to compile; these tests are short) only needs what the unit
-# suite runs: build those executables alone (the preload object and the commands are exercised
-# by the first run) to keep CI within its time.
-configure_only build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 # suite_executables DIR SUITE: the executables DIR builds for its tests in SUITE and what they
 # depend on (e.g. the bpfvm command its CLI test runs), relative to DIR, one a line.
 suite_executables() {
@@ -88,44 +78,108 @@ for f in sorted(wanted):
     print(os.path.relpath(f, build))
 PY
 }
-mapfile -t unit_targets < <(suite_executables build-asan unit)
-log "building build-asan: ${unit_targets[*]}"
-if ! ninja -C build-asan "${unit_targets[@]}" >&2; then
-  failed=$((failed + 1))
-  status=1
-fi
-# Make UBSan findings fail the test instead of only printing; keep what the caller chose.
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-run_tests build-asan --no-rebuild --num-processes 2 --timeout-multiplier 3 --suite unit
 
+# build_asan: the sanitizer build (-O0: quicker to compile; these tests are short) only needs what
+# the unit suite runs: those executables alone (the preload object and the commands are exercised
+# by the main run).
+build_asan() {
+  configure_only build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined \
+    -Db_lundef=false || return 1
+  local targets
+  mapfile -t targets < <(suite_executables build-asan unit)
+  log "building build-asan: ${targets[*]}"
+  ninja -C build-asan "${targets[@]}"
+}
 
-# The fuzz build: clang's libFuzzer with ASan+UBSan. Every test of suite 'fuzz' (one per
-# libFuzzer target, whatever the module) runs for the fuzz_seconds option (40 s by default), two
-# at a time, so the stage takes about targets/2 × 40 s plus the build of those executables.
-if command -v clang++ >/dev/null; then
-  if CXX=clang++ configure_only build-fuzz -Dwerror=true -Dfuzz=true -Dbuildtype=debugoptimized \
-      -Db_sanitize=address,undefined -Db_lundef=false &&
-      ninja -C build-fuzz build.ninja >&2; then  # re-runs meson if a meson.build changed, so the
-    # introspection below sees tests added since the directory was configured.
-    mapfile -t fuzz_targets < <(suite_executables build-fuzz fuzz)
-    log "building build-fuzz: ${fuzz_targets[*]}"
-    if ((${#fuzz_targets[@]} == 0)); then
-      log "build-fuzz has no test in suite 'fuzz'"
-      failed=$((failed + 1))
-      status=1
-    elif ! ninja -C build-fuzz "${fuzz_targets[@]}" >&2; then
-      failed=$((failed + 1))
-      status=1
-    else
-      run_tests build-fuzz --no-rebuild --num-processes 2 --suite fuzz
-    fi
-  else
-    failed=$((failed + 1))
-    status=1
+# build_fuzz: clang's libFuzzer with ASan+UBSan, the executables of suite 'fuzz' (one test per
+# libFuzzer target, whatever the module). Exit 77 without clang.
+build_fuzz() {
+  if ! command -v clang++ >/dev/null; then
+    log "no clang++: the fuzz suite cannot run"
+    return 77
   fi
+  CXX=clang++ configure_only build-fuzz -Dwerror=true -Dfuzz=true -Dbuildtype=debugoptimized \
+    -Db_sanitize=address,undefined -Db_lundef=false || return 1
+  # Re-runs meson if a meson.build changed, so the introspection below sees tests added since
+  # the directory was configured.
+  ninja -C build-fuzz build.ninja || return 1
+  local targets
+  mapfile -t targets < <(suite_executables build-fuzz fuzz)
+  if ((${#targets[@]} == 0)); then
+    log "build-fuzz has no test in suite 'fuzz'"
+    return 1
+  fi
+  log "building build-fuzz: ${targets[*]}"
+  ninja -C build-fuzz "${targets[@]}"
+}
+
+# background_builds: the three other builds, one after the other, each with its log and exit
+# status in $tmp (deb-build, asan, fuzz).
+background_builds() {
+  local step
+  for step in deb-build asan fuzz; do
+    local start=$SECONDS rc=0
+    case $step in
+      deb-build) scripts/deb-check.sh --build-only "$tmp/deb" ;;
+      asan) build_asan ;;
+      fuzz) build_fuzz ;;
+    esac >"$tmp/$step.log" 2>&1 || rc=$?
+    echo "$rc $((SECONDS - start))" >"$tmp/$step.rc"
+  done
+}
+
+# finish_background STEP WHAT: reports a background step; prints its log when it failed (all of
+# it for the package: lintian's warnings belong in the CI log). Returns the step's exit status.
+finish_background() {
+  local rc secs
+  read -r rc secs <"$tmp/$1.rc"
+  log "$2: exit $rc after $secs s (at low priority, during the main suites)"
+  if [[ $1 == deb-build ]]; then
+    cat "$tmp/$1.log" >&2
+  elif ((rc != 0 && rc != 77)); then
+    tail -n 80 "$tmp/$1.log" >&2
+  fi
+  return "$rc"
+}
+
+configure_and_build build -Dwerror=true
+
+# build/ is what the main suites need; the package (CI's one release build, with dpkg-buildflags),
+# build-asan and build-fuzz are built meanwhile at the lowest CPU priority: those suites mostly
+# wait on sockets, timers and child programs, so the builds take idle time rather than theirs.
+log "building the package, build-asan and build-fuzz in the background (nice 19)"
+(renice -n 19 -p "$BASHPID" >/dev/null && background_builds) &
+background=$!
+run_tests build --num-processes 2 "$@"
+log "waiting for the background builds"
+wait "$background" || true
+
+# The package: built and linted above; installed and run now that nothing else runs (an
+# installed /usr/bin/sockshim must not be there while other tests run). 77: not root.
+rc=0
+finish_background deb-build "package build (deb-check.sh --build-only)" || rc=$?
+if ((rc == 0)); then
+  log "scripts/deb-check.sh --install-from $tmp/deb"
+  scripts/deb-check.sh --install-from "$tmp/deb" || rc=$?
+fi
+count_status "$rc"
+
+# The unit suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+if finish_background asan "build-asan"; then
+  # Make UBSan findings fail the test instead of only printing; keep what the caller chose.
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+  run_tests build-asan --no-rebuild --num-processes 2 --timeout-multiplier 3 --suite unit
 else
-  log "no clang++: the fuzz suite did not run"
-  skipped=$((skipped + 1))
+  count_status 1
+fi
+
+# Every libFuzzer target, for the fuzz_seconds option (40 s by default), two at a time.
+rc=0
+finish_background fuzz "build-fuzz" || rc=$?
+if ((rc == 0)); then
+  run_tests build-fuzz --no-rebuild --num-processes 2 --suite fuzz
+else
+  count_status "$rc"
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
