@@ -536,6 +536,27 @@ report_callgrind() {
   echo
   echo "Total Ir (plain at N1 → N2): $totals."
   echo
+  # Per wrapped function, from the mix runs at N2: callgrind's call arcs give each function's calls
+  # and inclusive instructions; the preload object's function includes libc's, which the plain
+  # run measures on its own.
+  echo "Per wrapped function (the mix workload at N2 = $n2 iterations; scripts/callgrind_calls.py:"
+  echo "the preload object's function's inclusive instructions per call under the shim, minus"
+  echo "libc's function's per call in the plain run; set-up calls included, so a function's calls"
+  echo "mix its cases, e.g. close of sockets, dup'd sockets and pipes; target ≤ 60 with no rules,"
+  echo "≤ 120 with rules, getaddrinfo relative to its own cost):"
+  echo
+  echo "| function | calls | libc Ir/call | no rules: Ir/call | added | 100 port rules: added | verdict |"
+  echo "|---|---:|---:|---:|---:|---:|---|"
+  join -t$'\t' -j1 \
+      <(python3 scripts/callgrind_calls.py added "$tmp/cg.mix.plain.$n2" "$tmp/cg.mix.shim-0.$n2" shim/symbols.def | sort -t$'\t' -k1,1) \
+      <(python3 scripts/callgrind_calls.py added "$tmp/cg.mix.plain.$n2" "$tmp/cg.mix.shim-100-port.$n2" shim/symbols.def | sort -t$'\t' -k1,1) |
+    sort -t$'\t' -k5,5 -g -r |
+    awk -F'\t' '{
+        if ($1 == "getaddrinfo") verdict = sprintf("%.0f %% of its own cost", 100 * $5 / $3)
+        else verdict = ($5 <= 60 && $9 <= 120) ? "pass" : "over"
+        printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $9, verdict
+      }'
+  echo
   echo "Loading a rule file into the compiled table (\`tests/bench/load_bench FILE 50\`: read, parse"
   echo "with positions, validate, compile; wall time; target for 1 000 rules: under 5 ms):"
   echo
