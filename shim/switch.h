@@ -298,6 +298,12 @@ class Switch {
         if (target) target->swaps.fetch_add(1, std::memory_order_acq_rel);
         return r;
       }
+      // getaddrinfo without DNS rules: its real call, guarded as the general path guards it (the
+      // socket calls of the NSS modules it runs are libc's, not the program's), and nothing to
+      // count.
+      case Op::kGetaddrinfo:
+        if (!ready() || has_rules(filters::CallType::kGetaddrinfo)) break;
+        return guarded(real);
       case Op::kClose:
         // A socket's close comes through close_socket (front); what reaches here is untracked.
         break;
