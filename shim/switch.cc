@@ -99,21 +99,9 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
     }
     case Op::kFork:
       return false;
-    case Op::kCloseRange: {
-      const unsigned first = static_cast<unsigned>(c.a), last = static_cast<unsigned>(c.b);
-      // The kernel refuses (EINVAL) flags it does not know and first > last before closing
-      // anything: such a call closes nothing, so it counts nothing. CLOEXEC closes nothing yet.
-      constexpr int kKnownFlags = CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC;
-      if ((c.c & ~kKnownFlags) || (c.c & CLOSE_RANGE_CLOEXEC) || first > last || in_vfork_child())
-        return false;
-      // Clear before the real call: once it returns, the numbers can be reused by other threads.
-      fds_.for_each_socket_in(first, last, [&](int fd, FdEntry&) {
-        Decision one;
-        close_fd(fd, one);
-        if (one.count_close) stats::add(one.slot, stats::kClosed);
-      });
+    case Op::kCloseRange:
+      if (!in_vfork_child()) close_range_fds(c);
       return false;
-    }
     case Op::kDup2: {
       // dup2 closes the target silently; remember what was there so after() can count it. The
       // target's entry is overwritten only once dup2 succeeded: the kernel swaps the number from
@@ -142,6 +130,20 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
     default:
       return before_fd(c, d);
   }
+}
+
+void Switch::close_range_fds(const Call& c) noexcept {
+  const unsigned first = static_cast<unsigned>(c.a), last = static_cast<unsigned>(c.b);
+  // The kernel refuses (EINVAL) flags it does not know and first > last before closing
+  // anything: such a call closes nothing, so it counts nothing. CLOEXEC closes nothing yet.
+  constexpr int kKnownFlags = CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC;
+  if ((c.c & ~kKnownFlags) || (c.c & CLOSE_RANGE_CLOEXEC) || first > last) return;
+  // Clear before the real call: once it returns, the numbers can be reused by other threads.
+  fds_.for_each_socket_in(first, last, [&](int fd, FdEntry&) {
+    Decision one;
+    close_fd(fd, one);
+    if (one.count_close) stats::add(one.slot, stats::kClosed);
+  });
 }
 
 // Calls on one fd. Fast exits first: an fd known not to be a socket costs two loads.

@@ -304,6 +304,12 @@ class Switch {
       case Op::kGetaddrinfo:
         if (!ready() || has_rules(filters::CallType::kGetaddrinfo)) break;
         return guarded(real);
+      // close_range in the process that made the table: the sockets in the range are counted and
+      // forgotten as before() does it, without the rest of the general path.
+      case Op::kCloseRange:
+        if (!ready() || sockshim_vfork_hint || forked_unseen()) break;
+        close_range_fds(p);
+        return real();
       case Op::kClose:
         // A socket's close comes through close_socket (front); what reaches here is untracked.
         break;
@@ -549,6 +555,8 @@ class Switch {
   }
   stats::CookieSlot* slot_for_miss(Cookie c) noexcept;
   void close_fd(int fd, Decision& d) noexcept;
+  // close_range(c.a, c.b, c.c) is about to run: counts and forgets the sockets it will close.
+  void close_range_fds(const Call& c) noexcept;
   void after_connect(const Call& c, Decision& d, long r, int e) noexcept;
   void after_transfer(const Call& c, Decision& d, long r, int e) noexcept;
   void after_dup(const Call& c, Decision& d, long r) noexcept;
