@@ -46,7 +46,7 @@ struct Report {
     listener = fd;
   }
   // From here on the filter is live: the calls it hands to the supervisor (socket, connect,
-  // close) would wait for a supervisor that has no listener yet, so none of them may run before
+  // accept, close) would wait for a supervisor that has no listener yet, so none of them may run before
   // exec. sendmsg is not one of them; both fds are O_CLOEXEC and go away with the exec.
   iovec iov{&r, sizeof r};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};

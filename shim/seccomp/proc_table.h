@@ -42,6 +42,10 @@ class ProcTable {
   // Forgets processes that ended (their pidfd is readable). Bounded by the number of processes.
   void sweep();
   bool has(pid_t tgid) const { return procs_.contains(tgid); }
+  Proc* find(pid_t tgid) {
+    auto p = procs_.find(tgid);
+    return p == procs_.end() ? nullptr : &p->second;
+  }
 
  private:
   Proc* add(pid_t tgid, pid_t ppid, const char* argv0);

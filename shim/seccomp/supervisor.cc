@@ -56,15 +56,29 @@ ino_t own_netns() {
   return stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
 }
 
-// A connect whose outcome is not known yet. held: the program's blocking connect waits for our
-// answer (notification `id`); otherwise the program got EINPROGRESS and we only count.
+// An accept or accept4 the supervisor answers: where the peer's address goes in the program.
+struct AcceptCall {
+  std::uint64_t id = 0;
+  pid_t tid = -1;
+  std::uint64_t addr = 0, addrlen = 0;   // the program's pointers; 0: not wanted
+  int flags = 0;                         // accept4's SOCK_NONBLOCK | SOCK_CLOEXEC
+};
+
+// A call on a socket whose outcome is not known yet, followed with poll on a duplicate.
+// Connect: held means the program's blocking connect waits for our answer (notification `id`);
+// otherwise the program got EINPROGRESS and we only count. Accept: always held, answered when a
+// connection is queued (a blocking listener; a non-blocking one is answered at once).
 struct Watch {
+  enum class Kind : std::uint8_t { kConnect, kAccept };
+  Kind kind = Kind::kConnect;
   int dup = -1;
   pid_t tgid = -1;
   int fd = -1;
   Cookie cookie = 0;
   bool held = false;
   std::uint64_t id = 0;
+  AcceptCall accept{};
+  short events() const { return kind == Kind::kAccept ? POLLIN : POLLOUT; }
 };
 
 }  // namespace
@@ -134,6 +148,24 @@ struct Supervisor::Impl {
     return idx;
   }
 
+  // The rule that fires on this call, if any, goes into the decision log; when its action fails
+  // the call, the call is answered with that errno and counted as `failed` plus one fault, and
+  // this returns true (the caller then must not perform the call).
+  bool injected(const seccomp_notif& n, pid_t tgid, filters::CallType t, const filters::SocketFacts& f, Cookie c,
+                stats::Counter failed, const sockaddr_storage* peer = nullptr, socklen_t peer_len = 0) {
+    std::uint64_t hit = 0;
+    const int idx = decide(t, f, &hit);
+    if (idx < 0) return false;
+    const int err = injected_errno(idx);
+    log_event(n, tgid, t, idx, hit, c, err, peer, peer_len);
+    if (!err) return false;
+    stats::add(slot(c), failed);
+    stats::add(slot(c), stats::kFaultsInjected);
+    ++counts.injected;
+    answer(n.id, -1, err);
+    return true;
+  }
+
   // The errno a fired rule answers with; 0 when its action lets the call go on.
   int injected_errno(int idx) const {
     const filters::Action& a = table->rules()[static_cast<std::size_t>(idx)].action;
@@ -169,6 +201,10 @@ struct Supervisor::Impl {
   void on_socket(const seccomp_notif& n, Proc& p);
   void on_connect(const seccomp_notif& n, Proc& p);
   void on_close(const seccomp_notif& n, Proc& p);
+  void on_accept(const seccomp_notif& n, Proc& p);
+  bool accept_into(Proc& p, int dup, Cookie c, const AcceptCall& a, bool held);
+  bool copy_peer(const AcceptCall& a, const sockaddr_storage& peer, socklen_t len);
+  const KnownSocket* socket_at(Proc& p, int fd, int dup);
   void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
   void resolve(Watch& w, bool now);
   void serve_one();
@@ -193,17 +229,7 @@ void Supervisor::Impl::on_socket(const seccomp_notif& n, Proc& p) {
   f.family = family;
   f.type = type;
   f.protocol = normal_protocol(family, type, protocol);
-  std::uint64_t hit = 0;
-  if (const int idx = decide(filters::CallType::kSocket, f, &hit); idx >= 0) {
-    const int err = injected_errno(idx);
-    log_event(n, p.tgid, filters::CallType::kSocket, idx, hit, cookie, err, nullptr, 0);
-    if (err) {
-      stats::add(slot(cookie), stats::kOpenFailed);
-      stats::add(slot(cookie), stats::kFaultsInjected);
-      ++counts.injected;
-      return answer(n.id, -1, err);
-    }
-  }
+  if (injected(n, p.tgid, filters::CallType::kSocket, f, cookie, stats::kOpenFailed)) return;
   const int s = ::socket(family, type_flags | SOCK_CLOEXEC, protocol);
   if (s < 0) {
     const int e = errno;
@@ -241,6 +267,21 @@ void Supervisor::Impl::on_socket(const seccomp_notif& n, Proc& p) {
   p.fds[fd] = KnownSocket{cookie, ino};
 }
 
+// The socket at the program's fd (dup is our duplicate of it): the entry we keep, or a new one
+// for a socket we did not see made (socketpair, inherited across exec); nullptr for no socket.
+const KnownSocket* Supervisor::Impl::socket_at(Proc& p, int fd, int dup) {
+  const ino_t ino = inode_of(dup);
+  if (ino == 0) return nullptr;
+  auto known = p.fds.find(fd);
+  if (known != p.fds.end() && known->second.ino == ino) return &known->second;
+  int family = 0, type = 0, protocol = 0;
+  socklen_t l = sizeof(int);
+  getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &family, &l);
+  getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &(l = sizeof(int)));
+  getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &protocol, &(l = sizeof(int)));
+  return &p.fds.insert_or_assign(fd, KnownSocket{make_cookie(family, type, protocol), ino}).first->second;
+}
+
 // connect(fd, addr, len): the address is read from the program's memory (process_vm_readv) and
 // used only after SECCOMP_IOCTL_NOTIF_ID_VALID says the call still waits (the thread may have
 // been killed and its pid reused meanwhile). The connect itself runs here on a duplicate of the
@@ -256,22 +297,12 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
   if (!valid(n.id)) return void(++counts.gone);
   const int dup = pidfd_getfd(p.pidfd, fd);
   if (dup < 0) return pass(n.id);   // EBADF and friends: the kernel says it to the program
-  const ino_t ino = inode_of(dup);
-  if (ino == 0) {
+  const KnownSocket* known = socket_at(p, fd, dup);
+  if (!known) {
     close(dup);
     return pass(n.id);   // ENOTSOCK
   }
-  auto known = p.fds.find(fd);
-  if (known == p.fds.end() || known->second.ino != ino) {
-    // A socket we did not see made (accept, socketpair, inherited across exec): classify it.
-    int family = 0, type = 0, protocol = 0;
-    socklen_t l = sizeof(int);
-    getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &family, &l);
-    getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &(l = sizeof(int)));
-    getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &protocol, &(l = sizeof(int)));
-    known = p.fds.insert_or_assign(fd, KnownSocket{make_cookie(family, type, protocol), ino}).first;
-  }
-  const Cookie c = known->second.cookie;
+  const Cookie c = known->cookie;
   filters::SocketFacts f;
   f.family = cookie_family(c);
   f.type = cookie_type(c);
@@ -279,17 +310,9 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
   f.peer_port = f.service_port = port_of(ss);
   to_address(reinterpret_cast<const sockaddr*>(&ss), len, f.peer);
   f.role = filters::Role::kClient;
-  std::uint64_t hit = 0;
-  if (const int idx = decide(filters::CallType::kConnect, f, &hit); idx >= 0) {
-    const int err = injected_errno(idx);
-    log_event(n, p.tgid, filters::CallType::kConnect, idx, hit, c, err, &ss, len);
-    if (err) {
-      close(dup);
-      stats::add(slot(c), stats::kConnectFailed);
-      stats::add(slot(c), stats::kFaultsInjected);
-      ++counts.injected;
-      return answer(n.id, -1, err);
-    }
+  if (injected(n, p.tgid, filters::CallType::kConnect, f, c, stats::kConnectFailed, &ss, len)) {
+    close(dup);
+    return;
   }
   if ((f.family == AF_INET || f.family == AF_INET6) && f.type == SOCK_STREAM) return connect_stream(n, p, dup, c, ss, len);
   if (f.type == SOCK_DGRAM && f.family != AF_UNIX) {
@@ -325,7 +348,7 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
   // held it; it waits for the same connection.
   const bool pending = r != 0 && (e == EINPROGRESS || (blocking && e == EALREADY));
   if (pending && watches.size() < kMaxWatches) {
-    watches.push_back(Watch{dup, p.tgid, static_cast<int>(n.data.args[0]), c, blocking, n.id});
+    watches.push_back(Watch{Watch::Kind::kConnect, dup, p.tgid, static_cast<int>(n.data.args[0]), c, blocking, n.id, {}});
     if (!blocking) {
       stats::add(slot(c), stats::kConnectPending);
       answer(n.id, -1, e);
@@ -371,8 +394,9 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
   if (known == p.fds.end()) return pass(n.id);
   const KnownSocket k = known->second;
   p.fds.erase(known);
+  // A held accept keeps waiting, as the kernel's blocked accept keeps its reference to the file.
   for (Watch& w : watches)
-    if (w.dup >= 0 && w.tgid == p.tgid && w.fd == fd && !w.held) resolve(w, true);
+    if (w.kind == Watch::Kind::kConnect && w.dup >= 0 && w.tgid == p.tgid && w.fd == fd && !w.held) resolve(w, true);
   std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
   const int dup = pidfd_getfd(p.pidfd, fd);
   const bool same = dup >= 0 && inode_of(dup) == k.ino;
@@ -381,22 +405,115 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
   f.family = cookie_family(k.cookie);
   f.type = cookie_type(k.cookie);
   f.protocol = cookie_protocol(k.cookie);
-  std::uint64_t hit = 0;
   if (same) {
-    if (const int idx = decide(filters::CallType::kClose, f, &hit); idx >= 0) {
-      const int err = injected_errno(idx);
-      log_event(n, p.tgid, filters::CallType::kClose, idx, hit, k.cookie, err, nullptr, 0);
-      if (err) {
-        p.fds[fd] = k;   // the fd stays open: the program was told its close failed
-        stats::add(slot(k.cookie), stats::kCloseFailed);
-        stats::add(slot(k.cookie), stats::kFaultsInjected);
-        ++counts.injected;
-        return answer(n.id, -1, err);
-      }
+    if (injected(n, p.tgid, filters::CallType::kClose, f, k.cookie, stats::kCloseFailed)) {
+      p.fds[fd] = k;   // the fd stays open: the program was told its close failed
+      return;
     }
     stats::add(slot(k.cookie), stats::kClosed);
   }
   pass(n.id);
+}
+
+// accept/accept4(fd, addr, addrlen[, flags]): the connection is accepted here on a duplicate of
+// the listening socket and installed in the program with ADDFD_FLAG_SEND, as socket() is, so the
+// new fd is known and counted `accepted` with the listener's cookie. A blocking listener's call
+// is held until a connection is queued, while other notifications are served.
+void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
+  const int fd = static_cast<int>(n.data.args[0]);
+  const int dup = pidfd_getfd(p.pidfd, fd);
+  if (dup < 0) return pass(n.id);
+  const KnownSocket* known = socket_at(p, fd, dup);
+  if (!known) {
+    close(dup);
+    return pass(n.id);
+  }
+  const Cookie c = known->cookie;
+  filters::SocketFacts f;
+  f.family = cookie_family(c);
+  f.type = cookie_type(c);
+  f.protocol = cookie_protocol(c);
+  sockaddr_storage local{};
+  socklen_t ll = sizeof local;
+  if (getsockname(dup, reinterpret_cast<sockaddr*>(&local), &ll) == 0) f.local_port = f.service_port = port_of(local);
+  f.role = filters::Role::kServer;
+  if (injected(n, p.tgid, filters::CallType::kAccept, f, c, stats::kAcceptFailed)) {
+    close(dup);
+    return;
+  }
+  const AcceptCall a{n.id, static_cast<pid_t>(n.pid), n.data.args[1], n.data.args[2],
+                     n.data.nr == SYS_accept4 ? static_cast<int>(n.data.args[3]) : 0};
+  const int flags = fcntl(dup, F_GETFL);
+  if (flags >= 0 && !(flags & O_NONBLOCK)) {
+    if (watches.size() >= kMaxWatches) {
+      close(dup);
+      return pass(n.id);   // too many to follow: the kernel waits instead, uncounted
+    }
+    watches.push_back(Watch{Watch::Kind::kAccept, dup, p.tgid, fd, c, true, n.id, a});
+    return;
+  }
+  accept_into(p, dup, c, a, false);
+  close(dup);
+}
+
+// Writes the peer's address where accept's caller wants it, as the kernel does: at most
+// *addrlen bytes, and *addrlen set to the full length. False when the program's memory refuses.
+bool Supervisor::Impl::copy_peer(const AcceptCall& a, const sockaddr_storage& peer, socklen_t len) {
+  if (!a.addr || !a.addrlen) return true;
+  socklen_t room = 0;
+  iovec mine{&room, sizeof room};
+  iovec theirs{reinterpret_cast<void*>(a.addrlen), sizeof room};
+  if (process_vm_readv(a.tid, &mine, 1, &theirs, 1, 0) != static_cast<ssize_t>(sizeof room)) return false;
+  iovec addr_mine{const_cast<sockaddr_storage*>(&peer), std::min(room, len)};
+  iovec addr_theirs{reinterpret_cast<void*>(a.addr), addr_mine.iov_len};
+  iovec len_mine{&len, sizeof len};
+  if (addr_mine.iov_len && process_vm_writev(a.tid, &addr_mine, 1, &addr_theirs, 1, 0) != static_cast<ssize_t>(addr_mine.iov_len))
+    return false;
+  return process_vm_writev(a.tid, &len_mine, 1, &theirs, 1, 0) == static_cast<ssize_t>(sizeof len);
+}
+
+// Accepts one connection on dup for call `a` and answers it. held: the listener is blocking (its
+// O_NONBLOCK is set only for this accept, as for a held connect); false then when nothing was
+// queued after all (another thread took it), and the call stays held.
+bool Supervisor::Impl::accept_into(Proc& p, int dup, Cookie c, const AcceptCall& a, bool held) {
+  const int flags = held ? fcntl(dup, F_GETFL) : -1;
+  if (held && flags >= 0) fcntl(dup, F_SETFL, flags | O_NONBLOCK);
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  const int s = ::accept4(dup, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC | (a.flags & SOCK_NONBLOCK));
+  const int e = errno;
+  if (held && flags >= 0) fcntl(dup, F_SETFL, flags);
+  if (s < 0) {
+    const bool would_block = e == EAGAIN || e == EWOULDBLOCK;
+    if (held && would_block) return false;
+    if (!would_block) stats::add(slot(c), stats::kAcceptFailed);
+    answer(a.id, -1, e);
+    return true;
+  }
+  ++counts.performed;
+  if (!copy_peer(a, peer, len)) {
+    close(s);   // the kernel loses the connection too when it cannot write the address
+    answer(a.id, -1, EFAULT);
+    return true;
+  }
+  const ino_t ino = inode_of(s);
+  seccomp_notif_addfd add{};
+  add.id = a.id;
+  add.flags = SECCOMP_ADDFD_FLAG_SEND;
+  add.srcfd = static_cast<std::uint32_t>(s);
+  add.newfd_flags = (a.flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0;
+  int fd = -1;
+  for (int i = 0; i < 8 && (fd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add)) < 0 && errno == EINTR; ++i) {
+  }
+  const int add_errno = errno;
+  close(s);
+  if (fd < 0) {
+    if (add_errno == ENOENT) ++counts.gone; else answer(a.id, -1, add_errno);
+    return true;
+  }
+  stats::add(slot(c), stats::kAccepted);
+  p.fds[fd] = KnownSocket{c, ino};
+  return true;
 }
 
 void Supervisor::Impl::serve_one() {
@@ -410,13 +527,28 @@ void Supervisor::Impl::serve_one() {
     case SYS_socket: return on_socket(*n, *p);
     case SYS_connect: return on_connect(*n, *p);
     case SYS_close: return on_close(*n, *p);
+    case SYS_accept:
+    case SYS_accept4: return on_accept(*n, *p);
     default: return pass(n->id);   // the filter sends nothing else
   }
 }
 
 void Supervisor::Impl::serve_watches(const std::vector<pollfd>& fds, std::size_t first) {
-  for (std::size_t i = first; i < fds.size(); ++i)
-    if (fds[i].revents) resolve(watches[i - first], false);
+  for (std::size_t i = first; i < fds.size(); ++i) {
+    if (!fds[i].revents) continue;
+    Watch& w = watches[i - first];
+    if (w.kind == Watch::Kind::kConnect) {
+      resolve(w, false);
+      continue;
+    }
+    // A connection is queued: hand it over, unless the caller left meanwhile (it must not take
+    // a connection nobody will see) or another thread of the program took it first.
+    Proc* p = procs.find(w.tgid);
+    if (!p || !valid(w.accept.id) || accept_into(*p, w.dup, w.cookie, w.accept, true)) {
+      close(w.dup);
+      w.dup = -1;
+    }
+  }
   std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
 }
 
@@ -426,7 +558,7 @@ void Supervisor::Impl::serve_watches(const std::vector<pollfd>& fds, std::size_t
 void Supervisor::Impl::drop_finished() {
   procs.sweep();
   for (Watch& w : watches) {
-    const bool gone = w.held ? !valid(w.id) : !procs.has(w.tgid);
+    const bool gone = w.held ? !valid(w.kind == Watch::Kind::kAccept ? w.accept.id : w.id) : !procs.has(w.tgid);
     if (gone) {
       close(w.dup);
       w.dup = -1;
@@ -458,7 +590,7 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
     fds.clear();
     fds.push_back({child, POLLIN, 0});
     fds.push_back({listening ? s.listener : -1, POLLIN, 0});
-    for (const Watch& w : s.watches) fds.push_back({w.dup, POLLOUT, 0});
+    for (const Watch& w : s.watches) fds.push_back({w.dup, w.events(), 0});
     const int n = poll(fds.data(), fds.size(), kPollMs);
     if (n < 0 && errno != EINTR) break;
     // Watches first: fds[2..] are the watches as they were at poll; serving notifications

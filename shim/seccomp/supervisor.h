@@ -1,12 +1,12 @@
 // The seccomp supervisor: answers the notifications of the launched process tree (socket,
-// connect, close; shim/seccomp/coverage.h) with the run's filters::Table, and counts into the
+// connect, accept, close; shim/seccomp/coverage.h) with the run's filters::Table, and counts into the
 // run's stats segment with the same cookies, counters, rule slots, events and process records as
 // the preload object, so `sockshim stats` cannot tell the modes apart.
 //
-// One thread, never blocked by a program: socket and connect are performed here on the
+// One thread, never blocked by a program: socket, connect and accept are performed here on the
 // program's behalf (on a duplicate of its descriptor, pidfd_getfd) only where they cannot block;
-// a blocking connect is started non-blocking and its notification held until the socket says
-// how it ended, while other notifications are served. What is passed through unchanged is
+// a blocking connect or accept is held, its notification answered when poll on the duplicate
+// says the socket is ready, while other notifications are served. What is passed through unchanged is
 // answered SECCOMP_USER_NOTIF_FLAG_CONTINUE.
 #pragma once
 

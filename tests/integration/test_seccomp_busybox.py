@@ -8,10 +8,13 @@ Against python3 -m http.server on 127.0.0.1:
   - the same as user nobody (setpriv, when root): no privileges needed;
   - `sockshim run` killed with SIGKILL while the program runs: the program's socket() fails with
     ENOSYS (the kernel's answer without a listener) and it goes on; no hang;
+  - python3 -m http.server under seccomp mode: its blocking accepts are held and answered, two
+    connections counted accepted;
   - `sockshim run --intercept seccomp` inside another one: the kernel refuses the inner run a
     second listener (EBUSY), and the inner run says so and exits 3 rather than run unseen.
 Skipped (77) without /bin/busybox (Debian busybox-static) or seccomp user notification.
 """
+import json
 import os
 import signal
 import subprocess
@@ -61,6 +64,37 @@ def supervisor_killed(busybox, url):
     h.check("Function not implemented" in err, f"supervisor killed: ENOSYS reached wget: got stderr {err!r}")
 
 
+def blocking_server(busybox, tmp, www):
+    """python3 -m http.server under `sockshim run --intercept seccomp`: its blocking accept is
+    held by the supervisor until a connection is queued; two wgets, two connections accepted."""
+    name = h.new_segment_name()
+    h.on_cleanup(lambda: h.remove_segment(name))
+    json_out = os.path.join(tmp, "server.json")
+    port = h.free_port()
+    proc = subprocess.Popen([h.SOCKSHIM, "run", "--name", name, "--json-out", json_out, "--intercept", "seccomp",
+                             "--", h.PYTHON, "-I", "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+                            cwd=www, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=h.clean_env(), start_new_session=True)
+    h.on_cleanup(lambda: proc.poll() is None and os.killpg(proc.pid, signal.SIGKILL))
+    url = f"http://127.0.0.1:{port}/"
+    got = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and len(got) < 2 and proc.poll() is None:
+        r = h.run_plain([busybox, "wget", "-q", "-O", "-", url])
+        if r.rc == 0:
+            got.append(r.stdout)
+        else:
+            time.sleep(0.1)   # not listening yet
+    h.expect("held accept: pages fetched", got, ["hello\n", "hello\n"])
+    proc.send_signal(signal.SIGINT)   # forwarded: http.server stops on KeyboardInterrupt
+    _, err = proc.communicate(timeout=15)
+    h.expect("held accept: server exit", proc.returncode, 0)
+    with open(json_out) as f:
+        data = json.load(f)
+    h.expect_counters("held accept: inet/stream/tcp", h.need_socket(data, "inet", "stream", "tcp"), {
+        "opened": 1, "accepted": 2, "accept_failed": 0, "closed": 3})
+
+
 def body(tmp):
     busybox = h.need_program("/bin/busybox", "busybox-static")
     h.need_seccomp([busybox, "true"])
@@ -93,6 +127,7 @@ def body(tmp):
 
         unprivileged(busybox, wget)
         supervisor_killed(busybox, srv.url("/"))
+        blocking_server(busybox, tmp, www)
 
         n = h.run_shim([busybox, "nc", "-w", "5", "127.0.0.1", str(srv.port)], rules=rules, input="",
                        options=["--expect-fired", "refuse-http"])

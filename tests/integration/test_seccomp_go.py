@@ -7,9 +7,11 @@ three pages from a Go net/http server on 127.0.0.1, each on a fresh connection:
     the socket() calls `strace -f -e trace=%net` sees; 3 TCP connects connected, and closed;
   - with a rule refusing connects to the server's port: the client prints Go's own
     "connection refused", the rule fired 3 times, --expect-fired passes;
-  - --expect-fired of a rule that cannot match fails the run (exit 4).
+  - --expect-fired of a rule that cannot match fails the run (exit 4);
+  - the server itself under `sockshim run`: the client's three connections counted accepted.
 Skipped (77) without golang-go or seccomp user notification.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -115,6 +117,37 @@ def variant(label, client, url, port, tmp):
             x.show()
 
 
+def server_under_shim(built, tmp):
+    """The Go server under `sockshim run` (seccomp: non-blocking accept4), the client plainly:
+    its three connections are counted accepted, with the listener's cookie."""
+    name = h.new_segment_name()
+    h.on_cleanup(lambda: h.remove_segment(name))
+    json_out = os.path.join(tmp, "server.json")
+    portfile = os.path.join(tmp, "server-port")
+    proc = subprocess.Popen([h.SOCKSHIM, "run", "--name", name, "--json-out", json_out, "--",
+                             built["httpserve"], portfile],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=h.clean_env(), start_new_session=True)
+    h.on_cleanup(lambda: proc.poll() is None and os.killpg(proc.pid, 9))
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not os.path.exists(portfile) and proc.poll() is None:
+        time.sleep(0.05)
+    if not h.check(os.path.exists(portfile), "server under sockshim: it never listened"):
+        return
+    with open(portfile) as f:
+        port = int(f.read())
+    c = h.run_plain([built["httpget-static"], f"http://127.0.0.1:{port}/", "3"])
+    h.expect("client of the server under sockshim: exit", c.rc, 0)
+    proc.terminate()   # sockshim run forwards SIGTERM to the server
+    _, err = proc.communicate(timeout=15)
+    h.expect("server under sockshim: exit (SIGTERM)", proc.returncode, 128 + 15)
+    with open(json_out) as f:
+        data = json.load(f)
+    tcp = h.need_socket(data, "inet", "stream", "tcp")
+    h.expect_counters("server under sockshim: inet/stream/tcp", tcp, {
+        "opened": 1, "accepted": 3, "accept_failed": 0, "closed": (">=", 2)})
+
+
 def body(tmp):
     h.need_seccomp()
     built = build_go(os.environ.get("SOCKSHIM_GO_BUILD_DIR") or os.path.join(tmp, "go"))
@@ -122,6 +155,7 @@ def body(tmp):
     url = f"http://127.0.0.1:{server.port}/"
     variant("go static", built["httpget-static"], url, server.port, tmp)
     variant("go cgo", built["httpget-cgo"], url, server.port, tmp)
+    server_under_shim(built, tmp)
 
     # auto goes by the ELF sections Go's linker writes, not by strings: the sockshim command
     # itself mentions Go and must still run with the preload object.
