@@ -9,8 +9,9 @@ using filters::ActionKind;
 using filters::AfterKind;
 using filters::CallType;
 
-constexpr std::uint32_t kNotified[] = {SYS_close, SYS_socket, SYS_connect, SYS_accept, SYS_accept4};
-constexpr CallType kCovered[] = {CallType::kSocket, CallType::kConnect, CallType::kAccept, CallType::kClose};
+constexpr std::uint32_t kNotified[] = {SYS_close, SYS_socket, SYS_connect, SYS_accept, SYS_listen, SYS_accept4};
+constexpr CallType kCovered[] = {CallType::kSocket, CallType::kConnect, CallType::kListen, CallType::kAccept,
+                                 CallType::kClose};
 
 // Why the supervisor cannot carry out this rule yet; empty when it can.
 std::string why_not(const filters::Rule& r) {
@@ -21,7 +22,7 @@ std::string why_not(const filters::Rule& r) {
     for (CallType c : kCovered) covered = covered || c == type;
     if (!covered)
       return std::string("\"on\": ") + filters::call_type_name(type) +
-             ": seccomp mode intercepts only socket, connect, accept and close so far";
+             ": seccomp mode intercepts only socket, connect, listen, accept and close so far";
   }
   const filters::Action& a = r.action;
   // A delay would hold the supervisor (one thread, serving every process of the run).

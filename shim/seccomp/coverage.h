@@ -14,7 +14,7 @@
 
 namespace shim::seccomp {
 
-// x86-64 numbers: socket, connect, accept, accept4, close. Everything else stays in the kernel.
+// x86-64 numbers: socket, connect, listen, accept, accept4, close. Everything else stays in the kernel.
 std::span<const std::uint32_t> notified_syscalls();
 
 // The filter: the numbers above go to the listener, every other x86-64 call is allowed, other

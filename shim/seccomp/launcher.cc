@@ -46,8 +46,9 @@ struct Report {
     listener = fd;
   }
   // From here on the filter is live: the calls it hands to the supervisor (socket, connect,
-  // accept, close) would wait for a supervisor that has no listener yet, so none of them may run before
-  // exec. sendmsg is not one of them; both fds are O_CLOEXEC and go away with the exec.
+  // listen, accept, close) would wait for a supervisor that has no listener yet, so none of
+  // them may run before exec. sendmsg is not one of them; both fds are O_CLOEXEC and go away
+  // with the exec.
   iovec iov{&r, sizeof r};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};

@@ -202,9 +202,16 @@ struct Supervisor::Impl {
   void on_connect(const seccomp_notif& n, Proc& p);
   void on_close(const seccomp_notif& n, Proc& p);
   void on_accept(const seccomp_notif& n, Proc& p);
+  void on_listen(const seccomp_notif& n, Proc& p);
   bool accept_into(Proc& p, int dup, Cookie c, const AcceptCall& a, bool held);
   bool copy_peer(const AcceptCall& a, const sockaddr_storage& peer, socklen_t len);
   const KnownSocket* socket_at(Proc& p, int fd, int dup);
+  struct Local {
+    int fd = -1, dup = -1;
+    Cookie cookie = 0;
+    filters::SocketFacts facts;
+  };
+  bool local_socket(const seccomp_notif& n, Proc& p, Local& out);
   void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
   void resolve(Watch& w, bool now);
   void serve_one();
@@ -415,29 +422,40 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
   pass(n.id);
 }
 
+// The socket a listen or accept names (args[0]): our duplicate of it, its cookie and the facts
+// rules match on, the local port being the service's. False when fd is no socket (or gone): the
+// caller passes the call through and the kernel answers it.
+bool Supervisor::Impl::local_socket(const seccomp_notif& n, Proc& p, Local& out) {
+  out.fd = static_cast<int>(n.data.args[0]);
+  out.dup = pidfd_getfd(p.pidfd, out.fd);
+  if (out.dup < 0) return false;
+  const KnownSocket* known = socket_at(p, out.fd, out.dup);
+  if (!known) {
+    close(out.dup);
+    return false;
+  }
+  out.cookie = known->cookie;
+  out.facts.family = cookie_family(out.cookie);
+  out.facts.type = cookie_type(out.cookie);
+  out.facts.protocol = cookie_protocol(out.cookie);
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  if (getsockname(out.dup, reinterpret_cast<sockaddr*>(&local), &len) == 0)
+    out.facts.local_port = out.facts.service_port = port_of(local);
+  return true;
+}
+
 // accept/accept4(fd, addr, addrlen[, flags]): the connection is accepted here on a duplicate of
 // the listening socket and installed in the program with ADDFD_FLAG_SEND, as socket() is, so the
 // new fd is known and counted `accepted` with the listener's cookie. A blocking listener's call
 // is held until a connection is queued, while other notifications are served.
 void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
-  const int fd = static_cast<int>(n.data.args[0]);
-  const int dup = pidfd_getfd(p.pidfd, fd);
-  if (dup < 0) return pass(n.id);
-  const KnownSocket* known = socket_at(p, fd, dup);
-  if (!known) {
-    close(dup);
-    return pass(n.id);
-  }
-  const Cookie c = known->cookie;
-  filters::SocketFacts f;
-  f.family = cookie_family(c);
-  f.type = cookie_type(c);
-  f.protocol = cookie_protocol(c);
-  sockaddr_storage local{};
-  socklen_t ll = sizeof local;
-  if (getsockname(dup, reinterpret_cast<sockaddr*>(&local), &ll) == 0) f.local_port = f.service_port = port_of(local);
-  f.role = filters::Role::kServer;
-  if (injected(n, p.tgid, filters::CallType::kAccept, f, c, stats::kAcceptFailed)) {
+  Local l;
+  if (!local_socket(n, p, l)) return pass(n.id);
+  const int fd = l.fd, dup = l.dup;
+  const Cookie c = l.cookie;
+  l.facts.role = filters::Role::kServer;
+  if (injected(n, p.tgid, filters::CallType::kAccept, l.facts, c, stats::kAcceptFailed)) {
     close(dup);
     return;
   }
@@ -453,6 +471,23 @@ void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
     return;
   }
   accept_into(p, dup, c, a, false);
+  close(dup);
+}
+
+// listen(fd, backlog): never blocks, so it runs here on a duplicate (the same socket) and its
+// result is the program's answer: counted listened or listen_failed.
+void Supervisor::Impl::on_listen(const seccomp_notif& n, Proc& p) {
+  Local l;
+  if (!local_socket(n, p, l)) return pass(n.id);
+  const int dup = l.dup;
+  const Cookie c = l.cookie;
+  if (!injected(n, p.tgid, filters::CallType::kListen, l.facts, c, stats::kListenFailed)) {
+    const int r = ::listen(dup, static_cast<int>(n.data.args[1]));
+    const int e = errno;
+    ++counts.performed;
+    stats::add(slot(c), r == 0 ? stats::kListened : stats::kListenFailed);
+    answer(n.id, 0, r == 0 ? 0 : e);
+  }
   close(dup);
 }
 
@@ -527,6 +562,7 @@ void Supervisor::Impl::serve_one() {
     case SYS_socket: return on_socket(*n, *p);
     case SYS_connect: return on_connect(*n, *p);
     case SYS_close: return on_close(*n, *p);
+    case SYS_listen: return on_listen(*n, *p);
     case SYS_accept:
     case SYS_accept4: return on_accept(*n, *p);
     default: return pass(n->id);   // the filter sends nothing else

@@ -1,7 +1,7 @@
 // The seccomp supervisor: answers the notifications of the launched process tree (socket,
-// connect, accept, close; shim/seccomp/coverage.h) with the run's filters::Table, and counts into the
-// run's stats segment with the same cookies, counters, rule slots, events and process records as
-// the preload object, so `sockshim stats` cannot tell the modes apart.
+// connect, listen, accept, close; shim/seccomp/coverage.h) with the run's filters::Table, and
+// counts into the run's stats segment with the same cookies, counters, rule slots, events and
+// process records as the preload object, so `sockshim stats` cannot tell the modes apart.
 //
 // One thread, never blocked by a program: socket, connect and accept are performed here on the
 // program's behalf (on a duplicate of its descriptor, pidfd_getfd) only where they cannot block;

@@ -92,7 +92,7 @@ def blocking_server(busybox, tmp, www):
     with open(json_out) as f:
         data = json.load(f)
     h.expect_counters("held accept: inet/stream/tcp", h.need_socket(data, "inet", "stream", "tcp"), {
-        "opened": 1, "accepted": 2, "accept_failed": 0, "closed": 3})
+        "opened": 1, "listened": 1, "accepted": 2, "accept_failed": 0, "closed": 3})
 
 
 def body(tmp):

@@ -145,7 +145,7 @@ def server_under_shim(built, tmp):
         data = json.load(f)
     tcp = h.need_socket(data, "inet", "stream", "tcp")
     h.expect_counters("server under sockshim: inet/stream/tcp", tcp, {
-        "opened": 1, "accepted": 3, "accept_failed": 0, "closed": (">=", 2)})
+        "opened": 1, "listened": 1, "accepted": 3, "accept_failed": 0, "closed": (">=", 2)})
 
 
 def body(tmp):

@@ -62,12 +62,13 @@ TEST_CASE("launch: NO_NEW_PRIVS refused stops before the filter", "[seccomp][lau
   CHECK(no_children_left());
 }
 
-TEST_CASE("the filter hands socket, connect, accept and close to the supervisor, nothing else", "[seccomp][filter]") {
+TEST_CASE("the filter hands socket, connect, listen, accept and close to the supervisor, nothing else",
+          "[seccomp][filter]") {
   const auto filter = sc::build_filter();
   REQUIRE(filter);
   for (int nr = 0; nr < 512; ++nr) {
     const bool notified = nr == SYS_socket || nr == SYS_connect || nr == SYS_close || nr == SYS_accept ||
-                          nr == SYS_accept4;
+                          nr == SYS_accept4 || nr == SYS_listen;
     const std::uint32_t got = bs::run(*filter, bs::Data{.nr = nr, .arch = bs::kAuditArchX86_64});
     INFO("nr " << nr);
     CHECK(got == (notified ? bs::kRetUserNotif : bs::kRetAllow));
