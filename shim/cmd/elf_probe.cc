@@ -93,6 +93,11 @@ ExecProbe probe_executable(const std::string& command) {
     return p;
   }
   p.kind = has_interp(f) ? ExecProbe::Kind::kDynamic : ExecProbe::Kind::kStatic;
+  if (f.size() >= sizeof(Elf64_Ehdr) && f[EI_CLASS] == ELFCLASS64) {
+    Elf64_Ehdr eh;
+    std::memcpy(&eh, f.data(), sizeof eh);
+    p.x86_64 = eh.e_machine == EM_X86_64;
+  }
   // Go's linker writes .go.buildinfo (the module and build settings) and the .note.go.buildid
   // note. Sections, not a string search: any program that merely mentions "Go build ID" (this
   // command does) would pass for Go, and `auto` would take the wrong mode.

@@ -12,6 +12,7 @@ struct ExecProbe {
   std::string path;         // as resolved through PATH
   std::string interpreter;  // scripts: the #! line's program
   bool setid = false;       // set-user-ID or set-group-ID bit: secure-exec ignores LD_PRELOAD
+  bool x86_64 = false;      // an x86-64 ELF: the only ABI seccomp mode's filter lets live
   bool go = false;          // Go linker sections (.go.buildinfo, .note.go.buildid): raw syscalls
 };
 

@@ -165,13 +165,21 @@ std::string host_name() {
 }
 
 // Seccomp mode's conditions, checked before anything starts: a set-ID program would lose its
-// privileges to NO_NEW_PRIVS (exit 3: neither mode reaches it), and every rule must be one the
-// supervisor carries out (exit 2, naming the rules). 0 when seccomp mode may go ahead.
+// privileges to NO_NEW_PRIVS (exit 3: neither mode reaches it), a program of another ABI would be
+// killed (exit 3), and every rule must be one the supervisor carries out (exit 2, naming the
+// rules). 0 when seccomp mode may go ahead.
 int seccomp_refusal(const RunOptions& o, const ExecProbe& probe, const InterceptChoice& how,
                     const filters::Table* table) {
   if (probe.setid) {
     err(probe.path + " is set-user-ID/set-group-ID: seccomp mode sets NO_NEW_PRIVS, which would keep it "
         "from gaining its privileges and change what it does; LD_PRELOAD is ignored for it too");
+    return 3;
+  }
+  // The filter kills calls of another ABI (a 32-bit program's first system call would be its
+  // last): refuse rather than start it. Scripts and unreadable files are left to the kernel.
+  const bool elf = probe.kind == ExecProbe::Kind::kDynamic || probe.kind == ExecProbe::Kind::kStatic;
+  if (elf && !probe.x86_64) {
+    err(probe.path + " is not an x86-64 program: seccomp mode's filter serves the x86-64 system call ABI only");
     return 3;
   }
   if (!table) return 0;
