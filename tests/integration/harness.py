@@ -515,6 +515,23 @@ def need_seccomp(probe=("/bin/true",)):
         fail(f"sockshim run --intercept seccomp -- {' '.join(probe)}: exit {r.rc}, stderr {r.stderr!r}")
 
 
+def hello_site(tmp):
+    """A directory for HttpServer whose / answers "hello\n"."""
+    www = os.path.join(tmp, "www")
+    os.makedirs(www, exist_ok=True)
+    with open(os.path.join(www, "index.html"), "w") as f:
+        f.write("hello\n")
+    return www
+
+
+def refuse_tcp_port(name, port):
+    """A rule table with one rule NAME failing TCP connects to PORT with ECONNREFUSED."""
+    return {"seed": 1, "rules": [{
+        "name": name, "on": ["connect"],
+        "match": {"family": "inet", "type": "stream", "protocol": "tcp", "port": port},
+        "do": {"fail": "ECONNREFUSED"}}]}
+
+
 def total_opened(data):
     """opened summed over every kind of socket."""
     return sum(s.get("opened", 0) for s in (data or {}).get("sockets", []))

@@ -103,10 +103,7 @@ def blocking_server(busybox, tmp, www):
 def body(tmp):
     busybox = h.need_program("/bin/busybox", "busybox-static")
     h.need_seccomp([busybox, "true"])
-    www = os.path.join(tmp, "www")
-    os.mkdir(www)
-    with open(os.path.join(www, "index.html"), "w") as f:
-        f.write("hello\n")
+    www = h.hello_site(tmp)
     with h.HttpServer(www) as srv:
         # No -T: Debian busybox-static 1.35's wget crashes (SIGSEGV) with it, plainly too; run_plain bounds the wait.
         wget = [busybox, "wget", "-q", "-O", "-", srv.url("/")]
@@ -119,10 +116,7 @@ def body(tmp):
             h.expect_counters("wget: inet/stream/tcp", tcp, {
                 "opened": 1, "connected": 1, "connect_failed": 0, "connect_pending": 0})
 
-        rules = {"seed": 1, "rules": [{
-            "name": "refuse-http", "on": ["connect"],
-            "match": {"family": "inet", "type": "stream", "protocol": "tcp", "port": srv.port},
-            "do": {"fail": "ECONNREFUSED"}}]}
+        rules = h.refuse_tcp_port("refuse-http", srv.port)
         f = h.run_shim(wget, rules=rules, options=["--expect-fired", "refuse-http"])
         h.expect("wget refused: exit", f.rc, 1)
         h.check("Connection refused" in f.stderr, f"wget refused: stderr: got {f.stderr!r}")

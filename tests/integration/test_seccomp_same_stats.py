@@ -30,15 +30,9 @@ def rule_hits(data):
 def body(tmp):
     curl = h.need_program("curl", "curl")
     h.need_seccomp()
-    www = os.path.join(tmp, "www")
-    os.mkdir(www)
-    with open(os.path.join(www, "index.html"), "w") as f:
-        f.write("hello\n")
+    www = h.hello_site(tmp)
     with h.HttpServer(www) as srv:
-        refuse = {"seed": 1, "rules": [{
-            "name": "refuse-http", "on": ["connect"],
-            "match": {"family": "inet", "type": "stream", "protocol": "tcp", "port": srv.port},
-            "do": {"fail": "ECONNREFUSED"}}]}
+        refuse = h.refuse_tcp_port("refuse-http", srv.port)
         cases = [
             ("curl", [curl, "-sS", "--noproxy", "*", "-o", "/dev/null", srv.url("/")], None, 0),
             ("python urllib", [h.PYTHON, "-I", "-c",
