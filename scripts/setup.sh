@@ -14,6 +14,8 @@ PACKAGES=(
   curl socat python3 libpython3.11-testsuite redis-server redis-tools
   # diagnostics and test tooling (libseccomp-dev: the second oracle of bpfvm's seccomp builder)
   valgrind strace file procps iproute2 python3-jsonschema libseccomp-dev
+  # seccomp mode (issue 16): Go programs built in the test (static and cgo), a static busybox
+  golang-go busybox-static
   # reports: promtool checks `sockshim stats --format prometheus` (tests/integration/test_reports.py)
   prometheus
   # the Debian package (scripts/deb-check.sh): its build and its lint

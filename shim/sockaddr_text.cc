@@ -34,4 +34,15 @@ void format_sockaddr(const sockaddr* sa, socklen_t n, char* out, std::size_t len
   }
 }
 
+void to_address(const sockaddr* sa, socklen_t n, filters::Address& out) noexcept {
+  if (!sa) return;
+  if (sa->sa_family == AF_INET && n >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+    out.family = AF_INET;
+    std::memcpy(out.bytes.data(), &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
+  } else if (sa->sa_family == AF_INET6 && n >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+    out.family = AF_INET6;
+    std::memcpy(out.bytes.data(), &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, 16);
+  }
+}
+
 }  // namespace shim

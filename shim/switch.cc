@@ -247,17 +247,6 @@ int Switch::socket_rule(const Call& c) const noexcept {
 
 namespace {
 
-void to_address(const sockaddr* sa, socklen_t n, filters::Address& out) noexcept {
-  if (!sa) return;
-  if (sa->sa_family == AF_INET && n >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
-    out.family = AF_INET;
-    std::memcpy(out.bytes.data(), &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
-  } else if (sa->sa_family == AF_INET6 && n >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
-    out.family = AF_INET6;
-    std::memcpy(out.bytes.data(), &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, 16);
-  }
-}
-
 // The unix path of an address, '@' for abstract names; false when it has none.
 bool to_path(const sockaddr* sa, socklen_t n, char* out, std::size_t len) noexcept {
   if (!sa || sa->sa_family != AF_UNIX) return false;
@@ -415,10 +404,7 @@ void Switch::fire(const Call& c, Decision& d, int idx) noexcept {
     } while (!sfired->compare_exchange_weak(f, f + 1, std::memory_order_relaxed));
     rs.fired.fetch_add(1, std::memory_order_relaxed);
   } else {
-    std::uint64_t fired = rs.fired.load(std::memory_order_relaxed);
-    do {
-      if (w.times && fired >= w.times) return;
-    } while (!rs.fired.compare_exchange_weak(fired, fired + 1, std::memory_order_relaxed));
+    if (!stats::take_fire(rs, w.times)) return;
   }
   act(c, d, rule, idx, h.n, run_hit);
 }

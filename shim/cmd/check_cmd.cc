@@ -5,6 +5,7 @@
 
 #include "filters/table.h"
 #include "shim/cmd/commands.h"
+#include "shim/seccomp/coverage.h"
 #include "shim/stats/layout.h"
 
 namespace shim::cmd {
@@ -22,6 +23,11 @@ int check_command(const CheckOptions& o) {
     std::fprintf(stderr, "sockshim: %s: %zu rules, but at most %u fit in the stats segment\n",
                  o.rules_file.c_str(), table.rules().size(), stats::kMaxRules);
     return 2;
+  }
+  if (o.intercept == "seccomp") {
+    const std::vector<std::string> bad = seccomp::unsupported_rules(table);
+    for (const std::string& b : bad) std::fprintf(stderr, "sockshim: %s: %s\n", o.rules_file.c_str(), b.c_str());
+    if (!bad.empty()) return 2;
   }
   std::string listing = filters::describe(table);
   if (!listing.empty() && listing.back() != '\n') listing += '\n';

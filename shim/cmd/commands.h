@@ -20,10 +20,11 @@ struct RunOptions {
   std::string preload;                 // --preload PATH: this libsockshim.so, not the installed one
   std::vector<std::string> expect_fired;  // --expect-fired RULE: fail the run if RULE never fired
   std::string junit;                   // --junit FILE: the verdicts as JUnit XML
+  std::string intercept = "auto";      // --intercept auto|preload|seccomp (docs/shim.md)
   std::vector<std::string> command;    // CMD ARGS...
 };
 // Exit status: CMD's own, 128+signal when CMD was killed, 2 for a bad rule file or bad usage,
-// 3 when CMD never attached the shim (unless allowed), 4 when an --expect-fired rule never
+// 3 when CMD never attached the shim (unless allowed) or seccomp mode cannot start, 4 when an --expect-fired rule never
 // fired (and CMD itself succeeded), 127 when CMD cannot be executed.
 int run_command(const RunOptions& o);
 
@@ -39,6 +40,7 @@ int stats_command(const StatsOptions& o);
 
 struct CheckOptions {
   std::string rules_file;
+  std::string intercept = "auto";   // seccomp: also refuse rules seccomp mode cannot carry out
 };
 int check_command(const CheckOptions& o);
 

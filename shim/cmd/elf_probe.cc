@@ -42,6 +42,30 @@ bool has_interp(const std::vector<char>& f) {
   return false;
 }
 
+// True when the ELF file has a section of that name (section headers may be stripped: then no).
+bool has_section(const std::vector<char>& f, const char* name) {
+  if (f.size() < sizeof(Elf64_Ehdr) || f[EI_CLASS] != ELFCLASS64) return false;
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, f.data(), sizeof eh);
+  const auto header = [&](unsigned i, Elf64_Shdr& sh) {
+    const std::size_t off = eh.e_shoff + static_cast<std::size_t>(i) * eh.e_shentsize;
+    if (eh.e_shentsize < sizeof sh || off > f.size() || sizeof sh > f.size() - off) return false;
+    std::memcpy(&sh, f.data() + off, sizeof sh);
+    return true;
+  };
+  Elf64_Shdr names;
+  if (eh.e_shstrndx >= eh.e_shnum || !header(eh.e_shstrndx, names) || names.sh_offset > f.size()) return false;
+  const std::size_t want = std::strlen(name) + 1;
+  for (unsigned i = 0; i < eh.e_shnum; ++i) {
+    Elf64_Shdr sh;
+    if (!header(i, sh)) return false;
+    const std::size_t at = names.sh_offset + sh.sh_name;
+    if (sh.sh_name < names.sh_size && at <= f.size() && want <= f.size() - at && std::memcmp(f.data() + at, name, want) == 0)
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 ExecProbe probe_executable(const std::string& command) {
@@ -69,8 +93,15 @@ ExecProbe probe_executable(const std::string& command) {
     return p;
   }
   p.kind = has_interp(f) ? ExecProbe::Kind::kDynamic : ExecProbe::Kind::kStatic;
-  static constexpr char kGoBuildId[] = "Go build ID:";
-  p.go = std::search(f.begin(), f.end(), kGoBuildId, kGoBuildId + sizeof kGoBuildId - 1) != f.end();
+  if (f.size() >= sizeof(Elf64_Ehdr) && f[EI_CLASS] == ELFCLASS64) {
+    Elf64_Ehdr eh;
+    std::memcpy(&eh, f.data(), sizeof eh);
+    p.x86_64 = eh.e_machine == EM_X86_64;
+  }
+  // Go's linker writes .go.buildinfo (the module and build settings) and the .note.go.buildid
+  // note. Sections, not a string search: any program that merely mentions "Go build ID" (this
+  // command does) would pass for Go, and `auto` would take the wrong mode.
+  p.go = has_section(f, ".go.buildinfo") || has_section(f, ".note.go.buildid");
   return p;
 }
 

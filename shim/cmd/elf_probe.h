@@ -12,7 +12,8 @@ struct ExecProbe {
   std::string path;         // as resolved through PATH
   std::string interpreter;  // scripts: the #! line's program
   bool setid = false;       // set-user-ID or set-group-ID bit: secure-exec ignores LD_PRELOAD
-  bool go = false;          // carries a Go build ID: Go's net package makes raw syscalls
+  bool x86_64 = false;      // an x86-64 ELF: the only ABI seccomp mode's filter lets live
+  bool go = false;          // Go linker sections (.go.buildinfo, .note.go.buildid): raw syscalls
 };
 
 ExecProbe probe_executable(const std::string& command);

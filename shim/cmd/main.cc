@@ -55,13 +55,19 @@ void add_run(CLI::App& app, RunOptions& o) {
                   "Write the verdicts as JUnit XML to FILE: one test case per --expect-fired rule "
                   "and one for the command's exit status")
       ->type_name("FILE");
+  run->add_option("--intercept", o.intercept,
+                  "How to reach the program: preload (LD_PRELOAD), seccomp (a seccomp filter and a "
+                  "supervisor: static and Go binaries), or auto (default: seccomp for static ELF "
+                  "and Go binaries, preload otherwise)")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"auto", "preload", "seccomp"}));
   // Everything from the first positional (or after `--`) is the command's, unparsed: with
   // positionals_at_end, `sockshim run python3 -c x --foo` hands -c and --foo to python3.
   run->add_option("CMD", o.command, "The command and its arguments")->required();
   run->positionals_at_end();
   run->footer(
       "Exit status: the command's own (128+signal when killed), 2 for bad usage or rules,\n"
-      "3 when the command never loaded the shim, 4 when an --expect-fired rule never fired,\n"
+      "3 when the command never loaded the shim or seccomp mode cannot start, 4 when an --expect-fired rule never fired,\n"
       "127 when it cannot be executed.\n\n"
       "Example:\n"
       "  sockshim run -c docs/examples/refuse-connect.json --summary -- curl -sS http://127.0.0.1:8000/");
@@ -91,6 +97,11 @@ void add_stats(CLI::App& app, StatsOptions& o) {
 void add_check(CLI::App& app, CheckOptions& o) {
   CLI::App* check = app.add_subcommand("check", "Validate a filter table and list its rules");
   check->add_option("RULES", o.rules_file, "Filter table (JSON)")->required()->type_name("FILE");
+  check->add_option("--intercept", o.intercept,
+                    "seccomp: also refuse, by name, the rules seccomp mode cannot carry out yet; "
+                    "auto or preload: the rule file alone")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"auto", "preload", "seccomp"}));
   check->footer(
       "Exit status 0 when the table is valid; 2 with FILE:LINE:COL: KEY: message otherwise.\n\n"
       "Example:\n"

@@ -24,9 +24,13 @@
 #include "filters/table.h"
 #include "shim/cmd/commands.h"
 #include "shim/cmd/elf_probe.h"
+#include "shim/cmd/intercept.h"
 #include "shim/cmd/junit.h"
 #include "shim/stats/report.h"
 #include "shim/stats/segment.h"
+#include "shim/seccomp/coverage.h"
+#include "shim/seccomp/launcher.h"
+#include "shim/seccomp/supervisor.h"
 #include "shim/stats/table_init.h"
 
 namespace shim::cmd {
@@ -160,6 +164,52 @@ std::string host_name() {
   return buf;
 }
 
+// Seccomp mode's conditions, checked before anything starts: a set-ID program would lose its
+// privileges to NO_NEW_PRIVS (exit 3: neither mode reaches it), a program of another ABI would be
+// killed (exit 3), and every rule must be one the supervisor carries out (exit 2, naming the
+// rules). 0 when seccomp mode may go ahead.
+int seccomp_refusal(const RunOptions& o, const ExecProbe& probe, const InterceptChoice& how,
+                    const filters::Table* table) {
+  if (probe.setid) {
+    err(probe.path + " is set-user-ID/set-group-ID: seccomp mode sets NO_NEW_PRIVS, which would keep it "
+        "from gaining its privileges and change what it does; LD_PRELOAD is ignored for it too");
+    return 3;
+  }
+  // The filter kills calls of another ABI (a 32-bit program's first system call would be its
+  // last): refuse rather than start it. Scripts and unreadable files are left to the kernel.
+  const bool elf = probe.kind == ExecProbe::Kind::kDynamic || probe.kind == ExecProbe::Kind::kStatic;
+  if (elf && !probe.x86_64) {
+    err(probe.path + " is not an x86-64 program: seccomp mode's filter serves the x86-64 system call ABI only");
+    return 3;
+  }
+  if (!table) return 0;
+  const std::vector<std::string> bad = seccomp::unsupported_rules(*table);
+  for (const std::string& b : bad) err(o.rules_file + ": " + b + " (seccomp mode: " + how.why + ")");
+  return bad.empty() ? 0 : 2;
+}
+
+// Starts CMD under the seccomp filter and serves it until it ends: the raw wait status, or -1
+// with *launch_error set when it could not start (exit 3: never a run without its faults).
+int run_supervised(const RunOptions& o, stats::Segment& seg, const filters::Table* table, pid_t* pid,
+                   std::string* launch_error) {
+  const auto filter = seccomp::build_filter();
+  if (!filter) {
+    *launch_error = "seccomp: cannot build the filter: " + std::string(bpfvm::seccomp::reason(filter.error()));
+    return -1;
+  }
+  const seccomp::Launched l = seccomp::launch(o.command, *filter);
+  if (l.pid < 0) {
+    *launch_error = l.error;
+    return -1;
+  }
+  *pid = l.pid;
+  g_child = l.pid;
+  seccomp::Supervisor supervisor(l.listener, seg, table);
+  const int raw = supervisor.serve(l.pid, o.command[0]);
+  g_child = 0;
+  return raw;
+}
+
 bool write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
@@ -190,9 +240,14 @@ int run_command(const RunOptions& o) {
     char real[PATH_MAX];
     rules_abs = rules_regular && realpath(o.rules_file.c_str(), real) ? real : o.rules_file;
   }
+  const ExecProbe probe = probe_executable(o.command[0]);
+  const InterceptChoice how = choose_intercept(o.intercept, probe);
+  const bool seccomp_mode = how.mode == Intercept::kSeccomp;
+  if (seccomp_mode)
+    if (const int refused = seccomp_refusal(o, probe, how, table ? &*table : nullptr)) return refused;
   const std::vector<std::string> candidates = library_candidates(o.preload);
-  const std::string lib = find_library(candidates);
-  if (lib.empty()) {
+  const std::string lib = seccomp_mode ? std::string() : find_library(candidates);
+  if (!seccomp_mode && lib.empty()) {
     std::string tried;
     for (const std::string& c : candidates) tried += (tried.empty() ? "" : ", ") + c;
     err("cannot find the preload object (tried " + tried + "); use --preload PATH or set SOCKSHIM_LIB");
@@ -236,8 +291,9 @@ int run_command(const RunOptions& o) {
   }
   if (o.keep) m.seg->header.kept.store(1, std::memory_order_relaxed);
 
+  // Seccomp mode counts in the supervisor: a preload object too would count every call twice.
   const char* old_preload = std::getenv("LD_PRELOAD");
-  set_env("LD_PRELOAD", old_preload && *old_preload ? lib + " " + old_preload : lib);
+  if (!seccomp_mode) set_env("LD_PRELOAD", old_preload && *old_preload ? lib + " " + old_preload : lib);
   set_env("SOCKSHIM_STATS", name);
   // The children take the rule table from the segment. SOCKSHIM_RULES names the file too (for a
   // process that loses SOCKSHIM_STATS on the way), but not a pipe, which nobody can read twice.
@@ -250,15 +306,29 @@ int run_command(const RunOptions& o) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
   const std::int64_t start_ns = stats::realtime_ns();
   const double start_s = monotonic_seconds();
-  const pid_t pid = start(o.command);
-  if (pid < 0) {
-    err(std::string("fork: ") + std::strerror(errno));
-    return 2;
-  }
-  g_child = pid;
+  pid_t pid = -1;
   int raw = 0;
-  int status = wait_for(pid, &raw);
-  g_child = 0;
+  int status = 0;
+  if (seccomp_mode) {
+    std::string launch_error;
+    raw = run_supervised(o, *m.seg, table ? &*table : nullptr, &pid, &launch_error);
+    if (!launch_error.empty()) {
+      err(launch_error + "; " + o.command[0] + " was not started (" + how.why + ")");
+      stats::remove_segment(name.c_str());
+      stats::unmap_segment(m);
+      return 3;
+    }
+    status = raw < 0 ? -1 : WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  } else {
+    pid = start(o.command);
+    if (pid < 0) {
+      err(std::string("fork: ") + std::strerror(errno));
+      return 2;
+    }
+    g_child = pid;
+    status = wait_for(pid, &raw);
+    g_child = 0;
+  }
   const double seconds = monotonic_seconds() - start_s;
   if (status < 0) {
     err(std::string("waitpid: ") + std::strerror(errno));
@@ -286,7 +356,10 @@ int run_command(const RunOptions& o) {
       }
     }
   }
-  if (o.summary) std::fputs(stats::to_text(*m.seg, name).c_str(), stderr);
+  if (o.summary) {
+    std::fputs(stats::to_text(*m.seg, name).c_str(), stderr);
+    std::fprintf(stderr, "intercept: %s (%s)\n", intercept_name(how.mode), how.why.c_str());
+  }
   if (!o.junit.empty()) {
     const JunitRun report{name, o.command, o.expect_fired, raw, attached || o.allow_unattached,
                           start_ns, seconds, host_name(), stats::to_json(*m.seg, name),
@@ -296,7 +369,9 @@ int run_command(const RunOptions& o) {
       if (status == 0) status = 2;
     }
   }
-  if (!o.json_out.empty() && !write_file(o.json_out, stats::to_json(*m.seg, name).dump(2) + "\n")) {
+  nlohmann::json doc = stats::to_json(*m.seg, name);
+  doc["intercept"] = {{"mode", intercept_name(how.mode)}, {"why", how.why}};
+  if (!o.json_out.empty() && !write_file(o.json_out, doc.dump(2) + "\n")) {
     err("cannot write " + o.json_out + ": " + std::strerror(errno));
     if (status == 0) status = 2;
   }

@@ -35,9 +35,10 @@ _sockshim() {
       case $prev in
         -c|--rules|--json-out|--junit|--preload) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --name|--seed|--expect-fired) return ;;
+        --intercept) COMPREPLY=($(compgen -W "auto preload seccomp" -- "$cur")); return ;;
       esac
       COMPREPLY=($(compgen -W "-c --rules --name --seed --summary --json-out --keep
-        --allow-unattached --expect-fired --preload --junit --help --" -- "$cur"))
+        --allow-unattached --expect-fired --preload --junit --intercept --help --" -- "$cur"))
       ;;
     stats)
       case $prev in
@@ -50,7 +51,14 @@ _sockshim() {
       fi
       ;;
     check)
-      COMPREPLY=($(compgen -f -- "$cur"))
+      case $prev in
+        --intercept) COMPREPLY=($(compgen -W "auto preload seccomp" -- "$cur")); return ;;
+      esac
+      if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "--intercept --help" -- "$cur"))
+      else
+        COMPREPLY=($(compgen -f -- "$cur"))
+      fi
       ;;
     ctl)
       case $prev in

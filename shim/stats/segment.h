@@ -107,6 +107,16 @@ inline void bump(CookieSlot& slot, Counter c, std::uint64_t n = 1) noexcept {
   slot.counters[c].fetch_add(n, std::memory_order_relaxed);
 }
 
+// Counts one firing of a rule unless it fired `times` times already (0: no limit): false then.
+// A CAS, so concurrent callers never fire it more than `times` times together.
+inline bool take_fire(RuleSlot& rule, std::uint64_t times) noexcept {
+  std::uint64_t fired = rule.fired.load(std::memory_order_relaxed);
+  do {
+    if (times && fired >= times) return false;
+  } while (!rule.fired.compare_exchange_weak(fired, fired + 1, std::memory_order_relaxed));
+  return true;
+}
+
 // Takes a free process record and marks it running. nullptr when all are taken.
 ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0) noexcept;
 // The newest record of pid, or nullptr. Reads every record: for the commands and tests.

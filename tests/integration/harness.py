@@ -500,3 +500,52 @@ def line_col(path, needle):
     line = text.count("\n", 0, i) + 1
     col = i - (text.rfind("\n", 0, i) + 1) + 1
     return line, col
+
+
+# ---------------------------------------------------------------------------------------------
+# Seccomp mode (docs/shim.md, "Two ways in")
+
+
+def need_seccomp(probe=("/bin/true",)):
+    """Skip (77) unless `sockshim run --intercept seccomp` can start a program here."""
+    r = run_plain([SOCKSHIM, "run", "--intercept", "seccomp", "--"] + list(probe), timeout=20)
+    if r.rc == 3 and "seccomp" in r.stderr:
+        skip("seccomp user notification unavailable: " + r.stderr.strip().splitlines()[-1])
+    if r.rc != 0:
+        fail(f"sockshim run --intercept seccomp -- {' '.join(probe)}: exit {r.rc}, stderr {r.stderr!r}")
+
+
+def hello_site(tmp):
+    """A directory for HttpServer whose / answers "hello\n"."""
+    www = os.path.join(tmp, "www")
+    os.makedirs(www, exist_ok=True)
+    with open(os.path.join(www, "index.html"), "w") as f:
+        f.write("hello\n")
+    return www
+
+
+def refuse_tcp_port(name, port):
+    """A rule table with one rule NAME failing TCP connects to PORT with ECONNREFUSED."""
+    return {"seed": 1, "rules": [{
+        "name": name, "on": ["connect"],
+        "match": {"family": "inet", "type": "stream", "protocol": "tcp", "port": port},
+        "do": {"fail": "ECONNREFUSED"}}]}
+
+
+def total_opened(data):
+    """opened summed over every kind of socket."""
+    return sum(s.get("opened", 0) for s in (data or {}).get("sockets", []))
+
+
+def strace_sockets(argv, tmp, timeout=30):
+    """(exit status, successful socket() calls) of argv under `strace -f -e trace=%net`: what
+    the kernel saw, to hold seccomp mode's counts to. Skips without strace."""
+    strace = need_program("strace", "strace")
+    out = os.path.join(tmp, "strace.out")
+    r = run_plain([strace, "-f", "-qq", "-e", "trace=%net", "-e", "status=successful", "-o", out] + list(argv),
+                  timeout=timeout)
+    with open(out) as f:
+        text = f.read()
+    calls = sum(1 for line in text.splitlines()
+                if " socket(" in " " + line.split("] ", 1)[-1] or "<... socket resumed>" in line)
+    return r.rc, calls

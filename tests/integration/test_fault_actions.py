@@ -22,16 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 
-def www(tmp):
-    d = os.path.join(tmp, "www")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "index.html"), "w") as f:
-        f.write("hello\n")
-    return d
-
-
 def curl_hang(tmp, curl):
-    with h.HttpServer(www(tmp)) as srv:
+    with h.HttpServer(h.hello_site(tmp)) as srv:
         rules = {"rules": [{"name": "hang-http", "on": ["connect"], "match": {"port": srv.port},
                             "do": {"hang_ms": 700}},
                            {"name": "never", "on": ["connect"], "match": {"port": 1},
@@ -56,7 +48,7 @@ def curl_hang(tmp, curl):
 
 
 def python_reset(tmp):
-    with h.HttpServer(www(tmp)) as srv:
+    with h.HttpServer(h.hello_site(tmp)) as srv:
         rules = {"rules": [{"name": "rst", "on": ["recv"], "match": {"protocol": "tcp"},
                             "do": {"reset": True}}]}
         r = h.run_shim(h.python_prog("fault_probe.py", "http", srv.url("/")), rules=rules)
@@ -116,7 +108,7 @@ def profiles(tmp, curl):
     examples = os.path.join(h.HERE, "..", "..", "docs", "examples")
     names = sorted(f for f in os.listdir(examples) if f.endswith(".json"))
     h.check(len(names) >= 6, f"profiles in docs/examples: {names}")
-    with h.HttpServer(www(tmp)) as srv:
+    with h.HttpServer(h.hello_site(tmp)) as srv:
         for name in names:
             r = h.run_shim([curl, "-sS", "--noproxy", "*", "--max-time", "10", "-o", "/dev/null",
                             srv.url("/")], rules=os.path.join(examples, name), timeout=30)

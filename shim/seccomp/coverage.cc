@@ -1,0 +1,62 @@
+#include "shim/seccomp/coverage.h"
+
+#include <sys/syscall.h>
+
+namespace shim::seccomp {
+namespace {
+
+using filters::ActionKind;
+using filters::AfterKind;
+using filters::CallType;
+
+constexpr std::uint32_t kNotified[] = {SYS_close, SYS_socket, SYS_connect, SYS_accept, SYS_listen, SYS_accept4};
+constexpr CallType kCovered[] = {CallType::kSocket, CallType::kConnect, CallType::kListen, CallType::kAccept,
+                                 CallType::kClose};
+
+// Why the supervisor cannot carry out this rule yet; empty when it can.
+std::string why_not(const filters::Rule& r) {
+  for (std::size_t t = 0; t < filters::kCallTypeCount; ++t) {
+    const auto type = static_cast<CallType>(t);
+    if (!r.on_call(type)) continue;
+    bool covered = false;
+    for (CallType c : kCovered) covered = covered || c == type;
+    if (!covered)
+      return std::string("\"on\": ") + filters::call_type_name(type) +
+             ": seccomp mode intercepts only socket, connect, listen, accept and close so far";
+  }
+  const filters::Action& a = r.action;
+  // A delay would hold the supervisor (one thread, serving every process of the run).
+  if (a.delay_ms || a.jitter_ms) return "\"do\": delay_ms/jitter_ms: not yet in seccomp mode (the supervisor would sleep)";
+  if (a.kind != ActionKind::kNone && a.kind != ActionKind::kFail && a.kind != ActionKind::kEagain &&
+      a.kind != ActionKind::kEintr)
+    return "\"do\": only fail, eagain and eintr work in seccomp mode so far";
+  if (r.then.kind != AfterKind::kNone) return "\"then\": after-actions need the call's outcome, not yet in seccomp mode";
+  const filters::Match& m = r.match;
+  if (m.argv0) return "\"match\": argv0: not yet in seccomp mode (one supervisor serves every program of the run)";
+  if (m.local || m.local_port) return "\"match\": local/local_port: not yet in seccomp mode";
+  if (m.path) return "\"match\": path: unix paths are not matched in seccomp mode yet";
+  if (m.host) return "\"match\": host: getaddrinfo is libc's, seccomp mode sees only system calls";
+  if (m.level || m.option) return "\"match\": level/option: getsockopt/setsockopt are not intercepted yet";
+  const filters::When& w = r.when;
+  if (w.count == filters::Count::kSocket) return "\"when\": count: socket: not yet in seccomp mode";
+  if (w.after_bytes || w.after_connected_ms) return "\"when\": after_bytes/after_connected_ms: not yet in seccomp mode";
+  return {};
+}
+
+}  // namespace
+
+std::span<const std::uint32_t> notified_syscalls() { return kNotified; }
+
+bpfvm::Expected<bpfvm::seccomp::ValidatedProgram, bpfvm::seccomp::BuildError> build_filter() {
+  return bpfvm::seccomp::build_notify_list(kNotified);
+}
+
+std::vector<std::string> unsupported_rules(const filters::Table& table) {
+  std::vector<std::string> out;
+  for (const filters::Rule& r : table.rules())
+    if (std::string why = why_not(r); !why.empty())
+      out.push_back("rule " + std::string(r.name.c_str()) + " (line " + std::to_string(r.pos.line) + "): " + why);
+  return out;
+}
+
+}  // namespace shim::seccomp

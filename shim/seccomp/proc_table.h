@@ -1,0 +1,57 @@
+// The supervisor's view of the processes it serves: which thread belongs to which process, a
+// pidfd per process (for pidfd_getfd and to notice its end), its stats record, and the sockets it
+// knows there by fd number (created through the supervisor, or inherited from a parent it knew).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "shim/cookie.h"
+#include "shim/stats/layout.h"
+
+namespace shim::seccomp {
+
+struct KnownSocket {
+  Cookie cookie = 0;
+  ino_t ino = 0;   // the socket's inode: an fd number reused behind our back (close_range, an
+                   // exec that closed CLOEXEC fds, dup2) no longer matches and is forgotten
+};
+
+struct Proc {
+  pid_t tgid = -1;
+  int pidfd = -1;
+  std::unordered_map<int, KnownSocket> fds;
+};
+
+class ProcTable {
+ public:
+  explicit ProcTable(stats::Segment& seg) : seg_(seg) {}
+  ~ProcTable();
+  ProcTable(const ProcTable&) = delete;
+  ProcTable& operator=(const ProcTable&) = delete;
+
+  // The process of thread `tid`, registered (pidfd, stats record, the fds of a parent we know,
+  // as fork copies them) on first sight; nullptr when it is gone already.
+  Proc* of_thread(pid_t tid);
+  // Registers the command itself with its argv0 before it runs (its record exists even if it
+  // never makes a socket call, as the preload object's would).
+  void add_main(pid_t pid, const std::string& argv0);
+  // Forgets processes that ended (their pidfd is readable). Bounded by the number of processes.
+  void sweep();
+  bool has(pid_t tgid) const { return procs_.contains(tgid); }
+  Proc* find(pid_t tgid) {
+    auto p = procs_.find(tgid);
+    return p == procs_.end() ? nullptr : &p->second;
+  }
+
+ private:
+  Proc* add(pid_t tgid, pid_t ppid, const char* argv0);
+  stats::Segment& seg_;
+  std::unordered_map<pid_t, Proc> procs_;      // by tgid
+  std::unordered_map<pid_t, pid_t> tgid_of_;   // tid → tgid
+};
+
+}  // namespace shim::seccomp

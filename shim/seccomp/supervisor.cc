@@ -1,0 +1,658 @@
+#include "shim/seccomp/supervisor.h"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "shim/cookie.h"
+#include "shim/seccomp/proc_table.h"
+#include "shim/sockaddr_text.h"
+#include "shim/stats/segment.h"
+
+namespace shim::seccomp {
+namespace {
+
+constexpr int kPollMs = 200;              // how often a quiet loop looks at the command and the processes
+constexpr int kBurst = 64;                // notifications served per wake before the others get a look
+constexpr std::size_t kMaxWatches = 4096; // pending connects followed at once; beyond, uncounted
+constexpr std::int64_t kSweepNs = 1'000'000'000;
+
+int pidfd_getfd(int pidfd, int fd) { return static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0)); }
+
+// The protocol as the kernel reports it (TCP is 6 when the program passed 0), for the cookie.
+int normal_protocol(int family, int type, int protocol) {
+  if (protocol != 0 || (family != AF_INET && family != AF_INET6)) return protocol;
+  if (type == SOCK_STREAM) return IPPROTO_TCP;
+  if (type == SOCK_DGRAM) return IPPROTO_UDP;
+  return protocol;
+}
+
+int port_of(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
+  return -1;
+}
+
+ino_t inode_of(int fd) {
+  struct stat st {};
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? st.st_ino : 0;
+}
+
+ino_t own_netns() {
+  struct stat st {};
+  return stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
+}
+
+// An accept or accept4 the supervisor answers: where the peer's address goes in the program.
+struct AcceptCall {
+  std::uint64_t id = 0;
+  pid_t tid = -1;
+  std::uint64_t addr = 0, addrlen = 0;   // the program's pointers; 0: not wanted
+  int flags = 0;                         // accept4's SOCK_NONBLOCK | SOCK_CLOEXEC
+};
+
+// A call on a socket whose outcome is not known yet, followed with poll on a duplicate.
+// Connect: held means the program's blocking connect waits for our answer (notification `id`);
+// otherwise the program got EINPROGRESS and we only count. Accept: always held, answered when a
+// connection is queued (a blocking listener; a non-blocking one is answered at once).
+struct Watch {
+  enum class Kind : std::uint8_t { kConnect, kAccept };
+  Kind kind = Kind::kConnect;
+  int dup = -1;
+  pid_t tgid = -1;
+  int fd = -1;
+  Cookie cookie = 0;
+  bool held = false;
+  std::uint64_t id = 0;
+  AcceptCall accept{};
+  short events() const { return kind == Kind::kAccept ? POLLIN : POLLOUT; }
+};
+
+}  // namespace
+
+struct Supervisor::Impl {
+  int listener;
+  stats::Segment& seg;
+  const filters::Table* table;
+  ProcTable procs;
+  SupervisorCounts counts;
+  std::vector<Watch> watches;
+  std::vector<std::byte> req_buf, resp_buf;
+  ino_t netns = own_netns();
+
+  Impl(int l, stats::Segment& s, const filters::Table* t) : listener(l), seg(s), table(t), procs(s) {
+    seccomp_notif_sizes sizes{};
+    syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes);
+    // The kernel's structs may be larger than the headers' (new fields): size buffers for both.
+    req_buf.resize(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
+    resp_buf.resize(std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+  }
+
+  bool valid(std::uint64_t id) { return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
+
+  // err: a positive errno to fail the call with, 0 to return val.
+  void answer(std::uint64_t id, std::int64_t val, int err, bool cont = false) {
+    std::fill(resp_buf.begin(), resp_buf.end(), std::byte{0});
+    auto* r = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
+    r->id = id;
+    r->val = val;
+    r->error = err ? -err : 0;
+    r->flags = cont ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
+    // EINTR (a signal `sockshim run` forwards) must not leave the call unanswered for good.
+    int rc = 0;
+    for (int i = 0; i < 8 && (rc = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, r)) != 0 && errno == EINTR; ++i) {
+    }
+    if (rc != 0) ++counts.gone;
+  }
+  void pass(std::uint64_t id) {
+    ++counts.continued;
+    answer(id, 0, 0, true);
+  }
+
+  stats::CookieSlot* slot(Cookie c) { return stats::cookie_slot(seg, c); }
+
+  std::uint64_t elapsed_ms() const {
+    const std::int64_t ns = stats::monotonic_ns() - seg.header.created_mono_ns;
+    return ns > 0 ? static_cast<std::uint64_t>(ns) / 1000000u : 0;
+  }
+
+  // The first enabled rule on t that matches and whose trigger selects this hit; -1 when none
+  // acts. Counts hits and fires in the segment as the preload object does (per run: per-socket
+  // counting is refused in seccomp mode, shim/seccomp/coverage.cc).
+  int decide(filters::CallType t, const filters::SocketFacts& f, std::uint64_t* hit) {
+    if (!table || !table->has_rules_for(t)) return -1;
+    int idx = table->first_match(t, f, -1);
+    while (idx >= 0 && (idx >= static_cast<int>(stats::kMaxRules) || seg.rules[idx].disabled.load(std::memory_order_relaxed)))
+      idx = table->first_match(t, f, idx);
+    if (idx < 0) return -1;
+    stats::RuleSlot& rs = seg.rules[idx];
+    const filters::When& w = table->rules()[static_cast<std::size_t>(idx)].when;
+    filters::Hit h;
+    h.n = rs.hits.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (w.from_ms || w.until_ms) h.elapsed_ms = elapsed_ms();
+    if (!w.selects(h, seg.header.seed, static_cast<std::uint32_t>(idx)) || !stats::take_fire(rs, w.times)) return -1;
+    *hit = h.n;
+    return idx;
+  }
+
+  // The rule that fires on this call, if any, goes into the decision log; when its action fails
+  // the call, the call is answered with that errno and counted as `failed` plus one fault, and
+  // this returns true (the caller then must not perform the call).
+  bool injected(const seccomp_notif& n, pid_t tgid, filters::CallType t, const filters::SocketFacts& f, Cookie c,
+                stats::Counter failed, const sockaddr_storage* peer = nullptr, socklen_t peer_len = 0) {
+    std::uint64_t hit = 0;
+    const int idx = decide(t, f, &hit);
+    if (idx < 0) return false;
+    const int err = injected_errno(idx);
+    log_event(n, tgid, t, idx, hit, c, err, peer, peer_len);
+    if (!err) return false;
+    stats::add(slot(c), failed);
+    stats::add(slot(c), stats::kFaultsInjected);
+    ++counts.injected;
+    answer(n.id, -1, err);
+    return true;
+  }
+
+  // The errno a fired rule answers with; 0 when its action lets the call go on.
+  int injected_errno(int idx) const {
+    const filters::Action& a = table->rules()[static_cast<std::size_t>(idx)].action;
+    switch (a.kind) {
+      case filters::ActionKind::kFail: return a.err;
+      case filters::ActionKind::kEagain: return EAGAIN;
+      case filters::ActionKind::kEintr: return EINTR;
+      default: return 0;
+    }
+  }
+
+  void log_event(const seccomp_notif& n, pid_t tgid, filters::CallType t, int idx, std::uint64_t hit, Cookie cookie,
+                 int err, const sockaddr_storage* peer, socklen_t peer_len) {
+    std::uint64_t number = 0;
+    stats::Event& ev = stats::begin_event(seg, number);
+    ev.t_ns = stats::monotonic_ns() - seg.header.created_mono_ns;
+    ev.pid = tgid;
+    ev.tid = static_cast<std::int32_t>(n.pid);
+    ev.fd = t == filters::CallType::kSocket ? -1 : static_cast<std::int32_t>(n.data.args[0]);
+    ev.call = static_cast<std::uint16_t>(t);
+    ev.rule = static_cast<std::uint16_t>(idx);
+    ev.cookie = cookie;
+    ev.hit = hit;
+    const filters::Rule& r = table->rules()[static_cast<std::size_t>(idx)];
+    ev.action = static_cast<std::uint8_t>(r.action.kind);
+    ev.after = static_cast<std::uint8_t>(r.then.kind);
+    ev.err = err;
+    ev.peer[0] = 0;
+    if (peer) format_sockaddr(reinterpret_cast<const sockaddr*>(peer), peer_len, ev.peer, sizeof ev.peer);
+    stats::publish_event(ev, number);
+  }
+
+  void on_socket(const seccomp_notif& n, Proc& p);
+  void on_connect(const seccomp_notif& n, Proc& p);
+  void on_close(const seccomp_notif& n, Proc& p);
+  void on_accept(const seccomp_notif& n, Proc& p);
+  void on_listen(const seccomp_notif& n, Proc& p);
+  bool accept_into(Proc& p, int dup, Cookie c, const AcceptCall& a, bool held);
+  bool copy_peer(const AcceptCall& a, const sockaddr_storage& peer, socklen_t len);
+  const KnownSocket* socket_at(Proc& p, int fd, int dup);
+  struct Local {
+    int fd = -1, dup = -1;
+    Cookie cookie = 0;
+    filters::SocketFacts facts;
+  };
+  bool local_socket(const seccomp_notif& n, Proc& p, Local& out);
+  void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
+  void resolve(Watch& w, bool now);
+  void serve_one();
+  void serve_watches(const std::vector<pollfd>& fds, std::size_t first);
+  void drop_finished();
+};
+
+// socket(family, type, protocol): made here and given to the program with ADDFD_FLAG_SEND, which
+// installs it and answers the call with its number in one step. So the fd number and the
+// kernel's protocol are known, and the cookie is the preload object's. A process in another
+// network namespace than ours makes its own socket (ours would be in the wrong one), uncounted.
+void Supervisor::Impl::on_socket(const seccomp_notif& n, Proc& p) {
+  const int family = static_cast<int>(n.data.args[0]);
+  const int type_flags = static_cast<int>(n.data.args[1]);
+  const int type = type_flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int protocol = static_cast<int>(n.data.args[2]);
+  struct stat ns {};
+  const std::string ns_path = "/proc/" + std::to_string(n.pid) + "/ns/net";
+  if (stat(ns_path.c_str(), &ns) != 0 || ns.st_ino != netns) return pass(n.id);
+  Cookie cookie = make_cookie(family, type, normal_protocol(family, type, protocol));
+  filters::SocketFacts f;
+  f.family = family;
+  f.type = type;
+  f.protocol = normal_protocol(family, type, protocol);
+  if (injected(n, p.tgid, filters::CallType::kSocket, f, cookie, stats::kOpenFailed)) return;
+  const int s = ::socket(family, type_flags | SOCK_CLOEXEC, protocol);
+  if (s < 0) {
+    const int e = errno;
+    stats::add(slot(cookie), stats::kOpenFailed);
+    ++counts.performed;
+    return answer(n.id, -1, e);
+  }
+  int kernel_protocol = 0;
+  socklen_t len = sizeof kernel_protocol;
+  if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &kernel_protocol, &len) == 0) cookie = make_cookie(family, type, kernel_protocol);
+  const ino_t ino = inode_of(s);
+  seccomp_notif_addfd add{};
+  add.id = n.id;
+  add.flags = SECCOMP_ADDFD_FLAG_SEND;
+  add.srcfd = static_cast<std::uint32_t>(s);
+  add.newfd_flags = (type_flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0;
+  int fd = -1;
+  for (int i = 0; i < 8 && (fd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add)) < 0 && errno == EINTR; ++i) {
+  }
+  const int e = errno;
+  close(s);
+  ++counts.performed;
+  if (fd < 0) {
+    // ENOENT: the caller is gone or was interrupted, and gets nothing. Else (EMFILE at its
+    // limit) the call is still waiting: it fails as the kernel would have failed it.
+    if (e == ENOENT) {
+      ++counts.gone;
+    } else {
+      stats::add(slot(cookie), stats::kOpenFailed);
+      answer(n.id, -1, e);
+    }
+    return;
+  }
+  stats::add(slot(cookie), stats::kOpened);
+  p.fds[fd] = KnownSocket{cookie, ino};
+}
+
+// The socket at the program's fd (dup is our duplicate of it): the entry we keep, or a new one
+// for a socket we did not see made (socketpair, inherited across exec); nullptr for no socket.
+const KnownSocket* Supervisor::Impl::socket_at(Proc& p, int fd, int dup) {
+  const ino_t ino = inode_of(dup);
+  if (ino == 0) return nullptr;
+  auto known = p.fds.find(fd);
+  if (known != p.fds.end() && known->second.ino == ino) return &known->second;
+  int family = 0, type = 0, protocol = 0;
+  socklen_t l = sizeof(int);
+  getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &family, &l);
+  getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &(l = sizeof(int)));
+  getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &protocol, &(l = sizeof(int)));
+  return &p.fds.insert_or_assign(fd, KnownSocket{make_cookie(family, type, protocol), ino}).first->second;
+}
+
+// connect(fd, addr, len): the address is read from the program's memory (process_vm_readv) and
+// used only after SECCOMP_IOCTL_NOTIF_ID_VALID says the call still waits (the thread may have
+// been killed and its pid reused meanwhile). The connect itself runs here on a duplicate of the
+// program's descriptor with exactly the bytes the rules saw.
+void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
+  const int fd = static_cast<int>(n.data.args[0]);
+  const auto len = static_cast<socklen_t>(n.data.args[2]);
+  sockaddr_storage ss{};
+  if (len < sizeof(sa_family_t) || len > sizeof ss) return pass(n.id);   // the kernel's EINVAL
+  iovec local{&ss, len};
+  iovec remote{reinterpret_cast<void*>(n.data.args[1]), len};
+  if (process_vm_readv(n.pid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(len)) return pass(n.id);
+  if (!valid(n.id)) return void(++counts.gone);
+  const int dup = pidfd_getfd(p.pidfd, fd);
+  if (dup < 0) return pass(n.id);   // EBADF and friends: the kernel says it to the program
+  const KnownSocket* known = socket_at(p, fd, dup);
+  if (!known) {
+    close(dup);
+    return pass(n.id);   // ENOTSOCK
+  }
+  const Cookie c = known->cookie;
+  filters::SocketFacts f;
+  f.family = cookie_family(c);
+  f.type = cookie_type(c);
+  f.protocol = cookie_protocol(c);
+  f.peer_port = f.service_port = port_of(ss);
+  to_address(reinterpret_cast<const sockaddr*>(&ss), len, f.peer);
+  f.role = filters::Role::kClient;
+  if (injected(n, p.tgid, filters::CallType::kConnect, f, c, stats::kConnectFailed, &ss, len)) {
+    close(dup);
+    return;
+  }
+  if ((f.family == AF_INET || f.family == AF_INET6) && f.type == SOCK_STREAM) return connect_stream(n, p, dup, c, ss, len);
+  if (f.type == SOCK_DGRAM && f.family != AF_UNIX) {
+    // A datagram connect only sets the default peer: it never blocks.
+    const int r = ::connect(dup, reinterpret_cast<const sockaddr*>(&ss), len);
+    const int e = errno;
+    close(dup);
+    ++counts.performed;
+    stats::add(slot(c), r == 0 ? stats::kConnected : stats::kConnectFailed);
+    return answer(n.id, 0, r == 0 ? 0 : e);
+  }
+  // Unix sockets connect as the program (SO_PEERCRED names the connecting process): passed
+  // through, their outcome not counted yet.
+  close(dup);
+  pass(n.id);
+}
+
+// TCP: started non-blocking here. A non-blocking socket's program gets the answer at once
+// (EINPROGRESS usually) and the outcome is counted when the socket says it; a blocking one's
+// call is held until then and answered with the outcome, as the kernel's own wait would.
+void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss,
+                                      socklen_t len) {
+  const int flags = fcntl(dup, F_GETFL);
+  const bool blocking = flags >= 0 && !(flags & O_NONBLOCK);
+  // The flag is the open file's, shared with the program: set only for the one call. A second
+  // thread of the program using this socket in that instant would see it non-blocking.
+  if (blocking) fcntl(dup, F_SETFL, flags | O_NONBLOCK);
+  const int r = ::connect(dup, reinterpret_cast<const sockaddr*>(&ss), len);
+  const int e = errno;
+  if (blocking) fcntl(dup, F_SETFL, flags);
+  ++counts.performed;
+  // EALREADY on a blocking socket: the program's connect was restarted after a signal while we
+  // held it; it waits for the same connection.
+  const bool pending = r != 0 && (e == EINPROGRESS || (blocking && e == EALREADY));
+  if (pending && watches.size() < kMaxWatches) {
+    watches.push_back(Watch{Watch::Kind::kConnect, dup, p.tgid, static_cast<int>(n.data.args[0]), c, blocking, n.id, {}});
+    if (!blocking) {
+      stats::add(slot(c), stats::kConnectPending);
+      answer(n.id, -1, e);
+    }
+    return;
+  }
+  close(dup);
+  if (pending && blocking) return pass(n.id);   // too many to follow: the kernel waits instead
+  if (r == 0) stats::add(slot(c), stats::kConnected);
+  else if (e == EINPROGRESS) stats::add(slot(c), stats::kConnectPending), ++counts.unresolved;
+  else stats::add(slot(c), stats::kConnectFailed);
+  answer(n.id, 0, r == 0 ? 0 : e);
+}
+
+// Counts how a followed connect ended. A held one takes SO_ERROR (its answer, as the kernel's
+// blocking connect would consume it); a non-blocking one leaves SO_ERROR to the program and
+// asks getpeername. `now`: the program closes the socket, decide with what is known.
+void Supervisor::Impl::resolve(Watch& w, bool now) {
+  if (w.held) {
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(w.dup, SOL_SOCKET, SO_ERROR, &err, &l);
+    if (now && err == 0) err = EINTR;
+    stats::add(slot(w.cookie), err == 0 ? stats::kConnected : stats::kConnectFailed);
+    answer(w.id, 0, err);
+  } else {
+    sockaddr_storage peer{};
+    socklen_t l = sizeof peer;
+    if (getpeername(w.dup, reinterpret_cast<sockaddr*>(&peer), &l) == 0) stats::add(slot(w.cookie), stats::kConnected);
+    else if (!now) stats::add(slot(w.cookie), stats::kConnectFailed);
+    else ++counts.unresolved;
+  }
+  close(w.dup);
+  w.dup = -1;
+}
+
+// close(fd): counted for a socket we know, when the fd still holds that socket; always CONTINUE,
+// so the program's close is the kernel's. A connect we still follow on it is decided first:
+// our duplicate must not keep the program's connection open after the program closed it.
+void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
+  const int fd = static_cast<int>(n.data.args[0]);
+  auto known = p.fds.find(fd);
+  if (known == p.fds.end()) return pass(n.id);
+  const KnownSocket k = known->second;
+  p.fds.erase(known);
+  // A held accept keeps waiting, as the kernel's blocked accept keeps its reference to the file.
+  for (Watch& w : watches)
+    if (w.kind == Watch::Kind::kConnect && w.dup >= 0 && w.tgid == p.tgid && w.fd == fd && !w.held) resolve(w, true);
+  std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
+  const int dup = pidfd_getfd(p.pidfd, fd);
+  const bool same = dup >= 0 && inode_of(dup) == k.ino;
+  if (dup >= 0) close(dup);
+  filters::SocketFacts f;
+  f.family = cookie_family(k.cookie);
+  f.type = cookie_type(k.cookie);
+  f.protocol = cookie_protocol(k.cookie);
+  if (same) {
+    if (injected(n, p.tgid, filters::CallType::kClose, f, k.cookie, stats::kCloseFailed)) {
+      p.fds[fd] = k;   // the fd stays open: the program was told its close failed
+      return;
+    }
+    stats::add(slot(k.cookie), stats::kClosed);
+  }
+  pass(n.id);
+}
+
+// The socket a listen or accept names (args[0]): our duplicate of it, its cookie and the facts
+// rules match on, the local port being the service's. False when fd is no socket (or gone): the
+// caller passes the call through and the kernel answers it.
+bool Supervisor::Impl::local_socket(const seccomp_notif& n, Proc& p, Local& out) {
+  out.fd = static_cast<int>(n.data.args[0]);
+  out.dup = pidfd_getfd(p.pidfd, out.fd);
+  if (out.dup < 0) return false;
+  const KnownSocket* known = socket_at(p, out.fd, out.dup);
+  if (!known) {
+    close(out.dup);
+    return false;
+  }
+  out.cookie = known->cookie;
+  out.facts.family = cookie_family(out.cookie);
+  out.facts.type = cookie_type(out.cookie);
+  out.facts.protocol = cookie_protocol(out.cookie);
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  if (getsockname(out.dup, reinterpret_cast<sockaddr*>(&local), &len) == 0)
+    out.facts.local_port = out.facts.service_port = port_of(local);
+  return true;
+}
+
+// accept/accept4(fd, addr, addrlen[, flags]): the connection is accepted here on a duplicate of
+// the listening socket and installed in the program with ADDFD_FLAG_SEND, as socket() is, so the
+// new fd is known and counted `accepted` with the listener's cookie. A blocking listener's call
+// is held until a connection is queued, while other notifications are served.
+void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
+  Local l;
+  if (!local_socket(n, p, l)) return pass(n.id);
+  const int fd = l.fd, dup = l.dup;
+  const Cookie c = l.cookie;
+  l.facts.role = filters::Role::kServer;
+  if (injected(n, p.tgid, filters::CallType::kAccept, l.facts, c, stats::kAcceptFailed)) {
+    close(dup);
+    return;
+  }
+  const AcceptCall a{n.id, static_cast<pid_t>(n.pid), n.data.args[1], n.data.args[2],
+                     n.data.nr == SYS_accept4 ? static_cast<int>(n.data.args[3]) : 0};
+  const int flags = fcntl(dup, F_GETFL);
+  if (flags >= 0 && !(flags & O_NONBLOCK)) {
+    if (watches.size() >= kMaxWatches) {
+      close(dup);
+      return pass(n.id);   // too many to follow: the kernel waits instead, uncounted
+    }
+    watches.push_back(Watch{Watch::Kind::kAccept, dup, p.tgid, fd, c, true, n.id, a});
+    return;
+  }
+  accept_into(p, dup, c, a, false);
+  close(dup);
+}
+
+// listen(fd, backlog): never blocks, so it runs here on a duplicate (the same socket) and its
+// result is the program's answer: counted listened or listen_failed.
+void Supervisor::Impl::on_listen(const seccomp_notif& n, Proc& p) {
+  Local l;
+  if (!local_socket(n, p, l)) return pass(n.id);
+  const int dup = l.dup;
+  const Cookie c = l.cookie;
+  if (!injected(n, p.tgid, filters::CallType::kListen, l.facts, c, stats::kListenFailed)) {
+    const int r = ::listen(dup, static_cast<int>(n.data.args[1]));
+    const int e = errno;
+    ++counts.performed;
+    stats::add(slot(c), r == 0 ? stats::kListened : stats::kListenFailed);
+    answer(n.id, 0, r == 0 ? 0 : e);
+  }
+  close(dup);
+}
+
+// Writes the peer's address where accept's caller wants it, as the kernel does: at most
+// *addrlen bytes, and *addrlen set to the full length. False when the program's memory refuses.
+bool Supervisor::Impl::copy_peer(const AcceptCall& a, const sockaddr_storage& peer, socklen_t len) {
+  if (!a.addr || !a.addrlen) return true;
+  socklen_t room = 0;
+  iovec mine{&room, sizeof room};
+  iovec theirs{reinterpret_cast<void*>(a.addrlen), sizeof room};
+  if (process_vm_readv(a.tid, &mine, 1, &theirs, 1, 0) != static_cast<ssize_t>(sizeof room)) return false;
+  iovec addr_mine{const_cast<sockaddr_storage*>(&peer), std::min(room, len)};
+  iovec addr_theirs{reinterpret_cast<void*>(a.addr), addr_mine.iov_len};
+  iovec len_mine{&len, sizeof len};
+  if (addr_mine.iov_len && process_vm_writev(a.tid, &addr_mine, 1, &addr_theirs, 1, 0) != static_cast<ssize_t>(addr_mine.iov_len))
+    return false;
+  return process_vm_writev(a.tid, &len_mine, 1, &theirs, 1, 0) == static_cast<ssize_t>(sizeof len);
+}
+
+// Accepts one connection on dup for call `a` and answers it. held: the listener is blocking (its
+// O_NONBLOCK is set only for this accept, as for a held connect); false then when nothing was
+// queued after all (another thread took it), and the call stays held.
+bool Supervisor::Impl::accept_into(Proc& p, int dup, Cookie c, const AcceptCall& a, bool held) {
+  const int flags = held ? fcntl(dup, F_GETFL) : -1;
+  if (held && flags >= 0) fcntl(dup, F_SETFL, flags | O_NONBLOCK);
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  const int s = ::accept4(dup, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC | (a.flags & SOCK_NONBLOCK));
+  const int e = errno;
+  if (held && flags >= 0) fcntl(dup, F_SETFL, flags);
+  if (s < 0) {
+    const bool would_block = e == EAGAIN || e == EWOULDBLOCK;
+    if (held && would_block) return false;
+    if (!would_block) stats::add(slot(c), stats::kAcceptFailed);
+    answer(a.id, -1, e);
+    return true;
+  }
+  ++counts.performed;
+  if (!copy_peer(a, peer, len)) {
+    close(s);   // the kernel loses the connection too when it cannot write the address
+    answer(a.id, -1, EFAULT);
+    return true;
+  }
+  const ino_t ino = inode_of(s);
+  seccomp_notif_addfd add{};
+  add.id = a.id;
+  add.flags = SECCOMP_ADDFD_FLAG_SEND;
+  add.srcfd = static_cast<std::uint32_t>(s);
+  add.newfd_flags = (a.flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0;
+  int fd = -1;
+  for (int i = 0; i < 8 && (fd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add)) < 0 && errno == EINTR; ++i) {
+  }
+  const int add_errno = errno;
+  close(s);
+  if (fd < 0) {
+    if (add_errno == ENOENT) ++counts.gone; else answer(a.id, -1, add_errno);
+    return true;
+  }
+  stats::add(slot(c), stats::kAccepted);
+  p.fds[fd] = KnownSocket{c, ino};
+  return true;
+}
+
+void Supervisor::Impl::serve_one() {
+  std::fill(req_buf.begin(), req_buf.end(), std::byte{0});   // the kernel refuses a dirty buffer
+  auto* n = reinterpret_cast<seccomp_notif*>(req_buf.data());
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, n) != 0) return;   // ENOENT: the caller left
+  ++counts.notifications;
+  Proc* p = procs.of_thread(static_cast<pid_t>(n->pid));
+  if (!p) return pass(n->id);
+  switch (n->data.nr) {
+    case SYS_socket: return on_socket(*n, *p);
+    case SYS_connect: return on_connect(*n, *p);
+    case SYS_close: return on_close(*n, *p);
+    case SYS_listen: return on_listen(*n, *p);
+    case SYS_accept:
+    case SYS_accept4: return on_accept(*n, *p);
+    default: return pass(n->id);   // the filter sends nothing else
+  }
+}
+
+void Supervisor::Impl::serve_watches(const std::vector<pollfd>& fds, std::size_t first) {
+  for (std::size_t i = first; i < fds.size(); ++i) {
+    if (!fds[i].revents) continue;
+    Watch& w = watches[i - first];
+    if (w.kind == Watch::Kind::kConnect) {
+      resolve(w, false);
+      continue;
+    }
+    // A connection is queued: hand it over, unless the caller left meanwhile (it must not take
+    // a connection nobody will see) or another thread of the program took it first.
+    Proc* p = procs.find(w.tgid);
+    if (!p || !valid(w.accept.id) || accept_into(*p, w.dup, w.cookie, w.accept, true)) {
+      close(w.dup);
+      w.dup = -1;
+    }
+  }
+  std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
+}
+
+// Connects of processes that ended, or held calls whose caller left (killed, or interrupted by a
+// signal without restart): nobody waits for them; drop our duplicates, which would otherwise
+// keep the connection attempt alive.
+void Supervisor::Impl::drop_finished() {
+  procs.sweep();
+  for (Watch& w : watches) {
+    const bool gone = w.held ? !valid(w.kind == Watch::Kind::kAccept ? w.accept.id : w.id) : !procs.has(w.tgid);
+    if (gone) {
+      close(w.dup);
+      w.dup = -1;
+      ++counts.unresolved;
+    }
+  }
+  std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
+}
+
+Supervisor::Supervisor(int listener, stats::Segment& seg, const filters::Table* table)
+    : impl_(std::make_unique<Impl>(listener, seg, table)) {}
+
+Supervisor::~Supervisor() {
+  for (Watch& w : impl_->watches) close(w.dup);
+  close(impl_->listener);   // calls still waiting get ENOSYS from the kernel
+}
+
+const SupervisorCounts& Supervisor::counts() const { return impl_->counts; }
+
+int Supervisor::serve(pid_t pid, const std::string& argv0) {
+  Impl& s = *impl_;
+  s.procs.add_main(pid, argv0);
+  const int child = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (child < 0) return -1;
+  bool listening = true;
+  std::int64_t next_sweep = stats::monotonic_ns() + kSweepNs;
+  std::vector<pollfd> fds;
+  for (;;) {
+    fds.clear();
+    fds.push_back({child, POLLIN, 0});
+    fds.push_back({listening ? s.listener : -1, POLLIN, 0});
+    for (const Watch& w : s.watches) fds.push_back({w.dup, w.events(), 0});
+    const int n = poll(fds.data(), fds.size(), kPollMs);
+    if (n < 0 && errno != EINTR) break;
+    // Watches first: fds[2..] are the watches as they were at poll; serving notifications
+    // adds and removes some.
+    if (n > 0) s.serve_watches(fds, 2);
+    if (n > 0 && (fds[1].revents & POLLIN)) {
+      for (int i = 0; i < kBurst; ++i) {
+        s.serve_one();
+        pollfd more{s.listener, POLLIN, 0};
+        if (poll(&more, 1, 0) != 1 || !(more.revents & POLLIN)) break;
+      }
+    } else if (n > 0 && (fds[1].revents & (POLLHUP | POLLERR))) {
+      listening = false;   // every filtered process is gone
+    }
+    if (stats::monotonic_ns() >= next_sweep) {
+      s.drop_finished();
+      next_sweep = stats::monotonic_ns() + kSweepNs;
+    }
+    if (n > 0 && (fds[0].revents & POLLIN)) break;
+  }
+  close(child);
+  int raw = 0;
+  while (waitpid(pid, &raw, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return raw;
+}
+
+}  // namespace shim::seccomp

@@ -1,0 +1,95 @@
+// shim/seccomp: the launcher's refusals through its syscall seam (seccomp unavailable, a listener
+// refused, NO_NEW_PRIVS refused: one line, the child reaped, never a run without the filter), the
+// filter it installs, and the rules seccomp mode refuses by name.
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <string>
+
+#include "bpfvm/seccomp/run.h"
+#include "filters/table.h"
+#include "shim/seccomp/coverage.h"
+#include "shim/seccomp/launcher.h"
+
+namespace {
+
+namespace sc = shim::seccomp;
+namespace bs = bpfvm::seccomp;
+
+int nnp_ok() { return 0; }
+int nnp_refused() { return -EPERM; }
+int install_unavailable(const struct sock_fprog*) { return -EINVAL; }
+int install_busy(const struct sock_fprog*) { return -EBUSY; }
+
+sc::Launched launch_with(const sc::LaunchSys& sys) {
+  const auto filter = sc::build_filter();
+  REQUIRE(filter);
+  // /bin/true must never run: the child may exec only with a listener in the parent's hands.
+  return sc::launch({"/bin/true"}, *filter, sys, 5000);
+}
+
+bool no_children_left() {
+  int st = 0;
+  return waitpid(-1, &st, WNOHANG) < 0 && errno == ECHILD;
+}
+
+}  // namespace
+
+TEST_CASE("launch: seccomp unavailable is one line and no process", "[seccomp][launcher]") {
+  const sc::Launched l = launch_with({nnp_ok, install_unavailable});
+  CHECK(l.pid == -1);
+  CHECK(l.listener == -1);
+  CHECK(l.error.rfind("seccomp: installing the filter", 0) == 0);
+  CHECK(l.error.find("unavailable") != std::string::npos);
+  CHECK(l.error.find('\n') == std::string::npos);
+  CHECK(no_children_left());
+}
+
+TEST_CASE("launch: a listener refused (EBUSY) names the other supervisor", "[seccomp][launcher]") {
+  const sc::Launched l = launch_with({nnp_ok, install_busy});
+  CHECK(l.pid == -1);
+  CHECK(l.error.find("listener") != std::string::npos);
+  CHECK(l.error.find("Device or resource busy") != std::string::npos);
+  CHECK(no_children_left());
+}
+
+TEST_CASE("launch: NO_NEW_PRIVS refused stops before the filter", "[seccomp][launcher]") {
+  const sc::Launched l = launch_with({nnp_refused, install_busy});
+  CHECK(l.pid == -1);
+  CHECK(l.error == "seccomp: prctl(PR_SET_NO_NEW_PRIVS) failed: Operation not permitted");
+  CHECK(no_children_left());
+}
+
+TEST_CASE("the filter hands socket, connect, listen, accept and close to the supervisor, nothing else",
+          "[seccomp][filter]") {
+  const auto filter = sc::build_filter();
+  REQUIRE(filter);
+  for (int nr = 0; nr < 512; ++nr) {
+    const bool notified = nr == SYS_socket || nr == SYS_connect || nr == SYS_close || nr == SYS_accept ||
+                          nr == SYS_accept4 || nr == SYS_listen;
+    const std::uint32_t got = bs::run(*filter, bs::Data{.nr = nr, .arch = bs::kAuditArchX86_64});
+    INFO("nr " << nr);
+    CHECK(got == (notified ? bs::kRetUserNotif : bs::kRetAllow));
+  }
+  // Another ABI (int $0x80) and x32 numbers never reach the number checks.
+  CHECK(bs::run(*filter, bs::Data{.nr = SYS_socket, .arch = bs::kAuditArchI386}) == bs::kRetKillProcess);
+  CHECK(bs::run(*filter, bs::Data{.nr = static_cast<std::int32_t>(SYS_socket | bs::kX32SyscallBit),
+                                  .arch = bs::kAuditArchX86_64}) == bs::kRetKillProcess);
+}
+
+TEST_CASE("rules seccomp mode cannot carry out are refused by name", "[seccomp][coverage]") {
+  const filters::Table t = filters::load_table_text(R"({"rules": [
+    {"name": "refuse", "on": ["connect"], "match": {"port": 80}, "do": {"fail": "ECONNREFUSED"}},
+    {"name": "no-sockets", "on": ["socket"], "do": {"fail": "EMFILE"}},
+    {"name": "reset-send", "on": ["send"], "match": {"protocol": "tcp"}, "do": {"reset": true}},
+    {"name": "slow", "on": ["connect"], "do": {"delay_ms": 100}},
+    {"name": "per-socket", "on": ["close"], "when": {"count": "socket", "nth": 2}, "do": {"fail": "EIO"}}
+  ]})", "t.json");
+  const std::vector<std::string> bad = sc::unsupported_rules(t);
+  REQUIRE(bad.size() == 3);
+  CHECK(bad[0].rfind("rule reset-send (line 4): \"on\": send", 0) == 0);
+  CHECK(bad[1].rfind("rule slow (line 5): \"do\": delay_ms", 0) == 0);
+  CHECK(bad[2].rfind("rule per-socket (line 6): \"when\": count", 0) == 0);
+}
