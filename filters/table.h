@@ -147,6 +147,8 @@ enum class ActionKind : std::uint8_t {
   kDrop,       // datagram send: report success, send nothing
   kDuplicate,  // datagram send: send twice, report once
   kCorrupt,    // send: flip `count` bits (placed by the seed) in a copy of the bytes sent
+  kInboundLoss,  // socket/bind/connect/accept on an IP socket: attach a socket filter (the real
+                 // call still runs) that drops `loss` of the packets arriving on the socket
 };
 
 struct Action {
@@ -157,6 +159,10 @@ struct Action {
   std::uint32_t jitter_ms = 0;  // plus a seeded 0..jitter_ms
   std::uint32_t hang_ms = 0;
   std::uint64_t count = 0;      // kShort: bytes per call; kCorrupt: bits to flip
+  double loss = 0;              // kInboundLoss: the drop probability, in (0, 1]
+  // kInboundLoss: bpfvm::loss_threshold(loss), computed once by the loader so the shim only
+  // emits bpfvm::build_loss_filter(loss_threshold), the shape the loader validated.
+  std::uint32_t loss_threshold = 0;
   bool acts() const noexcept { return kind != ActionKind::kNone || delay_ms || jitter_ms; }
   // The real call does not run (the action answers it), so no `then` can follow.
   bool skips_call() const noexcept {

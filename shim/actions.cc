@@ -1,6 +1,7 @@
 #include "shim/actions.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "bpfvm/loss_filter.h"
 #include "filters/table.h"
 #include "shim/real.h"
 
@@ -208,6 +210,18 @@ void reset(int fd) noexcept {
   unspec.sa_family = AF_UNSPEC;
   real::fns.connect(fd, &unspec, sizeof unspec);
   errno = e;
+}
+
+bool attach_loss_filter(int fd, std::uint32_t threshold) noexcept {
+  static_assert(sizeof(bpfvm::Instruction) == sizeof(sock_filter));
+  const bpfvm::LossFilter f = bpfvm::build_loss_filter(threshold);
+  sock_filter code[bpfvm::kLossFilterSize];
+  for (std::size_t i = 0; i < f.size(); ++i) code[i] = sock_filter{f[i].code, f[i].jt, f[i].jf, f[i].k};
+  const sock_fprog prog{static_cast<unsigned short>(f.size()), code};
+  const int saved = errno;
+  const bool ok = real::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0;
+  errno = saved;
+  return ok;
 }
 
 }  // namespace shim::actions

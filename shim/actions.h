@@ -47,4 +47,9 @@ bool sleep_ms(std::uint64_t ms) noexcept;
 // program's descriptor stays valid. Harmless on other sockets.
 void reset(int fd) noexcept;
 
+// Attaches bpfvm's loss filter (bpfvm/loss_filter.h) to fd with SO_ATTACH_FILTER, so the kernel
+// drops the packets arriving on it whose random draw is at most `threshold`. A fixed array on
+// the stack: no allocation. errno is left as it was; false when the kernel refused.
+bool attach_loss_filter(int fd, std::uint32_t threshold) noexcept;
+
 }  // namespace shim::actions

@@ -175,6 +175,23 @@ TEST_CASE("do: every action", "[filters][keys]") {
   CHECK_FALSE(corrupt.action.skips_call());
 }
 
+TEST_CASE("do: inbound_loss keeps its fraction and the threshold the shim's filter compares", "[filters][keys]") {
+  const Rule half = only_rule(R"("on": "bind", "match": {"protocol": "udp"}, "do": {"inbound_loss": 0.5})");
+  CHECK(half.action.kind == ActionKind::kInboundLoss);
+  CHECK(half.action.loss == 0.5);
+  CHECK(half.action.loss_threshold == 0x7fffffffu);   // drop when the draw is below 2^31
+  CHECK_FALSE(half.action.skips_call());
+  const Rule all = only_rule(R"("on": ["socket", "connect", "accept"], "match": {"family": "inet6"},
+                               "do": {"inbound_loss": 1, "delay_ms": 1}, "then": {"fail": "EINTR"})");
+  CHECK(all.action.loss_threshold == 0xffffffffu);
+  CHECK(all.action.delay_ms == 1u);
+  // Any IP-only key will do in place of a family.
+  CHECK(only_rule(R"("on": "connect", "match": {"port": 80}, "do": {"inbound_loss": 0.1})").action.loss == 0.1);
+  CHECK(describe(load_table_text(R"({"rules": [{"name": "l", "on": "accept", "match": {"local": "127.0.0.1"},
+                                     "do": {"inbound_loss": 0.1}}]})", "t.json"))
+            .find("do inbound_loss=0.1") != std::string::npos);
+}
+
 TEST_CASE("then: every after-action, alone or after a do that runs the call", "[filters][keys]") {
   const Rule fail = only_rule(R"("on": "close", "then": {"fail": "EINTR"})");
   CHECK(fail.then.kind == AfterKind::kFail);
