@@ -131,7 +131,11 @@ std::string describe_action(const Action& a) {
     case ActionKind::kDrop: s.add("drop", "true"); break;
     case ActionKind::kDuplicate: s.add("duplicate", "true"); break;
     case ActionKind::kCorrupt: s.add("corrupt", a.count); break;
-    case ActionKind::kInboundLoss: s.add("inbound_loss", shortest(a.loss)); break;
+    case ActionKind::kInboundLoss:
+      s.add("inbound_loss", shortest(a.loss));
+      // The expression's text is not kept (the table carries its instructions).
+      if (a.filter_len) s.add("filter", "(" + std::to_string(a.filter_len) + " instructions)");
+      break;
   }
   if (a.delay_ms) s.add("delay_ms", a.delay_ms);
   if (a.jitter_ms) s.add("jitter_ms", a.jitter_ms);

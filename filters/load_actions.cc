@@ -20,7 +20,7 @@ namespace {
 
 constexpr const char* kDoKeys[] = {"fail",  "delay_ms", "jitter_ms", "hang_ms",   "short",  "reset",
                                    "eagain", "eintr",   "drop",      "duplicate", "corrupt",
-                                   "inbound_loss"};
+                                   "inbound_loss", "filter"};
 constexpr const char* kThenKeys[] = {"fail", "so_error", "truncate", "corrupt"};
 
 constexpr std::uint32_t kGai = bit(CallType::kGetaddrinfo);
@@ -95,29 +95,55 @@ std::string why_not_ip(const Match& m) {
   return "add \"family\": \"inet\" (or \"inet6\", a tcp/udp protocol, a port or an address) to its match";
 }
 
+ExpressionCompiler g_compiler = nullptr;
+
 }  // namespace
 
 // The drop probability of an inbound_loss rule, and the socket filter that enforces it, built and
 // validated here (as the kernel will check it) so the shim only emits a shape known to be good.
-void Loader::read_inbound_loss(const json& value, const std::string& k, const Match& m, Action& a) const {
+void Loader::read_inbound_loss(const json& v, const std::string& path, const Match& m, Action& a) const {
+  const std::string k = path + ".inbound_loss";
+  const json& value = v["inbound_loss"];
   // These messages name the rule: a loss rule is often one of several alike in a chaos profile.
-  const auto refuse = [&](const std::string& why) { fail_value(k, "rule " + in_quotes(rule_name_) + ": " + why); };
+  const auto refuse = [&](const std::string& key, const std::string& why) {
+    fail_value(key, "rule " + in_quotes(rule_name_) + ": " + why);
+  };
   if (!value.is_number()) {
-    refuse("expected a number greater than 0 and at most 1 (the fraction of arriving packets to drop), got " +
-           got(value));
+    refuse(k, "expected a number greater than 0 and at most 1 (the fraction of arriving packets to drop), got " +
+                  got(value));
   }
   a.loss = value.get<double>();
   if (!(a.loss > 0.0 && a.loss <= 1.0)) {
-    refuse("must be greater than 0 and at most 1 (a fraction, not a percentage), got " + value.dump());
+    refuse(k, "must be greater than 0 and at most 1 (a fraction, not a percentage), got " + value.dump());
   }
-  if (const std::string why = why_not_ip(m); !why.empty()) {
-    refuse("inbound_loss acts on IP sockets only: " + why);
-  }
+  if (const std::string why = why_not_ip(m); !why.empty()) refuse(k, "inbound_loss acts on IP sockets only: " + why);
   a.loss_threshold = bpfvm::loss_threshold(a.loss);
-  const bpfvm::LossFilter f = bpfvm::build_loss_filter(a.loss_threshold);
-  if (auto valid = bpfvm::validate(bpfvm::Program(f.begin(), f.end())); !valid) {
-    refuse("the kernel would refuse its socket filter: instruction " + std::to_string(valid.error().insn_index) +
-           ": " + std::string(bpfvm::reason(valid.error().code)));
+  if (v.contains("filter")) {
+    const std::string fk = path + ".filter";
+    const json& f = v["filter"];
+    if (!f.is_string()) refuse(fk, "expected a tcpdump expression (a string), got " + got(f));
+    if (f.get_ref<const std::string&>().empty()) refuse(fk, "is empty: write a tcpdump expression (\"udp port 53\")");
+    if (g_compiler == nullptr) {
+      refuse(fk, "tcpdump expressions are compiled by sockshim run and check (libpcap stays out of the "
+                 "program): start the program with sockshim run");
+    }
+    std::vector<bpfvm::Instruction> match;
+    std::string error;
+    if (!g_compiler(f.get_ref<const std::string&>(), match, error)) refuse(fk, "not usable as a socket filter: " + error);
+    if (match.size() > a.filter.size()) {
+      refuse(fk, "compiles to " + std::to_string(match.size()) + " instructions; at most " +
+                     std::to_string(a.filter.size()) + " fit in a rule");
+    }
+    std::copy(match.begin(), match.end(), a.filter.begin());
+    a.filter_len = static_cast<std::uint16_t>(match.size());
+  }
+  // The program the shim will attach, checked with the kernel's rules.
+  std::array<bpfvm::Instruction, bpfvm::kMaxComposedLossFilter> prog{};
+  const std::size_t n = loss_program(a, prog);
+  if (auto valid = bpfvm::validate(bpfvm::Program(prog.begin(), prog.begin() + static_cast<std::ptrdiff_t>(n)));
+      !valid) {
+    refuse(k, "the kernel would refuse its socket filter: instruction " + std::to_string(valid.error().insn_index) +
+                  ": " + std::string(bpfvm::reason(valid.error().code)));
   }
 }
 
@@ -188,7 +214,9 @@ Action Loader::read_do(const json& v, const std::string& path, std::uint32_t on,
     } else if (key == "inbound_loss") {
       check_applies(k, "inbound_loss (a filter on the socket's arriving packets)", on, kSocketSetup);
       choose(key, ActionKind::kInboundLoss);
-      read_inbound_loss(value, k, m, a);
+      read_inbound_loss(v, path, m, a);
+    } else if (key == "filter" && !v.contains("inbound_loss")) {
+      fail_value(k, "filter limits an inbound_loss rule's loss to the packets it matches: add \"inbound_loss\"");
     }
   }
   return a;
@@ -229,3 +257,20 @@ After Loader::read_then(const json& v, const std::string& path, std::uint32_t on
 }
 
 }  // namespace filters::load_detail
+
+namespace filters {
+
+std::size_t loss_program(const Action& a, std::span<bpfvm::Instruction> out) noexcept {
+  if (a.filter_len > 0) {
+    const std::size_t n = std::min<std::size_t>(a.filter_len, a.filter.size());
+    return bpfvm::compose_loss_filter(std::span(a.filter).first(n), a.loss_threshold, out);
+  }
+  if (out.size() < bpfvm::kLossFilterSize) return 0;
+  const bpfvm::LossFilter f = bpfvm::build_loss_filter(a.loss_threshold);
+  std::copy(f.begin(), f.end(), out.begin());
+  return f.size();
+}
+
+void set_expression_compiler(ExpressionCompiler compiler) noexcept { load_detail::g_compiler = compiler; }
+
+}  // namespace filters

@@ -60,7 +60,8 @@ class Loader {
   Match read_match(const json& v, const std::string& path, std::uint32_t on) const;
   When read_when(const json& v, const std::string& path, std::uint32_t on) const;
   Action read_do(const json& v, const std::string& path, std::uint32_t on, const Match& m) const;
-  void read_inbound_loss(const json& value, const std::string& path, const Match& m, Action& a) const;
+  // `v` is the whole `do` (its `filter` goes with inbound_loss); `path` is the `do`'s.
+  void read_inbound_loss(const json& v, const std::string& path, const Match& m, Action& a) const;
   After read_then(const json& v, const std::string& path, std::uint32_t on) const;
 
  private:

@@ -212,12 +212,13 @@ void reset(int fd) noexcept {
   errno = e;
 }
 
-bool attach_loss_filter(int fd, std::uint32_t threshold) noexcept {
-  static_assert(sizeof(bpfvm::Instruction) == sizeof(sock_filter));
-  const bpfvm::LossFilter f = bpfvm::build_loss_filter(threshold);
-  sock_filter code[bpfvm::kLossFilterSize];
-  for (std::size_t i = 0; i < f.size(); ++i) code[i] = sock_filter{f[i].code, f[i].jt, f[i].jf, f[i].k};
-  const sock_fprog prog{static_cast<unsigned short>(f.size()), code};
+bool attach_loss_filter(int fd, const filters::Action& a) noexcept {
+  bpfvm::Instruction f[bpfvm::kMaxComposedLossFilter];
+  const std::size_t n = filters::loss_program(a, f);
+  if (n == 0) return false;   // the loader validated this shape; only damaged bytes get here
+  sock_filter code[bpfvm::kMaxComposedLossFilter];
+  for (std::size_t i = 0; i < n; ++i) code[i] = sock_filter{f[i].code, f[i].jt, f[i].jf, f[i].k};
+  const sock_fprog prog{static_cast<unsigned short>(n), code};
   const int saved = errno;
   const bool ok = real::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0;
   errno = saved;

@@ -43,9 +43,8 @@ struct Decision {
   std::uint64_t corrupt_bits = 0;      // do.corrupt on a send
   actions::Draw draw;                  // the firing hit, for seeded corruption
   const filters::After* then = nullptr;  // the rule's `then`, run after the real call
-  // inbound_loss on socket/accept: the socket the real call makes gets the loss filter.
-  bool arm_loss = false;
-  std::uint32_t loss_threshold = 0;
+  // inbound_loss on socket/accept: the socket the real call makes gets this action's filter.
+  const filters::Action* arm_loss = nullptr;
 };
 
 class Switch {
@@ -480,7 +479,7 @@ class Switch {
   void count_injected(const Call& c, Decision& d) noexcept;
   // Attaches an inbound_loss rule's filter to fd, an IP socket of that family; other families
   // carry no IP packets and are left alone.
-  void arm_loss(int fd, int family, std::uint32_t threshold) const noexcept;
+  void arm_loss(int fd, int family, const filters::Action& a) const noexcept;
   // Records a socket the program just created or accepted; returns its counters. Inlined: it is
   // most of what socket() and accept() add.
   [[gnu::always_inline]] stats::CookieSlot* open_socket(int fd, Cookie cookie, ConnState conn,

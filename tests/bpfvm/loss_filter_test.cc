@@ -3,6 +3,7 @@
 // ancillary value, drops exactly the draws at or below the threshold and keeps the rest whole.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -63,4 +64,33 @@ TEST_CASE("the interpreter drops the draws at or below the threshold", "[loss_fi
   }
   CHECK(run_with_random(valid_filter(1.0), 0xffffffffu) == 0);        // 1 drops every packet
   CHECK(run_with_random(valid_filter(1e-9), 0xffffffffu) == bpfvm::kKeepWhole);
+}
+
+TEST_CASE("compose_loss_filter: the match's returns lead to keep or to the loss filter", "[loss_filter]") {
+  const auto composed = [](bpfvm::Program match, double loss) {
+    std::array<bpfvm::Instruction, bpfvm::kMaxComposedLossFilter> out{};
+    const std::size_t n = bpfvm::compose_loss_filter(match, bpfvm::loss_threshold(loss), out);
+    REQUIRE(n == match.size() + 1 + bpfvm::kLossFilterSize);
+    auto v = bpfvm::validate(bpfvm::Program(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n)));
+    REQUIRE(v.has_value());
+    return std::move(*v);
+  };
+  const std::uint32_t keep = bpfvm::kKeepWhole;
+  // ret #0: no match, so the packet is kept whatever the draw.
+  CHECK(run_with_random(composed({{0x06, 0, 0, 0}}, 1.0), 0) == keep);
+  // ret #k: a match, so the draw decides.
+  const bpfvm::ValidatedProgram hit = composed({{0x06, 0, 0, 262144}}, 0.5);
+  CHECK(run_with_random(hit, 0) == 0);
+  CHECK(run_with_random(hit, 0x80000000u) == keep);
+  // ret a: A = 0 keeps, anything else goes to the draw.
+  CHECK(run_with_random(composed({{0x00, 0, 0, 0}, {0x16, 0, 0, 0}}, 1.0), 0) == keep);
+  CHECK(run_with_random(composed({{0x00, 0, 0, 9}, {0x16, 0, 0, 0}}, 1.0), 0x12345678) == 0);
+  // A branch with a return on each side (what libpcap emits): jeq #0, ret #1, ret #0 on A = 7.
+  const bpfvm::ValidatedProgram branch = composed({{0x00, 0, 0, 7}, {0x15, 0, 1, 7}, {0x06, 0, 0, 1}, {0x06, 0, 0, 0}}, 1.0);
+  CHECK(run_with_random(branch, 0xffffffffu) == 0);
+  // Too long, empty, or no room: nothing written.
+  std::array<bpfvm::Instruction, bpfvm::kMaxComposedLossFilter> out{};
+  CHECK(bpfvm::compose_loss_filter(bpfvm::Program(bpfvm::kMaxMatchInsns + 1, {0x06, 0, 0, 0}), 0, out) == 0);
+  CHECK(bpfvm::compose_loss_filter({}, 0, out) == 0);
+  CHECK(bpfvm::compose_loss_filter(bpfvm::Program{{0x06, 0, 0, 0}}, 0, std::span(out).first(4)) == 0);
 }

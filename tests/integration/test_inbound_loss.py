@@ -4,9 +4,13 @@ SKF_AD_RANDOM) to the program's socket, and the kernel drops that fraction of wh
 - UDP: a python receiver under `sockshim run` whose bind matches a rule with inbound_loss 0.5
   gets 45..55 % of 10 000 paced datagrams; without the rule it gets all of them (which shows the
   pacing never overflows its receive buffer). A rule on `socket` with 0.2 lets 75..85 % through.
+  With `"filter": "udp src port A"` and inbound_loss 1, nothing from port A arrives and all from
+  port B does (the expression compiled by `sockshim run` with libpcap, relocated by bpfvm).
 - TCP: a python receiver under the shim with inbound_loss 0.1 on the socket accept() gives it
   reads 8 MiB from a sender outside the shim, every byte right (SHA-256), and the sender's
-  TCP_INFO counts retransmissions; without the rule at most a tail-loss probe or two.
+  TCP_INFO counts retransmissions; without the rule at most a tail-loss probe or two. With a
+  filter on PSH segments (0.3) it still completes; with inbound_loss 1 behind a filter no segment
+  matches (URG) nothing is lost.
 The stats count one armed socket (the rule's `fired`) per run.
 """
 import hashlib
@@ -75,6 +79,46 @@ def udp_run(tmp, tag, rules):
     return r, json.loads(r.stdout.strip().splitlines()[-1])["received"]
 
 
+def udp_filter_run(tmp):
+    """inbound_loss 1 limited by a tcpdump expression to one of two senders' source ports."""
+    port_file = os.path.join(tmp, "filter.port")
+    done_file = os.path.join(tmp, "filter.done")
+    tx_a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx_b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        tx_a.bind(("127.0.0.1", 0))
+        tx_b.bind(("127.0.0.1", 0))
+        a, b = tx_a.getsockname()[1], tx_b.getsockname()[1]
+        rules = {"rules": [{"name": "udp-filter-loss", "on": "bind", "match": {"protocol": "udp"},
+                            "do": {"inbound_loss": 1, "filter": f"udp src port {a}"}}]}
+        receiver = in_thread(lambda: h.run_shim(h.python_prog("udp_count.py", port_file, done_file),
+                                                rules=rules, timeout=80))
+        port = wait_file(port_file)
+        if port is None:
+            open(done_file, "w").close()
+            h.fail("filter: the receiver never published its port")
+            return
+        for i in range(500):
+            tx_a.sendto(b"a" * 32, ("127.0.0.1", port))
+            tx_b.sendto(b"b" * 32, ("127.0.0.1", port))
+            if i % 5 == 4:
+                time.sleep(0.001)
+    finally:
+        tx_a.close()
+        tx_b.close()
+    open(done_file, "w").close()
+    r = receiver()
+    if r is None or r.rc != 0:
+        h.fail("filter: receiver under sockshim did not end cleanly")
+        if r:
+            r.show()
+        return
+    by_port = json.loads(r.stdout.strip().splitlines()[-1])["by_port"]
+    h.expect(f"filter 'udp src port {a}', inbound_loss 1: datagrams from port {a}", by_port.get(str(a), 0), 0)
+    h.expect(f"filter 'udp src port {a}', inbound_loss 1: datagrams from port {b}", by_port.get(str(b), 0), 500)
+    h.expect("filter: sockets armed", fired(r, "udp-filter-loss"), 1)
+
+
 def tcp_run(tmp, tag, rules):
     port_file = os.path.join(tmp, f"{tag}.port")
     receiver = in_thread(lambda: h.run_shim(h.python_prog("tcp_sink.py", port_file), rules=rules,
@@ -109,27 +153,27 @@ def fired(r, name):
     return entry.get("fired") if entry else None
 
 
+def udp_loss_case(tmp, name, on, match, loss):
+    """One UDP run with an inbound_loss rule: the share received is 1 - loss, within 5 points."""
+    rules = {"rules": [{"name": name, "on": on, "match": match, "do": {"inbound_loss": loss}}]}
+    r, received = udp_run(tmp, name, rules)
+    if received is not None:
+        share = received / DATAGRAMS
+        low, high = 1 - loss - 0.05, 1 - loss + 0.05
+        print(f"udp inbound_loss {loss} on {on}: {received} of {DATAGRAMS} received ({share:.1%})")
+        h.check(low <= share <= high, f"{name}: got {share:.1%} received, want {low:.0%}..{high:.0%}")
+    h.expect(f"{name}: sockets armed (the rule's fired)", fired(r, name), 1)
+
+
 def body(tmp):
-    # UDP: the rule arms the socket the receiver binds.
-    udp_rules = {"rules": [{"name": "udp-loss", "on": "bind", "match": {"protocol": "udp"},
-                            "do": {"inbound_loss": 0.5}}]}
-    r, plain = udp_run(tmp, "udp-plain", None)
+    _, plain = udp_run(tmp, "udp-plain", None)
     h.expect("udp without a rule: datagrams received", plain, DATAGRAMS)
-    r, lossy = udp_run(tmp, "udp-lossy", udp_rules)
-    if lossy is not None:
-        share = lossy / DATAGRAMS
-        print(f"udp inbound_loss 0.5: {lossy} of {DATAGRAMS} received ({share:.1%})")
-        h.check(0.45 <= share <= 0.55, f"udp inbound_loss 0.5: got {share:.1%} received, want 45..55 %")
-    h.expect("udp: sockets armed (the rule's fired)", fired(r, "udp-loss"), 1)
-    # The same on the socket() that makes it (armed right after the real call), at 0.2.
-    socket_rules = {"rules": [{"name": "udp-socket-loss", "on": "socket",
-                               "match": {"family": "inet", "type": "dgram"}, "do": {"inbound_loss": 0.2}}]}
-    r, lossy = udp_run(tmp, "udp-socket", socket_rules)
-    if lossy is not None:
-        share = lossy / DATAGRAMS
-        print(f"udp inbound_loss 0.2 on socket: {lossy} of {DATAGRAMS} received ({share:.1%})")
-        h.check(0.75 <= share <= 0.85, f"udp inbound_loss 0.2: got {share:.1%} received, want 75..85 %")
-    h.expect("udp socket rule: sockets armed", fired(r, "udp-socket-loss"), 1)
+    # The socket the receiver binds (armed before the real bind), and the one socket() makes
+    # (armed right after the real call).
+    udp_loss_case(tmp, "udp-bind-loss", "bind", {"protocol": "udp"}, 0.5)
+    udp_loss_case(tmp, "udp-socket-loss", "socket", {"family": "inet", "type": "dgram"}, 0.2)
+
+    udp_filter_run(tmp)
 
     # TCP: the rule arms the socket accept() returns.
     tcp_rules = {"rules": [{"name": "tcp-loss", "on": "accept", "match": {"protocol": "tcp"},
@@ -148,6 +192,21 @@ def body(tmp):
         h.check(lossy_retrans > plain_retrans,
                 f"tcp retransmissions: got {lossy_retrans} with the rule, want more than {plain_retrans} without")
     h.expect("tcp: sockets armed (the rule's fired)", fired(r, "tcp-loss"), 1)
+
+    # Only segments with PSH are lost: the transfer still completes, byte for byte.
+    psh_rules = {"rules": [{"name": "tcp-psh-loss", "on": "accept", "match": {"protocol": "tcp"},
+                            "do": {"inbound_loss": 0.3, "filter": "tcp[tcpflags] & tcp-push != 0"}}]}
+    r, _, psh_retrans = tcp_run(tmp, "tcp-psh", psh_rules)
+    print(f"tcp sender's retransmissions with inbound_loss 0.3 on PSH segments: {psh_retrans}")
+    h.expect_ge("tcp psh filter: sender's retransmissions", psh_retrans, 1)
+    h.expect("tcp psh filter: sockets armed", fired(r, "tcp-psh-loss"), 1)
+    # inbound_loss 1 behind an expression nothing matches (no segment is urgent): nothing is lost.
+    # Without the filter, 1 would drop every segment and the transfer could never complete.
+    urg_rules = {"rules": [{"name": "tcp-urg-loss", "on": "accept", "match": {"protocol": "tcp"},
+                            "do": {"inbound_loss": 1, "filter": "tcp[tcpflags] & tcp-urg != 0"}}]}
+    r, _, urg_retrans = tcp_run(tmp, "tcp-urg", urg_rules)
+    h.check(urg_retrans is not None and urg_retrans <= 2,
+            f"tcp, loss 1 on urgent segments only: sender's retransmissions: got {urg_retrans}, want at most 2")
 
 
 h.main("inbound_loss", body)

@@ -1,6 +1,6 @@
 """A UDP receiver for the inbound_loss test: binds 127.0.0.1:0, publishes the port, counts the
 datagrams that arrive until the sender says it is done and 0.5 s pass in silence (at most 60 s
-in all). Prints one JSON line: {"received": R}.
+in all). Prints one JSON line: {"received": R, "by_port": {SOURCE_PORT: COUNT, ...}}.
 
 Usage: udp_count.py PORT_FILE DONE_FILE
 """
@@ -19,12 +19,14 @@ with open(port_file + ".tmp", "w") as f:
 os.rename(port_file + ".tmp", port_file)   # the sender never reads half a number
 s.settimeout(0.5)
 received = 0
+by_port = {}
 deadline = time.monotonic() + 60
 while time.monotonic() < deadline:
     try:
-        s.recv(2048)
+        _, (_, port) = s.recvfrom(2048)
         received += 1
+        by_port[port] = by_port.get(port, 0) + 1
     except socket.timeout:
         if os.path.exists(done_file):
             break
-print(json.dumps({"received": received}))
+print(json.dumps({"received": received, "by_port": by_port}))
