@@ -133,8 +133,7 @@ std::string describe_action(const Action& a) {
     case ActionKind::kCorrupt: s.add("corrupt", a.count); break;
     case ActionKind::kInboundLoss:
       s.add("inbound_loss", shortest(a.loss));
-      // The expression's text is not kept (the table carries its instructions).
-      if (a.filter_len) s.add("filter", "(" + std::to_string(a.filter_len) + " instructions)");
+      if (a.filter_len) s.add("filter", load_detail::in_quotes(a.filter_text));
       break;
   }
   if (a.delay_ms) s.add("delay_ms", a.delay_ms);

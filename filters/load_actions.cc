@@ -122,20 +122,26 @@ void Loader::read_inbound_loss(const json& v, const std::string& path, const Mat
     const std::string fk = path + ".filter";
     const json& f = v["filter"];
     if (!f.is_string()) refuse(fk, "expected a tcpdump expression (a string), got " + got(f));
-    if (f.get_ref<const std::string&>().empty()) refuse(fk, "is empty: write a tcpdump expression (\"udp port 53\")");
+    const std::string& text = f.get_ref<const std::string&>();
+    if (text.empty()) refuse(fk, "is empty: write a tcpdump expression (\"udp port 53\")");
+    if (text.size() > a.filter_text.kCapacity) {
+      refuse(fk, "too long: " + std::to_string(text.size()) + " bytes (at most " +
+                     std::to_string(a.filter_text.kCapacity) + ")");
+    }
     if (g_compiler == nullptr) {
       refuse(fk, "tcpdump expressions are compiled by sockshim run and check (libpcap stays out of the "
                  "program): start the program with sockshim run");
     }
     std::vector<bpfvm::Instruction> match;
     std::string error;
-    if (!g_compiler(f.get_ref<const std::string&>(), match, error)) refuse(fk, "not usable as a socket filter: " + error);
+    if (!g_compiler(text, match, error)) refuse(fk, "not usable as a socket filter: " + error);
     if (match.size() > a.filter.size()) {
       refuse(fk, "compiles to " + std::to_string(match.size()) + " instructions; at most " +
                      std::to_string(a.filter.size()) + " fit in a rule");
     }
     std::copy(match.begin(), match.end(), a.filter.begin());
     a.filter_len = static_cast<std::uint16_t>(match.size());
+    a.filter_text = text;
   }
   // The program the shim will attach, checked with the kernel's rules.
   std::array<bpfvm::Instruction, bpfvm::kMaxComposedLossFilter> prog{};

@@ -183,6 +183,7 @@ struct Action {
   // table, so the preload object never meets libpcap.
   std::uint16_t filter_len = 0;
   std::array<bpfvm::Instruction, bpfvm::kMaxMatchInsns> filter{};
+  FixedString<kMaxGlob> filter_text{};   // the expression as written, for `sockshim check`
   bool acts() const noexcept { return kind != ActionKind::kNone || delay_ms || jitter_ms; }
   // The real call does not run (the action answers it), so no `then` can follow.
   bool skips_call() const noexcept {

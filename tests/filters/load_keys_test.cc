@@ -199,6 +199,10 @@ TEST_CASE("do: filter limits inbound_loss to the packets its tcpdump expression 
   const Rule r = only_rule(R"("on": "bind", "match": {"protocol": "udp"},
                               "do": {"inbound_loss": 1, "filter": "udp src port 7"})");
   REQUIRE(r.action.filter_len > 0);
+  CHECK(r.action.filter_text == "udp src port 7");
+  CHECK(describe(load_table_text(R"({"rules": [{"name": "l", "on": "bind", "match": {"family": "inet"},
+                                     "do": {"inbound_loss": 0.5, "filter": "udp port 53"}}]})", "t.json"))
+            .find(R"(do inbound_loss=0.5 filter="udp port 53")") != std::string::npos);
   std::array<bpfvm::Instruction, bpfvm::kMaxComposedLossFilter> prog{};
   const std::size_t n = loss_program(r.action, prog);
   auto valid = bpfvm::validate(bpfvm::Program(prog.begin(), prog.begin() + static_cast<std::ptrdiff_t>(n)));
