@@ -2,6 +2,8 @@
 
 #include <pcap/pcap.h>
 
+#include "bpfvm/validator.h"
+
 namespace bpfvm {
 namespace {
 
@@ -45,6 +47,27 @@ Expected<Program, CompileError> relocate_raw_to_socket(const Program& raw) {
     in.k += static_cast<std::uint32_t>(kSkfNetOff);
   }
   return out;
+}
+
+Expected<Program, CompileError> compile_socket_match(std::string_view expression) {
+  auto raw = compile(expression, Linktype::kRaw);
+  if (!raw) return unexpected(std::move(raw.error()));
+  auto moved = relocate_raw_to_socket(*raw);
+  if (!moved) return unexpected(std::move(moved.error()));
+  if (auto valid = validate(*moved); !valid) {
+    return unexpected(CompileError{valid.error().insn_index, std::string(reason(valid.error().code))});
+  }
+  return moved;
+}
+
+bool compile_socket_match_to(std::string_view expression, Program& out, std::string& error) {
+  auto match = compile_socket_match(expression);
+  if (!match) {
+    error = match.error().message;
+    return false;
+  }
+  out = std::move(*match);
+  return true;
 }
 
 }  // namespace bpfvm

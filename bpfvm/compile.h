@@ -28,4 +28,12 @@ Expected<Program, CompileError> compile(std::string_view expression, Linktype li
 // header, so no rewrite keeps their meaning) and offsets beyond the SKF_NET_OFF window.
 Expected<Program, CompileError> relocate_raw_to_socket(const Program& raw);
 
+// A tcpdump expression as the match program of a socket filter on a TCP or UDP socket:
+// compile() for raw IP packets, relocate_raw_to_socket(), then the kernel's acceptance rules
+// (validate()). What a rule's `filter` becomes (docs/filters.md).
+Expected<Program, CompileError> compile_socket_match(std::string_view expression);
+// The same as a plain function, the shape filters::set_expression_compiler takes (the rule
+// loader compiles `filter` through it): false with the reason in `error`.
+bool compile_socket_match_to(std::string_view expression, Program& out, std::string& error);
+
 }  // namespace bpfvm

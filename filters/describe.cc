@@ -78,22 +78,24 @@ std::string describe_match(const Match& m) {
   return s.text();
 }
 
+// The shortest text that reads back as the same double ("0.3", not "0.29999999999999999").
+std::string shortest(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  for (int digits = 1; digits <= 17; ++digits) {
+    char shorter[32];
+    std::snprintf(shorter, sizeof shorter, "%.*g", digits, v);
+    if (std::strtod(shorter, nullptr) == v) {
+      std::snprintf(buf, sizeof buf, "%s", shorter);
+      break;
+    }
+  }
+  return buf;
+}
+
 std::string describe_when(const When& w) {
   Section s("when");
-  if (w.probability < 1.0) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", w.probability);
-    // The shortest text that reads back as the same double ("0.3", not "0.29999999999999999").
-    for (int digits = 1; digits <= 17; ++digits) {
-      char shorter[32];
-      std::snprintf(shorter, sizeof shorter, "%.*g", digits, w.probability);
-      if (std::strtod(shorter, nullptr) == w.probability) {
-        std::snprintf(buf, sizeof buf, "%s", shorter);
-        break;
-      }
-    }
-    s.add("probability", buf);
-  }
+  if (w.probability < 1.0) s.add("probability", shortest(w.probability));
   if (w.nth > 0) s.add("nth", w.nth);
   if (w.after > 0) s.add("after", w.after);
   if (w.times > 0) s.add("times", w.times);
@@ -129,6 +131,10 @@ std::string describe_action(const Action& a) {
     case ActionKind::kDrop: s.add("drop", "true"); break;
     case ActionKind::kDuplicate: s.add("duplicate", "true"); break;
     case ActionKind::kCorrupt: s.add("corrupt", a.count); break;
+    case ActionKind::kInboundLoss:
+      s.add("inbound_loss", shortest(a.loss));
+      if (a.filter_len) s.add("filter", load_detail::in_quotes(a.filter_text));
+      break;
   }
   if (a.delay_ms) s.add("delay_ms", a.delay_ms);
   if (a.jitter_ms) s.add("jitter_ms", a.jitter_ms);

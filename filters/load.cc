@@ -206,6 +206,7 @@ Rule Loader::read_rule(const json& v, const std::string& path) {
   Rule rule;
   rule.pos = value_at(path);
   rule.name = read_name(v["name"], path);
+  rule_name_ = rule.name.c_str();
   rule.on = read_on(v["on"], path + ".on");
   if (v.contains("match")) rule.match = read_match(v["match"], path + ".match", rule.on);
   if (v.contains("when")) rule.when = read_when(v["when"], path + ".when", rule.on);

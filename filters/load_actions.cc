@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "bpfvm/loss_filter.h"
+#include "bpfvm/validator.h"
 #include "filters/loader.h"
 #include "filters/socket_names.h"
 
@@ -17,7 +19,8 @@ namespace filters::load_detail {
 namespace {
 
 constexpr const char* kDoKeys[] = {"fail",  "delay_ms", "jitter_ms", "hang_ms",   "short",  "reset",
-                                   "eagain", "eintr",   "drop",      "duplicate", "corrupt"};
+                                   "eagain", "eintr",   "drop",      "duplicate", "corrupt",
+                                   "inbound_loss", "filter"};
 constexpr const char* kThenKeys[] = {"fail", "so_error", "truncate", "corrupt"};
 
 constexpr std::uint32_t kGai = bit(CallType::kGetaddrinfo);
@@ -25,6 +28,9 @@ constexpr std::uint32_t kSend = bit(CallType::kSend);
 constexpr std::uint32_t kRecv = bit(CallType::kRecv);
 // Calls that can block, so EAGAIN (non-blocking) and EINTR (a signal) are real outcomes.
 constexpr std::uint32_t kBlocking = bit(CallType::kConnect) | bit(CallType::kAccept) | kSend | kRecv;
+// Calls that make or name the socket a socket filter goes on (for accept: the accepted one).
+constexpr std::uint32_t kSocketSetup =
+    bit(CallType::kSocket) | bit(CallType::kBind) | bit(CallType::kConnect) | bit(CallType::kAccept);
 
 // An hour: longer is a mistake (ms read as s), and it keeps ms values within 32 bits.
 constexpr std::uint64_t kMaxMs = 3'600'000;
@@ -48,16 +54,18 @@ bool is_datagram(const Match& m) {
          (m.protocol && (*m.protocol == IPPROTO_UDP || *m.protocol == IPPROTO_UDPLITE));
 }
 
+// A family, type or protocol as the rule file names it.
+std::string named(std::span<const NamedValue> names, int value) {
+  const char* name = name_of(names, value);
+  return name ? std::string(name) : std::to_string(value);
+}
+
 // Why a rule with this match cannot use `reset`, or "" when it can. A reset is SO_LINGER 0 and
 // a close, which only TCP turns into an RST: on a unix or UDP socket the call would fail with
 // ECONNRESET while the connection stayed up. So the match must limit the rule to TCP sockets,
 // which only "protocol": "tcp" does (SO_PROTOCOL is 6 on TCP sockets alone; a stream socket may
 // be unix, SCTP or MPTCP), and the other keys must not contradict it.
 std::string why_not_tcp(const Match& m) {
-  const auto named = [](std::span<const NamedValue> names, int value) {
-    const char* name = name_of(names, value);
-    return name ? std::string(name) : std::to_string(value);
-  };
   if (m.family && *m.family != AF_INET && *m.family != AF_INET6) {
     return "its match has family " + named(kFamilyNames, *m.family) + ", which has no TCP";
   }
@@ -71,7 +79,79 @@ std::string why_not_tcp(const Match& m) {
   return {};
 }
 
+// Why a rule with this match cannot use `inbound_loss`, or "" when it can. The filter sees IP
+// packets, so the match must keep the rule off unix (and netlink, packet, ...) sockets: a family
+// of inet/inet6, or a key only IP sockets have (a port, an address, TCP or UDP as protocol).
+// Short: the preload object prints the whole line from a fixed buffer.
+std::string why_not_ip(const Match& m) {
+  if (m.family && *m.family != AF_INET && *m.family != AF_INET6) {
+    return "its match has family " + named(kFamilyNames, *m.family);
+  }
+  if (m.path) return "its match has a unix socket path";
+  if (m.family) return {};
+  const bool ip_protocol = m.protocol && (*m.protocol == IPPROTO_TCP || *m.protocol == IPPROTO_UDP ||
+                                          *m.protocol == IPPROTO_UDPLITE);
+  if (ip_protocol || m.port || m.local_port || m.peer_port || m.peer || m.local) return {};
+  return "add \"family\": \"inet\" (or \"inet6\", a tcp/udp protocol, a port or an address) to its match";
+}
+
+ExpressionCompiler g_compiler = nullptr;
+
 }  // namespace
+
+// The drop probability of an inbound_loss rule, and the socket filter that enforces it, built and
+// validated here (as the kernel will check it) so the shim only emits a shape known to be good.
+void Loader::read_inbound_loss(const json& v, const std::string& path, const Match& m, Action& a) const {
+  const std::string k = path + ".inbound_loss";
+  const json& value = v["inbound_loss"];
+  // These messages name the rule: a loss rule is often one of several alike in a chaos profile.
+  const auto refuse = [&](const std::string& key, const std::string& why) {
+    fail_value(key, "rule " + in_quotes(rule_name_) + ": " + why);
+  };
+  if (!value.is_number()) {
+    refuse(k, "expected a number greater than 0 and at most 1 (the fraction of arriving packets to drop), got " +
+                  got(value));
+  }
+  a.loss = value.get<double>();
+  if (!(a.loss > 0.0 && a.loss <= 1.0)) {
+    refuse(k, "must be greater than 0 and at most 1 (a fraction, not a percentage), got " + value.dump());
+  }
+  if (const std::string why = why_not_ip(m); !why.empty()) refuse(k, "inbound_loss acts on IP sockets only: " + why);
+  a.loss_threshold = bpfvm::loss_threshold(a.loss);
+  if (v.contains("filter")) {
+    const std::string fk = path + ".filter";
+    const json& f = v["filter"];
+    if (!f.is_string()) refuse(fk, "expected a tcpdump expression (a string), got " + got(f));
+    const std::string& text = f.get_ref<const std::string&>();
+    if (text.empty()) refuse(fk, "is empty: write a tcpdump expression (\"udp port 53\")");
+    if (text.size() > a.filter_text.kCapacity) {
+      refuse(fk, "too long: " + std::to_string(text.size()) + " bytes (at most " +
+                     std::to_string(a.filter_text.kCapacity) + ")");
+    }
+    if (g_compiler == nullptr) {
+      refuse(fk, "tcpdump expressions are compiled by sockshim run and check (libpcap stays out of the "
+                 "program): start the program with sockshim run");
+    }
+    std::vector<bpfvm::Instruction> match;
+    std::string error;
+    if (!g_compiler(text, match, error)) refuse(fk, "not usable as a socket filter: " + error);
+    if (match.size() > a.filter.size()) {
+      refuse(fk, "compiles to " + std::to_string(match.size()) + " instructions; at most " +
+                     std::to_string(a.filter.size()) + " fit in a rule");
+    }
+    std::copy(match.begin(), match.end(), a.filter.begin());
+    a.filter_len = static_cast<std::uint16_t>(match.size());
+    a.filter_text = text;
+  }
+  // The program the shim will attach, checked with the kernel's rules.
+  std::array<bpfvm::Instruction, bpfvm::kMaxComposedLossFilter> prog{};
+  const std::size_t n = loss_program(a, prog);
+  if (auto valid = bpfvm::validate(bpfvm::Program(prog.begin(), prog.begin() + static_cast<std::ptrdiff_t>(n)));
+      !valid) {
+    refuse(k, "the kernel would refuse its socket filter: instruction " + std::to_string(valid.error().insn_index) +
+                  ": " + std::string(bpfvm::reason(valid.error().code)));
+  }
+}
 
 Action Loader::read_do(const json& v, const std::string& path, std::uint32_t on, const Match& m) const {
   require_object(v, path);
@@ -137,6 +217,12 @@ Action Loader::read_do(const json& v, const std::string& path, std::uint32_t on,
       check_applies(k, "corrupt (in \"do\": the bytes sent)", on, kSend);
       choose(key, ActionKind::kCorrupt);
       a.count = read_unsigned(value, k, 1, kMaxBits);
+    } else if (key == "inbound_loss") {
+      check_applies(k, "inbound_loss (a filter on the socket's arriving packets)", on, kSocketSetup);
+      choose(key, ActionKind::kInboundLoss);
+      read_inbound_loss(v, path, m, a);
+    } else if (key == "filter" && !v.contains("inbound_loss")) {
+      fail_value(k, "filter limits an inbound_loss rule's loss to the packets it matches: add \"inbound_loss\"");
     }
   }
   return a;
@@ -177,3 +263,20 @@ After Loader::read_then(const json& v, const std::string& path, std::uint32_t on
 }
 
 }  // namespace filters::load_detail
+
+namespace filters {
+
+std::size_t loss_program(const Action& a, std::span<bpfvm::Instruction> out) noexcept {
+  if (a.filter_len > 0) {
+    const std::size_t n = std::min<std::size_t>(a.filter_len, a.filter.size());
+    return bpfvm::compose_loss_filter(std::span(a.filter).first(n), a.loss_threshold, out);
+  }
+  if (out.size() < bpfvm::kLossFilterSize) return 0;
+  const bpfvm::LossFilter f = bpfvm::build_loss_filter(a.loss_threshold);
+  std::copy(f.begin(), f.end(), out.begin());
+  return f.size();
+}
+
+void set_expression_compiler(ExpressionCompiler compiler) noexcept { load_detail::g_compiler = compiler; }
+
+}  // namespace filters

@@ -60,6 +60,8 @@ class Loader {
   Match read_match(const json& v, const std::string& path, std::uint32_t on) const;
   When read_when(const json& v, const std::string& path, std::uint32_t on) const;
   Action read_do(const json& v, const std::string& path, std::uint32_t on, const Match& m) const;
+  // `v` is the whole `do` (its `filter` goes with inbound_loss); `path` is the `do`'s.
+  void read_inbound_loss(const json& v, const std::string& path, const Match& m, Action& a) const;
   After read_then(const json& v, const std::string& path, std::uint32_t on) const;
 
  private:
@@ -71,6 +73,7 @@ class Loader {
   const PositionedJson& doc_;
   const std::string& file_;
   std::unordered_map<std::string, std::string> name_owner_;  // rule name -> path of its rule
+  std::string rule_name_;   // of the rule being read, for messages that name it
 };
 
 }  // namespace filters::load_detail

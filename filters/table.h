@@ -18,6 +18,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "bpfvm/loss_filter.h"
 #include "filters/call_type.h"
 #include "filters/fixed_string.h"
 #include "filters/table_image.h"
@@ -134,6 +135,20 @@ std::uint64_t random64(std::uint64_t seed, std::uint32_t rule, std::uint64_t n, 
 // random64(..., kDrawCorrupt + i) % (8 * length).
 inline constexpr std::uint32_t kDrawProbability = 0, kDrawJitter = 1, kDrawCorrupt = 2;
 
+// The socket filter of an inbound_loss action into `out` (at least
+// bpfvm::kMaxComposedLossFilter instructions): bpfvm's loss filter, behind the rule's `filter`
+// when it has one. Returns its length. No allocation: the shim calls it inside wrapped calls.
+struct Action;
+std::size_t loss_program(const Action& a, std::span<bpfvm::Instruction> out) noexcept;
+
+// Compiles a rule's `filter` (a tcpdump expression) into a socket filter's match program
+// (bpfvm::compile_socket_match does it). libpcap stays out of filters/ and of the preload
+// object: `sockshim run` and `check` register a compiler before loading, and without one a rule
+// with a `filter` is refused. On failure: false, with the reason in `error`.
+using ExpressionCompiler = bool (*)(std::string_view expression, std::vector<bpfvm::Instruction>& out,
+                                    std::string& error);
+void set_expression_compiler(ExpressionCompiler compiler) noexcept;
+
 // Before-actions (`do`): socktest's Filter. delay_ms/jitter_ms may stand alone (kind kNone) or
 // precede any other action.
 enum class ActionKind : std::uint8_t {
@@ -147,6 +162,8 @@ enum class ActionKind : std::uint8_t {
   kDrop,       // datagram send: report success, send nothing
   kDuplicate,  // datagram send: send twice, report once
   kCorrupt,    // send: flip `count` bits (placed by the seed) in a copy of the bytes sent
+  kInboundLoss,  // socket/bind/connect/accept on an IP socket: attach a socket filter (the real
+                 // call still runs) that drops `loss` of the packets arriving on the socket
 };
 
 struct Action {
@@ -157,6 +174,16 @@ struct Action {
   std::uint32_t jitter_ms = 0;  // plus a seeded 0..jitter_ms
   std::uint32_t hang_ms = 0;
   std::uint64_t count = 0;      // kShort: bytes per call; kCorrupt: bits to flip
+  double loss = 0;              // kInboundLoss: the drop probability, in (0, 1]
+  // kInboundLoss: bpfvm::loss_threshold(loss), computed once by the loader so the shim only
+  // emits bpfvm::build_loss_filter(loss_threshold), the shape the loader validated.
+  std::uint32_t loss_threshold = 0;
+  // kInboundLoss with a `filter`: the tcpdump expression as `sockshim run`/`check` compiled and
+  // relocated it, filter_len instructions (0: the loss applies to every packet). Carried in the
+  // table, so the preload object never meets libpcap.
+  std::uint16_t filter_len = 0;
+  std::array<bpfvm::Instruction, bpfvm::kMaxMatchInsns> filter{};
+  FixedString<kMaxGlob> filter_text{};   // the expression as written, for `sockshim check`
   bool acts() const noexcept { return kind != ActionKind::kNone || delay_ms || jitter_ms; }
   // The real call does not run (the action answers it), so no `then` can follow.
   bool skips_call() const noexcept {

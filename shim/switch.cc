@@ -484,6 +484,14 @@ void Switch::act(const Call& c, Decision& d, const filters::Rule& rule, int idx,
       d.custom = true;
       d.corrupt_bits = a.count;
       break;
+    case filters::ActionKind::kInboundLoss:
+      // socket() and accept() make their socket in the real call: after() arms it. bind and
+      // connect arm theirs now, so a connect's handshake already meets the loss.
+      if (c.op == Op::kSocket || c.op == Op::kAccept)
+        d.arm_loss = &a;
+      else if (d.entry)
+        arm_loss(c.fd, cookie_family(cookie_of(*d.entry)), a);
+      break;
   }
   if (rule.then.kind != filters::AfterKind::kNone) {
     d.then = &rule.then;
@@ -494,6 +502,11 @@ void Switch::act(const Call& c, Decision& d, const filters::Rule& rule, int idx,
   if (!d.inject && d.then && d.then->err) shown = d.then->err;
   log_event(c, d, idx, hit, shown);
   if (debug_) debug::fault(rule.name.c_str(), filters::call_type_name(call_type_of(c.op)), c.fd, shown);
+}
+
+void Switch::arm_loss(int fd, int family, const filters::Action& a) const noexcept {
+  if (family != AF_INET && family != AF_INET6) return;
+  if (!actions::attach_loss_filter(fd, a) && debug_) debug::line("inbound_loss: the kernel refused the socket filter");
 }
 
 long Switch::perform(const Call& c, const Decision& d) noexcept {
@@ -726,6 +739,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
       if (r >= 0) {
         const Cookie ck = make_cookie(c.a, type, kernel_protocol(static_cast<int>(r), c.a, type, c.c));
         stats::add(open_socket(static_cast<int>(r), ck, ConnState::kNone, 0, 0), stats::kOpened);
+        if (d.arm_loss) arm_loss(static_cast<int>(r), c.a, *d.arm_loss);
       } else {
         stats::add(slot_for(make_cookie(c.a, type, kernel_protocol(-1, c.a, type, c.c))),
                    stats::kOpenFailed);
@@ -762,6 +776,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
         stats::add(d.slot, stats::kAccepted);
         open_socket(static_cast<int>(r), cookie_of(*d.entry), ConnState::kAccepted,
                     d.entry->local_port.load(std::memory_order_relaxed), 0);
+        if (d.arm_loss) arm_loss(static_cast<int>(r), cookie_family(cookie_of(*d.entry)), *d.arm_loss);
       } else if (!would_block(e)) {
         stats::add(d.slot, stats::kAcceptFailed);
       }

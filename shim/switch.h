@@ -45,6 +45,8 @@ struct Decision {
   std::uint64_t corrupt_bits = 0;      // do.corrupt on a send
   actions::Draw draw;                  // the firing hit, for seeded corruption
   const filters::After* then = nullptr;  // the rule's `then`, run after the real call
+  // inbound_loss on socket/accept: the socket the real call makes gets this action's filter.
+  const filters::Action* arm_loss = nullptr;
 };
 
 class Switch {
@@ -527,6 +529,9 @@ class Switch {
   static constexpr std::size_t kPathBuf = 112;
   filters::SocketFacts facts_of(const Call& c, const FdEntry& e, std::uint32_t bits, char* path_buf) const noexcept;
   void count_injected(const Call& c, Decision& d) noexcept;
+  // Attaches an inbound_loss rule's filter to fd, an IP socket of that family; other families
+  // carry no IP packets and are left alone.
+  void arm_loss(int fd, int family, const filters::Action& a) const noexcept;
   // Records a socket the program just created or accepted; returns its counters. Inlined: it is
   // most of what socket() and accept() add.
   [[gnu::always_inline]] stats::CookieSlot* open_socket(int fd, Cookie cookie, ConnState conn,

@@ -7,6 +7,8 @@
 #include <exception>
 #include <string>
 
+#include "bpfvm/compile.h"
+#include "filters/table.h"
 #include "shim/cmd/commands.h"
 #include "shim/env_values.h"
 
@@ -165,6 +167,10 @@ int run_main(int argc, char** argv) {
 }  // namespace shim::cmd
 
 int main(int argc, char** argv) {
+  // Rules' tcpdump expressions ("filter") are compiled here, in the command, never in the
+  // program's process: the preload object does not link libpcap, so a program that links its
+  // own cannot clash with ours. The instructions reach it inside the rule table in the segment.
+  filters::set_expression_compiler(&bpfvm::compile_socket_match_to);
   try {
     return shim::cmd::run_main(argc, argv);
   } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 
 #include "filters/table.h"
 #include "tests/catch.h"
+#include "tests/filters/expressions.h"
 
 namespace filters {
 namespace {
@@ -31,6 +32,7 @@ std::vector<fs::path> bad_files() {
 }
 
 TEST_CASE("every bad file gives its expected message", "[filters][bad]") {
+  test::register_expression_compiler();
   const auto files = bad_files();
   CHECK(files.size() >= 30);
   for (const fs::path& json : files) {

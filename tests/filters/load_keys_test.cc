@@ -9,8 +9,10 @@
 #include <cerrno>
 #include <string>
 
+#include "bpfvm/interpreter.h"
 #include "filters/table.h"
 #include "tests/catch.h"
+#include "tests/filters/expressions.h"
 
 namespace filters {
 namespace {
@@ -173,6 +175,53 @@ TEST_CASE("do: every action", "[filters][keys]") {
   CHECK(corrupt.action.kind == ActionKind::kCorrupt);
   CHECK(corrupt.action.count == 3u);
   CHECK_FALSE(corrupt.action.skips_call());
+}
+
+TEST_CASE("do: inbound_loss keeps its fraction and the threshold the shim's filter compares", "[filters][keys]") {
+  const Rule half = only_rule(R"("on": "bind", "match": {"protocol": "udp"}, "do": {"inbound_loss": 0.5})");
+  CHECK(half.action.kind == ActionKind::kInboundLoss);
+  CHECK(half.action.loss == 0.5);
+  CHECK(half.action.loss_threshold == 0x7fffffffu);   // drop when the draw is below 2^31
+  CHECK_FALSE(half.action.skips_call());
+  const Rule all = only_rule(R"("on": ["socket", "connect", "accept"], "match": {"family": "inet6"},
+                               "do": {"inbound_loss": 1, "delay_ms": 1}, "then": {"fail": "EINTR"})");
+  CHECK(all.action.loss_threshold == 0xffffffffu);
+  CHECK(all.action.delay_ms == 1u);
+  // Any IP-only key will do in place of a family.
+  CHECK(only_rule(R"("on": "connect", "match": {"port": 80}, "do": {"inbound_loss": 0.1})").action.loss == 0.1);
+  CHECK(describe(load_table_text(R"({"rules": [{"name": "l", "on": "accept", "match": {"local": "127.0.0.1"},
+                                     "do": {"inbound_loss": 0.1}}]})", "t.json"))
+            .find("do inbound_loss=0.1") != std::string::npos);
+}
+
+TEST_CASE("do: filter limits inbound_loss to the packets its tcpdump expression matches", "[filters][keys]") {
+  test::register_expression_compiler();
+  const Rule r = only_rule(R"("on": "bind", "match": {"protocol": "udp"},
+                              "do": {"inbound_loss": 1, "filter": "udp src port 7"})");
+  REQUIRE(r.action.filter_len > 0);
+  CHECK(r.action.filter_text == "udp src port 7");
+  CHECK(describe(load_table_text(R"({"rules": [{"name": "l", "on": "bind", "match": {"family": "inet"},
+                                     "do": {"inbound_loss": 0.5, "filter": "udp port 53"}}]})", "t.json"))
+            .find(R"(do inbound_loss=0.5 filter="udp port 53")") != std::string::npos);
+  std::array<bpfvm::Instruction, bpfvm::kMaxComposedLossFilter> prog{};
+  const std::size_t n = loss_program(r.action, prog);
+  auto valid = bpfvm::validate(bpfvm::Program(prog.begin(), prog.begin() + static_cast<std::ptrdiff_t>(n)));
+  REQUIRE(valid.has_value());
+  // A socket filter sees a UDP datagram from its UDP header; the IP header is at SKF_NET_OFF.
+  const auto datagram = [](std::uint8_t src_port) {
+    std::vector<std::uint8_t> ip = {0x45, 0, 0, 32, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+                                    0, src_port, 0x23, 0x28, 0, 12, 0, 0, 'a', 'b', 'c', 'd'};
+    return ip;
+  };
+  for (const std::uint8_t port : {7, 8}) {
+    const std::vector<std::uint8_t> packet = datagram(port);
+    bpfvm::Context ctx;
+    ctx.packet = std::span(packet).subspan(20);
+    ctx.net = std::span<const std::uint8_t>(packet);
+    ctx.anc.random = 0x12345678;
+    INFO("source port " << int(port));
+    CHECK(bpfvm::run(*valid, ctx) == (port == 7 ? 0u : 0xffffffffu));   // 1: every match dropped
+  }
 }
 
 TEST_CASE("then: every after-action, alone or after a do that runs the call", "[filters][keys]") {

@@ -22,7 +22,9 @@ SCHEMA_CATCHES = [
     "unknown-call-type", "no-action", "empty-do", "two-then-actions", "reset-false",
     "delay-too-long", "count-unknown", "role-unknown", "enabled-not-bool", "nth-zero",
     "corrupt-zero", "reset-on-udp", "reset-on-unix", "reset-without-protocol", "name-too-long",
-    "glob-too-long",
+    "glob-too-long", "inbound-loss-zero", "inbound-loss-over-one", "inbound-loss-not-number",
+    "inbound-loss-on-unix", "inbound-loss-without-family", "inbound-loss-on-recv",
+    "filter-without-loss", "filter-empty",
 ]
 
 

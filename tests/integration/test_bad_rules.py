@@ -38,6 +38,14 @@ CASES = [
      '{"seed": 1,\n "rules": [{"name": "x", "on": ["connect"],\n'
      '   "when": {"nth": -2},\n   "do": {"fail": "ECONNREFUSED"}}]}\n',
      "-2", "rules[0].when.nth", "-2"),
+    ("inbound-loss-percent.json",
+     '{"seed": 1,\n "rules": [{"name": "lossy", "on": ["bind"],\n'
+     '   "match": {"protocol": "udp"},\n   "do": {"inbound_loss": 20}}]}\n',
+     "20", "rules[0].do.inbound_loss", 'rule "lossy": must be greater than 0 and at most 1'),
+    ("inbound-loss-unix.json",
+     '{"seed": 1,\n "rules": [{"name": "lossy", "on": ["connect"],\n'
+     '   "match": {"family": "unix"},\n   "do": {"inbound_loss": 0.2}}]}\n',
+     "0.2", "rules[0].do.inbound_loss", "its match has family unix"),
     ("syntax.json",
      '{"seed": 1,\n "rules": [{"name": "x", "on": ["connect"],\n'
      '   "do": {"fail": "ECONNREFUSED"},}]}\n',
