@@ -26,9 +26,9 @@ inline constexpr std::uint32_t kMaxEvents = 1024;   // the decision log keeps th
 // never the file again (the file may have changed, or been a pipe). filters' size limit.
 inline constexpr std::size_t kMaxRulesText = 1u << 20;
 // The same table compiled (filters/table_image.h): what a process of the run matches with, in
-// place, so it never parses the text at all. Room for kMaxRules rules of any shape (about 3.7 MB
+// place, so it never parses the text at all. Room for kMaxRules rules of any shape (about 4.5 MB
 // at most for 1024; the pages past compiled_len are never touched, so they cost no memory).
-inline constexpr std::size_t kMaxCompiled = 4u << 20;
+inline constexpr std::size_t kMaxCompiled = 8u << 20;
 // The newest process record per pid hash: a process that starts finds the record of the image it
 // replaced with execve() without reading every record (a page each, for every exec of a run).
 inline constexpr std::uint32_t kPidSlots = 4096;
