@@ -166,8 +166,11 @@ class Switch {
         FdEntry* const e = &fds_.at(p.fd);
         const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
         const bool send = p.op == Op::kSendmmsg;
+        const auto t = send ? filters::CallType::kSend : filters::CallType::kRecv;
+        // As send and recv: with rules, only once the socket's decision is cached as "none" (the
+        // vector calls are decided by the socket alone, never by a message's address).
         if (FdState{bits}.kind() != FdKind::kSocket || FdState{bits}.conn() == ConnState::kConnecting ||
-            has_rules(send ? filters::CallType::kSend : filters::CallType::kRecv) || (!send && (p.flags & MSG_PEEK)))
+            (has_rules(t) && e->cached_rule(t) != 1) || (!send && (p.flags & MSG_PEEK)))
           break;
         const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
         const R r = real();
