@@ -266,17 +266,6 @@ After Loader::read_then(const json& v, const std::string& path, std::uint32_t on
 
 namespace filters {
 
-std::size_t loss_program(const Action& a, std::span<bpfvm::Instruction> out) noexcept {
-  if (a.filter_len > 0) {
-    const std::size_t n = std::min<std::size_t>(a.filter_len, a.filter.size());
-    return bpfvm::compose_loss_filter(std::span(a.filter).first(n), a.loss_threshold, out);
-  }
-  if (out.size() < bpfvm::kLossFilterSize) return 0;
-  const bpfvm::LossFilter f = bpfvm::build_loss_filter(a.loss_threshold);
-  std::copy(f.begin(), f.end(), out.begin());
-  return f.size();
-}
-
 void set_expression_compiler(ExpressionCompiler compiler) noexcept { load_detail::g_compiler = compiler; }
 
 }  // namespace filters

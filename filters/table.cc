@@ -1,35 +1,27 @@
+// Matching with a rule table: what the preload object runs on every call. Never allocates,
+// locks or throws (the preload object is built without exceptions and without libstdc++).
 #include "filters/table.h"
 
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <span>
-#include <string>
 #include <string_view>
-#include <utility>
 
 namespace filters {
 namespace {
-
-std::string format_load_error(const std::string& file, int line, int col, const std::string& key,
-                              const std::string& message) {
-  // Line 0 means "no position" (the file could not be read): "FILE: message" then, so the text
-  // never shows a made-up 0:0 that an editor would jump to.
-  std::string out = file;
-  if (line > 0) out += ':' + std::to_string(line) + ':' + std::to_string(col);
-  out += ": ";
-  if (!key.empty()) out += key + ": ";
-  out += message;
-  return out;
-}
-
+std::atomic<std::size_t>& count_of(void* block) noexcept { return *static_cast<std::atomic<std::size_t>*>(block); }
 }  // namespace
 
-LoadError::LoadError(std::string file, int line, int col, std::string key, std::string message)
-    : std::runtime_error(format_load_error(file, line, col, key, message)),
-      file_(std::move(file)),
-      key_(std::move(key)),
-      message_(std::move(message)),
-      line_(line),
-      col_(col) {}
+ImageRef::ImageRef(const ImageRef& o) noexcept : block_(o.block_) {
+  if (block_) count_of(block_).fetch_add(1, std::memory_order_relaxed);
+}
+
+ImageRef::~ImageRef() {
+  if (block_ && count_of(block_).fetch_sub(1, std::memory_order_acq_rel) == 1) std::free(block_);
+}
+
+std::byte* ImageRef::data() const noexcept { return block_ ? static_cast<std::byte*>(block_) + 64 : nullptr; }
 
 std::uint32_t needs_of(const Rule& r) noexcept {
   const Match& m = r.match;
@@ -43,22 +35,23 @@ std::uint32_t needs_of(const Rule& r) noexcept {
   return n;
 }
 
-void Table::select_program(std::string_view argv0) {
-  excluded_.clear();
+void Table::select_program(std::string_view argv0) noexcept {
+  excluded_ = {};
+  any_excluded_ = false;
   // Without an argv0 key there is nothing to leave out: the image's summary stands, and a process
   // pays nothing here.
   if (header_.has_argv0) {
     const std::span<const Rule> rs = rules();
-    for (std::size_t i = 0; i < rs.size(); ++i) {
+    for (std::size_t i = 0; i < rs.size() && i < kMaxRules; ++i) {
       if (!rs[i].match.argv0 || glob_match(*rs[i].match.argv0, argv0)) continue;
-      if (excluded_.empty()) excluded_.assign((rs.size() + 63) / 64, 0);
+      any_excluded_ = true;
       excluded_[i / 64] |= std::uint64_t{1} << (i % 64);
     }
   }
   summarize();
 }
 
-void Table::summarize() {
+void Table::summarize() noexcept {
   for (std::size_t t = 0; t < kCallTypeCount; ++t) {
     const image::TypeIndex& ti = types_[t];
     const std::span<const std::uint16_t> all = list(ti.all);
@@ -69,7 +62,7 @@ void Table::summarize() {
                           ports <= header_.size - image::kPortWords * sizeof(std::uint64_t);
     ports_[t] = ports_ok ? reinterpret_cast<const std::uint64_t*>(base_ + ports) : nullptr;
     has_portless_[t] = ti.has_portless != 0;
-    if (excluded_.empty()) {
+    if (!any_excluded_) {
       has_rules_[t] = !all.empty();
       needs_[t] = ti.needs;
       continue;

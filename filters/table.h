@@ -16,6 +16,7 @@
 #include <span>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "bpfvm/loss_filter.h"
@@ -237,6 +238,33 @@ enum Need : std::uint32_t {
 // The Need bits of one rule's match and when.
 std::uint32_t needs_of(const Rule& r) noexcept;
 
+// Limits on a rule file (docs/filters.md, "Limits"): past any of them the file is refused with a
+// LoadError, so a hostile or broken file costs bounded memory and time linear in its size.
+inline constexpr std::size_t kMaxFileBytes = 1024 * 1024;  // text size, 1 MiB
+inline constexpr std::size_t kMaxDepth = 32;       // nested arrays and objects, the top level's included
+inline constexpr std::size_t kMaxRules = 1024;     // the stats segment has one slot per rule
+
+// A compiled image a Table built and owns, shared by the table's copies: one malloc'd block with
+// a reference count in front of the bytes. Not a shared_ptr: the preload object, which only views
+// images (it never owns one), then needs nothing of libstdc++ for the tables it copies and
+// destroys (table.cc defines these; allocate() is the loader's, table_build.cc).
+class ImageRef {
+ public:
+  ImageRef() noexcept = default;
+  static ImageRef allocate(std::size_t size);   // zeroed; aligned for every part of an image
+  ImageRef(const ImageRef& o) noexcept;
+  ImageRef(ImageRef&& o) noexcept : block_(o.block_) { o.block_ = nullptr; }
+  ImageRef& operator=(ImageRef o) noexcept {
+    std::swap(block_, o.block_);
+    return *this;
+  }
+  ~ImageRef();
+  std::byte* data() const noexcept;
+
+ private:
+  void* block_ = nullptr;
+};
+
 // The rule table: an immutable compiled image (filters/table_image.h) plus, per process, the
 // rules its program name leaves out. Copies share the image.
 class Table {
@@ -247,8 +275,9 @@ class Table {
   // A table over an image that image() of this same build made (e.g. the copy a stats segment
   // carries): nothing is parsed or copied, and the bytes must outlive the table and every copy.
   // Offsets and indices are checked, so damaged bytes are refused rather than read out of bounds;
-  // nullopt with the reason in *why then.
-  static std::optional<Table> view(const void* bytes, std::size_t size, std::string* why = nullptr);
+  // nullopt with the reason (a static string) in *why then. Neither allocates nor throws: the
+  // preload object views the run's image with it (table_view.cc).
+  static std::optional<Table> view(const void* bytes, std::size_t size, const char** why = nullptr) noexcept;
   // The compiled image, to copy elsewhere and view() there.
   std::span<const std::byte> image() const noexcept { return {base_, header_.size}; }
   // Upper bound of image().size() for a table of n rules.
@@ -266,7 +295,7 @@ class Table {
   std::uint32_t needs(CallType t) const noexcept { return needs_[idx(t)]; }
   // Leaves out of matching every rule whose argv0 glob does not match this program (rule
   // indices do not change). Called once by the shim at start-up, before any matching.
-  void select_program(std::string_view argv0);
+  void select_program(std::string_view argv0) noexcept;
 
   // Index (into rules()) of the first rule after index `after`, in file order, that is on `t`
   // and whose match accepts `f`; -1 when none. No allocation, no locks. Rules that name ports are
@@ -290,18 +319,20 @@ class Table {
     return {pool_ + v.first, v.count};
   }
   bool excluded(std::size_t rule) const noexcept {
-    return !excluded_.empty() && ((excluded_[rule / 64] >> (rule % 64)) & 1u);
+    return any_excluded_ && rule < kMaxRules && ((excluded_[rule / 64] >> (rule % 64)) & 1u);
   }
   // Sets has_rules_ and needs_ from the image and the rules not excluded.
-  void summarize();
+  void summarize() noexcept;
 
-  std::shared_ptr<const std::byte[]> owned_;   // null for a view
+  ImageRef owned_;                             // empty for a view
   const std::byte* base_ = nullptr;
   image::Header header_{};                     // a copy, checked once (filters/table_image.h)
   const image::TypeIndex* types_ = nullptr;    // in the image: checked where used
   const Rule* rules_ = nullptr;
   const std::uint16_t* pool_ = nullptr;
-  std::vector<std::uint64_t> excluded_;        // a bit per rule left out by select_program; empty: none
+  // A bit per rule left out by select_program: inline, so the preload object never allocates.
+  std::array<std::uint64_t, (kMaxRules + 63) / 64> excluded_{};
+  bool any_excluded_ = false;
   // Per call type, from the image and checked once by summarize(): read on every call.
   std::array<bool, kCallTypeCount> has_rules_{};
   std::array<bool, kCallTypeCount> has_portless_{};
@@ -324,11 +355,6 @@ class LoadError : public std::runtime_error {
   int line_, col_;
 };
 
-// Limits on a rule file (docs/filters.md, "Limits"): past any of them the file is refused with a
-// LoadError, so a hostile or broken file costs bounded memory and time linear in its size.
-inline constexpr std::size_t kMaxFileBytes = 1024 * 1024;  // text size, 1 MiB
-inline constexpr std::size_t kMaxDepth = 32;       // nested arrays and objects, the top level's included
-inline constexpr std::size_t kMaxRules = 1024;     // the stats segment has one slot per rule
 inline constexpr int kPipeWaitMs = 10'000;         // how long read_rule_file waits for a pipe's writer
 
 // What read_rule_file (and load_table_file) accept besides a regular file.

@@ -1,6 +1,9 @@
-// Compiling rules into a table image (filters/table_image.h), and checking an image before a
-// Table views it.
+// Compiling rules into a table image (filters/table_image.h). Loading only: allocates; the
+// preload object views images (table_view.cc) and never builds one.
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <limits>
 #include <map>
 #include <memory>
@@ -56,19 +59,26 @@ class Pool {
   std::vector<std::uint16_t> entries_;
 };
 
-bool fail(std::string* why, const std::string& what) {
-  if (why) *why = what;
-  return false;
-}
-
 }  // namespace
+
+ImageRef ImageRef::allocate(std::size_t size) {
+  // The count takes the first 64 bytes, so the image starts aligned for any of its parts.
+  void* block = std::aligned_alloc(64, 64 + (size + 63) / 64 * 64);
+  if (!block) throw std::bad_alloc();
+  new (block) std::atomic<std::size_t>(1);
+  std::memset(static_cast<std::byte*>(block) + 64, 0, size);
+  ImageRef r;
+  r.block_ = block;
+  return r;
+}
 
 Table::Table() : Table(0, {}) {}
 
 Table::Table(std::uint64_t seed, std::vector<Rule> rules) {
-  // The pool holds 16-bit indices to keep the per-call scan cache-friendly.
-  if (rules.size() > std::numeric_limits<std::uint16_t>::max() + std::size_t{1})
-    throw std::length_error("filters::Table: more than 65536 rules");
+  // A rule file never holds more (the loader says so with its position); a view's exclusion bits
+  // have room for this many.
+  if (rules.size() > kMaxRules)
+    throw std::length_error("filters::Table: more than " + std::to_string(kMaxRules) + " rules");
   std::vector<TypeLists> types(kCallTypeCount);
   bool has_argv0 = false;
   for (std::size_t i = 0; i < rules.size(); ++i) {
@@ -140,64 +150,22 @@ Table::Table(std::uint64_t seed, std::vector<Rule> rules) {
   if (at > std::numeric_limits<std::uint32_t>::max()) throw std::length_error("filters::Table: image over 4 GiB");
   h.size = static_cast<std::uint32_t>(at);
 
-  // operator new[] aligns to __STDCPP_DEFAULT_NEW_ALIGNMENT__ (16), enough for every part.
-  std::shared_ptr<std::byte[]> buf(new std::byte[at]());
-  std::memcpy(buf.get(), &h, sizeof h);
-  std::memcpy(buf.get() + h.types, index.data(), kCallTypeCount * sizeof(image::TypeIndex));
-  if (!rules.empty()) std::memcpy(buf.get() + h.rules, rules.data(), rules.size() * sizeof(Rule));
+  ImageRef owned = ImageRef::allocate(at);
+  std::byte* const buf = owned.data();
+  std::memcpy(buf, &h, sizeof h);
+  std::memcpy(buf + h.types, index.data(), kCallTypeCount * sizeof(image::TypeIndex));
+  if (!rules.empty()) std::memcpy(buf + h.rules, rules.data(), rules.size() * sizeof(Rule));
   for (std::size_t t = 0; t < kCallTypeCount; ++t)
-    if (port_offsets[t]) std::memcpy(buf.get() + port_offsets[t], types[t].ports, sizeof types[t].ports);
+    if (port_offsets[t]) std::memcpy(buf + port_offsets[t], types[t].ports, sizeof types[t].ports);
   if (!pool.entries().empty())
-    std::memcpy(buf.get() + h.pool, pool.entries().data(), pool.entries().size() * sizeof(std::uint16_t));
-  owned_ = buf;
-  base_ = owned_.get();
+    std::memcpy(buf + h.pool, pool.entries().data(), pool.entries().size() * sizeof(std::uint16_t));
+  owned_ = std::move(owned);
+  base_ = owned_.data();
   header_ = h;
   types_ = reinterpret_cast<const image::TypeIndex*>(base_ + h.types);
   rules_ = reinterpret_cast<const Rule*>(base_ + h.rules);
   pool_ = reinterpret_cast<const std::uint16_t*>(base_ + h.pool);
   summarize();
-}
-
-std::optional<Table> Table::view(const void* bytes, std::size_t size, std::string* why) {
-  const auto* base = static_cast<const std::byte*>(bytes);
-  if (!base || size < sizeof(image::Header)) {
-    fail(why, "shorter than a table header");
-    return std::nullopt;
-  }
-  if (reinterpret_cast<std::uintptr_t>(base) % alignof(image::Header) != 0) {
-    fail(why, "not aligned");
-    return std::nullopt;
-  }
-  image::Header h;
-  std::memcpy(&h, base, sizeof h);
-  auto check = [&]() -> bool {
-    if (std::memcmp(h.magic, image::kMagic, sizeof h.magic) != 0) return fail(why, "not a compiled rule table");
-    if (h.version != image::kVersion || h.rule_size != sizeof(Rule) || h.match_size != sizeof(Match) ||
-        h.when_size != sizeof(When) || h.action_size != sizeof(Action))
-      return fail(why, "compiled by another build of sockshim");
-    if (h.size > size || h.size < sizeof h) return fail(why, "size out of range");
-    if (h.rule_count > std::numeric_limits<std::uint16_t>::max() + std::uint32_t{1})
-      return fail(why, "too many rules");
-    if (h.rules % alignof(Rule) != 0 || h.rules < sizeof h || h.rules > h.size ||
-        std::size_t{h.rule_count} * sizeof(Rule) > h.size - h.rules)
-      return fail(why, "rules out of range");
-    if (h.pool % alignof(std::uint16_t) != 0 || h.pool < sizeof h || h.pool > h.size ||
-        std::size_t{h.pool_count} * sizeof(std::uint16_t) > h.size - h.pool)
-      return fail(why, "index out of range");
-    if (h.types % alignof(image::TypeIndex) != 0 || h.types < sizeof h || h.types > h.size ||
-        kCallTypeCount * sizeof(image::TypeIndex) > h.size - h.types)
-      return fail(why, "index out of range");
-    return true;
-  };
-  if (!check()) return std::nullopt;
-  Table t{ViewTag{}};
-  t.base_ = base;
-  t.header_ = h;
-  t.types_ = reinterpret_cast<const image::TypeIndex*>(base + h.types);
-  t.rules_ = reinterpret_cast<const Rule*>(base + h.rules);
-  t.pool_ = reinterpret_cast<const std::uint16_t*>(base + h.pool);
-  t.summarize();
-  return t;
 }
 
 }  // namespace filters

@@ -55,7 +55,8 @@ bench_workspace() {
   trap bench_cleanup EXIT
   trap 'exit 130' INT TERM
   mkdir "$tmp/bin"
-  cp build/shim/libsockshim.so build/shim/sockshim "$@" "$tmp/bin/"
+  # The rule loader next to the preload object: it opens it from there for SOCKSHIM_RULES.
+  cp build/shim/libsockshim.so build/shim/libsockshim-rules.so build/shim/sockshim "$@" "$tmp/bin/"
   lib=$tmp/bin/libsockshim.so
   sockshim=$tmp/bin/sockshim
 }

@@ -58,17 +58,25 @@ struct ShimEnv {
   const char* debug = nullptr;   // SOCKSHIM_DEBUG
 };
 
+// The entry's text after `prefix`, or null when it does not start with it. Reads no further than
+// the first difference: most of the environment is never measured (strlen over every entry was
+// most of what reading it cost, in every process).
+inline const char* after_prefix(const char* entry, std::string_view prefix) noexcept {
+  for (const char c : prefix)
+    if (*entry++ != c) return nullptr;
+  return entry;
+}
+
 // As getenv() would answer for each: the first entry of a name wins.
 inline ShimEnv read_shim_env(const char* const* envp) noexcept {
   ShimEnv env;
-  constexpr std::string_view kPrefix = "SOCKSHIM_";
   for (; envp && *envp; ++envp) {
-    const std::string_view entry(*envp);
-    if (entry.substr(0, kPrefix.size()) != kPrefix) continue;
-    const std::string_view rest = entry.substr(kPrefix.size());
+    const char* rest = after_prefix(*envp, "SOCKSHIM_");
+    if (!rest) continue;
     auto take = [&](std::string_view name, const char*& slot) {
-      if (!slot && rest.size() > name.size() && rest.substr(0, name.size()) == name && rest[name.size()] == '=')
-        slot = *envp + kPrefix.size() + name.size() + 1;
+      if (slot) return;
+      const char* value = after_prefix(rest, name);
+      if (value && *value == '=') slot = value + 1;
     };
     take("RULES", env.rules);
     take("STATS", env.stats);

@@ -10,20 +10,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <exception>
-#include <memory>
-#include <optional>
-#include <string>
 #include <string_view>
-#include <vector>
 
 #include "filters/table.h"
 #include "shim/debug_log.h"
 #include "shim/env_values.h"
 #include "shim/fork_watch.h"
 #include "shim/real.h"
+#include "shim/rules_client.h"
 #include "shim/sockaddr_text.h"
 #include "shim/stats/segment.h"
 #include "shim/stats/table_init.h"
@@ -53,7 +49,10 @@ stats::Mapping g_map;                       // the run's segment, or a private o
 stats::ProcessRecord* g_proc = nullptr;     // this process's record
 char g_argv0[stats::kNameLen];
 
-void say(const std::string& s) noexcept { debug::line(s.c_str()); }
+// Messages from the constructor: built in a fixed buffer (shim/text_buf.h), never on the heap.
+using Msg = rules::Error;
+
+void say(const Msg& m) noexcept { debug::line(m.c_str()); }
 
 const char* base_name(const char* path) noexcept {
   if (!path) return "?";
@@ -151,47 +150,46 @@ bool map_private_segment() noexcept {
   return true;
 }
 
-[[noreturn]] void fail_before_main(const std::string& why) {
+[[noreturn]] void fail_before_main(const Msg& why) noexcept {
   say(why);
   _exit(2);   // not exit(): the program's own exit handlers must not run before its main did
 }
 
 // The rule file, read once (regular files only: a FIFO would block this process before main).
-std::string read_rules(const char* path) {
-  try {
-    return filters::read_rule_file(path, filters::FileKinds::kRegularOnly);
-  } catch (const std::exception& e) {
-    fail_before_main(e.what());
-  }
+rules::Text read_rules(const char* path) noexcept {
+  rules::Text text;
+  Msg err;
+  if (!rules::read(path, text, err)) fail_before_main(err);
+  return text;
 }
 
-const filters::Table* load_rules(const std::string& text, const char* file, const char* argv0) {
-  try {
-    auto* t = new filters::Table(filters::load_table_text(text, file));   // lives until the process ends
-    t->select_program(argv0);
-    return t;
-  } catch (const std::exception& e) {
-    fail_before_main(e.what());
-  }
+const filters::Table* load_rules(std::string_view text, const char* file) noexcept {
+  Msg err;
+  const filters::Table* t = rules::compile(text, file, err);
+  if (!t) fail_before_main(err);
+  // const_cast: the table is this process's own copy (rules::compile), not yet shared.
+  const_cast<filters::Table*>(t)->select_program(g_argv0);
+  return t;
 }
 
-std::string quoted(const char* s) { return std::string("\"") + s + "\""; }
+Msg& segment_msg(Msg& m, const char* name) noexcept { return m.s("stats segment ").s(name).s(": "); }
 
 // The run's table as its creator compiled it into the segment (filters/table_image.h): matched
 // with in place, so joining a run with rules parses nothing. Null when the segment has none or
 // it is not usable by this build (the caller then parses the segment's rule text).
-const filters::Table* compiled_rules(const stats::Mapping& m, const char* name) {
+const filters::Table* compiled_rules(const stats::Mapping& m, const char* name) noexcept {
   const stats::Header& h = m.seg->header;
   if (h.compiled_len == 0 || h.compiled_len > stats::kMaxCompiled) return nullptr;
-  std::string why;
-  std::optional<filters::Table> t = filters::Table::view(m.seg->compiled, h.compiled_len, &why);
+  const char* why = "";
+  const filters::Table* t = rules::view(m.seg->compiled, h.compiled_len, &why);
   if (!t) {
-    say(std::string("stats segment ") + name + ": its compiled rule table is unusable (" + why + "); parsing its rule text");
+    Msg msg;
+    segment_msg(msg, name).s("its compiled rule table is unusable (").s(why).s("); parsing its rule text");
+    say(msg);
     return nullptr;
   }
-  auto* table = new filters::Table(std::move(*t));   // lives until the process ends, as the mapping
-  table->select_program(g_argv0);
-  return table;
+  const_cast<filters::Table*>(t)->select_program(g_argv0);
+  return t;
 }
 
 // The loader refuses more rules than the segment has slots for.
@@ -204,23 +202,37 @@ struct RunSetup {
   std::uint64_t seed = 0;
 };
 
+// This process's own rule file, read and compiled (no segment to take a table from).
+RunSetup own_rules(const char* rules, const std::uint64_t* seed_opt, rules::Text* text_out) noexcept {
+  RunSetup run;
+  rules::Text text;
+  if (rules) {
+    text = read_rules(rules);
+    run.table = load_rules(text.view(), rules);
+  }
+  run.seed = seed_opt ? *seed_opt : (run.table ? run.table->seed() : 0);
+  if (text_out) *text_out = text;
+  return run;
+}
+
 // Joins the segment NAME, or creates it. A segment carries its rule table (the text its creator
 // validated) and seed: every process of a run loads that copy, so a rule file edited or removed
 // during the run, a pipe, or a relative path after chdir cannot change what later processes do.
 // A process that was told to use a different table or seed refuses to join, loudly: its counts
 // would land in another table's rule slots.
-RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed_opt) {
+RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed_opt) noexcept {
   RunSetup run;
+  rules::Text text;
+  bool own_loaded = false;
   stats::Mapping m;
   int sys = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
     stats::SegmentError e = stats::attach_segment(name, true, 2000, m, &sys);
     if (e == stats::SegmentError::kNotFound) {
       // The first process of the run: it makes the segment from its own rule file.
-      const std::string text = rules ? read_rules(rules) : std::string();
-      run.table = rules ? load_rules(text, rules, g_argv0) : nullptr;
-      run.seed = seed_opt ? *seed_opt : (run.table ? run.table->seed() : 0);
-      stats::TableInit init(run.table, text, rules, run.seed);
+      if (!own_loaded) run = own_rules(rules, seed_opt, &text);
+      own_loaded = true;
+      stats::TableInit init(run.table, text.view(), rules, run.seed);
       e = stats::create_segment(name, init.init(), m, &sys);
       if (e == stats::SegmentError::kExists) continue;   // another process won: join it
       if (e == stats::SegmentError::kNone) {
@@ -229,62 +241,73 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
       }
     }
     if (e != stats::SegmentError::kNone) {
-      std::string why = std::string("stats segment ") + name + ": " + stats::describe(e);
-      if (e == stats::SegmentError::kNotRegular) why += std::string(" (a ") + m.file_type + ")";
-      if (sys) why += std::string(" (") + std::strerror(sys) + ")";
-      say(why + "; counting in this process only");
-      const std::string text = rules ? read_rules(rules) : std::string();
-      run.table = rules ? load_rules(text, rules, g_argv0) : nullptr;
-      run.seed = seed_opt ? *seed_opt : (run.table ? run.table->seed() : 0);
-      return run;
+      Msg why;
+      segment_msg(why, name).s(stats::describe(e));
+      if (e == stats::SegmentError::kNotRegular) why.s(" (a ").s(m.file_type).s(")");
+      if (sys) why.s(" (").s(std::strerror(sys)).s(")");
+      say(why.s("; counting in this process only"));
+      return own_loaded ? run : own_rules(rules, seed_opt, nullptr);
     }
     break;
   }
-  if (!m) fail_before_main(std::string("stats segment ") + name + ": cannot attach or create it");
+  if (!m) {
+    Msg why;
+    fail_before_main(segment_msg(why, name).s("cannot attach or create it"));
+  }
   const stats::Header& h = m.seg->header;
-  auto made_from = [&] {
-    return h.rules_file[0] ? quoted(std::string(h.rules_file, strnlen(h.rules_file, sizeof h.rules_file)).c_str())
-                           : std::string("no rule file");
-  };
-  if (h.rules_text_len > stats::kMaxRulesText)
-    fail_before_main(std::string("stats segment ") + name + ": damaged (rule table of " + std::to_string(h.rules_text_len) + " bytes)");
+  std::size_t made_from_len = 0;   // the header's file name, NUL-terminated unless it fills the array
+  while (made_from_len < sizeof h.rules_file && h.rules_file[made_from_len]) ++made_from_len;
+  const std::string_view made_from(h.rules_file, made_from_len);
+  if (h.rules_text_len > stats::kMaxRulesText) {
+    Msg why;
+    fail_before_main(segment_msg(why, name).s("damaged (rule table of ").u(h.rules_text_len).s(" bytes)"));
+  }
   const std::string_view seg_text(m.seg->rules_text, h.rules_text_len);
   if (rules && *rules) {
-    if (h.rules_text_len == 0)
-      fail_before_main(std::string("SOCKSHIM_RULES=") + rules + " but stats segment " + name +
-                       " belongs to a run without rules; use another SOCKSHIM_STATS name");
+    if (h.rules_text_len == 0) {
+      Msg why;
+      fail_before_main(why.s("SOCKSHIM_RULES=").s(rules).s(" but stats segment ").s(name)
+                           .s(" belongs to a run without rules; use another SOCKSHIM_STATS name"));
+    }
     // The same path as the creator's means its table (never re-read: the file may have changed).
-    if (std::strncmp(rules, h.rules_file, sizeof h.rules_file) != 0) {
-      const std::string mine = read_rules(rules);
-      if (mine != seg_text)
-        fail_before_main(std::string("SOCKSHIM_RULES=") + rules + " differs from the rule table of stats segment " +
-                         name + " (made from " + made_from() + "); every process of a run uses one table: " +
-                         "use another SOCKSHIM_STATS name");
+    if (std::strncmp(rules, h.rules_file, sizeof h.rules_file) != 0 && read_rules(rules).view() != seg_text) {
+      Msg why;
+      why.s("SOCKSHIM_RULES=").s(rules).s(" differs from the rule table of stats segment ").s(name).s(" (made from ");
+      if (made_from.empty()) why.s("no rule file"); else why.s("\"").s(made_from).s("\"");
+      fail_before_main(why.s("); every process of a run uses one table: use another SOCKSHIM_STATS name"));
     }
   }
-  if (seed_opt && *seed_opt != h.seed)
-    fail_before_main(std::string("SOCKSHIM_SEED=") + std::to_string(*seed_opt) + " differs from the seed " +
-                     std::to_string(h.seed) + " of stats segment " + name + "; use another SOCKSHIM_STATS name");
+  if (seed_opt && *seed_opt != h.seed) {
+    Msg why;
+    fail_before_main(why.s("SOCKSHIM_SEED=").u(*seed_opt).s(" differs from the seed ").u(h.seed).s(" of stats segment ")
+                         .s(name).s("; use another SOCKSHIM_STATS name"));
+  }
   run.seed = h.seed;
   if (h.rules_text_len) {
     run.table = compiled_rules(m, name);
     if (!run.table) {
       // A copy: the segment is writable by every process of the run.
-      const std::string text(seg_text);
-      if (stats::rules_digest(text.data(), text.size()) != h.rules_digest)
-        fail_before_main(std::string("stats segment ") + name + ": damaged (its rule table does not match its digest)");
-      run.table = load_rules(text, h.rules_file, g_argv0);
+      char* copy = static_cast<char*>(std::malloc(seg_text.size() + 1));
+      if (!copy) fail_before_main(Msg().s("out of memory copying the run's rule table"));
+      std::memcpy(copy, seg_text.data(), seg_text.size());
+      if (stats::rules_digest(copy, seg_text.size()) != h.rules_digest) {
+        Msg why;
+        fail_before_main(segment_msg(why, name).s("damaged (its rule table does not match its digest)"));
+      }
+      run.table = load_rules(std::string_view(copy, seg_text.size()), h.rules_file);
     }
-    if (run.table->rules().size() != h.rule_count)
-      fail_before_main(std::string("stats segment ") + name + ": damaged (rule count)");
+    if (run.table->rules().size() != h.rule_count) {
+      Msg why;
+      fail_before_main(segment_msg(why, name).s("damaged (rule count)"));
+    }
   }
   g_map = m;
   return run;
 }
 
 void init(int argc, char** argv, char** envp) {
-  // Resolved also in secure-exec processes: vfork there must still be the real vfork.
-  real::resolve();
+  // Also in secure-exec processes: vfork there must still be the real vfork.
+  real::setup();
   // Secure-exec (setuid, file capabilities): the environment is the caller's, not to be trusted.
   // Every wrapper then passes straight through (ready() stays false).
   if (getauxval(AT_SECURE)) return;
@@ -299,26 +322,25 @@ void init(int argc, char** argv, char** envp) {
   const std::uint64_t* seed_opt = nullptr;
   if (seed_text && *seed_text) {
     if (!parse_seed(seed_text, seed_value))
-      fail_before_main(std::string("SOCKSHIM_SEED: expected ") + kSeedSyntax + ", got " + quoted(seed_text));
+      fail_before_main(Msg().s("SOCKSHIM_SEED: expected ").s(kSeedSyntax).s(", got ").q(seed_text));
     seed_opt = &seed_value;
   }
   bool debug = false;
   if (dbg && !parse_switch(dbg, debug))
-    fail_before_main(std::string("SOCKSHIM_DEBUG: expected 1/true/yes/on or 0/false/no/off, got ") + quoted(dbg));
+    fail_before_main(Msg().s("SOCKSHIM_DEBUG: expected 1/true/yes/on or 0/false/no/off, got ").q(dbg));
   // Without its fd table the shim would see no socket at all: a chaos run that injects nothing.
   if (!g_switch.fds().init())
-    fail_before_main("cannot map memory for the fd table (RLIMIT_AS?); the shim cannot serve this process");
+    fail_before_main(Msg().s("cannot map memory for the fd table (RLIMIT_AS?); the shim cannot serve this process"));
   RunSetup run;
   if (name && *name) {
     run = join_run(name, rules, seed_opt);
   } else {
-    run.table = rules ? load_rules(read_rules(rules), rules, g_argv0) : nullptr;
-    run.seed = seed_opt ? *seed_opt : (run.table ? run.table->seed() : 0);
+    run = own_rules(rules, seed_opt, nullptr);
   }
   const bool private_segment = !g_map;
   if (!g_map && !map_private_segment()) {
-    if (run.table) fail_before_main("cannot map memory for the counters; the rules cannot be applied");
-    say("cannot map memory for counters; the shim stays inert in this process");
+    if (run.table) fail_before_main(Msg().s("cannot map memory for the counters; the rules cannot be applied"));
+    say(Msg().s("cannot map memory for counters; the shim stays inert in this process"));
     return;
   }
   stats::Segment& seg = *g_map.seg;

@@ -1,7 +1,13 @@
-// The real libc functions behind the wrappers, resolved once as dlsym(RTLD_NEXT) would (the hash
+// The real libc functions behind the wrappers, found as dlsym(RTLD_NEXT) would find them (the hash
 // tables of the objects loaded after the shim, shim/next_symbol.h; dlsym where that is unsure).
-// Resolution happens in the constructor; a call that arrives earlier (from another library's
-// constructor) resolves everything on the spot, once, before passing through.
+//
+// Each is found on its first call, not at start-up: a process that never calls socket functions
+// (most of the processes an exec-heavy job starts) pays nothing for them. Every entry of `fns`
+// starts out pointing at a resolver of the same signature (real.cc), so a call through it is
+// always valid (before the constructor too, from another library's constructor or a signal
+// handler) and the hot path needs no null test: the resolver finds the real function, stores it
+// over itself and calls it. The first call of each function costs the lookup (about 170
+// instructions, docs/performance.md).
 #pragma once
 
 #include <netdb.h>
@@ -22,26 +28,23 @@ struct Table {
 #undef SHIM_SYMBOL_VA
 };
 
-// Filled by resolve(); never written again (so reading it needs no synchronisation after that).
+// Resolvers at first, the real functions once called; an entry changes at most once, from its
+// resolver to the function (a word written whole: a racing reader sees one or the other).
 extern Table fns;
-// Idempotent and thread-safe; returns false when some symbol is missing in libc.
-bool resolve() noexcept;
-bool resolved() noexcept;
 
-// Accessors that resolve on first use. One predictable branch on the hot path.
-#define SHIM_SYMBOL(ret, name, params, args, call)            \
-  inline ret name params {                                    \
-    if (__builtin_expect(fns.name == nullptr, 0)) resolve();  \
-    return fns.name args;                                     \
-  }
+// The constructor's part: finds vfork (its trampoline reads a plain pointer, with no resolver),
+// and resolves everything at once when the hash tables cannot be read (dlsym then, which must not
+// wait for a first call that may come from a signal handler). False when a symbol is missing.
+bool setup() noexcept;
+
+// Accessors, for code that reads better with a call than with fns.
+#define SHIM_SYMBOL(ret, name, params, args, call) \
+  inline ret name params { return fns.name args; }
 #define SHIM_SYMBOL_VA(ret, name)
 #include "shim/symbols.def"
 #undef SHIM_SYMBOL
 #undef SHIM_SYMBOL_VA
 
-inline int fcntl(int fd, int cmd, long arg) {
-  if (__builtin_expect(fns.fcntl == nullptr, 0)) resolve();
-  return fns.fcntl(fd, cmd, arg);
-}
+inline int fcntl(int fd, int cmd, long arg) { return fns.fcntl(fd, cmd, arg); }
 
 }  // namespace shim::real

@@ -18,6 +18,7 @@
 #include "shim/sockaddr_text.h"
 #include "shim/real.h"
 #include "shim/stats/segment.h"
+#include "shim/sys.h"
 
 namespace shim {
 
@@ -608,7 +609,7 @@ void Switch::count_injected(const Call& c, Decision& d) noexcept {
 bool Switch::classify(int fd, FdEntry& e) noexcept {
   struct stat first {}, last {};
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (::fstat(fd, &first) != 0) return false;
+    if (sys::fstat(fd, &first) != 0) return false;
     if (!S_ISSOCK(first.st_mode)) {
       std::uint32_t unknown = 0;
       e.state.compare_exchange_strong(unknown, FdState::make(FdKind::kNotSocket, ConnState::kNone, 0),
@@ -626,7 +627,7 @@ bool Switch::classify(int fd, FdEntry& e) noexcept {
     bool connected = false;
     const std::uint16_t peer = peer_port_of(fd, &connected);
     const std::uint16_t local = local_port_of(fd);
-    if (::fstat(fd, &last) != 0) return false;
+    if (sys::fstat(fd, &last) != 0) return false;
     if (last.st_ino != first.st_ino || last.st_dev != first.st_dev) continue;
     const ConnState conn = accepting ? ConnState::kListening
                                      : connected ? ConnState::kConnected : ConnState::kNone;

@@ -122,8 +122,8 @@ class Switch {
   [[gnu::always_inline]] inline auto dispatch(MakeCall&& make, Real&& real, Slow&& slow) noexcept -> decltype(real()) {
     using R = decltype(real());
     const Call p = make();
-    // Wrappers call the real functions through real::fns without a null test: everything past
-    // the early returns runs after setup resolved them; general() resolves first if needed.
+    // Wrappers call the real functions through real::fns without a null test: every entry is
+    // callable from the start (a resolver until its first call, shim/real.h).
     if (t_depth != 0) [[unlikely]]
       return slow();
     // Hot paths: the common calls on a socket whose state needs no system call to update and
@@ -456,10 +456,10 @@ class Switch {
       slot->counters[send ? stats::kSendBytes : stats::kRecvBytes].fetch_add(bytes, std::memory_order_relaxed);
   }
 
-  // Before setup (a call from another library's constructor) or inside the shim's own work.
+  // Before setup (a call from another library's constructor) or inside the shim's own work. The
+  // real function resolves itself on its first call (shim/real.h).
   template <class Real>
   [[gnu::cold]] static auto passthrough(Real& real) noexcept -> decltype(real()) {
-    if (!real::resolved()) real::resolve();
     return real();
   }
 

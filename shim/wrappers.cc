@@ -88,7 +88,6 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...) {
   va_start(ap, cmd);
   const long arg = va_arg(ap, long);
   va_end(ap);
-  if (__builtin_expect(shim::real::fns.fcntl64 == nullptr, 0)) shim::real::resolve();
   if (!is_dup(cmd)) return shim::real::fns.fcntl64(fd, cmd, arg);
   auto make = [&]() noexcept { return Call{.op = Op::kDup, .fd = fd}; };
   auto real = [&]() -> int { return shim::real::fns.fcntl64(fd, cmd, arg); };

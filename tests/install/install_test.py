@@ -66,6 +66,7 @@ def check_files(root):
     want = [
         os.path.join(bindir, "sockshim"), os.path.join(bindir, "bpfvm"),
         os.path.join(libdir, "sockshim", "libsockshim.so"),
+        os.path.join(libdir, "sockshim", "libsockshim-rules.so"),
         os.path.join(libdir, "libsockshim-bpfvm.a"), os.path.join(libdir, "libsockshim-netstack.a"),
         os.path.join(libdir, "pkgconfig", "sockshim-bpfvm.pc"),
         os.path.join(libdir, "pkgconfig", "sockshim-netstack.pc"),
@@ -111,6 +112,13 @@ def check_run(root, tmp):
             cwd=tmp, env=clean_env())
     if r.returncode != 0 or r.stdout.splitlines()[:1] != ["ECONNREFUSED"]:
         fail(f"installed profile refuse-connect.json: exit {r.returncode}, stdout {r.stdout!r}, "
+             f"stderr {r.stderr!r}")
+
+    # The preload object alone, as a user would preload it: it parses the rule file with the rule
+    # loader installed next to it (opened on demand).
+    r = run([py, "-c", CLIENT], cwd=tmp, env=dict(clean_env(), LD_PRELOAD=lib, SOCKSHIM_RULES=rules))
+    if r.returncode != 0 or r.stdout.splitlines()[:1] != ["ECONNREFUSED"]:
+        fail(f"installed libsockshim.so with SOCKSHIM_RULES: exit {r.returncode}, stdout {r.stdout!r}, "
              f"stderr {r.stderr!r}")
 
     moved = lib + ".moved"

@@ -643,7 +643,7 @@ TEST_CASE("segment carries its rule table compiled, for processes to match with 
   REQUIRE(create(g, init.init()) == SegmentError::kNone);
   const Header& h = g.map.seg->header;
   REQUIRE(h.compiled_len == table.image().size());
-  std::string why;
+  const char* why = "";
   std::optional<filters::Table> view = filters::Table::view(g.map.seg->compiled, h.compiled_len, &why);
   REQUIRE(view);
   CHECK(view->seed() == 9u);
