@@ -725,7 +725,9 @@ void Switch::mark_all_inherited() noexcept {
 }
 
 void Switch::listened(FdEntry& e, int fd, std::uint32_t bits) const noexcept {
-  if (e.local_port.load(std::memory_order_relaxed) == 0)
+  // The port (bind to port 0 left it to the kernel) is a fact for rules only, and a getsockname
+  // away: without rules it is never asked for (rules cannot appear later in a process).
+  if (rule_mask_ && e.local_port.load(std::memory_order_relaxed) == 0)
     e.local_port.store(local_port_of(fd), std::memory_order_relaxed);
   e.state.store(FdState::make(FdKind::kSocket, ConnState::kListening, bits & ~FdState::kConnMask & ~FdState::kKindMask),
                 std::memory_order_relaxed);
