@@ -11,6 +11,7 @@
 #include "shim/next_symbol.h"
 
 extern "C" void* sockshim_real_vfork;
+extern "C" void* sockshim_find_vfork() noexcept;
 
 namespace shim::real {
 namespace {
@@ -89,9 +90,8 @@ constinit Table fns = {
 };
 
 bool setup() noexcept {
-  sockshim_real_vfork = next("vfork", elf::gnu_hash("vfork"));
-  if (g_objects_state.load(std::memory_order_acquire) == 2) return sockshim_real_vfork != nullptr;
-  bool all = sockshim_real_vfork != nullptr;
+  if (g_objects_state.load(std::memory_order_acquire) != 3) return true;   // resolved on first calls
+  bool all = sockshim_find_vfork() != nullptr;
 #define SHIM_LOAD(name)                                                                         \
   if (auto* f = reinterpret_cast<decltype(Table::name)>(next(#name, elf::gnu_hash(#name))))     \
     __atomic_store_n(&fns.name, f, __ATOMIC_RELAXED);                                           \
@@ -107,3 +107,11 @@ bool setup() noexcept {
 }
 
 }  // namespace shim::real
+
+// The vfork trampoline's finder (shim/wrappers.cc), called on its first use: never from a vfork
+// child (it runs before the real vfork), so it may take the same walk as any first call.
+extern "C" __attribute__((visibility("hidden"))) void* sockshim_find_vfork() noexcept {
+  void* f = shim::real::next("vfork", shim::elf::gnu_hash("vfork"));
+  __atomic_store_n(&sockshim_real_vfork, f, __ATOMIC_RELAXED);
+  return f;
+}

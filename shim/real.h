@@ -32,9 +32,12 @@ struct Table {
 // resolver to the function (a word written whole: a racing reader sees one or the other).
 extern Table fns;
 
-// The constructor's part: finds vfork (its trampoline reads a plain pointer, with no resolver),
-// and resolves everything at once when the hash tables cannot be read (dlsym then, which must not
-// wait for a first call that may come from a signal handler). False when a symbol is missing.
+// The constructor's part: nothing, unless the hash tables are already known to be unreadable
+// (a first call before the constructor found so); then everything is resolved at once with dlsym,
+// which must not wait for a first call that may come from a signal handler. False when a symbol
+// is missing. (Reading the tables here to find out would cost every process about 1 100
+// instructions; in practice every dynamically linked program has the DT_DEBUG entry the walk
+// starts from.)
 bool setup() noexcept;
 
 // Accessors, for code that reads better with a call than with fns.

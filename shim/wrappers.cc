@@ -98,7 +98,9 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...) {
 // execs, so a wrapper's frame would be gone when the parent resumes. This trampoline sets a hint
 // in the calling thread's TLS (which the child shares) and jumps to the real vfork, which returns
 // straight to the caller. Switch::in_vfork_child() then asks getpid() only while the hint is set.
-// Before the real vfork is resolved, fork serves: POSIX allows vfork to be a fork.
+// The real vfork is found on the first call, as every real function is (shim/real.h): still in
+// the parent, before any fork, so calling the finder there is an ordinary call (the stack
+// realigned to 16 bytes around it). If it finds none, fork serves: POSIX allows vfork to be a fork.
 // x86-64 only (shim/meson.build refuses other CPUs at configure time): another architecture needs
 // its own few lines of assembly here, e.g. aarch64's mrs tpidr_el0 and a tail call through x16.
 #if !defined(__x86_64__)
@@ -116,6 +118,13 @@ vfork:
     je 1f
     jmp *%rax
 1:
+    subq $8, %rsp
+    call sockshim_find_vfork
+    addq $8, %rsp
+    testq %rax, %rax
+    je 2f
+    jmp *%rax
+2:
     jmp fork@PLT
     .size vfork, .-vfork
 )");

@@ -3,6 +3,7 @@
 // with an error to report, and checks each answer. Exit 0 pass, 1 fail (a line says which).
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +25,19 @@ void check(bool ok, const char* what) {
 }
 
 int g_pair[2];
+
+// A thread cancelled while blocked in a wrapped recv: the unwinder walks through the shim's frames
+// (built without exceptions, but with unwind tables) and the thread's cleanup handler runs.
+std::atomic<bool> g_cleanup_ran{false};
+void note_cleanup(void*) { g_cleanup_ran.store(true); }
+void* blocked_recv(void* arg) {
+  const int fd = *static_cast<int*>(arg);
+  char c;
+  pthread_cleanup_push(note_cleanup, nullptr);
+  recv(fd, &c, 1, 0);
+  pthread_cleanup_pop(0);
+  return nullptr;
+}
 volatile sig_atomic_t g_sent = -2;
 
 // send()'s first call in the process is this one, inside a signal handler.
@@ -80,6 +94,13 @@ int main() {
   check(g_sent == 1, "send from a signal handler, its first call");
   char c = 0;
   check(recv(g_pair[1], &c, 1, 0) == 1 && c == 's', "recv of what the handler sent");
+  pthread_t blocked;
+  check(pthread_create(&blocked, nullptr, blocked_recv, &g_pair[1]) == 0, "pthread_create");
+  usleep(100 * 1000);   // long enough to block in recv; cancellation works at any point anyway
+  check(pthread_cancel(blocked) == 0, "pthread_cancel");
+  void* result = nullptr;
+  check(pthread_join(blocked, &result) == 0 && result == PTHREAD_CANCELED, "the blocked thread ended cancelled");
+  check(g_cleanup_ran.load(), "its cleanup handler ran (unwound through the shim's recv)");
   close(g_pair[0]);
   close(g_pair[1]);
   if (g_failures.load() == 0) std::printf("first calls: ok\n");
