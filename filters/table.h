@@ -304,7 +304,19 @@ class Table {
   // False when first_match(t, f) is -1 for every f with this family and service port, whatever
   // the socket's other facts: lets a caller skip gathering them (addresses cost system calls).
   bool may_match(CallType t, int family, int service_port) const noexcept {
-    return !candidates(t, family, service_port).empty();
+    return port_may_match(t, service_port) && !candidates(t, family, service_port).empty();
+  }
+  // The first half of may_match, inline and without a call: false when no rule on t can match a
+  // socket with this service port, whatever its family. The shim asks it on the first call of
+  // each type on every socket; with port-keyed rules the answer is nearly always the port
+  // bitmap's "no", one bit test.
+  bool port_may_match(CallType t, int service_port) const noexcept {
+    const std::size_t i = idx(t);
+    if (i >= kCallTypeCount || !has_rules_[i]) return false;
+    if (has_portless_[i]) return true;
+    const std::uint64_t* words = ports_[i];
+    const auto p = static_cast<unsigned>(service_port);
+    return words && p <= 65535 && ((words[p / 64] >> (p % 64)) & 1u);
   }
 
  private:

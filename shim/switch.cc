@@ -231,8 +231,16 @@ bool Switch::rule_free_by_port(FdEntry& e, filters::CallType t, std::uint32_t bi
     else if (local)
       service = local;
   }
-  if (table_->may_match(t, cookie_family(cookie_of(e)), service)) return false;
+  // The port bitmap's answer needs no call, so this function needs no frame; the family lists
+  // only when a rule names the port (rule_free_by_family).
+  if (table_->port_may_match(t, service)) return rule_free_by_family(e, t, service, addr != nullptr);
   if (!addr) e.cache_rule(t, 1);
+  return true;
+}
+
+bool Switch::rule_free_by_family(FdEntry& e, filters::CallType t, int service, bool per_call) noexcept {
+  if (table_->may_match(t, cookie_family(cookie_of(e)), service)) return false;
+  if (!per_call) e.cache_rule(t, 1);
   return true;
 }
 

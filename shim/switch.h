@@ -381,6 +381,7 @@ class Switch {
   }
   [[gnu::noinline]] bool rule_free_by_port(FdEntry& e, filters::CallType t, std::uint32_t bits,
                                            const sockaddr* addr, socklen_t addrlen) noexcept;
+  [[gnu::noinline]] bool rule_free_by_family(FdEntry& e, filters::CallType t, int service, bool per_call) noexcept;
 
   // The rule (index) that concerns call c on socket e, -1 when none; caches per socket.
   int rule_for(const Call& c, FdEntry& e, std::uint32_t bits) noexcept;
