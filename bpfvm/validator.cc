@@ -2,7 +2,6 @@
 
 #include <array>
 #include <optional>
-#include <vector>
 
 namespace bpfvm {
 namespace {
@@ -46,8 +45,10 @@ std::optional<Errc> check_one(const Instruction& in, std::uint32_t pc, std::uint
 // check_load_and_stores: a forward pass with one 16-bit "written" mask per instruction. A jump
 // narrows its targets' masks and leaves "everything valid" for the (unreachable) next
 // instruction; a ret does not reset the mask. Both are the kernel's behaviour, kept exactly.
-std::optional<BpfError> check_scratch(const Program& p) {
-  std::vector<std::uint16_t> masks(p.size(), 0xffff);
+// The masks live on the stack (8 KiB at BPF_MAXINSNS): check() must not allocate.
+std::optional<BpfError> check_scratch(std::span<const Instruction> p) {
+  std::array<std::uint16_t, kMaxInsns> masks;
+  masks.fill(0xffff);
   std::uint16_t valid = 0;
   for (std::uint32_t pc = 0; pc < p.size(); ++pc) {
     const Instruction& in = p[pc];
@@ -108,16 +109,20 @@ std::string_view reason(Errc code) {
   return "unknown error";
 }
 
-Expected<ValidatedProgram, BpfError> validate(Program program) {
+std::optional<BpfError> check(std::span<const Instruction> program) noexcept {
   const std::size_t n = program.size();
-  if (n == 0) return unexpected(BpfError{Errc::kEmpty, 0});
-  if (n > kMaxInsns) return unexpected(BpfError{Errc::kTooLong, static_cast<std::uint32_t>(n)});
+  if (n == 0) return BpfError{Errc::kEmpty, 0};
+  if (n > kMaxInsns) return BpfError{Errc::kTooLong, static_cast<std::uint32_t>(n)};
   const auto len = static_cast<std::uint32_t>(n);
   for (std::uint32_t pc = 0; pc < len; ++pc)
-    if (auto e = check_one(program[pc], pc, len)) return unexpected(BpfError{*e, pc});
+    if (auto e = check_one(program[pc], pc, len)) return BpfError{*e, pc};
   const std::uint16_t last = program[len - 1].code;
-  if (last != (kRet | kK) && last != (kRet | kA)) return unexpected(BpfError{Errc::kNoReturn, len - 1});
-  if (auto e = check_scratch(program)) return unexpected(*e);
+  if (last != (kRet | kK) && last != (kRet | kA)) return BpfError{Errc::kNoReturn, len - 1};
+  return check_scratch(program);
+}
+
+Expected<ValidatedProgram, BpfError> validate(Program program) {
+  if (auto e = check(program)) return unexpected(*e);
   return ValidatedProgram(std::move(program));
 }
 

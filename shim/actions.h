@@ -48,9 +48,4 @@ bool sleep_ms(std::uint64_t ms) noexcept;
 // program's descriptor stays valid. Harmless on other sockets.
 void reset(int fd) noexcept;
 
-// Attaches an inbound_loss action's socket filter (filters::loss_program: bpfvm's loss filter,
-// behind the rule's compiled `filter` when it has one) to fd with SO_ATTACH_FILTER. Built in a
-// fixed array on the stack: no allocation. errno is left as it was; false when the kernel refused.
-bool attach_loss_filter(int fd, const filters::Action& a) noexcept;
-
 }  // namespace shim::actions
