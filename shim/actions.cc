@@ -190,14 +190,14 @@ void corrupt_received(const Call& c, std::size_t n, std::uint64_t bits, const Dr
 }
 
 bool sleep_ms(std::uint64_t ms) noexcept {
-  timespec until{};
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += static_cast<time_t>(ms / 1000);
-  until.tv_nsec += static_cast<long>(ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec += 1;
-    until.tv_nsec -= 1000000000L;
-  }
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return sleep_until_ns(static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec +
+                        static_cast<std::int64_t>(ms) * 1000000);
+}
+
+bool sleep_until_ns(std::int64_t ns) noexcept {
+  const timespec until{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
   // clock_nanosleep returns the error instead of setting errno: errno stays untouched.
   return clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) != EINTR;
 }

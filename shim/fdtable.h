@@ -36,6 +36,9 @@ struct FdState {
   // A rule's inbound_loss filter is on the socket (FdEntry::loss_rule): the program's socket
   // filter options (shim/socket_filter.h) take the general path, every other option stays hot.
   static constexpr std::uint32_t kArmed = 1u << 7;
+  // A rate rule paces what the program receives on the socket (FdEntry::recv_rate): recv and
+  // read take the general path, which holds them back.
+  static constexpr std::uint32_t kPaced = 1u << 8;
   std::uint32_t bits = 0;
   FdKind kind() const noexcept { return static_cast<FdKind>(bits & kKindMask); }
   ConnState conn() const noexcept { return static_cast<ConnState>((bits & kConnMask) >> kConnShift); }
@@ -91,6 +94,11 @@ struct alignas(256) FdEntry {
   // program's filter (bpfvm/compose.h), so SO_GET_FILTER can show the program its own part.
   alignas(64) std::atomic<std::uint16_t> loss_rule;
   std::atomic<std::uint16_t> own_filter_len;
+  // A rate rule's pacing of what arrives (FdState::kPaced): bytes a second, and the monotonic
+  // time (ns) until which the bytes read so far are paid for: a recv waits until then, and each
+  // one moves it on by its bytes' time (a token bucket as a due time: one word, no refill).
+  std::atomic<std::uint32_t> recv_rate;
+  std::atomic<std::int64_t> recv_due_ns;
 
   [[gnu::always_inline]] std::uint16_t cached_rule(filters::CallType t) const noexcept {
     const auto i = static_cast<std::size_t>(t);

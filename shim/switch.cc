@@ -184,6 +184,8 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
     d.custom = true;   // perform() answers it
     d.filter_option = true;
   }
+  // Peeked bytes stay queued: only the recv that takes them is paced.
+  if ((bits & FdState::kPaced) && (c.op == Op::kRecv || c.op == Op::kRead) && !(c.flags & MSG_PEEK)) hold_back(c, d);
   if (c.op == Op::kClose) {
     if (in_vfork_child()) return false;
     close_fd(c.fd, d);
@@ -490,6 +492,13 @@ void Switch::act(const Call& c, Decision& d, const filters::Rule& rule, int idx,
       d.custom = true;
       d.corrupt_bits = a.count;
       break;
+    case filters::ActionKind::kRate:
+      // As inbound_loss: the socket socket() and accept() make is paced once it exists.
+      if (c.op == Op::kSocket || c.op == Op::kAccept)
+        d.pace_rule = idx;
+      else if (d.entry)
+        pace(c.fd, d.entry, idx);
+      break;
     case filters::ActionKind::kInboundLoss:
       // socket() and accept() make their socket in the real call: after() arms it. bind and
       // connect arm theirs now, so a connect's handshake already meets the loss.
@@ -540,6 +549,71 @@ void Switch::inherit_filter(const FdEntry& listener, FdEntry* accepted) noexcept
   seg_->rules[idx].armed.fetch_add(1, std::memory_order_relaxed);
 }
 
+void Switch::pace(int fd, FdEntry* e, int idx) noexcept {
+  if (idx < 0 || static_cast<std::size_t>(idx) >= table_->rules().size()) return;
+  const std::uint32_t rate = table_->rules()[static_cast<std::size_t>(idx)].action.rate;
+  if (rate == 0) return;
+  // The kernel's TCP pacing caps what the socket sends (setting it also turns pacing on for TCP
+  // without the fq qdisc: sk_pacing_status). A 32-bit value is what every kernel takes.
+  const int saved = errno;
+  const bool sent = real::setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, sizeof rate) == 0;
+  errno = saved;
+  if (!sent && debug_) debug::line("rate: the kernel refused SO_MAX_PACING_RATE");
+  set_recv_rate(e, rate);
+  seg_->rules[idx].armed.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Switch::set_recv_rate(FdEntry* e, std::uint32_t rate) noexcept {
+  if (!e || rate == 0) return;
+  e->recv_rate.store(rate, std::memory_order_relaxed);
+  e->recv_due_ns.store(0, std::memory_order_relaxed);
+  set_flag(*e, FdState::kPaced, true);
+}
+
+void Switch::set_flag(FdEntry& e, std::uint32_t flag, bool on) noexcept {
+  // Only on a socket's entry: a close racing this one may have cleared it, and must win. A few
+  // tries: the CAS fails only while other threads change the state.
+  std::uint32_t bits = e.state.load(std::memory_order_relaxed);
+  for (int tries = 0; tries < 16 && FdState{bits}.kind() == FdKind::kSocket; ++tries) {
+    const std::uint32_t next = on ? bits | flag : bits & ~flag;
+    if (next == bits || e.state.compare_exchange_weak(bits, next, std::memory_order_relaxed)) break;
+  }
+}
+
+namespace {
+constexpr std::uint32_t kPacedSegment = 64 * 1024;
+}  // namespace
+
+void Switch::hold_back(const Call& c, Decision& d) noexcept {
+  FdEntry& e = *d.entry;
+  const std::uint32_t rate = e.recv_rate.load(std::memory_order_relaxed);
+  if (rate == 0) return;
+  const std::int64_t due = e.recv_due_ns.load(std::memory_order_relaxed);
+  if (due > stats::monotonic_ns()) actions::sleep_until_ns(due);   // a signal only cuts it short
+  d.paced = true;
+  // At most 20 ms' worth per read, so the bytes arrive in steps of that size rather than a
+  // buffer's worth at once and then nothing; but 64 KiB (a loopback segment) when that is at
+  // most a second's worth: a read that frees less than a segment leaves the window closed (the
+  // receiver avoids silly windows), and the sender then waits for its zero-window probes, whose
+  // backoff stalled transfers for seconds. MSG_WAITALL asks for all of it: left whole.
+  if (!(c.flags & MSG_WAITALL) && cookie_type(cookie_of(e)) == SOCK_STREAM) {
+    d.custom = true;
+    d.limit = std::min<std::uint64_t>(d.limit, std::max({rate / 50, std::min(rate, kPacedSegment), 1u}));
+  }
+}
+
+void Switch::charge(FdEntry& e, std::uint64_t n) noexcept {
+  const std::uint32_t rate = e.recv_rate.load(std::memory_order_relaxed);
+  if (rate == 0) return;
+  // n / rate seconds in ns, in two parts so that n * 10^9 cannot overflow.
+  const auto cost = static_cast<std::int64_t>(n / rate * 1000000000u + n % rate * 1000000000u / rate);
+  const std::int64_t now = stats::monotonic_ns();
+  std::int64_t due = e.recv_due_ns.load(std::memory_order_relaxed);
+  // From now, not from a due time long past: time the program spent not reading earns no burst.
+  for (int tries = 0; tries < 16; ++tries)
+    if (e.recv_due_ns.compare_exchange_weak(due, std::max(due, now) + cost, std::memory_order_relaxed)) break;
+}
+
 std::size_t Switch::loss_gate(int idx, std::span<bpfvm::Instruction> out) const noexcept {
   if (idx < 0 || static_cast<std::size_t>(idx) >= table_->rules().size()) return 0;
   const filters::Action& a = table_->rules()[static_cast<std::size_t>(idx)].action;
@@ -551,12 +625,7 @@ void Switch::set_filter_state(FdEntry* e, std::uint16_t rule_plus1, std::uint16_
   const auto record = [&](FdEntry& x) {
     x.loss_rule.store(rule_plus1, std::memory_order_relaxed);
     x.own_filter_len.store(own_len, std::memory_order_relaxed);
-    // Only on a socket's entry: a close racing this one may have cleared it, and must win.
-    std::uint32_t bits = x.state.load(std::memory_order_relaxed);
-    for (int tries = 0; tries < 16 && FdState{bits}.kind() == FdKind::kSocket; ++tries) {
-      const std::uint32_t next = rule_plus1 ? bits | FdState::kArmed : bits & ~FdState::kArmed;
-      if (next == bits || x.state.compare_exchange_weak(bits, next, std::memory_order_relaxed)) break;
-    }
+    set_flag(x, FdState::kArmed, rule_plus1 != 0);
   };
   record(*e);
   // The filter is the socket's: every number that names it (dup) says the same.
@@ -830,6 +899,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
         const Cookie ck = make_cookie(c.a, type, kernel_protocol(static_cast<int>(r), c.a, type, c.c));
         stats::add(open_socket(static_cast<int>(r), ck, ConnState::kNone, 0, 0), stats::kOpened);
         if (d.arm_rule >= 0) arm_loss(static_cast<int>(r), fds_.find(static_cast<int>(r)), c.a, d.arm_rule);
+        if (d.pace_rule >= 0) pace(static_cast<int>(r), fds_.find(static_cast<int>(r)), d.pace_rule);
       } else {
         stats::add(slot_for(make_cookie(c.a, type, kernel_protocol(-1, c.a, type, c.c))),
                    stats::kOpenFailed);
@@ -868,6 +938,9 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
                     d.entry->local_port.load(std::memory_order_relaxed), 0);
         FdEntry* const accepted = fds_.find(static_cast<int>(r));
         if (d.state & FdState::kArmed) inherit_filter(*d.entry, accepted);
+        // The kernel copies the listener's SO_MAX_PACING_RATE too; the recv pacing goes with it.
+        if (d.state & FdState::kPaced) set_recv_rate(accepted, d.entry->recv_rate.load(std::memory_order_relaxed));
+        if (d.pace_rule >= 0) pace(static_cast<int>(r), accepted, d.pace_rule);
         if (d.arm_rule >= 0) arm_loss(static_cast<int>(r), accepted, cookie_family(cookie_of(*d.entry)), d.arm_rule);
       } else if (!would_block(e)) {
         stats::add(d.slot, stats::kAcceptFailed);
@@ -906,6 +979,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
     case Op::kSend: case Op::kWrite: case Op::kSendmmsg:
     case Op::kRecv: case Op::kRead: case Op::kRecvmmsg:
       after_transfer(c, d, r, e);
+      if (d.paced && r > 0) charge(*d.entry, static_cast<std::uint64_t>(r));
       break;
     case Op::kDup: case Op::kDup2:
       after_dup(c, d, r);
@@ -1049,9 +1123,11 @@ void Switch::dup_socket(FdEntry& from, std::uint32_t bits, int nfd, std::uint64_
   n->peer_port.store(from.peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
   forget_rules(*n);
   if (socket_state_) n->reset_rule_state();   // per-socket counters start afresh on the new fd
-  if (bits & FdState::kArmed) [[unlikely]] {   // the filter is the socket's, whichever number names it
+  if (bits & (FdState::kArmed | FdState::kPaced)) [[unlikely]] {   // the socket's, whichever number names it
     n->loss_rule.store(from.loss_rule.load(std::memory_order_relaxed), std::memory_order_relaxed);
     n->own_filter_len.store(from.own_filter_len.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    n->recv_rate.store(from.recv_rate.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    n->recv_due_ns.store(0, std::memory_order_relaxed);   // each number paces its own reads
   }
   n->state.store(shared, std::memory_order_relaxed);   // `from` was marked shared by share()
 }

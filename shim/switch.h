@@ -50,6 +50,10 @@ struct Decision {
   int arm_rule = -1;
   // A socket filter option on a socket that carries a rule's filter: filter_option() answers it.
   bool filter_option = false;
+  // rate on socket/accept: the socket the real call makes gets this rule's pacing.
+  int pace_rule = -1;
+  // A recv on a paced socket: after() charges its bytes to the socket's due time.
+  bool paced = false;
 };
 
 class Switch {
@@ -148,8 +152,10 @@ class Switch {
         if (p.op == Op::kRecv && (p.flags & MSG_PEEK)) break;
         // A socket whose rule decision is not cached yet takes the general path once, which
         // caches it: a call here before the real call would cost every transfer saved registers.
+        // A paced socket's receives are held back on the general path (send is constant per
+        // wrapper, so sends pay nothing for the test).
         if (FdState{bits}.kind() == FdKind::kSocket && FdState{bits}.conn() != ConnState::kConnecting &&
-            (!has_rules(t) || (!p.addr && e->cached_rule(t) == 1))) {
+            (send || !(bits & FdState::kPaced)) && (!has_rules(t) || (!p.addr && e->cached_rule(t) == 1))) {
           const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
           const R r = real();
           if (r >= 0) {
@@ -249,8 +255,8 @@ class Switch {
         if (!fds_.tracked(p.fd)) break;
         FdEntry* const e = &fds_.at(p.fd);
         const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
-        // A listener that carries a rule's filter passes it on (after() records it).
-        if (FdState{bits}.kind() != FdKind::kSocket || (bits & FdState::kArmed)) break;
+        // A listener that carries a rule's filter or pacing passes it on (after() records it).
+        if (FdState{bits}.kind() != FdKind::kSocket || (bits & (FdState::kArmed | FdState::kPaced))) break;
         if (!rule_free(*e, filters::CallType::kAccept, bits, nullptr, 0)) break;
         const R r = real();
         if (r >= 0) [[likely]] {
@@ -551,6 +557,16 @@ class Switch {
   void arm_loss(int fd, FdEntry* e, int family, int idx) noexcept;
   // The kernel copies a listener's filter to the connections it accepts: so does the record.
   void inherit_filter(const FdEntry& listener, FdEntry* accepted) noexcept;
+  // rate rule idx on fd, a TCP socket: SO_MAX_PACING_RATE for what it sends, and (in e) the
+  // pacing of what it receives. rate: bytes a second.
+  void pace(int fd, FdEntry* e, int idx) noexcept;
+  void set_recv_rate(FdEntry* e, std::uint32_t rate) noexcept;
+  // Sets or clears one of FdState's flags on a socket's entry.
+  static void set_flag(FdEntry& e, std::uint32_t flag, bool on) noexcept;
+  // A recv on a paced socket: waits until its due time, and cuts the read to one step (hold_back).
+  void hold_back(const Call& c, Decision& d) noexcept;
+  // n bytes received on a paced socket: its due time moves on by n / rate.
+  static void charge(FdEntry& e, std::uint64_t n) noexcept;
   // The rule's filter (its gate) into out; its length, 0 when the rule has none.
   std::size_t loss_gate(int idx, std::span<bpfvm::Instruction> out) const noexcept;
   // Records which rule's filter is on e's socket (0: none) and the program's part behind it, in

@@ -71,9 +71,9 @@ struct RuleSlot {
   std::atomic<std::uint64_t> fired;     // its action ran
   std::atomic<std::uint32_t> disabled;  // 1: skip the rule (sockshim ctl); 0 by default
   std::uint32_t reserved;
-  // inbound_loss: sockets that carried the rule's filter (those it armed, and the connections an
-  // armed listener accepted), and sockets it left because the program's own filter took its
-  // place (an eBPF one, or one that could not be composed with the rule's). Layout 6.
+  // inbound_loss and rate: sockets that carried the rule's filter or pacing (those it armed, and
+  // the connections an armed listener accepted), and sockets it left because the program's own
+  // filter took its place (an eBPF one, or one that could not be composed with the rule's). Layout 6.
   std::atomic<std::uint64_t> armed;
   std::atomic<std::uint64_t> lifted;
 };

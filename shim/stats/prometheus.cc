@@ -99,7 +99,7 @@ void add_rules(Writer& w, const json& doc) {
     w.add("sockshim_rule_hits_total", "Calls a rule matched.", "counter", rule, u64(r.at("hits")));
     w.add("sockshim_rule_fired_total", "Times a rule's action ran (faults injected).", "counter",
           rule, u64(r.at("fired")));
-    w.add("sockshim_rule_armed_total", "Sockets that carried an inbound_loss rule's filter.", "counter", rule,
+    w.add("sockshim_rule_armed_total", "Sockets that carried a rule's socket filter (inbound_loss) or pacing (rate).", "counter", rule,
           u64(r.at("armed")));
     w.add("sockshim_rule_lifted_total",
           "Sockets an inbound_loss rule left because the program's own filter took its place.", "counter", rule,

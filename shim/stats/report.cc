@@ -264,7 +264,7 @@ void process_text(std::string& out, const ProcessRecord& r, std::uint32_t state)
 // The names rule files use for actions, by filters::ActionKind / AfterKind value.
 const char* action_name(std::uint8_t a) {
   static const char* const kNames[] = {"none", "fail", "hang", "short", "reset", "eagain",
-                                       "eintr", "drop", "duplicate", "corrupt"};
+                                       "eintr", "drop", "duplicate", "corrupt", "inbound_loss", "rate"};
   return a < std::size(kNames) ? kNames[a] : "?";
 }
 const char* after_name(std::uint8_t a) {
@@ -379,7 +379,7 @@ std::string to_text(const Segment& s, const std::string& name, bool with_events)
   else out += "rules:\n";
   for (std::uint32_t i = 0; i < rule_count(s); ++i) {
     const RuleSlot& r = s.rules[i];
-    // Only rules that arm sockets (inbound_loss) ever count armed or lifted ones.
+    // Only rules that arm sockets (inbound_loss, rate) ever count armed or lifted ones.
     std::string armed;
     if (relaxed(r.armed) || relaxed(r.lifted))
       append_f(armed, " armed=%" PRIu64 " lifted=%" PRIu64, relaxed(r.armed), relaxed(r.lifted));
