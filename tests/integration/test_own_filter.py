@@ -12,7 +12,11 @@ sockets' bind, sends itself N datagrams starting with 'A' and N with 'B' per pha
 - SO_LOCK_FILTER passes through: then every change is EPERM, the composition stays and reads back;
 - a filter of 4 093 instructions cannot be composed with the rule's (past BPF_MAXINSNS): the
   program's own replaces the rule's, which is lifted (every 'A', no 'B').
-The stats say it: the rule armed 2 sockets and was lifted from 1.
+- attached before the bind that arms the socket, its filter is composed behind the rule's too;
+- a TCP listener the rule armed, with the program's own filter: the connection accept() returns
+  answers SO_GET_FILTER with the program's filter and detaches it alone.
+The stats say it: the UDP rule armed 3 sockets and was lifted from 1; the TCP rule armed the
+listener and its connection.
 """
 import json
 import os
@@ -24,7 +28,12 @@ import harness as h  # noqa: E402
 
 N = 1000
 RULE = "udp-loss"
-RULES = {"rules": [{"name": RULE, "on": "bind", "match": {"protocol": "udp"}, "do": {"inbound_loss": 0.5}}]}
+RULES = {"rules": [
+    {"name": RULE, "on": "bind", "match": {"protocol": "udp"}, "do": {"inbound_loss": 0.5}},
+    # No segment is urgent: the TCP listener is armed, and nothing is lost.
+    {"name": "tcp-armed", "on": "bind", "match": {"protocol": "tcp"},
+     "do": {"inbound_loss": 1, "filter": "tcp[tcpflags] & tcp-urg != 0"}},
+]}
 FIRST_BYTE_A = [[0x30, 0, 0, 8], [0x15, 0, 1, ord("A")], [0x06, 0, 0, 0xFFFFFFFF], [0x06, 0, 0, 0]]
 
 
@@ -77,11 +86,27 @@ def body(tmp):
         print("net.core.optmem_max below 64 KiB: the 4 093-instruction filter is refused alone; its checks skipped")
         h.expect("SO_ATTACH_FILTER of 4 093 instructions (optmem_max too small)", out["attach_long"], "ENOMEM")
 
+    h.expect("SO_ATTACH_FILTER before the bind that arms the socket", out["attach_early"], 0)
+    h.expect("attached before the bind: SO_GET_FILTER", out["get_early"], [0, 4, FIRST_BYTE_A])
+    about_half("attached before the bind: 'A' received", out["early"]["A"])
+    h.expect("attached before the bind: 'B' received", out["early"]["B"], 0)
+
+    keep_all = [[0x06, 0, 0, 0xFFFFFFFF]]
+    h.expect("TCP listener: SO_ATTACH_FILTER", out["tcp_attach"], 0)
+    h.expect("TCP: SO_GET_FILTER on the accepted connection", out["tcp_get_accepted"], [0, 1, keep_all])
+    h.expect("TCP: bytes through both filters", out["tcp_received"], "through both filters")
+    h.expect("TCP: SO_DETACH_FILTER on the accepted connection", out["tcp_detach_accepted"], 0)
+    h.expect("TCP: SO_GET_FILTER on it after detach", out["tcp_get_after_detach"], [0, 0])
+    h.expect("TCP: SO_GET_FILTER on the listener", out["tcp_get_listener"], [0, 1, keep_all])
+    tcp_entry = h.rule(r.data, "tcp-armed") if r.data else None
+    if tcp_entry:
+        h.expect("stats: TCP sockets armed (the listener and the connection it accepted)", tcp_entry.get("armed"), 2)
+
     entry = h.rule(r.data, RULE) if r.data else None
     if entry:
-        h.expect("stats: sockets armed", entry.get("armed"), 2)
+        h.expect("stats: sockets armed", entry.get("armed"), 3)
         h.expect("stats: sockets the rule was lifted from", entry.get("lifted"), 1 if long_fits else 0)
-        h.expect("stats: fired", entry.get("fired"), 2)
+        h.expect("stats: fired", entry.get("fired"), 3)
 
 
 h.main("own_filter", body)

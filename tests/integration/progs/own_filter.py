@@ -5,7 +5,8 @@ byte, what arrives. Prints one JSON line with every phase's counts and every ans
 Usage: own_filter.py cbpf|ebpf N
   cbpf: its own classic filter (keep datagrams starting with 'A') on an armed socket: composed,
         read back (SO_GET_FILTER), detached, detached again, locked; then one too long to compose
-        on a second armed socket.
+        on a second armed socket; then one attached before the bind that arms a third; then a TCP
+        listener with its own filter and the connection it accepts.
   ebpf: an eBPF program (keep everything) with SO_ATTACH_BPF on an armed socket, then on a
         socket before its bind; {"ebpf": "..."} instead when bpf(2) cannot load one here.
 """
@@ -127,6 +128,36 @@ def cbpf():
     out["get_long"] = get_filter(s, 0)[:2]
     out["long"] = phase(s)
     s.close()
+    # Attached before the bind that arms the socket: the rule composes itself in front of it.
+    s = receiver(lambda s: out.update(attach_early=attach(s, FIRST_BYTE_A)))
+    out["get_early"] = get_filter(s, 16)
+    out["early"] = phase(s)
+    s.close()
+    out.update(tcp())
+    return out
+
+
+def tcp():
+    """A TCP listener the rule armed, with the program's own filter: the connection accept()
+    returns carries both (the kernel copies the listener's filter), and the shim answers for it
+    as for the listener."""
+    out = {}
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.bind(("127.0.0.1", 0))
+    keep_all = [(0x06, 0, 0, 0xFFFFFFFF)]
+    out["tcp_attach"] = attach(ls, keep_all)
+    ls.listen(1)
+    c = socket.create_connection(ls.getsockname(), timeout=10)
+    a, _ = ls.accept()
+    out["tcp_get_accepted"] = get_filter(a, 4)
+    c.sendall(b"through both filters")
+    a.settimeout(10)
+    out["tcp_received"] = a.recv(64).decode()
+    out["tcp_detach_accepted"] = call(libc.setsockopt, a.fileno(), socket.SOL_SOCKET, SO_DETACH_FILTER, None, 0)
+    out["tcp_get_after_detach"] = get_filter(a, 4)[:2]
+    out["tcp_get_listener"] = get_filter(ls, 4)
+    for s in (a, c, ls):
+        s.close()
     return out
 
 
