@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string_view>
 
 #include "bpfvm/decoded.h"
@@ -50,6 +52,11 @@ class ValidatedProgram {
 
  private:
   friend Expected<ValidatedProgram, BpfError> validate(Program program);
+
+// validate()'s checks without keeping the program: nullopt when the kernel would accept it.
+// Allocation-free (its one table is on the stack, 8 KiB), so the preload object may call it
+// inside a wrapped call.
+std::optional<BpfError> check(std::span<const Instruction> program) noexcept;
   explicit ValidatedProgram(Program p) : program_(std::move(p)), ops_(decode(program_)) {
     for (const Op& op : ops_) has_ancillary_ = has_ancillary_ || op.op == Opc::kLdAnc;
   }
@@ -59,6 +66,11 @@ class ValidatedProgram {
 };
 
 Expected<ValidatedProgram, BpfError> validate(Program program);
+
+// validate()'s checks without keeping the program: nullopt when the kernel would accept it.
+// Allocation-free (its one table is on the stack, 8 KiB), so the preload object may call it
+// inside a wrapped call.
+std::optional<BpfError> check(std::span<const Instruction> program) noexcept;
 
 // True if the kernel's chk_code_allowed knows `code` (exact 16-bit match).
 bool opcode_allowed(std::uint16_t code);

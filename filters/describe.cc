@@ -135,6 +135,7 @@ std::string describe_action(const Action& a) {
       s.add("inbound_loss", shortest(a.loss));
       if (a.filter_len) s.add("filter", load_detail::in_quotes(a.filter_text));
       break;
+    case ActionKind::kRate: s.add("rate", a.rate_text.str() + " (" + std::to_string(a.rate) + " B/s)"); break;
   }
   if (a.delay_ms) s.add("delay_ms", a.delay_ms);
   if (a.jitter_ms) s.add("jitter_ms", a.jitter_ms);

@@ -20,7 +20,7 @@ namespace {
 
 constexpr const char* kDoKeys[] = {"fail",  "delay_ms", "jitter_ms", "hang_ms",   "short",  "reset",
                                    "eagain", "eintr",   "drop",      "duplicate", "corrupt",
-                                   "inbound_loss", "filter"};
+                                   "inbound_loss", "filter", "rate"};
 constexpr const char* kThenKeys[] = {"fail", "so_error", "truncate", "corrupt"};
 
 constexpr std::uint32_t kGai = bit(CallType::kGetaddrinfo);
@@ -153,6 +153,21 @@ void Loader::read_inbound_loss(const json& v, const std::string& path, const Mat
   }
 }
 
+// A rate: bytes a second, from "1MiB/s" and the like (parse_rate), on TCP sockets only: the
+// shim paces what they send with the kernel's TCP pacing and what they receive by holding recv.
+void Loader::read_rate(const json& value, const std::string& k, const Match& m, Action& a) const {
+  const auto refuse = [&](const std::string& why) { fail_value(k, "rule " + in_quotes(rule_name_) + ": " + why); };
+  if (!value.is_string()) refuse("expected a rate such as \"1MiB/s\" (a string), got " + got(value));
+  const std::string& text = value.get_ref<const std::string&>();
+  std::string why;
+  const std::optional<std::uint64_t> rate = parse_rate(text, &why);
+  if (!rate) refuse(why);
+  if (const std::string tcp = why_not_tcp(m); !tcp.empty())
+    refuse("rate paces TCP sockets (the kernel's TCP pacing), so the match needs \"protocol\": \"tcp\"; " + tcp);
+  a.rate = static_cast<std::uint32_t>(*rate);
+  a.rate_text = text;
+}
+
 Action Loader::read_do(const json& v, const std::string& path, std::uint32_t on, const Match& m) const {
   require_object(v, path);
   check_keys(v, path, kDoKeys, {});
@@ -221,6 +236,10 @@ Action Loader::read_do(const json& v, const std::string& path, std::uint32_t on,
       check_applies(k, "inbound_loss (a filter on the socket's arriving packets)", on, kSocketSetup);
       choose(key, ActionKind::kInboundLoss);
       read_inbound_loss(v, path, m, a);
+    } else if (key == "rate") {
+      check_applies(k, "rate (a bandwidth cap on the socket)", on, kSocketSetup);
+      choose(key, ActionKind::kRate);
+      read_rate(value, k, m, a);
     } else if (key == "filter" && !v.contains("inbound_loss")) {
       fail_value(k, "filter limits an inbound_loss rule's loss to the packets it matches: add \"inbound_loss\"");
     }
@@ -267,5 +286,42 @@ After Loader::read_then(const json& v, const std::string& path, std::uint32_t on
 namespace filters {
 
 void set_expression_compiler(ExpressionCompiler compiler) noexcept { load_detail::g_compiler = compiler; }
+
+std::optional<std::uint64_t> parse_rate(std::string_view text, std::string* why) {
+  const auto fail = [&](const std::string& reason) -> std::optional<std::uint64_t> {
+    if (why) *why = reason;
+    return std::nullopt;
+  };
+  const std::string units = "B/s, KiB/s, MiB/s, kbit/s or mbit/s";
+  if (text.size() > kMaxRateText) return fail("too long: at most " + std::to_string(kMaxRateText) + " bytes");
+  // Digits, an optional fraction, an optional space, a unit: no exponents, signs or locales.
+  std::size_t i = 0;
+  double value = 0, scale = 1;
+  bool digits = false, point = false;
+  for (; i < text.size() && ((text[i] >= '0' && text[i] <= '9') || (text[i] == '.' && !point)); ++i) {
+    if (text[i] == '.') {
+      point = true;
+      continue;
+    }
+    digits = true;
+    if (point) scale /= 10;
+    value = point ? value + (text[i] - '0') * scale : value * 10 + (text[i] - '0');
+    if (value > 1e18) return fail("too large (at most " + std::to_string(kMaxRate) + " B/s)");
+  }
+  if (!digits) return fail("expected a number and a unit (" + units + "), such as \"1MiB/s\", got \"" + std::string(text) + "\"");
+  if (i < text.size() && text[i] == ' ') ++i;
+  const std::string_view unit = text.substr(i);
+  double factor = 0;
+  if (unit == "B/s") factor = 1;
+  else if (unit == "KiB/s") factor = 1024;
+  else if (unit == "MiB/s") factor = 1024 * 1024;
+  else if (unit == "kbit/s") factor = 1000.0 / 8;
+  else if (unit == "mbit/s") factor = 1000.0 * 1000 / 8;
+  else return fail("unknown unit \"" + std::string(unit) + "\" (known: " + units + ")");
+  const double bytes = value * factor + 0.5;
+  if (bytes < 1) return fail("must be at least 1 B/s, got \"" + std::string(text) + "\"");
+  if (bytes > static_cast<double>(kMaxRate) + 0.5) return fail("too large (at most " + std::to_string(kMaxRate) + " B/s)");
+  return static_cast<std::uint64_t>(bytes);
+}
 
 }  // namespace filters

@@ -62,6 +62,7 @@ class Loader {
   Action read_do(const json& v, const std::string& path, std::uint32_t on, const Match& m) const;
   // `v` is the whole `do` (its `filter` goes with inbound_loss); `path` is the `do`'s.
   void read_inbound_loss(const json& v, const std::string& path, const Match& m, Action& a) const;
+  void read_rate(const json& value, const std::string& k, const Match& m, Action& a) const;
   After read_then(const json& v, const std::string& path, std::uint32_t on) const;
 
  private:

@@ -74,6 +74,16 @@ inline constexpr std::size_t kMaxGlob = 255;       // bytes of a path, argv0 or 
 
 using Glob = FixedString<kMaxGlob>;
 
+// `rate`: at most this many bytes a second (what SO_MAX_PACING_RATE takes as a 32-bit value on
+// every kernel), written in at most kMaxRateText bytes.
+inline constexpr std::uint64_t kMaxRate = 0xffffffffu;
+inline constexpr std::size_t kMaxRateText = 31;
+
+// A rate as a rule file writes it: a number (decimals allowed) and a unit, B/s, KiB/s, MiB/s,
+// kbit/s or mbit/s ("1MiB/s", "512 KiB/s", "2.5mbit/s"), in whole bytes a second (rounded). On a
+// malformed text, zero or more than kMaxRate: nullopt with the reason in *why.
+std::optional<std::uint64_t> parse_rate(std::string_view text, std::string* why = nullptr);
+
 // Shell-style glob: '*' any run of characters, '?' one character, '[a-z]' / '[!a-z]' a class,
 // '\\' quotes the next one. No allocation, no locale; '/' is an ordinary character.
 bool glob_match(std::string_view pattern, std::string_view text) noexcept;
@@ -165,6 +175,8 @@ enum class ActionKind : std::uint8_t {
   kCorrupt,    // send: flip `count` bits (placed by the seed) in a copy of the bytes sent
   kInboundLoss,  // socket/bind/connect/accept on an IP socket: attach a socket filter (the real
                  // call still runs) that drops `loss` of the packets arriving on the socket
+  kRate,       // socket/bind/connect/accept on a TCP socket: `rate` bytes a second at most, sent
+               // (SO_MAX_PACING_RATE) and received (recv held back by the shim)
 };
 
 struct Action {
@@ -185,6 +197,8 @@ struct Action {
   std::uint16_t filter_len = 0;
   std::array<bpfvm::Instruction, bpfvm::kMaxMatchInsns> filter{};
   FixedString<kMaxGlob> filter_text{};   // the expression as written, for `sockshim check`
+  std::uint32_t rate = 0;       // kRate: bytes a second, 1..kMaxRate
+  FixedString<kMaxRateText> rate_text{};  // kRate: as written ("1MiB/s"), for `sockshim check`
   bool acts() const noexcept { return kind != ActionKind::kNone || delay_ms || jitter_ms; }
   // The real call does not run (the action answers it), so no `then` can follow.
   bool skips_call() const noexcept {

@@ -20,8 +20,8 @@
 namespace filters::image {
 
 inline constexpr char kMagic[8] = {'s', 'k', 't', 'a', 'b', 'l', 'e', '\0'};
-// 2: Action gained inbound_loss's probability, threshold and compiled filter.
-inline constexpr std::uint32_t kVersion = 2;
+// 2: Action gained inbound_loss's probability, threshold and compiled filter. 3: rate.
+inline constexpr std::uint32_t kVersion = 3;
 // Rule lists are split by socket family below this number (AF_* values in use are all smaller);
 // a family at or above it uses the type's whole list.
 inline constexpr int kFamilySlots = 48;

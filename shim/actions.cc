@@ -1,7 +1,6 @@
 #include "shim/actions.h"
 
 #include <errno.h>
-#include <linux/filter.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -11,7 +10,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "bpfvm/loss_filter.h"
 #include "filters/table.h"
 #include "shim/real.h"
 
@@ -192,14 +190,14 @@ void corrupt_received(const Call& c, std::size_t n, std::uint64_t bits, const Dr
 }
 
 bool sleep_ms(std::uint64_t ms) noexcept {
-  timespec until{};
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += static_cast<time_t>(ms / 1000);
-  until.tv_nsec += static_cast<long>(ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec += 1;
-    until.tv_nsec -= 1000000000L;
-  }
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return sleep_until_ns(static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec +
+                        static_cast<std::int64_t>(ms) * 1000000);
+}
+
+bool sleep_until_ns(std::int64_t ns) noexcept {
+  const timespec until{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
   // clock_nanosleep returns the error instead of setting errno: errno stays untouched.
   return clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) != EINTR;
 }
@@ -210,19 +208,6 @@ void reset(int fd) noexcept {
   unspec.sa_family = AF_UNSPEC;
   real::fns.connect(fd, &unspec, sizeof unspec);
   errno = e;
-}
-
-bool attach_loss_filter(int fd, const filters::Action& a) noexcept {
-  bpfvm::Instruction f[bpfvm::kMaxComposedLossFilter];
-  const std::size_t n = filters::loss_program(a, f);
-  if (n == 0) return false;   // the loader validated this shape; only damaged bytes get here
-  sock_filter code[bpfvm::kMaxComposedLossFilter];
-  for (std::size_t i = 0; i < n; ++i) code[i] = sock_filter{f[i].code, f[i].jt, f[i].jf, f[i].k};
-  const sock_fprog prog{static_cast<unsigned short>(n), code};
-  const int saved = errno;
-  const bool ok = real::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0;
-  errno = saved;
-  return ok;
 }
 
 }  // namespace shim::actions

@@ -43,14 +43,13 @@ std::uint64_t bit_position(const Draw& draw, std::uint64_t k, std::size_t n) noe
 // (what a blocking call would report as EINTR); the sleep is then cut short.
 bool sleep_ms(std::uint64_t ms) noexcept;
 
+// Sleeps until the monotonic clock reads ns. false when a signal handler ran meanwhile (the
+// sleep is then cut short).
+bool sleep_until_ns(std::int64_t ns) noexcept;
+
 // Aborts a TCP connection so the peer sees a RST: connect(AF_UNSPEC) makes the kernel drop the
 // connection with a reset (tcp_disconnect) and leaves the fd open and unconnected, so the
 // program's descriptor stays valid. Harmless on other sockets.
 void reset(int fd) noexcept;
-
-// Attaches an inbound_loss action's socket filter (filters::loss_program: bpfvm's loss filter,
-// behind the rule's compiled `filter` when it has one) to fd with SO_ATTACH_FILTER. Built in a
-// fixed array on the stack: no allocation. errno is left as it was; false when the kernel refused.
-bool attach_loss_filter(int fd, const filters::Action& a) noexcept;
 
 }  // namespace shim::actions

@@ -25,7 +25,7 @@ enum class Op : std::uint8_t {
   kClose,        // fd
   kShutdown,     // fd
   kGetsockopt,   // fd, a=level b=name, optval/optlen
-  kSetsockopt,   // fd
+  kSetsockopt,   // fd, a=level b=name c=optlen, optin
   kSend,         // fd, addr (sendto/sendmsg destination, may be null); result is bytes
   kSendmmsg,     // fd, mmsg/vlen; result is messages
   kRecv,         // fd; result is bytes
@@ -58,6 +58,7 @@ struct Call {
   int* sv = nullptr;                // socketpair
   void* optval = nullptr;           // getsockopt
   socklen_t* optlen = nullptr;
+  const void* optin = nullptr;      // setsockopt's value (its length in c)
   struct mmsghdr* mmsg = nullptr;   // sendmmsg, recvmmsg
   unsigned vlen = 0;                // sendmmsg, recvmmsg
   void* buf = nullptr;              // send/recv/read/write families: the caller's bytes

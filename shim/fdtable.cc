@@ -14,7 +14,7 @@ bool FdTable::init() noexcept {
   if (sys::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < max)
     max = rl.rlim_max;
   // mmap, not malloc: this may run before the program's allocator is usable. Address space only:
-  // 1M fds reserve 128 MiB of it and commit nothing. A process under a tight RLIMIT_AS gets a
+  // 1M fds reserve 256 MiB of it and commit nothing. A process under a tight RLIMIT_AS gets a
   // smaller table (the fds beyond it go untracked) rather than none. Any hard limit works: a
   // process under `ulimit -n 100` gets a table of 100 entries, which is every fd it can have.
   if (max == 0) return true;   // no fd can ever be opened: nothing to track

@@ -33,6 +33,12 @@ struct FdState {
   static constexpr std::uint32_t kKindMask = 0x3, kConnShift = 2, kConnMask = 0x7 << kConnShift;
   static constexpr std::uint32_t kInherited = 1u << 5;  // came from fork/exec: not ours to count closed
   static constexpr std::uint32_t kShared = 1u << 6;     // dup'd: another fd may name the same socket
+  // A rule's inbound_loss filter is on the socket (FdEntry::loss_rule): the program's socket
+  // filter options (shim/socket_filter.h) take the general path, every other option stays hot.
+  static constexpr std::uint32_t kArmed = 1u << 7;
+  // A rate rule paces what the program receives on the socket (FdEntry::recv_rate): recv and
+  // read take the general path, which holds them back.
+  static constexpr std::uint32_t kPaced = 1u << 8;
   std::uint32_t bits = 0;
   FdKind kind() const noexcept { return static_cast<FdKind>(bits & kKindMask); }
   ConnState conn() const noexcept { return static_cast<ConnState>((bits & kConnMask) >> kConnShift); }
@@ -52,9 +58,10 @@ struct SocketRuleCount {
 // Fields are atomics so threads that share an fd never race in the C++ sense; a program that
 // uses one fd from two threads at once may see one update before the other, which is harmless
 // for counting.
-// Two cache lines, and fd * 128 is a shift. The hot paths touch only the first; the second holds
-// what only rules need, written on the slow path.
-struct alignas(128) FdEntry {
+// Four cache lines, and fd * 256 is a shift. The hot paths touch only the first; the second holds
+// what only rules' triggers need, the third what rules that arm a socket left on it, both written
+// on the slow path. The rest is room for more per-socket state (capture, issue 15).
+struct alignas(256) FdEntry {
   std::atomic<std::uint32_t> state;
   std::atomic<std::uint16_t> local_port;   // host order; 0 unknown
   std::atomic<std::uint16_t> peer_port;
@@ -79,6 +86,19 @@ struct alignas(128) FdEntry {
   std::atomic<std::int32_t> so_error;         // injected SO_ERROR still to report; 0: none
   static constexpr int kSocketRuleCounts = 3;
   SocketRuleCount per_socket[kSocketRuleCounts];
+
+  // --- third line: what rules that arm the socket left on it ---
+  // The inbound_loss rule whose filter the shim attached (index + 1; 0: none; FdState::kArmed
+  // says so to the hot paths), and how many instructions of the program's own classic filter
+  // run behind it (0: none). The kernel's filter is then the rule's gate, the junction and the
+  // program's filter (bpfvm/compose.h), so SO_GET_FILTER can show the program its own part.
+  alignas(64) std::atomic<std::uint16_t> loss_rule;
+  std::atomic<std::uint16_t> own_filter_len;
+  // A rate rule's pacing of what arrives (FdState::kPaced): bytes a second, and the monotonic
+  // time (ns) until which the bytes read so far are paid for: a recv waits until then, and each
+  // one moves it on by its bytes' time (a token bucket as a due time: one word, no refill).
+  std::atomic<std::uint32_t> recv_rate;
+  std::atomic<std::int64_t> recv_due_ns;
 
   [[gnu::always_inline]] std::uint16_t cached_rule(filters::CallType t) const noexcept {
     const auto i = static_cast<std::size_t>(t);
@@ -109,7 +129,7 @@ struct alignas(128) FdEntry {
     for (auto& c : per_socket) c.rule.store(0, std::memory_order_relaxed);
   }
 };
-static_assert(sizeof(FdEntry) == 128);
+static_assert(sizeof(FdEntry) == 256);
 
 class FdTable {
  public:

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "bpfvm/compose.h"
 #include "shim/actions.h"
 #include "shim/debug_log.h"
 #include "shim/sockaddr_text.h"
@@ -179,6 +180,13 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
       return true;
     }
   }
+  if ((bits & FdState::kArmed) && (c.op == Op::kSetsockopt || c.op == Op::kGetsockopt) &&
+      filter_option_of(c.op == Op::kSetsockopt, c.a, c.b)) {
+    d.custom = true;   // perform() answers it
+    d.filter_option = true;
+  }
+  // Peeked bytes stay queued: only the recv that takes them is paced.
+  if ((bits & FdState::kPaced) && (c.op == Op::kRecv || c.op == Op::kRead) && !(c.flags & MSG_PEEK)) hold_back(c, d);
   if (c.op == Op::kClose) {
     if (in_vfork_child()) return false;
     close_fd(c.fd, d);
@@ -493,13 +501,20 @@ void Switch::act(const Call& c, Decision& d, const filters::Rule& rule, int idx,
       d.custom = true;
       d.corrupt_bits = a.count;
       break;
+    case filters::ActionKind::kRate:
+      // As inbound_loss: the socket socket() and accept() make is paced once it exists.
+      if (c.op == Op::kSocket || c.op == Op::kAccept)
+        d.pace_rule = idx;
+      else if (d.entry)
+        pace(c.fd, d.entry, idx);
+      break;
     case filters::ActionKind::kInboundLoss:
       // socket() and accept() make their socket in the real call: after() arms it. bind and
       // connect arm theirs now, so a connect's handshake already meets the loss.
       if (c.op == Op::kSocket || c.op == Op::kAccept)
-        d.arm_loss = &a;
+        d.arm_rule = idx;
       else if (d.entry)
-        arm_loss(c.fd, cookie_family(cookie_of(*d.entry)), a);
+        arm_loss(c.fd, d.entry, cookie_family(cookie_of(*d.entry)), idx);
       break;
   }
   if (rule.then.kind != filters::AfterKind::kNone) {
@@ -513,12 +528,156 @@ void Switch::act(const Call& c, Decision& d, const filters::Rule& rule, int idx,
   if (debug_) debug::fault(rule.name.c_str(), filters::call_type_name(call_type_of(c.op)), c.fd, shown);
 }
 
-void Switch::arm_loss(int fd, int family, const filters::Action& a) const noexcept {
+void Switch::arm_loss(int fd, FdEntry* e, int family, int idx) noexcept {
   if (family != AF_INET && family != AF_INET6) return;
-  if (!actions::attach_loss_filter(fd, a) && debug_) debug::line("inbound_loss: the kernel refused the socket filter");
+  bpfvm::Instruction gate[bpfvm::kMaxComposedLossFilter];
+  const std::size_t n = loss_gate(idx, gate);
+  if (n == 0) return;   // the loader validated this shape; only damaged bytes get here
+  // A socket that carries a rule's filter already (a listener's, passed on by accept) has the
+  // program's part at its end; any other's filter is all the program's.
+  const bool armed = e && (e->state.load(std::memory_order_relaxed) & FdState::kArmed);
+  const socket_filter::Result r =
+      socket_filter::arm(fd, {gate, n}, armed ? e->own_filter_len.load(std::memory_order_relaxed) : -1);
+  if (r.armed) {
+    set_filter_state(e, static_cast<std::uint16_t>(idx + 1), r.own_len);
+    seg_->rules[idx].armed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (r.lifted) {
+    set_filter_state(e, 0, 0);
+    seg_->rules[idx].lifted.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (debug_) debug::line(r.lifted ? "inbound_loss: the socket keeps the program's own filter; rule lifted"
+                                   : "inbound_loss: the kernel refused the socket filter");
+}
+
+void Switch::inherit_filter(const FdEntry& listener, FdEntry* accepted) noexcept {
+  const int idx = static_cast<int>(listener.loss_rule.load(std::memory_order_relaxed)) - 1;
+  if (!accepted || idx < 0 || idx >= static_cast<int>(stats::kMaxRules)) return;
+  set_filter_state(accepted, static_cast<std::uint16_t>(idx + 1), listener.own_filter_len.load(std::memory_order_relaxed));
+  seg_->rules[idx].armed.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Switch::pace(int fd, FdEntry* e, int idx) noexcept {
+  if (idx < 0 || static_cast<std::size_t>(idx) >= table_->rules().size()) return;
+  const std::uint32_t rate = table_->rules()[static_cast<std::size_t>(idx)].action.rate;
+  if (rate == 0) return;
+  // The kernel's TCP pacing caps what the socket sends (setting it also turns pacing on for TCP
+  // without the fq qdisc: sk_pacing_status). A 32-bit value is what every kernel takes.
+  const int saved = errno;
+  const bool sent = real::setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, sizeof rate) == 0;
+  errno = saved;
+  if (!sent && debug_) debug::line("rate: the kernel refused SO_MAX_PACING_RATE");
+  set_recv_rate(e, rate);
+  seg_->rules[idx].armed.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Switch::set_recv_rate(FdEntry* e, std::uint32_t rate) noexcept {
+  if (!e || rate == 0) return;
+  e->recv_rate.store(rate, std::memory_order_relaxed);
+  e->recv_due_ns.store(0, std::memory_order_relaxed);
+  set_flag(*e, FdState::kPaced, true);
+}
+
+void Switch::set_flag(FdEntry& e, std::uint32_t flag, bool on) noexcept {
+  // Only on a socket's entry: a close racing this one may have cleared it, and must win. A few
+  // tries: the CAS fails only while other threads change the state.
+  std::uint32_t bits = e.state.load(std::memory_order_relaxed);
+  for (int tries = 0; tries < 16 && FdState{bits}.kind() == FdKind::kSocket; ++tries) {
+    const std::uint32_t next = on ? bits | flag : bits & ~flag;
+    if (next == bits || e.state.compare_exchange_weak(bits, next, std::memory_order_relaxed)) break;
+  }
+}
+
+namespace {
+constexpr std::uint32_t kPacedSegment = 64 * 1024;
+}  // namespace
+
+void Switch::hold_back(const Call& c, Decision& d) noexcept {
+  FdEntry& e = *d.entry;
+  const std::uint32_t rate = e.recv_rate.load(std::memory_order_relaxed);
+  if (rate == 0) return;
+  const std::int64_t due = e.recv_due_ns.load(std::memory_order_relaxed);
+  if (due > stats::monotonic_ns()) actions::sleep_until_ns(due);   // a signal only cuts it short
+  d.paced = true;
+  // At most 20 ms' worth per read, so the bytes arrive in steps of that size rather than a
+  // buffer's worth at once and then nothing; but 64 KiB (a loopback segment) when that is at
+  // most a second's worth: a read that frees less than a segment leaves the window closed (the
+  // receiver avoids silly windows), and the sender then waits for its zero-window probes, whose
+  // backoff stalled transfers for seconds. MSG_WAITALL asks for all of it: left whole.
+  if (!(c.flags & MSG_WAITALL) && cookie_type(cookie_of(e)) == SOCK_STREAM) {
+    d.custom = true;
+    d.limit = std::min<std::uint64_t>(d.limit, std::max({rate / 50, std::min(rate, kPacedSegment), 1u}));
+  }
+}
+
+void Switch::charge(FdEntry& e, std::uint64_t n) noexcept {
+  const std::uint32_t rate = e.recv_rate.load(std::memory_order_relaxed);
+  if (rate == 0) return;
+  // n / rate seconds in ns, in two parts so that n * 10^9 cannot overflow.
+  const auto cost = static_cast<std::int64_t>(n / rate * 1000000000u + n % rate * 1000000000u / rate);
+  const std::int64_t now = stats::monotonic_ns();
+  std::int64_t due = e.recv_due_ns.load(std::memory_order_relaxed);
+  // From now, not from a due time long past: time the program spent not reading earns no burst.
+  for (int tries = 0; tries < 16; ++tries)
+    if (e.recv_due_ns.compare_exchange_weak(due, std::max(due, now) + cost, std::memory_order_relaxed)) break;
+}
+
+std::size_t Switch::loss_gate(int idx, std::span<bpfvm::Instruction> out) const noexcept {
+  if (idx < 0 || static_cast<std::size_t>(idx) >= table_->rules().size()) return 0;
+  const filters::Action& a = table_->rules()[static_cast<std::size_t>(idx)].action;
+  return a.kind == filters::ActionKind::kInboundLoss ? filters::loss_program(a, out) : 0;
+}
+
+void Switch::set_filter_state(FdEntry* e, std::uint16_t rule_plus1, std::uint16_t own_len) noexcept {
+  if (!e) return;
+  const auto record = [&](FdEntry& x) {
+    x.loss_rule.store(rule_plus1, std::memory_order_relaxed);
+    x.own_filter_len.store(own_len, std::memory_order_relaxed);
+    set_flag(x, FdState::kArmed, rule_plus1 != 0);
+  };
+  record(*e);
+  // The filter is the socket's: every number that names it (dup) says the same.
+  const std::uint64_t id = e->sock_id.load(std::memory_order_relaxed);
+  if (id != 0 && (e->state.load(std::memory_order_relaxed) & FdState::kShared))
+    fds_.for_each_socket([&](int, FdEntry& other) {
+      if (&other != e && other.sock_id.load(std::memory_order_relaxed) == id) record(other);
+    });
+}
+
+long Switch::filter_option(const Call& c, const Decision& d) noexcept {
+  FdEntry& e = *d.entry;
+  const int idx = static_cast<int>(e.loss_rule.load(std::memory_order_relaxed)) - 1;
+  const std::uint16_t own = e.own_filter_len.load(std::memory_order_relaxed);
+  bpfvm::Instruction gate[bpfvm::kMaxComposedLossFilter];
+  const std::size_t n = loss_gate(idx, gate);
+  if (n == 0) {   // a record from a damaged table: the program's call as it asked
+    errno = d.saved_errno;
+    return c.op == Op::kGetsockopt ? real::fns.getsockopt(c.fd, c.a, c.b, c.optval, c.optlen)
+                                   : real::fns.setsockopt(c.fd, c.a, c.b, c.optin, static_cast<socklen_t>(c.c));
+  }
+  socket_filter::Result r;
+  if (c.op == Op::kGetsockopt)
+    r = socket_filter::get(c.fd, bpfvm::gate_prefix_size(n), own, c.optval, c.optlen);
+  else if (c.b == SO_ATTACH_FILTER)
+    r = socket_filter::attach(c.fd, {gate, n}, c.optin, static_cast<socklen_t>(c.c));
+  else if (c.b == SO_ATTACH_BPF)
+    r = socket_filter::attach_bpf(c.fd, c.optin, static_cast<socklen_t>(c.c));
+  else
+    r = socket_filter::detach(c.fd, {gate, n}, own);
+  if (r.lifted) {
+    set_filter_state(&e, 0, 0);
+    seg_->rules[idx].lifted.fetch_add(1, std::memory_order_relaxed);
+    if (debug_) debug::line("inbound_loss: the program's own socket filter replaced the rule's; rule lifted");
+  } else if (r.ret == 0 && c.op == Op::kSetsockopt) {
+    set_filter_state(&e, static_cast<std::uint16_t>(idx + 1), r.own_len);
+  }
+  errno = r.ret == 0 ? d.saved_errno : r.err;
+  return r.ret;
 }
 
 long Switch::perform(const Call& c, const Decision& d) noexcept {
+  if (d.filter_option) return filter_option(c, d);
   if (d.corrupt_bits && is_send(c.op)) return actions::send_corrupted(c, d.corrupt_bits, d.draw);
   const long r = actions::transfer(c, d.limit);
   if (d.duplicate && r >= 0) {
@@ -750,7 +909,8 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
       if (r >= 0) {
         const Cookie ck = make_cookie(c.a, type, kernel_protocol(static_cast<int>(r), c.a, type, c.c));
         stats::add(open_socket(static_cast<int>(r), ck, ConnState::kNone, 0, 0), stats::kOpened);
-        if (d.arm_loss) arm_loss(static_cast<int>(r), c.a, *d.arm_loss);
+        if (d.arm_rule >= 0) arm_loss(static_cast<int>(r), fds_.find(static_cast<int>(r)), c.a, d.arm_rule);
+        if (d.pace_rule >= 0) pace(static_cast<int>(r), fds_.find(static_cast<int>(r)), d.pace_rule);
       } else {
         stats::add(slot_for(make_cookie(c.a, type, kernel_protocol(-1, c.a, type, c.c))),
                    stats::kOpenFailed);
@@ -787,7 +947,12 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
         stats::add(d.slot, stats::kAccepted);
         open_socket(static_cast<int>(r), cookie_of(*d.entry), ConnState::kAccepted,
                     d.entry->local_port.load(std::memory_order_relaxed), 0);
-        if (d.arm_loss) arm_loss(static_cast<int>(r), cookie_family(cookie_of(*d.entry)), *d.arm_loss);
+        FdEntry* const accepted = fds_.find(static_cast<int>(r));
+        if (d.state & FdState::kArmed) inherit_filter(*d.entry, accepted);
+        // The kernel copies the listener's SO_MAX_PACING_RATE too; the recv pacing goes with it.
+        if (d.state & FdState::kPaced) set_recv_rate(accepted, d.entry->recv_rate.load(std::memory_order_relaxed));
+        if (d.pace_rule >= 0) pace(static_cast<int>(r), accepted, d.pace_rule);
+        if (d.arm_rule >= 0) arm_loss(static_cast<int>(r), accepted, cookie_family(cookie_of(*d.entry)), d.arm_rule);
       } else if (!would_block(e)) {
         stats::add(d.slot, stats::kAcceptFailed);
       }
@@ -825,6 +990,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
     case Op::kSend: case Op::kWrite: case Op::kSendmmsg:
     case Op::kRecv: case Op::kRead: case Op::kRecvmmsg:
       after_transfer(c, d, r, e);
+      if (d.paced && r > 0) charge(*d.entry, static_cast<std::uint64_t>(r));
       break;
     case Op::kDup: case Op::kDup2:
       after_dup(c, d, r);
@@ -968,6 +1134,12 @@ void Switch::dup_socket(FdEntry& from, std::uint32_t bits, int nfd, std::uint64_
   n->peer_port.store(from.peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
   forget_rules(*n);
   if (socket_state_) n->reset_rule_state();   // per-socket counters start afresh on the new fd
+  if (bits & (FdState::kArmed | FdState::kPaced)) [[unlikely]] {   // the socket's, whichever number names it
+    n->loss_rule.store(from.loss_rule.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    n->own_filter_len.store(from.own_filter_len.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    n->recv_rate.store(from.recv_rate.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    n->recv_due_ns.store(0, std::memory_order_relaxed);   // each number paces its own reads
+  }
   n->state.store(shared, std::memory_order_relaxed);   // `from` was marked shared by share()
 }
 

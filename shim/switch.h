@@ -17,6 +17,7 @@
 #include "shim/fork_watch.h"
 #include "shim/real.h"
 #include "shim/reentry.h"
+#include "shim/socket_filter.h"
 #include "shim/stats/layout.h"
 #include "shim/stats/segment.h"
 
@@ -45,8 +46,14 @@ struct Decision {
   std::uint64_t corrupt_bits = 0;      // do.corrupt on a send
   actions::Draw draw;                  // the firing hit, for seeded corruption
   const filters::After* then = nullptr;  // the rule's `then`, run after the real call
-  // inbound_loss on socket/accept: the socket the real call makes gets this action's filter.
-  const filters::Action* arm_loss = nullptr;
+  // inbound_loss on socket/accept: the socket the real call makes gets this rule's filter.
+  int arm_rule = -1;
+  // A socket filter option on a socket that carries a rule's filter: filter_option() answers it.
+  bool filter_option = false;
+  // rate on socket/accept: the socket the real call makes gets this rule's pacing.
+  int pace_rule = -1;
+  // A recv on a paced socket: after() charges its bytes to the socket's due time.
+  bool paced = false;
 };
 
 class Switch {
@@ -145,8 +152,10 @@ class Switch {
         if (p.op == Op::kRecv && (p.flags & MSG_PEEK)) break;
         // A socket whose rule decision is not cached yet takes the general path once, which
         // caches it: a call here before the real call would cost every transfer saved registers.
+        // A paced socket's receives are held back on the general path (send is constant per
+        // wrapper, so sends pay nothing for the test).
         if (FdState{bits}.kind() == FdKind::kSocket && FdState{bits}.conn() != ConnState::kConnecting &&
-            (!has_rules(t) || (!p.addr && e->cached_rule(t) == 1))) {
+            (send || !(bits & FdState::kPaced)) && (!has_rules(t) || (!p.addr && e->cached_rule(t) == 1))) {
           const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
           const R r = real();
           if (r >= 0) {
@@ -246,7 +255,8 @@ class Switch {
         if (!fds_.tracked(p.fd)) break;
         FdEntry* const e = &fds_.at(p.fd);
         const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
-        if (FdState{bits}.kind() != FdKind::kSocket) break;
+        // A listener that carries a rule's filter or pacing passes it on (after() records it).
+        if (FdState{bits}.kind() != FdKind::kSocket || (bits & (FdState::kArmed | FdState::kPaced))) break;
         if (!rule_free(*e, filters::CallType::kAccept, bits, nullptr, 0)) break;
         const R r = real();
         if (r >= 0) [[likely]] {
@@ -267,6 +277,15 @@ class Switch {
         if (FdState{bits}.kind() != FdKind::kSocket || has_rules(call_type_of(p.op))) break;
         // getsockopt(SO_ERROR) settles a pending connect or reports an injected error: general.
         if (p.op == Op::kGetsockopt && (FdState{bits}.conn() == ConnState::kConnecting || socket_state_)) break;
+        // A rule's filter is on the socket: the program's own filter options go the general way
+        // (shim/socket_filter.h); every other option stays here.
+        // The flag first, on its own: other sockets pay one test. The empty asm keeps the
+        // compiler from computing the level and name tests before it (it did, for getsockopt).
+        if ((bits & FdState::kArmed) && p.op != Op::kShutdown) [[unlikely]] {
+          int level = p.a;
+          asm volatile("" : "+r"(level));
+          if (level == SOL_SOCKET && socket_filter::concerns(p.op == Op::kSetsockopt, p.b)) break;
+        }
         return real();
       }
       // dup, dup2, dup3 and fcntl(F_DUPFD*), onto a number that holds no socket: what after_dup()
@@ -533,9 +552,34 @@ class Switch {
   static constexpr std::size_t kPathBuf = 112;
   filters::SocketFacts facts_of(const Call& c, const FdEntry& e, std::uint32_t bits, char* path_buf) const noexcept;
   void count_injected(const Call& c, Decision& d) noexcept;
-  // Attaches an inbound_loss rule's filter to fd, an IP socket of that family; other families
-  // carry no IP packets and are left alone.
-  void arm_loss(int fd, int family, const filters::Action& a) const noexcept;
+  // Attaches inbound_loss rule idx's filter to fd, an IP socket of that family (other families
+  // carry no IP packets and are left alone), in front of any classic filter already on it.
+  // e: fd's entry, which records it (null when fd is untracked).
+  void arm_loss(int fd, FdEntry* e, int family, int idx) noexcept;
+  // The kernel copies a listener's filter to the connections it accepts: so does the record.
+  void inherit_filter(const FdEntry& listener, FdEntry* accepted) noexcept;
+  // rate rule idx on fd, a TCP socket: SO_MAX_PACING_RATE for what it sends, and (in e) the
+  // pacing of what it receives. rate: bytes a second.
+  void pace(int fd, FdEntry* e, int idx) noexcept;
+  void set_recv_rate(FdEntry* e, std::uint32_t rate) noexcept;
+  // Sets or clears one of FdState's flags on a socket's entry.
+  static void set_flag(FdEntry& e, std::uint32_t flag, bool on) noexcept;
+  // A recv on a paced socket: waits until its due time, and cuts the read to one step (hold_back).
+  void hold_back(const Call& c, Decision& d) noexcept;
+  // n bytes received on a paced socket: its due time moves on by n / rate.
+  static void charge(FdEntry& e, std::uint64_t n) noexcept;
+  // The rule's filter (its gate) into out; its length, 0 when the rule has none.
+  std::size_t loss_gate(int idx, std::span<bpfvm::Instruction> out) const noexcept;
+  // Records which rule's filter is on e's socket (0: none) and the program's part behind it, in
+  // every fd entry that names the socket.
+  void set_filter_state(FdEntry* e, std::uint16_t rule_plus1, std::uint16_t own_len) noexcept;
+  // A SOL_SOCKET option socket_filter answers on a socket that carries a rule's filter.
+  static bool filter_option_of(bool set, int level, int name) noexcept {
+    return level == SOL_SOCKET && socket_filter::concerns(set, name);
+  }
+  // The program's SO_ATTACH_FILTER, SO_ATTACH_BPF, SO_DETACH_FILTER or SO_GET_FILTER on a socket
+  // that carries a rule's filter (shim/socket_filter.h). Returns the call's result, errno set.
+  long filter_option(const Call& c, const Decision& d) noexcept;
   // Records a socket the program just created or accepted; returns its counters. Inlined: it is
   // most of what socket() and accept() add.
   [[gnu::always_inline]] stats::CookieSlot* open_socket(int fd, Cookie cookie, ConnState conn,

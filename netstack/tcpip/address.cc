@@ -1,7 +1,10 @@
 #include "netstack/tcpip/address.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <cstdio>
+#include <string>
 
 namespace netstack {
 
@@ -47,6 +50,19 @@ std::optional<Subnet> Subnet::parse(std::string_view s) {
   auto len = take_number(rest, 32);
   if (!addr || !len || !rest.empty()) return std::nullopt;
   return Subnet{*addr, static_cast<std::uint8_t>(*len)};
+}
+
+std::optional<Ipv6Address> Ipv6Address::parse(std::string_view s) {
+  if (s.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  const std::string text(s);   // inet_pton wants a NUL at the end
+  Ipv6Address a;
+  if (inet_pton(AF_INET6, text.c_str(), a.octets.data()) != 1) return std::nullopt;
+  return a;
+}
+
+std::string Ipv6Address::to_string() const {
+  char buf[INET6_ADDRSTRLEN];
+  return inet_ntop(AF_INET6, octets.data(), buf, sizeof buf) ? buf : "";
 }
 
 std::string LinkAddress::to_string() const {

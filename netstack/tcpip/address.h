@@ -48,6 +48,21 @@ struct Subnet {
   friend constexpr bool operator==(const Subnet&, const Subnet&) = default;
 };
 
+// An IPv6 address, in network byte order.
+struct Ipv6Address {
+  std::array<std::uint8_t, 16> octets{};
+
+  static constexpr Ipv6Address loopback() {
+    Ipv6Address a;
+    a.octets[15] = 1;
+    return a;
+  }
+  // The RFC 4291 text forms ("::1", "2001:db8::7", "::ffff:10.0.0.1"); nullopt for anything else.
+  static std::optional<Ipv6Address> parse(std::string_view s);
+  std::string to_string() const;   // RFC 5952's canonical form
+  friend constexpr bool operator==(const Ipv6Address&, const Ipv6Address&) = default;
+};
+
 struct LinkAddress {
   std::array<std::uint8_t, 6> octets{};
   static constexpr LinkAddress broadcast() { return {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}; }

@@ -12,7 +12,7 @@
 namespace shim::stats {
 
 inline constexpr std::uint64_t kMagic = 0x4d4948534b434f53ull;  // "SOCKSHIM" in little endian
-inline constexpr std::uint32_t kLayoutVersion = 5;
+inline constexpr std::uint32_t kLayoutVersion = 6;
 
 inline constexpr std::uint32_t kMaxCookies = 256;
 inline constexpr std::uint32_t kMaxRules = 1024;
@@ -71,6 +71,11 @@ struct RuleSlot {
   std::atomic<std::uint64_t> fired;     // its action ran
   std::atomic<std::uint32_t> disabled;  // 1: skip the rule (sockshim ctl); 0 by default
   std::uint32_t reserved;
+  // inbound_loss and rate: sockets that carried the rule's filter or pacing (those it armed, and
+  // the connections an armed listener accepted), and sockets it left because the program's own
+  // filter took its place (an eBPF one, or one that could not be composed with the rule's). Layout 6.
+  std::atomic<std::uint64_t> armed;
+  std::atomic<std::uint64_t> lifted;
 };
 
 // One fault that fired: the decision log, a ring of the newest kMaxEvents. A writer takes a

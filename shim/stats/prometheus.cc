@@ -99,6 +99,11 @@ void add_rules(Writer& w, const json& doc) {
     w.add("sockshim_rule_hits_total", "Calls a rule matched.", "counter", rule, u64(r.at("hits")));
     w.add("sockshim_rule_fired_total", "Times a rule's action ran (faults injected).", "counter",
           rule, u64(r.at("fired")));
+    w.add("sockshim_rule_armed_total", "Sockets that carried a rule's socket filter (inbound_loss) or pacing (rate).", "counter", rule,
+          u64(r.at("armed")));
+    w.add("sockshim_rule_lifted_total",
+          "Sockets an inbound_loss rule left because the program's own filter took its place.", "counter", rule,
+          u64(r.at("lifted")));
     w.add("sockshim_rule_enabled", "1 while a rule is enabled (sockshim ctl switches it).",
           "gauge", rule, r.at("enabled").get<bool>() ? 1 : 0);
   }

@@ -264,7 +264,7 @@ void process_text(std::string& out, const ProcessRecord& r, std::uint32_t state)
 // The names rule files use for actions, by filters::ActionKind / AfterKind value.
 const char* action_name(std::uint8_t a) {
   static const char* const kNames[] = {"none", "fail", "hang", "short", "reset", "eagain",
-                                       "eintr", "drop", "duplicate", "corrupt"};
+                                       "eintr", "drop", "duplicate", "corrupt", "inbound_loss", "rate"};
   return a < std::size(kNames) ? kNames[a] : "?";
 }
 const char* after_name(std::uint8_t a) {
@@ -330,7 +330,9 @@ json to_json(const Segment& s, const std::string& name) {
     rules.push_back({{"name", field_string(r.name)},
                      {"enabled", r.disabled.load(std::memory_order_relaxed) == 0},
                      {"hits", relaxed(r.hits)},
-                     {"fired", relaxed(r.fired)}});
+                     {"fired", relaxed(r.fired)},
+                     {"armed", relaxed(r.armed)},
+                     {"lifted", relaxed(r.lifted)}});
   }
 
   json processes = json::array();
@@ -377,8 +379,12 @@ std::string to_text(const Segment& s, const std::string& name, bool with_events)
   else out += "rules:\n";
   for (std::uint32_t i = 0; i < rule_count(s); ++i) {
     const RuleSlot& r = s.rules[i];
-    append_f(out, "\t%s hits=%" PRIu64 " fired=%" PRIu64 "%s\n", text_field(r.name).c_str(),
-             relaxed(r.hits), relaxed(r.fired),
+    // Only rules that arm sockets (inbound_loss, rate) ever count armed or lifted ones.
+    std::string armed;
+    if (relaxed(r.armed) || relaxed(r.lifted))
+      append_f(armed, " armed=%" PRIu64 " lifted=%" PRIu64, relaxed(r.armed), relaxed(r.lifted));
+    append_f(out, "\t%s hits=%" PRIu64 " fired=%" PRIu64 "%s%s\n", text_field(r.name).c_str(),
+             relaxed(r.hits), relaxed(r.fired), armed.c_str(),
              r.disabled.load(std::memory_order_relaxed) ? " (disabled)" : "");
   }
   if (with_events) {

@@ -194,6 +194,34 @@ TEST_CASE("do: inbound_loss keeps its fraction and the threshold the shim's filt
             .find("do inbound_loss=0.1") != std::string::npos);
 }
 
+TEST_CASE("do: rate paces TCP sockets, in bytes a second from the units written", "[filters][keys]") {
+  const Rule r = only_rule(R"("on": ["connect", "accept"], "match": {"protocol": "tcp"}, "do": {"rate": "1MiB/s"})");
+  CHECK(r.action.kind == ActionKind::kRate);
+  CHECK(r.action.rate == 1048576u);
+  CHECK(r.action.rate_text.view() == "1MiB/s");
+  CHECK_FALSE(r.action.skips_call());
+  CHECK(parse_rate("100B/s") == 100u);
+  CHECK(parse_rate("512 KiB/s") == 524288u);
+  CHECK(parse_rate("1.5MiB/s") == 1572864u);
+  CHECK(parse_rate("8kbit/s") == 1000u);
+  CHECK(parse_rate("8mbit/s") == 1000000u);
+  CHECK(parse_rate("4095MiB/s") == 4293918720u);
+  std::string why;
+  CHECK_FALSE(parse_rate("0MiB/s", &why));
+  CHECK(why == "must be at least 1 B/s, got \"0MiB/s\"");
+  CHECK_FALSE(parse_rate("1MB/s", &why));
+  CHECK(why == "unknown unit \"MB/s\" (known: B/s, KiB/s, MiB/s, kbit/s or mbit/s)");
+  CHECK_FALSE(parse_rate("fast", &why));
+  CHECK_FALSE(parse_rate("-1MiB/s"));
+  CHECK_FALSE(parse_rate("1e3B/s"));
+  CHECK_FALSE(parse_rate("4096MiB/s", &why));
+  CHECK(why == "too large (at most 4294967295 B/s)");
+  CHECK_FALSE(parse_rate("0.1B/s"));   // rounds to 0
+  CHECK(describe(load_table_text(R"({"rules": [{"name": "l", "on": "accept", "match": {"protocol": "tcp"},
+                                     "do": {"rate": "2mbit/s"}}]})", "t.json"))
+            .find("do rate=2mbit/s (250000 B/s)") != std::string::npos);
+}
+
 TEST_CASE("do: filter limits inbound_loss to the packets its tcpdump expression matches", "[filters][keys]") {
   test::register_expression_compiler();
   const Rule r = only_rule(R"("on": "bind", "match": {"protocol": "udp"},

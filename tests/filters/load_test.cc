@@ -252,7 +252,7 @@ TEST_CASE("missing required keys point at the object's opening brace", "[filters
         "r.json:2:3: rules[0]: missing required key \"on\"");
   CHECK(load_error(one_rule(R"("on": "send", "do": {})")) ==
         "r.json:2:37: rules[0].do: is empty: name an action (known: fail, delay_ms, jitter_ms, "
-        "hang_ms, short, reset, eagain, eintr, drop, duplicate, corrupt, inbound_loss, filter)");
+        "hang_ms, short, reset, eagain, eintr, drop, duplicate, corrupt, inbound_loss, filter, rate)");
   CHECK(load_error("\n  {\"seed\": 1}") == "r.json:2:3: missing required key \"rules\"");
 }
 

@@ -24,7 +24,7 @@ SCHEMA_CATCHES = [
     "corrupt-zero", "reset-on-udp", "reset-on-unix", "reset-without-protocol", "name-too-long",
     "glob-too-long", "inbound-loss-zero", "inbound-loss-over-one", "inbound-loss-not-number",
     "inbound-loss-on-unix", "inbound-loss-without-family", "inbound-loss-on-recv",
-    "filter-without-loss", "filter-empty",
+    "filter-without-loss", "filter-empty", "rate-malformed", "rate-on-udp", "rate-on-recv",
 ]
 
 

@@ -258,6 +258,29 @@ def run_shim(cmd, rules=None, options=(), timeout=20, input=None, keep=False, na
     return r
 
 
+def wait_file(path, timeout=20):
+    """The number a helper program wrote into path (it renames the file into place when done),
+    or None when none appeared within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path) as f:
+                return int(f.read())
+        time.sleep(0.01)
+    return None
+
+
+def json_result(label, r):
+    """The JSON document on the last line of r's stdout when r ended with status 0; else None,
+    with a failure and r's output shown."""
+    if r is None or r.rc != 0:
+        fail(f"{label}: exit status {r.rc if r else None}, want 0")
+        if r:
+            r.show()
+        return None
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def python_prog(name, *args):
     """argv of a helper program in progs/, run by Debian's python3 in isolated mode."""
     return [PYTHON, "-I", os.path.join(PROGS, name)] + [str(a) for a in args]

@@ -32,16 +32,6 @@ TCP_BYTES = 8 << 20
 TCPI_TOTAL_RETRANS = 100   # offset of tcpi_total_retrans in struct tcp_info (linux/tcp.h)
 
 
-def wait_file(path, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            with open(path) as f:
-                return int(f.read())
-        time.sleep(0.01)
-    return None
-
-
 def in_thread(fn):
     """Runs fn in a thread; returns a function that joins it (bounded) and gives fn's result."""
     out = {}
@@ -59,7 +49,7 @@ def udp_run(tmp, tag, rules):
     done_file = os.path.join(tmp, f"{tag}.done")
     receiver = in_thread(lambda: h.run_shim(h.python_prog("udp_count.py", port_file, done_file),
                                             rules=rules, timeout=80))
-    port = wait_file(port_file)
+    port = h.wait_file(port_file)
     if not h.check(port is not None, f"{tag}: the receiver never published its port"):
         open(done_file, "w").close()
         return receiver(), None
@@ -93,7 +83,7 @@ def udp_filter_run(tmp):
                             "do": {"inbound_loss": 1, "filter": f"udp src port {a}"}}]}
         receiver = in_thread(lambda: h.run_shim(h.python_prog("udp_count.py", port_file, done_file),
                                                 rules=rules, timeout=80))
-        port = wait_file(port_file)
+        port = h.wait_file(port_file)
         if port is None:
             open(done_file, "w").close()
             h.fail("filter: the receiver never published its port")
@@ -123,7 +113,7 @@ def tcp_run(tmp, tag, rules):
     port_file = os.path.join(tmp, f"{tag}.port")
     receiver = in_thread(lambda: h.run_shim(h.python_prog("tcp_sink.py", port_file), rules=rules,
                                             timeout=80))
-    port = wait_file(port_file)
+    port = h.wait_file(port_file)
     if not h.check(port is not None, f"{tag}: the receiver never published its port"):
         return receiver(), None, None
     payload = random.Random(15).randbytes(TCP_BYTES)

@@ -191,11 +191,17 @@ TEST_CASE("report json: sockets, sorted by cookie, every counter", "[report]") {
 TEST_CASE("report json: rules up to rule_count", "[report]") {
   const auto s = full_segment();
   const json rules = to_json(*s, "x")["rules"];
-  CHECK(rules == json::array({{{"name", "refuse-http"}, {"enabled", true}, {"hits", 3}, {"fired", 2}},
-                              {{"name", "drop-dns"}, {"enabled", true}, {"hits", 0}, {"fired", 0}}}));
+  CHECK(rules == json::array({{{"name", "refuse-http"}, {"enabled", true}, {"hits", 3}, {"fired", 2}, {"armed", 0}, {"lifted", 0}},
+                              {{"name", "drop-dns"}, {"enabled", true}, {"hits", 0}, {"fired", 0}, {"armed", 0}, {"lifted", 0}}}));
   s->rules[1].disabled.store(1);
   CHECK(to_json(*s, "x")["rules"][1]["enabled"] == false);
   CHECK(to_text(*s, "x").find("drop-dns hits=0 fired=0 (disabled)") != std::string::npos);
+  // inbound_loss rules' socket counts: in the text only once one is not 0.
+  s->rules[0].armed.store(2);
+  s->rules[0].lifted.store(1);
+  CHECK(to_text(*s, "x").find("\trefuse-http hits=3 fired=2 armed=2 lifted=1\n") != std::string::npos);
+  CHECK(to_json(*s, "x")["rules"][0]["armed"] == 2);
+  CHECK(to_json(*s, "x")["rules"][0]["lifted"] == 1);
 }
 
 TEST_CASE("report json: processes and their leaks", "[report]") {
