@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "filters/table.h"
 #include "shim/cookie.h"
 #include "shim/stats/layout.h"
 
@@ -18,6 +19,10 @@ struct KnownSocket {
   Cookie cookie = 0;
   ino_t ino = 0;   // the socket's inode: an fd number reused behind our back (close_range, an
                    // exec that closed CLOEXEC fds, dup2) no longer matches and is forgotten
+  // Server: accepted here; client: connected (or connecting) here. Rules' `role` and the service
+  // port of calls that name no address (shutdown, socket options) follow from it, as in the
+  // preload object's fd table.
+  filters::Role role = filters::Role::kUnknown;
 };
 
 struct Proc {

@@ -29,6 +29,7 @@ constexpr int kPollMs = 200;              // how often a quiet loop looks at the
 constexpr int kBurst = 64;                // notifications served per wake before the others get a look
 constexpr std::size_t kMaxWatches = 4096; // pending connects followed at once; beyond, uncounted
 constexpr std::int64_t kSweepNs = 1'000'000'000;
+constexpr stats::Counter kNoCounter = stats::kCounterCount;
 
 int pidfd_getfd(int pidfd, int fd) { return static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0)); }
 
@@ -149,8 +150,9 @@ struct Supervisor::Impl {
   }
 
   // The rule that fires on this call, if any, goes into the decision log; when its action fails
-  // the call, the call is answered with that errno and counted as `failed` plus one fault, and
-  // this returns true (the caller then must not perform the call).
+  // the call, the call is answered with that errno and counted as `failed` (kNoCounter for the
+  // calls the preload object counts no failure of: bind, shutdown, socket options) plus one
+  // fault, and this returns true (the caller then must not perform the call).
   bool injected(const seccomp_notif& n, pid_t tgid, filters::CallType t, const filters::SocketFacts& f, Cookie c,
                 stats::Counter failed, const sockaddr_storage* peer = nullptr, socklen_t peer_len = 0) {
     std::uint64_t hit = 0;
@@ -159,7 +161,7 @@ struct Supervisor::Impl {
     const int err = injected_errno(idx);
     log_event(n, tgid, t, idx, hit, c, err, peer, peer_len);
     if (!err) return false;
-    stats::add(slot(c), failed);
+    if (failed != kNoCounter) stats::add(slot(c), failed);
     stats::add(slot(c), stats::kFaultsInjected);
     ++counts.injected;
     answer(n.id, -1, err);
@@ -199,10 +201,21 @@ struct Supervisor::Impl {
   }
 
   void on_socket(const seccomp_notif& n, Proc& p);
+  // A connect on the program's fd succeeded or is under way: a client from now on.
+  static void became_client(Proc& p, int fd) {
+    if (auto k = p.fds.find(fd); k != p.fds.end()) k->second.role = filters::Role::kClient;
+  }
   void on_connect(const seccomp_notif& n, Proc& p);
   void on_close(const seccomp_notif& n, Proc& p);
   void on_accept(const seccomp_notif& n, Proc& p);
   void on_listen(const seccomp_notif& n, Proc& p);
+  void on_socketpair(const seccomp_notif& n, Proc& p);
+  void on_bind(const seccomp_notif& n, Proc& p);
+  void on_other(const seccomp_notif& n, Proc& p, filters::CallType t);
+  enum class Read : std::uint8_t { kOk, kPass, kGone };
+  Read read_sockaddr(const seccomp_notif& n, std::uint64_t addr, socklen_t len, sockaddr_storage& ss);
+  bool same_netns(pid_t tid);
+  int add_fd(std::uint64_t id, int fd, bool cloexec, bool send);
   bool accept_into(Proc& p, int dup, Cookie c, const AcceptCall& a, bool held);
   bool copy_peer(const AcceptCall& a, const sockaddr_storage& peer, socklen_t len);
   const KnownSocket* socket_at(Proc& p, int fd, int dup);
@@ -210,6 +223,8 @@ struct Supervisor::Impl {
     int fd = -1, dup = -1;
     Cookie cookie = 0;
     filters::SocketFacts facts;
+    sockaddr_storage shown{};   // for the decision log: the peer, else the local address
+    socklen_t shown_len = 0;
   };
   bool local_socket(const seccomp_notif& n, Proc& p, Local& out);
   void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
@@ -228,9 +243,7 @@ void Supervisor::Impl::on_socket(const seccomp_notif& n, Proc& p) {
   const int type_flags = static_cast<int>(n.data.args[1]);
   const int type = type_flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   const int protocol = static_cast<int>(n.data.args[2]);
-  struct stat ns {};
-  const std::string ns_path = "/proc/" + std::to_string(n.pid) + "/ns/net";
-  if (stat(ns_path.c_str(), &ns) != 0 || ns.st_ino != netns) return pass(n.id);
+  if (!same_netns(static_cast<pid_t>(n.pid))) return pass(n.id);
   Cookie cookie = make_cookie(family, type, normal_protocol(family, type, protocol));
   filters::SocketFacts f;
   f.family = family;
@@ -248,14 +261,7 @@ void Supervisor::Impl::on_socket(const seccomp_notif& n, Proc& p) {
   socklen_t len = sizeof kernel_protocol;
   if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &kernel_protocol, &len) == 0) cookie = make_cookie(family, type, kernel_protocol);
   const ino_t ino = inode_of(s);
-  seccomp_notif_addfd add{};
-  add.id = n.id;
-  add.flags = SECCOMP_ADDFD_FLAG_SEND;
-  add.srcfd = static_cast<std::uint32_t>(s);
-  add.newfd_flags = (type_flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0;
-  int fd = -1;
-  for (int i = 0; i < 8 && (fd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add)) < 0 && errno == EINTR; ++i) {
-  }
+  const int fd = add_fd(n.id, s, type_flags & SOCK_CLOEXEC, true);
   const int e = errno;
   close(s);
   ++counts.performed;
@@ -272,6 +278,155 @@ void Supervisor::Impl::on_socket(const seccomp_notif& n, Proc& p) {
   }
   stats::add(slot(cookie), stats::kOpened);
   p.fds[fd] = KnownSocket{cookie, ino};
+}
+
+bool Supervisor::Impl::same_netns(pid_t tid) {
+  struct stat ns {};
+  const std::string ns_path = "/proc/" + std::to_string(tid) + "/ns/net";
+  return stat(ns_path.c_str(), &ns) == 0 && ns.st_ino == netns;
+}
+
+// Installs our fd in the program (SECCOMP_IOCTL_NOTIF_ADDFD): its number there, or -1 with
+// errno (ENOENT: the caller is gone or was interrupted). send: that also answers the call with
+// the number, in one step.
+int Supervisor::Impl::add_fd(std::uint64_t id, int fd, bool cloexec, bool send) {
+  seccomp_notif_addfd add{};
+  add.id = id;
+  add.flags = send ? SECCOMP_ADDFD_FLAG_SEND : 0;
+  add.srcfd = static_cast<std::uint32_t>(fd);
+  add.newfd_flags = cloexec ? O_CLOEXEC : 0;
+  int got = -1;
+  // EINTR: a signal `sockshim run` forwards; the call must not be left unanswered for it.
+  for (int i = 0; i < 8 && (got = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add)) < 0 && errno == EINTR; ++i) {
+  }
+  return got;
+}
+
+// The sockaddr a connect or bind names, read from the program's memory (process_vm_readv) and
+// trusted only after SECCOMP_IOCTL_NOTIF_ID_VALID says the call still waits: the thread may have
+// been killed and its number reused by another process meanwhile. kPass: let the kernel answer
+// (a length it refuses, memory it faults on).
+Supervisor::Impl::Read Supervisor::Impl::read_sockaddr(const seccomp_notif& n, std::uint64_t addr, socklen_t len,
+                                                       sockaddr_storage& ss) {
+  if (len < sizeof(sa_family_t) || len > sizeof ss) return Read::kPass;   // the kernel's EINVAL
+  iovec local{&ss, len};
+  iovec remote{reinterpret_cast<void*>(addr), len};
+  if (process_vm_readv(static_cast<pid_t>(n.pid), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(len))
+    return Read::kPass;
+  if (!valid(n.id)) return Read::kGone;
+  return Read::kOk;
+}
+
+// socketpair(family, type, protocol, sv): made here, both ends installed with ADDFD (without
+// FLAG_SEND: the call's answer is 0, not an fd), their numbers written to sv, then answered 0.
+// Counted as the preload object counts it: 2 opened (or open_failed) under the cookie of the
+// kernel's protocol; their closes count like any socket the supervisor made.
+void Supervisor::Impl::on_socketpair(const seccomp_notif& n, Proc& p) {
+  const int family = static_cast<int>(n.data.args[0]);
+  const int type_flags = static_cast<int>(n.data.args[1]);
+  const int type = type_flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int protocol = static_cast<int>(n.data.args[2]);
+  const std::uint64_t sv = n.data.args[3];
+  if (!same_netns(static_cast<pid_t>(n.pid))) return pass(n.id);
+  Cookie cookie = make_cookie(family, type, normal_protocol(family, type, protocol));
+  filters::SocketFacts f;
+  f.family = family;
+  f.type = type;
+  f.protocol = normal_protocol(family, type, protocol);
+  if (injected(n, p.tgid, filters::CallType::kSocket, f, cookie, stats::kOpenFailed)) return;
+  // sv must take the numbers before anything is installed: the kernel copies them out before it
+  // installs its fds, so a bad pointer leaves the program none, and ADDFD cannot be taken back.
+  // Reading the two ints and writing them back unchanged proves both ways.
+  int old[2] = {-1, -1};
+  iovec mine{old, sizeof old};
+  iovec theirs{reinterpret_cast<void*>(sv), sizeof old};
+  const auto tid = static_cast<pid_t>(n.pid);
+  if (process_vm_readv(tid, &mine, 1, &theirs, 1, 0) != static_cast<ssize_t>(sizeof old) ||
+      process_vm_writev(tid, &mine, 1, &theirs, 1, 0) != static_cast<ssize_t>(sizeof old)) {
+    if (!valid(n.id)) return void(++counts.gone);
+    stats::add(slot(cookie), stats::kOpenFailed);
+    return answer(n.id, -1, EFAULT);
+  }
+  int s[2] = {-1, -1};
+  ++counts.performed;
+  if (::socketpair(family, type_flags | SOCK_CLOEXEC, protocol, s) != 0) {
+    const int e = errno;
+    stats::add(slot(cookie), stats::kOpenFailed);
+    return answer(n.id, -1, e);
+  }
+  int kernel_protocol = 0;
+  socklen_t len = sizeof kernel_protocol;
+  if (getsockopt(s[0], SOL_SOCKET, SO_PROTOCOL, &kernel_protocol, &len) == 0) cookie = make_cookie(family, type, kernel_protocol);
+  const ino_t ino[2] = {inode_of(s[0]), inode_of(s[1])};
+  int fds[2] = {-1, -1};
+  int e = 0;
+  for (int i = 0; i < 2 && e == 0; ++i)
+    if ((fds[i] = add_fd(n.id, s[i], type_flags & SOCK_CLOEXEC, false)) < 0) e = errno;
+  close(s[0]);
+  close(s[1]);
+  // A failure after the first was installed (EMFILE at the program's limit, or a signal in
+  // between: ENOENT) leaves that one open in the program, unknown to it: the kernel reserves both
+  // numbers first, ADDFD installs one at a time and nothing here can close a program's fd.
+  if (fds[0] >= 0) p.fds[fds[0]] = KnownSocket{cookie, ino[0]};
+  if (e == ENOENT) return void(++counts.gone);
+  if (e != 0) {
+    stats::add(slot(cookie), stats::kOpenFailed);
+    return answer(n.id, -1, e);
+  }
+  p.fds[fds[1]] = KnownSocket{cookie, ino[1]};
+  iovec numbers{fds, sizeof fds};
+  if (process_vm_writev(tid, &numbers, 1, &theirs, 1, 0) != static_cast<ssize_t>(sizeof fds)) {
+    stats::add(slot(cookie), stats::kOpenFailed);
+    return answer(n.id, -1, EFAULT);   // unmapped meanwhile by another thread: the pair leaks there
+  }
+  stats::add(slot(cookie), stats::kOpened);
+  stats::add(slot(cookie), stats::kOpened);
+  answer(n.id, 0, 0);
+}
+
+// bind(fd, addr, len), notified only when a rule is on bind: nothing is counted for it but the
+// rule's hits and fault, as in the preload object. An inet bind runs here on a duplicate with
+// exactly the bytes the rules saw (with the supervisor's privileges, as socket() does: a port
+// below 1024 needs them here). Any other family is passed through: a unix path is resolved in
+// the program's working directory and mount namespace, with its umask.
+void Supervisor::Impl::on_bind(const seccomp_notif& n, Proc& p) {
+  sockaddr_storage ss{};
+  const auto len = static_cast<socklen_t>(n.data.args[2]);
+  if (const Read r = read_sockaddr(n, n.data.args[1], len, ss); r != Read::kOk)
+    return r == Read::kGone ? void(++counts.gone) : pass(n.id);
+  Local l;
+  if (!local_socket(n, p, l)) return pass(n.id);
+  l.facts.local_port = l.facts.service_port = port_of(ss);
+  to_address(reinterpret_cast<const sockaddr*>(&ss), len, l.facts.local);
+  if (injected(n, p.tgid, filters::CallType::kBind, l.facts, l.cookie, kNoCounter, &ss, len)) {
+    close(l.dup);
+    return;
+  }
+  if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
+    close(l.dup);
+    return pass(n.id);
+  }
+  const int r = ::bind(l.dup, reinterpret_cast<const sockaddr*>(&ss), len);
+  const int e = errno;
+  close(l.dup);
+  ++counts.performed;
+  answer(n.id, 0, r == 0 ? 0 : e);
+}
+
+// shutdown, getsockopt, setsockopt, notified only when a rule is on their call type: the rule
+// decides (a fail, eagain or eintr answers without the call running), then CONTINUE, so the
+// call is the kernel's own: nothing is counted for them, as in the preload object, and the
+// option bytes never need copying. The socket options' level and name are matched on.
+void Supervisor::Impl::on_other(const seccomp_notif& n, Proc& p, filters::CallType t) {
+  Local l;
+  if (!local_socket(n, p, l)) return pass(n.id);
+  if (t == filters::CallType::kGetsockopt || t == filters::CallType::kSetsockopt) {
+    l.facts.level = static_cast<int>(n.data.args[1]);
+    l.facts.option = static_cast<int>(n.data.args[2]);
+  }
+  const bool done = injected(n, p.tgid, t, l.facts, l.cookie, kNoCounter, l.shown_len ? &l.shown : nullptr, l.shown_len);
+  close(l.dup);
+  if (!done) pass(n.id);
 }
 
 // The socket at the program's fd (dup is our duplicate of it): the entry we keep, or a new one
@@ -297,11 +452,8 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
   const int fd = static_cast<int>(n.data.args[0]);
   const auto len = static_cast<socklen_t>(n.data.args[2]);
   sockaddr_storage ss{};
-  if (len < sizeof(sa_family_t) || len > sizeof ss) return pass(n.id);   // the kernel's EINVAL
-  iovec local{&ss, len};
-  iovec remote{reinterpret_cast<void*>(n.data.args[1]), len};
-  if (process_vm_readv(n.pid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(len)) return pass(n.id);
-  if (!valid(n.id)) return void(++counts.gone);
+  if (const Read r = read_sockaddr(n, n.data.args[1], len, ss); r != Read::kOk)
+    return r == Read::kGone ? void(++counts.gone) : pass(n.id);
   const int dup = pidfd_getfd(p.pidfd, fd);
   if (dup < 0) return pass(n.id);   // EBADF and friends: the kernel says it to the program
   const KnownSocket* known = socket_at(p, fd, dup);
@@ -328,6 +480,7 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
     const int e = errno;
     close(dup);
     ++counts.performed;
+    if (r == 0) became_client(p, fd);
     stats::add(slot(c), r == 0 ? stats::kConnected : stats::kConnectFailed);
     return answer(n.id, 0, r == 0 ? 0 : e);
   }
@@ -354,6 +507,7 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
   // EALREADY on a blocking socket: the program's connect was restarted after a signal while we
   // held it; it waits for the same connection.
   const bool pending = r != 0 && (e == EINPROGRESS || (blocking && e == EALREADY));
+  if (r == 0 || pending) became_client(p, static_cast<int>(n.data.args[0]));
   if (pending && watches.size() < kMaxWatches) {
     watches.push_back(Watch{Watch::Kind::kConnect, dup, p.tgid, static_cast<int>(n.data.args[0]), c, blocking, n.id, {}});
     if (!blocking) {
@@ -438,10 +592,25 @@ bool Supervisor::Impl::local_socket(const seccomp_notif& n, Proc& p, Local& out)
   out.facts.family = cookie_family(out.cookie);
   out.facts.type = cookie_type(out.cookie);
   out.facts.protocol = cookie_protocol(out.cookie);
+  out.facts.role = known->role;
   sockaddr_storage local{};
   socklen_t len = sizeof local;
-  if (getsockname(out.dup, reinterpret_cast<sockaddr*>(&local), &len) == 0)
-    out.facts.local_port = out.facts.service_port = port_of(local);
+  if (getsockname(out.dup, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+    const int port = port_of(local);
+    if (port > 0) out.facts.local_port = out.facts.service_port = port;
+    out.shown = local;
+    out.shown_len = len;
+  }
+  // A client's service is its peer's port (the preload object's ports_of); a listening or
+  // accepted socket's is its own.
+  sockaddr_storage peer{};
+  len = sizeof peer;
+  if (getpeername(out.dup, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+    out.facts.peer_port = port_of(peer);
+    if (known->role != filters::Role::kServer && out.facts.peer_port > 0) out.facts.service_port = out.facts.peer_port;
+    out.shown = peer;
+    out.shown_len = len;
+  }
   return true;
 }
 
@@ -532,14 +701,7 @@ bool Supervisor::Impl::accept_into(Proc& p, int dup, Cookie c, const AcceptCall&
     return true;
   }
   const ino_t ino = inode_of(s);
-  seccomp_notif_addfd add{};
-  add.id = a.id;
-  add.flags = SECCOMP_ADDFD_FLAG_SEND;
-  add.srcfd = static_cast<std::uint32_t>(s);
-  add.newfd_flags = (a.flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0;
-  int fd = -1;
-  for (int i = 0; i < 8 && (fd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add)) < 0 && errno == EINTR; ++i) {
-  }
+  const int fd = add_fd(a.id, s, a.flags & SOCK_CLOEXEC, true);
   const int add_errno = errno;
   close(s);
   if (fd < 0) {
@@ -547,7 +709,7 @@ bool Supervisor::Impl::accept_into(Proc& p, int dup, Cookie c, const AcceptCall&
     return true;
   }
   stats::add(slot(c), stats::kAccepted);
-  p.fds[fd] = KnownSocket{c, ino};
+  p.fds[fd] = KnownSocket{c, ino, filters::Role::kServer};
   return true;
 }
 
@@ -565,6 +727,11 @@ void Supervisor::Impl::serve_one() {
     case SYS_listen: return on_listen(*n, *p);
     case SYS_accept:
     case SYS_accept4: return on_accept(*n, *p);
+    case SYS_socketpair: return on_socketpair(*n, *p);
+    case SYS_bind: return on_bind(*n, *p);
+    case SYS_shutdown: return on_other(*n, *p, filters::CallType::kShutdown);
+    case SYS_getsockopt: return on_other(*n, *p, filters::CallType::kGetsockopt);
+    case SYS_setsockopt: return on_other(*n, *p, filters::CallType::kSetsockopt);
     default: return pass(n->id);   // the filter sends nothing else
   }
 }

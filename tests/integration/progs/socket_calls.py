@@ -1,0 +1,52 @@
+"""Makes each of the socket calls seccomp mode's second slice intercepts, on sockets it made
+itself over loopback, and prints what each call returned (an errno name when it failed), so two
+runs of it can be compared line by line: socketpair (a stream pair that carries a byte, a datagram
+pair), setsockopt and getsockopt, bind, listen, connect, accept, shutdown, close.
+"""
+import errno
+import socket
+
+
+def attempt(label, fn):
+    try:
+        got = fn()
+        print(label, "ok" if got is None or isinstance(got, (socket.socket, tuple)) else got)
+    except OSError as e:
+        print(label, errno.errorcode.get(e.errno, e.errno))
+
+
+a, b = socket.socketpair()
+a.sendall(b"x")
+print("socketpair carries", b.recv(1))
+a.close()
+b.close()
+
+
+def dgram_pair():
+    for s in socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM):
+        s.close()
+
+
+attempt("socketpair dgram", dgram_pair)
+
+srv = socket.socket()
+attempt("setsockopt SO_REUSEADDR", lambda: srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1))
+attempt("bind", lambda: srv.bind(("127.0.0.1", 0)))
+srv.listen(4)
+port = srv.getsockname()[1]
+other = socket.socket()
+attempt("bind taken port", lambda: other.bind(("127.0.0.1", port)))
+other.close()
+
+c = socket.socket()
+attempt("setsockopt TCP_NODELAY", lambda: c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1))
+c.connect(("127.0.0.1", port))
+x, _ = srv.accept()
+attempt("getsockopt SO_ERROR", lambda: c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+attempt("getsockopt SO_TYPE", lambda: c.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE))
+attempt("shutdown client", lambda: c.shutdown(socket.SHUT_WR))
+print("server reads", x.recv(1))
+attempt("shutdown server", lambda: x.shutdown(socket.SHUT_RDWR))
+attempt("shutdown server again", lambda: x.shutdown(socket.SHUT_RDWR))
+for s in (c, x, srv):
+    s.close()
