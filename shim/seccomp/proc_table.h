@@ -23,6 +23,10 @@ struct KnownSocket {
   // port of calls that name no address (shutdown, socket options) follow from it, as in the
   // preload object's fd table.
   filters::Role role = filters::Role::kUnknown;
+  // An interrupted blocking connect on it ended and was counted (with the connect_pending of the
+  // EINTR the program may have seen): the program's next connect learns that outcome and is not
+  // counted again (shim/seccomp/supervisor.cc, Watch).
+  bool settled = false;
 };
 
 struct Proc {

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <unordered_map>
 #include <vector>
 
 #include "shim/cookie.h"
@@ -69,6 +70,13 @@ struct AcceptCall {
 // Connect: held means the program's blocking connect waits for our answer (notification `id`);
 // otherwise the program got EINPROGRESS and we only count. Accept: always held, answered when a
 // connection is queued (a blocking listener; a non-blocking one is answered at once).
+//
+// A signal invalidates a held call's notification (the kernel ends the wait with ERESTARTSYS:
+// EINTR for a handler without SA_RESTART, else the call is made again, a new notification). A
+// held accept is then dropped: no connection is taken for nobody. A held connect's attempt goes
+// on in the kernel either way, so it becomes `interrupted`: followed without an answer and, since
+// the program may have seen EINTR, counted connect_pending plus its outcome when that is known,
+// unless the program's connect comes again first (a restart: connect_again takes it over).
 struct Watch {
   enum class Kind : std::uint8_t { kConnect, kAccept };
   Kind kind = Kind::kConnect;
@@ -79,6 +87,9 @@ struct Watch {
   bool held = false;
   std::uint64_t id = 0;
   AcceptCall accept{};
+  ino_t ino = 0;              // the socket's, so a later connect on the same fd finds this one
+  bool interrupted = false;   // a held connect whose caller left: nothing counted yet
+  std::uint64_t serial = 0;   // names the watch across a round of the serve loop
   short events() const { return kind == Kind::kAccept ? POLLIN : POLLOUT; }
 };
 
@@ -91,6 +102,7 @@ struct Supervisor::Impl {
   ProcTable procs;
   SupervisorCounts counts;
   std::vector<Watch> watches;
+  std::uint64_t next_serial = 1;
   std::vector<std::byte> req_buf, resp_buf;
   ino_t netns = own_netns();
 
@@ -230,7 +242,14 @@ struct Supervisor::Impl {
   void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
   void resolve(Watch& w, bool now);
   void serve_one();
-  void serve_watches(const std::vector<pollfd>& fds, std::size_t first);
+  void serve_watches(const std::vector<pollfd>& fds, std::size_t first, const std::vector<std::uint64_t>& polled);
+  Watch* following(pid_t tgid, int fd, ino_t ino);
+  void settle(const Watch& w);
+  void connect_again(const seccomp_notif& n, Watch& prior, bool blocking, int r, int e);
+  void add_watch(Watch w) {
+    w.serial = next_serial++;
+    watches.push_back(w);
+  }
   void drop_finished();
 };
 
@@ -495,6 +514,8 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
 // call is held until then and answered with the outcome, as the kernel's own wait would.
 void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss,
                                       socklen_t len) {
+  const int fd = static_cast<int>(n.data.args[0]);
+  const ino_t ino = inode_of(dup);
   const int flags = fcntl(dup, F_GETFL);
   const bool blocking = flags >= 0 && !(flags & O_NONBLOCK);
   // The flag is the open file's, shared with the program: set only for the one call. A second
@@ -504,12 +525,24 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
   const int e = errno;
   if (blocking) fcntl(dup, F_SETFL, flags);
   ++counts.performed;
-  // EALREADY on a blocking socket: the program's connect was restarted after a signal while we
-  // held it; it waits for the same connection.
+  const bool in_progress = r != 0 && (e == EINPROGRESS || e == EALREADY);
+  if (r == 0 || in_progress) became_client(p, fd);
+  if (Watch* prior = following(p.tgid, fd, ino)) {
+    close(dup);
+    return connect_again(n, *prior, blocking, r, e);
+  }
+  // The outcome of an interrupted connect that resolve() counted already: this connect (a restart
+  // that came late, or the program asking again) learns it, and is not counted twice.
+  if (auto k = p.fds.find(fd); k != p.fds.end() && k->second.ino == ino && k->second.settled && !in_progress) {
+    k->second.settled = false;
+    close(dup);
+    return answer(n.id, 0, r == 0 ? 0 : e);
+  }
+  // EALREADY on a blocking socket: a connect started before we knew the socket (or one we
+  // stopped following) is still under way; the program's call waits for it.
   const bool pending = r != 0 && (e == EINPROGRESS || (blocking && e == EALREADY));
-  if (r == 0 || pending) became_client(p, static_cast<int>(n.data.args[0]));
   if (pending && watches.size() < kMaxWatches) {
-    watches.push_back(Watch{Watch::Kind::kConnect, dup, p.tgid, static_cast<int>(n.data.args[0]), c, blocking, n.id, {}});
+    add_watch(Watch{Watch::Kind::kConnect, dup, p.tgid, fd, c, blocking, n.id, {}, ino});
     if (!blocking) {
       stats::add(slot(c), stats::kConnectPending);
       answer(n.id, -1, e);
@@ -520,7 +553,39 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
   if (pending && blocking) return pass(n.id);   // too many to follow: the kernel waits instead
   if (r == 0) stats::add(slot(c), stats::kConnected);
   else if (e == EINPROGRESS) stats::add(slot(c), stats::kConnectPending), ++counts.unresolved;
-  else stats::add(slot(c), stats::kConnectFailed);
+  else if (e != EALREADY && e != EINTR) stats::add(slot(c), stats::kConnectFailed);   // as the preload object
+  answer(n.id, 0, r == 0 ? 0 : e);
+}
+
+// The connect we follow on this socket of process tgid, if any.
+Watch* Supervisor::Impl::following(pid_t tgid, int fd, ino_t ino) {
+  for (Watch& w : watches)
+    if (w.kind == Watch::Kind::kConnect && w.dup >= 0 && w.tgid == tgid && w.fd == fd && w.ino == ino) return &w;
+  return nullptr;
+}
+
+// A connect on a socket whose earlier connect we follow (r, e: what it gave on our duplicate): a
+// blocking call restarted after a signal (SA_RESTART, or SIGSTOP and SIGCONT) or the program
+// asking again after EINPROGRESS or EINTR. It is the same attempt as the kernel sees it: one
+// outcome is counted, when it is known; the restart of an interrupted call, which the program
+// never saw, counts no connect_pending.
+void Supervisor::Impl::connect_again(const seccomp_notif& n, Watch& prior, bool blocking, int r, int e) {
+  const bool in_progress = r != 0 && (e == EINPROGRESS || e == EALREADY);
+  const bool other_waits = prior.held && valid(prior.id);   // another thread's blocking connect
+  if (in_progress) {
+    if (!blocking) return answer(n.id, -1, e);   // EALREADY; nothing new to count
+    if (other_waits) return pass(n.id);          // the kernel makes it wait for the same attempt
+    prior.held = true;                           // the restarted call waits for our answer
+    prior.interrupted = false;
+    prior.id = n.id;
+    return;
+  }
+  const bool ok = r == 0 || e == EISCONN;
+  stats::add(slot(prior.cookie), ok ? stats::kConnected : stats::kConnectFailed);
+  if (other_waits) answer(prior.id, 0, ok ? 0 : e);
+  close(prior.dup);
+  prior.dup = -1;
+  std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
   answer(n.id, 0, r == 0 ? 0 : e);
 }
 
@@ -536,14 +601,24 @@ void Supervisor::Impl::resolve(Watch& w, bool now) {
     stats::add(slot(w.cookie), err == 0 ? stats::kConnected : stats::kConnectFailed);
     answer(w.id, 0, err);
   } else {
+    // The EINTR an interrupted call's program saw counts as the preload object counts it.
+    if (w.interrupted) stats::add(slot(w.cookie), stats::kConnectPending);
     sockaddr_storage peer{};
     socklen_t l = sizeof peer;
     if (getpeername(w.dup, reinterpret_cast<sockaddr*>(&peer), &l) == 0) stats::add(slot(w.cookie), stats::kConnected);
     else if (!now) stats::add(slot(w.cookie), stats::kConnectFailed);
     else ++counts.unresolved;
+    if (w.interrupted && !now) settle(w);
   }
   close(w.dup);
   w.dup = -1;
+}
+
+// An interrupted connect's outcome was counted: the program's next connect on that socket only
+// learns it (shim/seccomp/proc_table.h, KnownSocket::settled).
+void Supervisor::Impl::settle(const Watch& w) {
+  if (Proc* p = procs.find(w.tgid))
+    if (auto k = p->fds.find(w.fd); k != p->fds.end() && k->second.ino == w.ino) k->second.settled = true;
 }
 
 // close(fd): counted for a socket we know, when the fd still holds that socket; always CONTINUE,
@@ -555,9 +630,15 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
   if (known == p.fds.end()) return pass(n.id);
   const KnownSocket k = known->second;
   p.fds.erase(known);
-  // A held accept keeps waiting, as the kernel's blocked accept keeps its reference to the file.
-  for (Watch& w : watches)
-    if (w.kind == Watch::Kind::kConnect && w.dup >= 0 && w.tgid == p.tgid && w.fd == fd && !w.held) resolve(w, true);
+  // A held accept keeps waiting, as the kernel's blocked accept keeps its reference to the file;
+  // so does another thread's held connect. A held connect whose caller left (the EINTR of a
+  // signal, not noticed yet) is decided now, as an interrupted one.
+  for (Watch& w : watches) {
+    if (w.kind != Watch::Kind::kConnect || w.dup < 0 || w.tgid != p.tgid || w.fd != fd) continue;
+    if (w.held && valid(w.id)) continue;
+    if (w.held) w.held = false, w.interrupted = true;
+    resolve(w, true);
+  }
   std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
   const int dup = pidfd_getfd(p.pidfd, fd);
   const bool same = dup >= 0 && inode_of(dup) == k.ino;
@@ -636,7 +717,7 @@ void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
       close(dup);
       return pass(n.id);   // too many to follow: the kernel waits instead, uncounted
     }
-    watches.push_back(Watch{Watch::Kind::kAccept, dup, p.tgid, fd, c, true, n.id, a});
+    add_watch(Watch{Watch::Kind::kAccept, dup, p.tgid, fd, c, true, n.id, a, inode_of(dup)});
     return;
   }
   accept_into(p, dup, c, a, false);
@@ -736,11 +817,22 @@ void Supervisor::Impl::serve_one() {
   }
 }
 
-void Supervisor::Impl::serve_watches(const std::vector<pollfd>& fds, std::size_t first) {
+// fds[first..] were polled for the watches named in `polled` (serials); serving notifications
+// since may have ended some of them and added others.
+void Supervisor::Impl::serve_watches(const std::vector<pollfd>& fds, std::size_t first,
+                                     const std::vector<std::uint64_t>& polled) {
+  std::unordered_map<std::uint64_t, std::size_t> at;
+  for (std::size_t i = 0; i < watches.size(); ++i) at[watches[i].serial] = i;
   for (std::size_t i = first; i < fds.size(); ++i) {
     if (!fds[i].revents) continue;
-    Watch& w = watches[i - first];
+    const auto found = at.find(polled[i - first]);
+    if (found == at.end()) continue;
+    Watch& w = watches[found->second];
+    if (w.dup < 0) continue;
     if (w.kind == Watch::Kind::kConnect) {
+      // Its caller left (a signal without restart, or one whose restart has not come yet): the
+      // outcome is only counted, SO_ERROR stays the program's.
+      if (w.held && !valid(w.id)) w.held = false, w.interrupted = true;
       resolve(w, false);
       continue;
     }
@@ -755,14 +847,20 @@ void Supervisor::Impl::serve_watches(const std::vector<pollfd>& fds, std::size_t
   std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
 }
 
-// Connects of processes that ended, or held calls whose caller left (killed, or interrupted by a
-// signal without restart): nobody waits for them; drop our duplicates, which would otherwise
-// keep the connection attempt alive.
+// Watches of processes that ended: nobody waits for them; drop our duplicates, which would
+// otherwise keep the connection attempt (or the listening socket) alive. Held calls whose caller
+// left (killed, or interrupted by a signal): an accept is dropped; a connect, whose attempt goes
+// on in the program's socket, is followed as interrupted (Watch).
 void Supervisor::Impl::drop_finished() {
   procs.sweep();
   for (Watch& w : watches) {
-    const bool gone = w.held ? !valid(w.kind == Watch::Kind::kAccept ? w.accept.id : w.id) : !procs.has(w.tgid);
-    if (gone) {
+    const bool process_gone = !procs.has(w.tgid);
+    const bool caller_gone = w.held && !valid(w.kind == Watch::Kind::kAccept ? w.accept.id : w.id);
+    if (!process_gone && caller_gone && w.kind == Watch::Kind::kConnect) {
+      w.held = false;
+      w.interrupted = true;
+    } else if (process_gone || caller_gone) {
+      if (w.interrupted) stats::add(slot(w.cookie), stats::kConnectPending);   // the EINTR it saw
       close(w.dup);
       w.dup = -1;
       ++counts.unresolved;
@@ -789,16 +887,21 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
   bool listening = true;
   std::int64_t next_sweep = stats::monotonic_ns() + kSweepNs;
   std::vector<pollfd> fds;
+  std::vector<std::uint64_t> polled;
   for (;;) {
     fds.clear();
+    polled.clear();
     fds.push_back({child, POLLIN, 0});
     fds.push_back({listening ? s.listener : -1, POLLIN, 0});
-    for (const Watch& w : s.watches) fds.push_back({w.dup, w.events(), 0});
+    for (const Watch& w : s.watches) {
+      fds.push_back({w.dup, w.events(), 0});
+      polled.push_back(w.serial);
+    }
     const int n = poll(fds.data(), fds.size(), kPollMs);
     if (n < 0 && errno != EINTR) break;
-    // Watches first: fds[2..] are the watches as they were at poll; serving notifications
-    // adds and removes some.
-    if (n > 0) s.serve_watches(fds, 2);
+    // Notifications first: a held connect restarted after a signal is then taken over by its
+    // new notification (connect_again) before its socket's readiness could count it as
+    // interrupted.
     if (n > 0 && (fds[1].revents & POLLIN)) {
       for (int i = 0; i < kBurst; ++i) {
         s.serve_one();
@@ -808,6 +911,7 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
     } else if (n > 0 && (fds[1].revents & (POLLHUP | POLLERR))) {
       listening = false;   // every filtered process is gone
     }
+    if (n > 0) s.serve_watches(fds, 2, polled);
     if (stats::monotonic_ns() >= next_sweep) {
       s.drop_finished();
       next_sweep = stats::monotonic_ns() + kSweepNs;

@@ -1,0 +1,155 @@
+// A blocking call held while a signal arrives, for test_seccomp_signals.py. Prints what the
+// program saw, so a run under `sockshim run` can be compared with a plain one:
+//   held_call connect HOST PORT restart|interrupt   a blocking connect (to an address that does
+//                                                   not answer, in the test's network namespace)
+//   held_call accept restart|interrupt              a blocking accept on 127.0.0.1 (port printed)
+//   held_call kill-held                             a child held in accept is killed; then the
+//                                                   parent's own socket calls must still be served
+// SIGUSR1's handler is installed with SA_RESTART or without. "ready PID" comes just before the
+// call; after it, each mode waits for a line on stdin before it ends, so the test can look at
+// the supervisor's descriptors while the program is still there. Every wait is bounded.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t signals;
+
+static void on_usr1(int sig) {
+  (void)sig;
+  ++signals;
+}
+
+static void handler(int restart) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr1;
+  sa.sa_flags = restart ? SA_RESTART : 0;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, NULL);
+}
+
+static const char* outcome(int r) { return r >= 0 ? "ok" : strerrorname_np(errno); }
+
+static void wait_line(void) {
+  char line[64];
+  if (!fgets(line, sizeof line, stdin)) return;
+}
+
+static int listener(int* port) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t n = sizeof a;
+  if (l < 0 || bind(l, (struct sockaddr*)&a, sizeof a) != 0 || listen(l, 4) != 0 ||
+      getsockname(l, (struct sockaddr*)&a, &n) != 0) {
+    perror("listener");
+    exit(2);
+  }
+  *port = ntohs(a.sin_port);
+  return l;
+}
+
+// Until /proc/PID/syscall names accept or accept4 (the child is in the call), at most 5 s.
+static int in_accept(pid_t pid) {
+  char path[64], buf[64];
+  snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+  for (int i = 0; i < 500; ++i) {
+    FILE* f = fopen(path, "r");
+    if (f) {
+      const int got = fgets(buf, sizeof buf, f) != NULL;
+      fclose(f);
+      if (got && (strncmp(buf, "43 ", 3) == 0 || strncmp(buf, "288 ", 4) == 0)) return 1;
+    }
+    usleep(10000);
+  }
+  return 0;
+}
+
+static int do_connect(const char* host, int port) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+  inet_pton(AF_INET, host, &a.sin_addr);
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  printf("ready %d\n", (int)getpid());
+  fflush(stdout);
+  const int r = connect(s, (struct sockaddr*)&a, sizeof a);
+  printf("connect: %s\nsignals: %d\n", outcome(r), (int)signals);
+  close(s);
+  printf("closed\n");
+  fflush(stdout);
+  wait_line();
+  return 0;
+}
+
+static int do_accept(void) {
+  int port = 0;
+  const int l = listener(&port);
+  printf("port %d\nready %d\n", port, (int)getpid());
+  fflush(stdout);
+  int s = accept(l, NULL, NULL);
+  printf("accept: %s\nsignals: %d\n", outcome(s), (int)signals);
+  fflush(stdout);
+  if (s < 0) {
+    // The test connects now: the connection must still be queued for this second accept.
+    wait_line();
+    s = accept(l, NULL, NULL);
+    printf("accept again: %s\n", outcome(s));
+  }
+  if (s >= 0) close(s);
+  close(l);
+  printf("closed\n");
+  fflush(stdout);
+  wait_line();
+  return 0;
+}
+
+static int do_kill_held(void) {
+  int port = 0;
+  const int l = listener(&port);
+  const pid_t child = fork();
+  if (child == 0) {
+    accept(l, NULL, NULL);   // held until killed
+    _exit(1);
+  }
+  const int held = in_accept(child);
+  kill(child, SIGKILL);
+  int st = 0;
+  waitpid(child, &st, 0);
+  printf("child held: %d, killed: %d\n", held, WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  // The supervisor must go on serving: a connection to our own listener, accepted here.
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  const int c = socket(AF_INET, SOCK_STREAM, 0);
+  const int r = connect(c, (struct sockaddr*)&a, sizeof a);
+  printf("connect after kill: %s\n", outcome(r));
+  const int s = accept(l, NULL, NULL);
+  printf("accept after kill: %s\n", outcome(s));
+  close(s);
+  close(c);
+  close(l);
+  printf("closed\n");
+  fflush(stdout);
+  wait_line();
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc == 5 && strcmp(argv[1], "connect") == 0) {
+    handler(strcmp(argv[4], "restart") == 0);
+    return do_connect(argv[2], atoi(argv[3]));
+  }
+  if (argc == 3 && strcmp(argv[1], "accept") == 0) {
+    handler(strcmp(argv[2], "restart") == 0);
+    return do_accept();
+  }
+  if (argc == 2 && strcmp(argv[1], "kill-held") == 0) return do_kill_held();
+  fprintf(stderr, "usage: held_call connect HOST PORT restart|interrupt | accept restart|interrupt | kill-held\n");
+  return 2;
+}
