@@ -363,7 +363,7 @@ int run_command(const RunOptions& o) {
   if (!o.junit.empty()) {
     const JunitRun report{name, o.command, o.expect_fired, raw, attached || o.allow_unattached,
                           start_ns, seconds, host_name(), stats::to_json(*m.seg, name),
-                          stats::to_text(*m.seg, name)};
+                          stats::to_text(*m.seg, name), intercept_name(how.mode)};
     if (!write_file(o.junit, to_junit(report))) {
       err("cannot write " + o.junit + ": " + std::strerror(errno));
       if (status == 0) status = 2;

@@ -8,11 +8,14 @@ curl is refused by a rule; progs/socket_calls.py makes socketpair, bind, setsock
 and shutdown calls under rules on each of them (some fire, some only count hits). Each runs once
 with --intercept preload and once with --intercept seccomp: every kind of socket must have the
 same counters, every rule the same hits and fires, and the program the same output (curl's
-unix sockets aside: libc's own nscd lookups, which only seccomp mode sees).
+unix sockets aside: libc's own nscd lookups, which only seccomp mode sees). Every process record
+names the mode it ran in ("intercept" in --json-out, the --summary text), and so does the JUnit
+report (property sockshim.intercept).
 Skipped (77) without curl or seccomp user notification.
 """
 import os
 import sys
+import xml.etree.ElementTree as ET
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -67,10 +70,19 @@ def body(tmp):
         for label, argv, rules, want_rc, families in cases:
             runs = {}
             for mode in ("preload", "seccomp"):
-                r = h.run_shim(argv, rules=rules, options=["--intercept", mode])
+                junit = os.path.join(tmp, f"junit-{mode}.xml")
+                r = h.run_shim(argv, rules=rules, options=["--intercept", mode, "--summary", "--junit", junit])
                 h.expect(f"{label} ({mode}): exit", r.rc, want_rc)
                 if h.check(r.data is not None, f"{label} ({mode}): no JSON document"):
                     h.expect(f"{label} ({mode}): intercept", r.data.get("intercept", {}).get("mode"), mode)
+                    records = r.data.get("processes", [])
+                    h.expect(f"{label} ({mode}): every process record's mode",
+                             sorted({p.get("intercept") for p in records}), [mode])
+                    h.expect(f"{label} ({mode}): the summary's process lines",
+                             [line.endswith(f" intercept={mode}") for line in r.stderr.splitlines()
+                              if line.startswith("\tpid=")], [True] * len(records))
+                props = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
+                h.expect(f"{label} ({mode}): JUnit property sockshim.intercept", props.get("sockshim.intercept"), mode)
                 runs[mode] = r
             h.expect(f"{label}: output, seccomp vs preload", runs["seccomp"].stdout, runs["preload"].stdout)
             if all(r.data for r in runs.values()):
