@@ -384,20 +384,21 @@ void Supervisor::Impl::on_socketpair(const seccomp_notif& n, Proc& p) {
   close(s[0]);
   close(s[1]);
   // A failure after the first was installed (EMFILE at the program's limit, or a signal in
-  // between: ENOENT) leaves that one open in the program, unknown to it: the kernel reserves both
-  // numbers first, ADDFD installs one at a time and nothing here can close a program's fd.
-  if (fds[0] >= 0) p.fds[fds[0]] = KnownSocket{cookie, ino[0]};
+  // between: ENOENT) leaves that one open in the program, unknown to it and not counted: the
+  // kernel reserves both numbers first, ADDFD installs one at a time and nothing here can close
+  // a program's fd.
   if (e == ENOENT) return void(++counts.gone);
   if (e != 0) {
     stats::add(slot(cookie), stats::kOpenFailed);
     return answer(n.id, -1, e);
   }
-  p.fds[fds[1]] = KnownSocket{cookie, ino[1]};
   iovec numbers{fds, sizeof fds};
   if (process_vm_writev(tid, &numbers, 1, &theirs, 1, 0) != static_cast<ssize_t>(sizeof fds)) {
     stats::add(slot(cookie), stats::kOpenFailed);
     return answer(n.id, -1, EFAULT);   // unmapped meanwhile by another thread: the pair leaks there
   }
+  p.fds[fds[0]] = KnownSocket{cookie, ino[0]};
+  p.fds[fds[1]] = KnownSocket{cookie, ino[1]};
   stats::add(slot(cookie), stats::kOpened);
   stats::add(slot(cookie), stats::kOpened);
   answer(n.id, 0, 0);
@@ -488,7 +489,11 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
   f.peer_port = f.service_port = port_of(ss);
   to_address(reinterpret_cast<const sockaddr*>(&ss), len, f.peer);
   f.role = filters::Role::kClient;
-  if (injected(n, p.tgid, filters::CallType::kConnect, f, c, stats::kConnectFailed, &ss, len)) {
+  // The restart of a held connect a signal interrupted (Watch) is the same call to the kernel,
+  // decided already: as the preload object sees one call, the rules see one hit.
+  const Watch* prior = following(p.tgid, fd, inode_of(dup));
+  const bool restart = prior && (prior->interrupted || (prior->held && !valid(prior->id)));
+  if (!restart && injected(n, p.tgid, filters::CallType::kConnect, f, c, stats::kConnectFailed, &ss, len)) {
     close(dup);
     return;
   }

@@ -11,7 +11,8 @@ be the same in all three, and the counters the same in both modes:
   - connect, in a network namespace made here (a veth pair and a neighbour entry whose address
     never answers, so the SYN goes unanswered): EINTR and connect_pending; with SA_RESTART the
     call goes on, and once the address becomes local (the next SYN meets a RST) it fails with
-    ECONNREFUSED, counted connect_failed once. Needs root for the namespace; left out otherwise;
+    ECONNREFUSED, counted connect_failed once, and a rule on connect counts one hit, not two.
+    Needs root for the namespace; left out otherwise;
   - a child held in accept is killed with SIGKILL; its parent's connect and accept are served.
 After each seccomp case, once the program has closed its sockets, `sockshim run` holds no socket
 (no duplicate leaked) and no pidfd of a process that ended.
@@ -42,15 +43,15 @@ COUNTERS = ("opened", "connected", "connect_pending", "connect_failed", "listene
 class Held:
     """held_call ARGS, plainly or under `sockshim run --intercept MODE`, maybe in a new netns."""
 
-    def __init__(self, mode, args, netns=False):
+    def __init__(self, mode, args, netns=False, rules=None):
         self.mode = mode
         self.name = h.new_segment_name()
         self.json_out = os.path.join(h._tmpdir, self.name + ".json")
         h.on_cleanup(lambda: h.remove_segment(self.name))
         argv = [HELD] + args
         if mode != "plain":
-            argv = [h.SOCKSHIM, "run", "--name", self.name, "--json-out", self.json_out, "--intercept", mode,
-                    "--"] + argv
+            argv = [h.SOCKSHIM, "run", "--name", self.name, "--json-out", self.json_out, "--intercept", mode] + \
+                (["-c", rules] if rules else []) + ["--"] + argv
         if netns:
             argv = ["unshare", "--net", "--", "sh", "-c", NETNS_SETUP, "sh"] + argv
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -199,10 +200,16 @@ def accept_case(how):
 def connect_case(how):
     """A blocking connect to an address that never answers gets SIGUSR1; with SA_RESTART the
     address becomes local afterwards, so the restarted call ends with ECONNREFUSED."""
-    outputs, stats = {}, {}
+    outputs, stats, hits = {}, {}, {}
+    # A rule that matches every connect and never fires: a restarted call is one hit, as the
+    # preload object (inside which the kernel restarts the call unseen) counts it.
+    rules = os.path.join(h._tmpdir, "connect-seen.json")
+    with open(rules, "w") as f:
+        json.dump({"rules": [{"name": "connect-seen", "on": ["connect"], "when": {"after": 1000},
+                              "do": {"fail": "ECONNREFUSED"}}]}, f)
     for mode in ("plain", "preload", "seccomp"):
         label = f"connect {how} ({mode})"
-        run = Held(mode, ["connect", "10.77.0.2", "80", how], netns=True)
+        run = Held(mode, ["connect", "10.77.0.2", "80", how], netns=True, rules=rules)
         pid = int(run.value("ready") or 0)
         if not pid or not run.wait_in_call(pid, ("42",)):
             run.kill()
@@ -216,12 +223,16 @@ def connect_case(how):
         run.line()   # "signals: ..."
         if run.line() == "closed" and mode == "seccomp":
             supervisor_clean(run, label)
-        stats[mode] = counters(run.finish())
+        data = run.finish()
+        stats[mode] = counters(data)
+        hits[mode] = [(r.get("hits"), r.get("fired")) for r in (data or {}).get("rules", [])]
         outputs[mode] = [x for x in run.lines if not x.startswith("ready ")]
     want = ["connect: EINTR" if how == "interrupt" else "connect: ECONNREFUSED", "signals: 1", "closed"]
     h.expect(f"connect {how}: plain output", outputs.get("plain"), want)
     h.expect(f"connect {how}: seccomp output", outputs.get("seccomp"), want)
     h.expect(f"connect {how}: counters, seccomp vs preload", stats.get("seccomp"), stats.get("preload"))
+    h.expect(f"connect {how}: rule hits and fires (preload)", hits.get("preload"), [(1, 0)])
+    h.expect(f"connect {how}: rule hits and fires (seccomp)", hits.get("seccomp"), [(1, 0)])
     h.expect_counters(f"connect {how} (seccomp)", stats.get("seccomp") or {}, {
         "connect_pending": 1 if how == "interrupt" else 0, "connect_failed": 0 if how == "interrupt" else 1,
         "connected": 0})
