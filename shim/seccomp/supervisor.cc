@@ -227,6 +227,16 @@ struct Supervisor::Impl {
   enum class Read : std::uint8_t { kOk, kPass, kGone };
   Read read_sockaddr(const seccomp_notif& n, std::uint64_t addr, socklen_t len, sockaddr_storage& ss);
   bool same_netns(pid_t tid);
+  // socket() and socketpair(): their type flags, what the rules see of them, and the cookie
+  // before the kernel says its protocol.
+  struct NewSocket {
+    int type_flags = 0;
+    Cookie cookie = 0;
+    filters::SocketFacts facts;
+  };
+  // False when the call is answered already: passed through (a process in another network
+  // namespace makes its own, uncounted: ours would be in the wrong one) or failed by a rule.
+  bool decide_socket(const seccomp_notif& n, Proc& p, NewSocket& out);
   int add_fd(std::uint64_t id, int fd, bool cloexec, bool send);
   bool accept_into(Proc& p, int dup, Cookie c, const AcceptCall& a, bool held);
   bool copy_peer(const AcceptCall& a, const sockaddr_storage& peer, socklen_t len);
@@ -258,18 +268,11 @@ struct Supervisor::Impl {
 // kernel's protocol are known, and the cookie is the preload object's. A process in another
 // network namespace than ours makes its own socket (ours would be in the wrong one), uncounted.
 void Supervisor::Impl::on_socket(const seccomp_notif& n, Proc& p) {
-  const int family = static_cast<int>(n.data.args[0]);
-  const int type_flags = static_cast<int>(n.data.args[1]);
-  const int type = type_flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-  const int protocol = static_cast<int>(n.data.args[2]);
-  if (!same_netns(static_cast<pid_t>(n.pid))) return pass(n.id);
-  Cookie cookie = make_cookie(family, type, normal_protocol(family, type, protocol));
-  filters::SocketFacts f;
-  f.family = family;
-  f.type = type;
-  f.protocol = normal_protocol(family, type, protocol);
-  if (injected(n, p.tgid, filters::CallType::kSocket, f, cookie, stats::kOpenFailed)) return;
-  const int s = ::socket(family, type_flags | SOCK_CLOEXEC, protocol);
+  NewSocket ns;
+  if (!decide_socket(n, p, ns)) return;
+  const int family = ns.facts.family, type = ns.facts.type, type_flags = ns.type_flags;
+  Cookie cookie = ns.cookie;
+  const int s = ::socket(family, type_flags | SOCK_CLOEXEC, static_cast<int>(n.data.args[2]));
   if (s < 0) {
     const int e = errno;
     stats::add(slot(cookie), stats::kOpenFailed);
@@ -297,6 +300,22 @@ void Supervisor::Impl::on_socket(const seccomp_notif& n, Proc& p) {
   }
   stats::add(slot(cookie), stats::kOpened);
   p.fds[fd] = KnownSocket{cookie, ino};
+}
+
+bool Supervisor::Impl::decide_socket(const seccomp_notif& n, Proc& p, NewSocket& out) {
+  out.type_flags = static_cast<int>(n.data.args[1]);
+  const int family = static_cast<int>(n.data.args[0]);
+  const int type = out.type_flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int protocol = normal_protocol(family, type, static_cast<int>(n.data.args[2]));
+  if (!same_netns(static_cast<pid_t>(n.pid))) {
+    pass(n.id);
+    return false;
+  }
+  out.cookie = make_cookie(family, type, protocol);
+  out.facts.family = family;
+  out.facts.type = type;
+  out.facts.protocol = protocol;
+  return !injected(n, p.tgid, filters::CallType::kSocket, out.facts, out.cookie, stats::kOpenFailed);
 }
 
 bool Supervisor::Impl::same_netns(pid_t tid) {
@@ -341,18 +360,12 @@ Supervisor::Impl::Read Supervisor::Impl::read_sockaddr(const seccomp_notif& n, s
 // Counted as the preload object counts it: 2 opened (or open_failed) under the cookie of the
 // kernel's protocol; their closes count like any socket the supervisor made.
 void Supervisor::Impl::on_socketpair(const seccomp_notif& n, Proc& p) {
-  const int family = static_cast<int>(n.data.args[0]);
-  const int type_flags = static_cast<int>(n.data.args[1]);
-  const int type = type_flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  NewSocket ns;
+  if (!decide_socket(n, p, ns)) return;
+  const int family = ns.facts.family, type = ns.facts.type, type_flags = ns.type_flags;
   const int protocol = static_cast<int>(n.data.args[2]);
   const std::uint64_t sv = n.data.args[3];
-  if (!same_netns(static_cast<pid_t>(n.pid))) return pass(n.id);
-  Cookie cookie = make_cookie(family, type, normal_protocol(family, type, protocol));
-  filters::SocketFacts f;
-  f.family = family;
-  f.type = type;
-  f.protocol = normal_protocol(family, type, protocol);
-  if (injected(n, p.tgid, filters::CallType::kSocket, f, cookie, stats::kOpenFailed)) return;
+  Cookie cookie = ns.cookie;
   // sv must take the numbers before anything is installed: the kernel copies them out before it
   // installs its fds, so a bad pointer leaves the program none, and ADDFD cannot be taken back.
   // Reading the two ints and writing them back unchanged proves both ways.

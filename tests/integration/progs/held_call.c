@@ -43,6 +43,14 @@ static void wait_line(void) {
   if (!fgets(line, sizeof line, stdin)) return;
 }
 
+// The end of every mode: the test looks at the supervisor until it sends a line.
+static int closed(void) {
+  printf("closed\n");
+  fflush(stdout);
+  wait_line();
+  return 0;
+}
+
 static int listener(int* port) {
   int l = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -81,10 +89,7 @@ static int do_connect(const char* host, int port) {
   const int r = connect(s, (struct sockaddr*)&a, sizeof a);
   printf("connect: %s\nsignals: %d\n", outcome(r), (int)signals);
   close(s);
-  printf("closed\n");
-  fflush(stdout);
-  wait_line();
-  return 0;
+  return closed();
 }
 
 static int do_accept(void) {
@@ -103,10 +108,7 @@ static int do_accept(void) {
   }
   if (s >= 0) close(s);
   close(l);
-  printf("closed\n");
-  fflush(stdout);
-  wait_line();
-  return 0;
+  return closed();
 }
 
 static int do_kill_held(void) {
@@ -133,10 +135,7 @@ static int do_kill_held(void) {
   close(s);
   close(c);
   close(l);
-  printf("closed\n");
-  fflush(stdout);
-  wait_line();
-  return 0;
+  return closed();
 }
 
 int main(int argc, char** argv) {
