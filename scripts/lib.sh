@@ -55,7 +55,7 @@ bench_workspace() {
   trap bench_cleanup EXIT
   trap 'exit 130' INT TERM
   mkdir "$tmp/bin"
-  cp build/shim/libsockshim.so build/shim/sockshim "$@" "$tmp/bin/"
+  cp "${BENCH_BUILD:-build}"/shim/libsockshim.so "${BENCH_BUILD:-build}"/shim/sockshim "$@" "$tmp/bin/"
   lib=$tmp/bin/libsockshim.so
   sockshim=$tmp/bin/sockshim
 }
