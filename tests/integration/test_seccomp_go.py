@@ -7,6 +7,8 @@ three pages from a Go net/http server on 127.0.0.1, each on a fresh connection:
     the socket() calls `strace -f -e trace=%net` sees; 3 TCP connects connected, 3 closed;
   - with a rule refusing connects to the server's port: the client prints Go's own
     "connection refused", the rule fired 3 times, --expect-fired passes;
+  - with a rule refusing connects to port 53: Go's resolver reports the failed lookup of a name
+    in the client's own output (a DNS failure for programs that never call getaddrinfo);
   - --expect-fired of a rule that cannot match fails the run (exit 4);
   - the server itself under `sockshim run`: the client's three connections counted accepted.
 Skipped (77) without golang-go or seccomp user notification.
@@ -107,12 +109,24 @@ def variant(label, client, url, port, tmp):
             "opened": 3, "closed": 3, "connect_failed": 3, "faults_injected": 3, "connected": 0})
         h.check(len(f.data.get("events", [])) == 3, f"{label} refused: 3 events: got {f.data.get('events')}")
 
+    # DNS: Go's resolver (pure Go, or libc's in the cgo build: both make system calls seccomp mode
+    # sees) connects a UDP socket to port 53, so a connect rule on port 53 is a DNS failure.
+    dns = {"seed": 1, "rules": [{"name": "dns-down", "on": ["connect"], "match": {"port": 53},
+                                 "do": {"fail": "ECONNREFUSED"}}]}
+    d = h.run_shim([client, "http://sockshim-dns-test.invalid/", "1"], rules=dns, options=["--expect-fired", "dns-down"])
+    h.expect(f"{label} DNS down: exit (the client's own 1, not 4)", d.rc, 1)
+    h.check("lookup sockshim-dns-test.invalid" in d.stdout and "connect: connection refused" in d.stdout,
+            f"{label} DNS down: Go's own lookup error: got {d.stdout!r}")
+    if d.data:
+        h.expect_counters(f"{label} DNS down: inet/dgram/udp", h.need_socket(d.data, "inet", "dgram", "udp"), {
+            "connect_failed": (">=", 1), "connected": 0})
+
     never = {"seed": 1, "rules": [{"name": "never", "on": ["connect"], "match": {"port": 9},
                                    "do": {"fail": "ECONNREFUSED"}}]}
     n = h.run_shim(argv, rules=never, options=["--expect-fired", "never"])
     h.expect(f"{label} --expect-fired never: exit", n.rc, 4)
     if len(h._failures) > bad:
-        for x in (r, f, n):
+        for x in (r, f, d, n):
             x.show()
 
 
