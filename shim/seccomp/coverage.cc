@@ -37,8 +37,6 @@ std::string why_not(const filters::Rule& r) {
              ": seccomp mode does not intercept sends and receives yet";
   }
   const filters::Action& a = r.action;
-  // A delay would hold the supervisor (one thread, serving every process of the run).
-  if (a.delay_ms || a.jitter_ms) return "\"do\": delay_ms/jitter_ms: not yet in seccomp mode (the supervisor would sleep)";
   if (a.kind != ActionKind::kNone && a.kind != ActionKind::kFail && a.kind != ActionKind::kEagain &&
       a.kind != ActionKind::kEintr)
     return "\"do\": only fail, eagain and eintr work in seccomp mode so far";

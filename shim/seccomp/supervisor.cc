@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -31,6 +32,7 @@ constexpr int kBurst = 64;                // notifications served per wake befor
 constexpr std::size_t kMaxWatches = 4096; // pending connects followed at once; beyond, uncounted
 constexpr std::int64_t kSweepNs = 1'000'000'000;
 constexpr stats::Counter kNoCounter = stats::kCounterCount;
+constexpr std::size_t kMaxDelayed = 4096; // calls waiting out a rule's delay at once; beyond, no delay
 
 int pidfd_getfd(int pidfd, int fd) { return static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0)); }
 
@@ -165,13 +167,24 @@ struct Supervisor::Impl {
   // the call, the call is answered with that errno and counted as `failed` (kNoCounter for the
   // calls the preload object counts no failure of: bind, shutdown, socket options) plus one
   // fault, and this returns true (the caller then must not perform the call).
+  //
+  // A rule with delay_ms/jitter_ms puts the call aside (Delayed) and returns true too: when the
+  // delay is over, the call goes through its handler again, with this decision (replay_rule),
+  // so the supervisor never sleeps and the rule's hit is counted once.
   bool injected(const seccomp_notif& n, pid_t tgid, filters::CallType t, const filters::SocketFacts& f, Cookie c,
                 stats::Counter failed, const sockaddr_storage* peer = nullptr, socklen_t peer_len = 0) {
-    std::uint64_t hit = 0;
-    const int idx = decide(t, f, &hit);
-    if (idx < 0) return false;
+    int idx = replay_rule;
+    if (idx < 0) {
+      std::uint64_t hit = 0;
+      idx = decide(t, f, &hit);
+      if (idx < 0) return false;
+      log_event(n, tgid, t, idx, hit, c, injected_errno(idx), peer, peer_len);
+      if (const std::int64_t ms = delay_ms(idx, hit); ms > 0 && delayed.size() < kMaxDelayed) {
+        delay(n, idx, ms);
+        return true;
+      }
+    }
     const int err = injected_errno(idx);
-    log_event(n, tgid, t, idx, hit, c, err, peer, peer_len);
     if (!err) return false;
     if (failed != kNoCounter) stats::add(slot(c), failed);
     stats::add(slot(c), stats::kFaultsInjected);
@@ -179,6 +192,44 @@ struct Supervisor::Impl {
     answer(n.id, -1, err);
     return true;
   }
+
+  // A call whose rule asked for a delay, as it was received, and when it goes on.
+  struct Delayed {
+    std::int64_t due_ns = 0;
+    std::vector<std::byte> notif;
+    int rule = -1;
+  };
+  std::vector<Delayed> delayed;
+  int replay_rule = -1;   // while a delayed call is replayed: the rule that fired on it
+
+  // The rule's delay for hit n: delay_ms plus the seeded jitter the preload object draws.
+  std::int64_t delay_ms(int idx, std::uint64_t hit) const {
+    const filters::Action& a = table->rules()[static_cast<std::size_t>(idx)].action;
+    const std::uint64_t jitter =
+        a.jitter_ms ? filters::random64(seg.header.seed, static_cast<std::uint32_t>(idx), hit, filters::kDrawJitter) %
+                          (a.jitter_ms + 1ull)
+                    : 0;
+    return static_cast<std::int64_t>(a.delay_ms + jitter);
+  }
+  // n is the notification just received into req_buf (a replay never delays again): the whole
+  // buffer is kept, the kernel's struct may be larger than the header's.
+  void delay(const seccomp_notif& n, int idx, std::int64_t ms) {
+    Delayed d;
+    d.due_ns = stats::monotonic_ns() + ms * 1'000'000;
+    d.notif.assign(req_buf.begin(), req_buf.end());
+    std::memcpy(d.notif.data(), &n, std::min(d.notif.size(), sizeof n));
+    d.rule = idx;
+    delayed.push_back(std::move(d));
+  }
+  // Milliseconds until the first delayed call is due (at most `cap`), for poll.
+  int until_due(int cap) const {
+    std::int64_t first = -1;
+    for (const Delayed& d : delayed) first = first < 0 ? d.due_ns : std::min(first, d.due_ns);
+    if (first < 0) return cap;
+    const std::int64_t ms = (first - stats::monotonic_ns() + 999'999) / 1'000'000;
+    return static_cast<int>(std::clamp<std::int64_t>(ms, 0, cap));
+  }
+  void run_due();
 
   // The errno a fired rule answers with; 0 when its action lets the call go on.
   int injected_errno(int idx) const {
@@ -252,6 +303,7 @@ struct Supervisor::Impl {
   void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
   void resolve(Watch& w, bool now);
   void serve_one();
+  void dispatch(const seccomp_notif& n);
   void serve_watches(const std::vector<pollfd>& fds, std::size_t first, const std::vector<std::uint64_t>& polled);
   Watch* following(pid_t tgid, int fd, ino_t ino);
   void settle(const Watch& w);
@@ -817,6 +869,36 @@ void Supervisor::Impl::serve_one() {
   auto* n = reinterpret_cast<seccomp_notif*>(req_buf.data());
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, n) != 0) return;   // ENOENT: the caller left
   ++counts.notifications;
+  dispatch(*n);
+}
+
+// Delayed calls whose time has come go through their handlers again, with their rule's decision.
+// A caller that left meanwhile (a signal: EINTR, or a restart, which is a new call) is dropped.
+void Supervisor::Impl::run_due() {
+  const std::int64_t now = stats::monotonic_ns();
+  std::vector<Delayed> due;
+  for (auto it = delayed.begin(); it != delayed.end();) {
+    if (it->due_ns <= now) {
+      due.push_back(std::move(*it));
+      it = delayed.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (Delayed& d : due) {
+    const auto* n = reinterpret_cast<const seccomp_notif*>(d.notif.data());
+    if (!valid(n->id)) {
+      ++counts.gone;
+      continue;
+    }
+    replay_rule = d.rule;
+    dispatch(*n);
+    replay_rule = -1;
+  }
+}
+
+void Supervisor::Impl::dispatch(const seccomp_notif& notif) {
+  const seccomp_notif* n = &notif;
   Proc* p = procs.of_thread(static_cast<pid_t>(n->pid));
   if (!p) return pass(n->id);
   switch (n->data.nr) {
@@ -915,7 +997,7 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
       fds.push_back({w.dup, w.events(), 0});
       polled.push_back(w.serial);
     }
-    const int n = poll(fds.data(), fds.size(), kPollMs);
+    const int n = poll(fds.data(), fds.size(), s.until_due(kPollMs));
     if (n < 0 && errno != EINTR) break;
     // Notifications first: a held connect restarted after a signal is then taken over by its
     // new notification (connect_again) before its socket's readiness could count it as
@@ -930,6 +1012,7 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
       listening = false;   // every filtered process is gone
     }
     if (n > 0) s.serve_watches(fds, 2, polled);
+    if (!s.delayed.empty()) s.run_due();
     if (stats::monotonic_ns() >= next_sweep) {
       s.drop_finished();
       next_sweep = stats::monotonic_ns() + kSweepNs;

@@ -10,6 +10,8 @@ three pages from a Go net/http server on 127.0.0.1, each on a fresh connection:
   - with a rule refusing connects to port 53: Go's resolver reports the failed lookup of a name
     in the client's own output (a DNS failure for programs that never call getaddrinfo);
   - --expect-fired of a rule that cannot match fails the run (exit 4);
+  - delay_ms on connect: the requests take that much longer; four clients delayed at once are
+    delayed side by side, not one after another;
   - the server itself under `sockshim run`: the client's three connections counted accepted.
 Skipped (77) without golang-go or seccomp user notification.
 """
@@ -130,6 +132,34 @@ def variant(label, client, url, port, tmp):
             x.show()
 
 
+def delayed_connects(client, url, port):
+    """delay_ms on connect: the client's requests take that much longer and succeed; four
+    clients delayed at once are not served one after another (the supervisor never sleeps)."""
+    rules = {"seed": 1, "rules": [{"name": "slow-connect", "on": ["connect"],
+                                   "match": {"type": "stream", "port": port}, "do": {"delay_ms": 700}}]}
+    start = time.monotonic()
+    r = h.run_shim([client, url, "2"], rules=rules, options=["--expect-fired", "slow-connect"])
+    took = time.monotonic() - start
+    h.expect("delay_ms on connect: exit", r.rc, 0)
+    h.expect("delay_ms on connect: output", r.stdout, "request 1: 200 hello\nrequest 2: 200 hello\n")
+    h.check(took >= 1.4, f"delay_ms on connect: 2 connects delayed 0.7 s each took {took:.2f} s")
+    if r.data:
+        h.expect("delay_ms on connect: fired", (h.rule(r.data, "slow-connect") or {}).get("fired"), 2)
+        h.expect_counters("delay_ms on connect: inet/stream/tcp", h.need_socket(r.data, "inet", "stream", "tcp"), {
+            "connected": 2, "faults_injected": 0})   # a delay alone is no fault, as with the preload object
+
+    rules["rules"][0]["do"] = {"delay_ms": 1000}
+    script = f"for i in 1 2 3 4; do {client} {url} 1 & done; wait"
+    start = time.monotonic()
+    p = h.run_shim(["/bin/sh", "-c", script], rules=rules, options=["--intercept", "seccomp"])
+    took = time.monotonic() - start
+    h.expect("four delayed clients at once: output", sorted(p.stdout.splitlines()), ["request 1: 200 hello"] * 4)
+    # One after another would take 4 s or more.
+    h.check(1.0 <= took < 3.0, f"four clients delayed 1 s at once took {took:.2f} s, want 1-3 s")
+    if p.data:
+        h.expect("four delayed clients at once: fired", (h.rule(p.data, "slow-connect") or {}).get("fired"), 4)
+
+
 def server_under_shim(built, tmp):
     """The Go server under `sockshim run` (seccomp: non-blocking accept4), the client plainly:
     its three connections are counted accepted, with the listener's cookie."""
@@ -168,6 +198,7 @@ def body(tmp):
     url = f"http://127.0.0.1:{server.port}/"
     variant("go static", built["httpget-static"], url, server.port, tmp)
     variant("go cgo", built["httpget-cgo"], url, server.port, tmp)
+    delayed_connects(built["httpget-static"], url, server.port)
     server_under_shim(built, tmp)
 
     # auto goes by the ELF sections Go's linker writes, not by strings: the sockshim command
