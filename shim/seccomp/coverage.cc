@@ -38,8 +38,8 @@ std::string why_not(const filters::Rule& r) {
   }
   const filters::Action& a = r.action;
   if (a.kind != ActionKind::kNone && a.kind != ActionKind::kFail && a.kind != ActionKind::kEagain &&
-      a.kind != ActionKind::kEintr)
-    return "\"do\": only fail, eagain and eintr work in seccomp mode so far";
+      a.kind != ActionKind::kEintr && a.kind != ActionKind::kHang)
+    return "\"do\": only fail, eagain, eintr, hang_ms and delays work in seccomp mode so far";
   if (r.then.kind != AfterKind::kNone) return "\"then\": after-actions need the call's outcome, not yet in seccomp mode";
   const filters::Match& m = r.match;
   if (m.argv0) return "\"match\": argv0: not yet in seccomp mode (one supervisor serves every program of the run)";

@@ -202,14 +202,16 @@ struct Supervisor::Impl {
   std::vector<Delayed> delayed;
   int replay_rule = -1;   // while a delayed call is replayed: the rule that fired on it
 
-  // The rule's delay for hit n: delay_ms plus the seeded jitter the preload object draws.
+  // The rule's delay for hit n: delay_ms plus the seeded jitter the preload object draws, plus a
+  // hang's hang_ms (a hang is a delay that then fails the call).
   std::int64_t delay_ms(int idx, std::uint64_t hit) const {
     const filters::Action& a = table->rules()[static_cast<std::size_t>(idx)].action;
+    const std::int64_t hang = a.kind == filters::ActionKind::kHang ? a.hang_ms : 0;
     const std::uint64_t jitter =
         a.jitter_ms ? filters::random64(seg.header.seed, static_cast<std::uint32_t>(idx), hit, filters::kDrawJitter) %
                           (a.jitter_ms + 1ull)
                     : 0;
-    return static_cast<std::int64_t>(a.delay_ms + jitter);
+    return static_cast<std::int64_t>(a.delay_ms + jitter) + hang;
   }
   // n is the notification just received into req_buf (a replay never delays again): the whole
   // buffer is kept, the kernel's struct may be larger than the header's.
@@ -238,6 +240,7 @@ struct Supervisor::Impl {
       case filters::ActionKind::kFail: return a.err;
       case filters::ActionKind::kEagain: return EAGAIN;
       case filters::ActionKind::kEintr: return EINTR;
+      case filters::ActionKind::kHang: return a.err ? a.err : ETIMEDOUT;   // after its hang (delay_ms)
       default: return 0;
     }
   }

@@ -25,17 +25,20 @@ COUNTERS = ("opened", "connected", "connect_pending", "connect_failed", "listene
             "open_failed", "listen_failed", "accept_failed", "close_failed", "faults_injected")
 
 # A rule on each call type the second slice intercepts: the ones that fire answer without the
-# call running; "seen" ones never fire (after 1000) and only count hits.
+# call running (a hang after its time); "seen" ones never fire (after 1000) and only count hits.
 SOCKET_CALL_RULES = {"rules": [
     {"name": "no-dgram-pair", "on": ["socket"], "match": {"family": "unix", "type": "dgram"},
      "do": {"fail": "EMFILE"}},
     {"name": "no-reuse", "on": ["setsockopt"], "match": {"option": "SO_REUSEADDR"}, "do": {"fail": "ENOPROTOOPT"}},
     {"name": "no-so-type", "on": ["getsockopt"], "match": {"level": "SOL_SOCKET", "option": "SO_TYPE"},
      "do": {"fail": "EBADF"}},
+    {"name": "hang-nodelay", "on": ["setsockopt"], "match": {"option": "TCP_NODELAY"}, "do": {"hang_ms": 200}},
     {"name": "options-seen", "on": ["setsockopt", "getsockopt"], "when": {"after": 1000}, "do": {"fail": "EINVAL"}},
     {"name": "second-bind", "on": ["bind"], "when": {"after": 1, "times": 1}, "do": {"fail": "EACCES"}},
     {"name": "server-shutdown", "on": ["shutdown"], "match": {"role": "server"}, "when": {"times": 1},
      "do": {"fail": "EIO"}},
+    {"name": "second-client-shutdown", "on": ["shutdown"], "match": {"protocol": "tcp", "role": "client"},
+     "when": {"after": 1}, "do": {"hang_ms": 100, "fail": "EPIPE"}},
     {"name": "shutdown-seen", "on": ["shutdown"], "when": {"after": 1000}, "do": {"fail": "EINVAL"}},
 ]}
 

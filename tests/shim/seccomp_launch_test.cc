@@ -122,10 +122,12 @@ TEST_CASE("rules seccomp mode cannot carry out are refused by name", "[seccomp][
     {"name": "slow", "on": ["connect"], "do": {"delay_ms": 100}},
     {"name": "per-socket", "on": ["close"], "when": {"count": "socket", "nth": 2}, "do": {"fail": "EIO"}},
     {"name": "no-bind", "on": ["bind"], "match": {"port": 8080}, "do": {"fail": "EADDRINUSE"}},
-    {"name": "dns", "on": ["getaddrinfo"], "do": {"fail": "EAI_AGAIN"}}
+    {"name": "dns", "on": ["getaddrinfo"], "do": {"fail": "EAI_AGAIN"}},
+    {"name": "hang", "on": ["accept"], "do": {"hang_ms": 100, "fail": "ECONNABORTED"}},
+    {"name": "shorten", "on": ["connect"], "do": {"delay_ms": 5, "jitter_ms": 5}}
   ]})", "t.json");
   const std::vector<std::string> bad = sc::unsupported_rules(t);
-  REQUIRE(bad.size() == 3);   // delays are carried out: the call waits aside, the supervisor never sleeps
+  REQUIRE(bad.size() == 3);   // delays and hangs are carried out: the call waits aside, the supervisor never sleeps
   CHECK(bad[0].rfind("rule reset-send (line 4): \"on\": send", 0) == 0);
   CHECK(bad[1].rfind("rule per-socket (line 6): \"when\": count", 0) == 0);
   CHECK(bad[2].rfind("rule dns (line 8): \"on\": getaddrinfo: libc's", 0) == 0);

@@ -48,5 +48,22 @@ attempt("shutdown client", lambda: c.shutdown(socket.SHUT_WR))
 print("server reads", x.recv(1))
 attempt("shutdown server", lambda: x.shutdown(socket.SHUT_RDWR))
 attempt("shutdown server again", lambda: x.shutdown(socket.SHUT_RDWR))
-for s in (c, x, srv):
+
+# A second connection, whose client's shutdown a rule may fail: the server's read then tells
+# whether the FIN went out.
+c2 = socket.create_connection(("127.0.0.1", port))
+y, _ = srv.accept()
+attempt("shutdown second client", lambda: c2.shutdown(socket.SHUT_WR))
+y.settimeout(0.5)   # no FIN when the shutdown failed: the read times out
+
+
+def read_second():
+    try:
+        return y.recv(1)
+    except socket.timeout:
+        return "timed out"
+
+
+attempt("server reads second", read_second)
+for s in (c, x, c2, y, srv):
     s.close()
