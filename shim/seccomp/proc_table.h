@@ -8,12 +8,20 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "filters/table.h"
 #include "shim/cookie.h"
 #include "shim/stats/layout.h"
 
 namespace shim::seccomp {
+
+// A `"count": "socket"` rule's trigger counts on one socket (docs/filters.md, `when`).
+struct RuleCount {
+  int rule = -1;
+  std::uint64_t hits = 0;
+  std::uint32_t fired = 0;
+};
 
 struct KnownSocket {
   Cookie cookie = 0;
@@ -27,6 +35,12 @@ struct KnownSocket {
   // EINTR the program may have seen): the program's next connect learns that outcome and is not
   // counted again (shim/seccomp/supervisor.cc, Watch).
   bool settled = false;
+  std::vector<RuleCount> rule_counts{};   // a few at most: rules that count per socket and matched it
+  RuleCount& count_of(int rule) {
+    for (RuleCount& c : rule_counts)
+      if (c.rule == rule) return c;
+    return rule_counts.emplace_back(RuleCount{rule, 0, 0});
+  }
 };
 
 struct Proc {

@@ -145,9 +145,10 @@ struct Supervisor::Impl {
   }
 
   // The first enabled rule on t that matches and whose trigger selects this hit; -1 when none
-  // acts. Counts hits and fires in the segment as the preload object does (per run: per-socket
-  // counting is refused in seccomp mode, shim/seccomp/coverage.cc).
-  int decide(filters::CallType t, const filters::SocketFacts& f, std::uint64_t* hit) {
+  // acts. Counts hits and fires in the segment as the preload object does; a `"count": "socket"`
+  // rule counts its trigger's hits and fires per socket (ks, when the call is on one), draws on
+  // the run's hit number, and adds its fires to the run's too.
+  int decide(filters::CallType t, const filters::SocketFacts& f, std::uint64_t* hit, KnownSocket* ks) {
     if (!table || !table->has_rules_for(t)) return -1;
     int idx = table->first_match(t, f, -1);
     while (idx >= 0 && (idx >= static_cast<int>(stats::kMaxRules) || seg.rules[idx].disabled.load(std::memory_order_relaxed)))
@@ -157,8 +158,20 @@ struct Supervisor::Impl {
     const filters::When& w = table->rules()[static_cast<std::size_t>(idx)].when;
     filters::Hit h;
     h.n = rs.hits.fetch_add(1, std::memory_order_relaxed) + 1;
+    RuleCount* sc = w.count == filters::Count::kSocket && ks ? &ks->count_of(idx) : nullptr;
+    if (sc) {
+      h.draw_n = h.n;
+      h.n = ++sc->hits;
+    }
     if (w.from_ms || w.until_ms) h.elapsed_ms = elapsed_ms();
-    if (!w.selects(h, seg.header.seed, static_cast<std::uint32_t>(idx)) || !stats::take_fire(rs, w.times)) return -1;
+    if (!w.selects(h, seg.header.seed, static_cast<std::uint32_t>(idx))) return -1;
+    if (sc) {
+      if (w.times && sc->fired >= w.times) return -1;
+      ++sc->fired;
+      rs.fired.fetch_add(1, std::memory_order_relaxed);
+    } else if (!stats::take_fire(rs, w.times)) {
+      return -1;
+    }
     *hit = h.n;
     return idx;
   }
@@ -172,11 +185,12 @@ struct Supervisor::Impl {
   // delay is over, the call goes through its handler again, with this decision (replay_rule),
   // so the supervisor never sleeps and the rule's hit is counted once.
   bool injected(const seccomp_notif& n, pid_t tgid, filters::CallType t, const filters::SocketFacts& f, Cookie c,
-                stats::Counter failed, const sockaddr_storage* peer = nullptr, socklen_t peer_len = 0) {
+                stats::Counter failed, KnownSocket* ks, const sockaddr_storage* peer = nullptr,
+                socklen_t peer_len = 0) {
     int idx = replay_rule;
     if (idx < 0) {
       std::uint64_t hit = 0;
-      idx = decide(t, f, &hit);
+      idx = decide(t, f, &hit, ks);
       if (idx < 0) return false;
       log_event(n, tgid, t, idx, hit, c, injected_errno(idx), peer, peer_len);
       if (const std::int64_t ms = delay_ms(idx, hit); ms > 0 && delayed.size() < kMaxDelayed) {
@@ -294,13 +308,14 @@ struct Supervisor::Impl {
   int add_fd(std::uint64_t id, int fd, bool cloexec, bool send);
   bool accept_into(Proc& p, int dup, Cookie c, const AcceptCall& a, bool held);
   bool copy_peer(const AcceptCall& a, const sockaddr_storage& peer, socklen_t len);
-  const KnownSocket* socket_at(Proc& p, int fd, int dup);
+  KnownSocket* socket_at(Proc& p, int fd, int dup);
   struct Local {
     int fd = -1, dup = -1;
     Cookie cookie = 0;
     filters::SocketFacts facts;
     sockaddr_storage shown{};   // for the decision log: the peer, else the local address
     socklen_t shown_len = 0;
+    KnownSocket* known = nullptr;   // the entry in its Proc's fds
   };
   bool local_socket(const seccomp_notif& n, Proc& p, Local& out);
   void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
@@ -370,7 +385,7 @@ bool Supervisor::Impl::decide_socket(const seccomp_notif& n, Proc& p, NewSocket&
   out.facts.family = family;
   out.facts.type = type;
   out.facts.protocol = protocol;
-  return !injected(n, p.tgid, filters::CallType::kSocket, out.facts, out.cookie, stats::kOpenFailed);
+  return !injected(n, p.tgid, filters::CallType::kSocket, out.facts, out.cookie, stats::kOpenFailed, nullptr);
 }
 
 bool Supervisor::Impl::same_netns(pid_t tid) {
@@ -486,7 +501,7 @@ void Supervisor::Impl::on_bind(const seccomp_notif& n, Proc& p) {
   if (!local_socket(n, p, l)) return pass(n.id);
   l.facts.local_port = l.facts.service_port = port_of(ss);
   to_address(reinterpret_cast<const sockaddr*>(&ss), len, l.facts.local);
-  if (injected(n, p.tgid, filters::CallType::kBind, l.facts, l.cookie, kNoCounter, &ss, len)) {
+  if (injected(n, p.tgid, filters::CallType::kBind, l.facts, l.cookie, kNoCounter, l.known, &ss, len)) {
     close(l.dup);
     return;
   }
@@ -512,14 +527,15 @@ void Supervisor::Impl::on_other(const seccomp_notif& n, Proc& p, filters::CallTy
     l.facts.level = static_cast<int>(n.data.args[1]);
     l.facts.option = static_cast<int>(n.data.args[2]);
   }
-  const bool done = injected(n, p.tgid, t, l.facts, l.cookie, kNoCounter, l.shown_len ? &l.shown : nullptr, l.shown_len);
+  const bool done =
+      injected(n, p.tgid, t, l.facts, l.cookie, kNoCounter, l.known, l.shown_len ? &l.shown : nullptr, l.shown_len);
   close(l.dup);
   if (!done) pass(n.id);
 }
 
 // The socket at the program's fd (dup is our duplicate of it): the entry we keep, or a new one
 // for a socket we did not see made (socketpair, inherited across exec); nullptr for no socket.
-const KnownSocket* Supervisor::Impl::socket_at(Proc& p, int fd, int dup) {
+KnownSocket* Supervisor::Impl::socket_at(Proc& p, int fd, int dup) {
   const ino_t ino = inode_of(dup);
   if (ino == 0) return nullptr;
   auto known = p.fds.find(fd);
@@ -544,7 +560,7 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
     return r == Read::kGone ? void(++counts.gone) : pass(n.id);
   const int dup = pidfd_getfd(p.pidfd, fd);
   if (dup < 0) return pass(n.id);   // EBADF and friends: the kernel says it to the program
-  const KnownSocket* known = socket_at(p, fd, dup);
+  KnownSocket* known = socket_at(p, fd, dup);
   if (!known) {
     close(dup);
     return pass(n.id);   // ENOTSOCK
@@ -561,7 +577,7 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
   // decided already: as the preload object sees one call, the rules see one hit.
   const Watch* prior = following(p.tgid, fd, inode_of(dup));
   const bool restart = prior && (prior->interrupted || (prior->held && !valid(prior->id)));
-  if (!restart && injected(n, p.tgid, filters::CallType::kConnect, f, c, stats::kConnectFailed, &ss, len)) {
+  if (!restart && injected(n, p.tgid, filters::CallType::kConnect, f, c, stats::kConnectFailed, known, &ss, len)) {
     close(dup);
     return;
   }
@@ -701,7 +717,7 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
   const int fd = static_cast<int>(n.data.args[0]);
   auto known = p.fds.find(fd);
   if (known == p.fds.end()) return pass(n.id);
-  const KnownSocket k = known->second;
+  KnownSocket k = known->second;
   p.fds.erase(known);
   // A held accept keeps waiting, as the kernel's blocked accept keeps its reference to the file;
   // so does another thread's held connect. A held connect whose caller left (the EINTR of a
@@ -721,7 +737,7 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
   f.type = cookie_type(k.cookie);
   f.protocol = cookie_protocol(k.cookie);
   if (same) {
-    if (injected(n, p.tgid, filters::CallType::kClose, f, k.cookie, stats::kCloseFailed)) {
+    if (injected(n, p.tgid, filters::CallType::kClose, f, k.cookie, stats::kCloseFailed, &k)) {
       p.fds[fd] = k;   // the fd stays open: the program was told its close failed
       return;
     }
@@ -737,11 +753,12 @@ bool Supervisor::Impl::local_socket(const seccomp_notif& n, Proc& p, Local& out)
   out.fd = static_cast<int>(n.data.args[0]);
   out.dup = pidfd_getfd(p.pidfd, out.fd);
   if (out.dup < 0) return false;
-  const KnownSocket* known = socket_at(p, out.fd, out.dup);
+  KnownSocket* known = socket_at(p, out.fd, out.dup);
   if (!known) {
     close(out.dup);
     return false;
   }
+  out.known = known;
   out.cookie = known->cookie;
   out.facts.family = cookie_family(out.cookie);
   out.facts.type = cookie_type(out.cookie);
@@ -778,7 +795,7 @@ void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
   const int fd = l.fd, dup = l.dup;
   const Cookie c = l.cookie;
   l.facts.role = filters::Role::kServer;
-  if (injected(n, p.tgid, filters::CallType::kAccept, l.facts, c, stats::kAcceptFailed)) {
+  if (injected(n, p.tgid, filters::CallType::kAccept, l.facts, c, stats::kAcceptFailed, l.known)) {
     close(dup);
     return;
   }
@@ -804,7 +821,7 @@ void Supervisor::Impl::on_listen(const seccomp_notif& n, Proc& p) {
   if (!local_socket(n, p, l)) return pass(n.id);
   const int dup = l.dup;
   const Cookie c = l.cookie;
-  if (!injected(n, p.tgid, filters::CallType::kListen, l.facts, c, stats::kListenFailed)) {
+  if (!injected(n, p.tgid, filters::CallType::kListen, l.facts, c, stats::kListenFailed, l.known)) {
     const int r = ::listen(dup, static_cast<int>(n.data.args[1]));
     const int e = errno;
     ++counts.performed;

@@ -33,6 +33,8 @@ SOCKET_CALL_RULES = {"rules": [
     {"name": "no-so-type", "on": ["getsockopt"], "match": {"level": "SOL_SOCKET", "option": "SO_TYPE"},
      "do": {"fail": "EBADF"}},
     {"name": "hang-nodelay", "on": ["setsockopt"], "match": {"option": "TCP_NODELAY"}, "do": {"hang_ms": 200}},
+    {"name": "keepalive-once-per-socket", "on": ["setsockopt"], "match": {"option": "SO_KEEPALIVE"},
+     "when": {"count": "socket", "times": 1}, "do": {"fail": "ENOBUFS"}},
     {"name": "options-seen", "on": ["setsockopt", "getsockopt"], "when": {"after": 1000}, "do": {"fail": "EINVAL"}},
     {"name": "second-bind", "on": ["bind"], "when": {"after": 1, "times": 1}, "do": {"fail": "EACCES"}},
     {"name": "server-shutdown", "on": ["shutdown"], "match": {"role": "server"}, "when": {"times": 1},
@@ -88,6 +90,11 @@ def body(tmp):
                 h.expect(f"{label} ({mode}): JUnit property sockshim.intercept", props.get("sockshim.intercept"), mode)
                 runs[mode] = r
             h.expect(f"{label}: output, seccomp vs preload", runs["seccomp"].stdout, runs["preload"].stdout)
+            if rules is SOCKET_CALL_RULES:   # "count": "socket": the first call on each socket fails
+                h.expect(f"{label}: per-socket rule (seccomp)",
+                         [x for x in runs["seccomp"].stdout.splitlines() if x.startswith("keepalive")],
+                         ["keepalive 1 first ENOBUFS", "keepalive 1 again ok",
+                          "keepalive 2 first ENOBUFS", "keepalive 2 again ok"])
             if all(r.data for r in runs.values()):
                 h.expect(f"{label}: counters, seccomp vs preload", counts(runs["seccomp"].data, families),
                          counts(runs["preload"].data, families))

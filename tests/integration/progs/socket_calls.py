@@ -29,6 +29,13 @@ def dgram_pair():
 
 attempt("socketpair dgram", dgram_pair)
 
+# Two sockets, each setting SO_KEEPALIVE twice: a rule counting per socket acts on each one.
+for i in (1, 2):
+    k = socket.socket()
+    attempt(f"keepalive {i} first", lambda: k.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+    attempt(f"keepalive {i} again", lambda: k.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+    k.close()
+
 srv = socket.socket()
 attempt("setsockopt SO_REUSEADDR", lambda: srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1))
 attempt("bind", lambda: srv.bind(("127.0.0.1", 0)))
