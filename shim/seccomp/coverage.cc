@@ -42,7 +42,6 @@ std::string why_not(const filters::Rule& r) {
     return "\"do\": only fail, eagain, eintr, hang_ms and delays work in seccomp mode so far";
   if (r.then.kind != AfterKind::kNone) return "\"then\": after-actions need the call's outcome, not yet in seccomp mode";
   const filters::Match& m = r.match;
-  if (m.argv0) return "\"match\": argv0: not yet in seccomp mode (one supervisor serves every program of the run)";
   if (m.local || m.local_port) return "\"match\": local/local_port: not yet in seccomp mode";
   if (m.path) return "\"match\": path: unix paths are not matched in seccomp mode yet";
   if (m.host) return "\"match\": host: getaddrinfo is libc's, seccomp mode sees only system calls";

@@ -148,10 +148,11 @@ struct Supervisor::Impl {
   // acts. Counts hits and fires in the segment as the preload object does; a `"count": "socket"`
   // rule counts its trigger's hits and fires per socket (ks, when the call is on one), draws on
   // the run's hit number, and adds its fires to the run's too.
-  int decide(filters::CallType t, const filters::SocketFacts& f, std::uint64_t* hit, KnownSocket* ks) {
+  int decide(filters::CallType t, const filters::SocketFacts& f, std::uint64_t* hit, KnownSocket* ks, pid_t tid) {
     if (!table || !table->has_rules_for(t)) return -1;
     int idx = table->first_match(t, f, -1);
-    while (idx >= 0 && (idx >= static_cast<int>(stats::kMaxRules) || seg.rules[idx].disabled.load(std::memory_order_relaxed)))
+    while (idx >= 0 && (idx >= static_cast<int>(stats::kMaxRules) ||
+                        seg.rules[idx].disabled.load(std::memory_order_relaxed) || !program_matches(idx, tid)))
       idx = table->first_match(t, f, idx);
     if (idx < 0) return -1;
     stats::RuleSlot& rs = seg.rules[idx];
@@ -176,6 +177,25 @@ struct Supervisor::Impl {
     return idx;
   }
 
+  // A rule's `argv0` against the calling process's program, as the preload object matches it in
+  // each process (Table::select_program): the base name of its argv[0]. Read at the decision, from
+  // /proc/TID/cmdline, so an exec since the process's first call is seen; only rules with argv0
+  // cost the read.
+  bool program_matches(int idx, pid_t tid) const {
+    const auto& glob = table->rules()[static_cast<std::size_t>(idx)].match.argv0;
+    if (!glob) return true;
+    std::FILE* f = std::fopen(("/proc/" + std::to_string(tid) + "/cmdline").c_str(), "re");
+    if (!f) return false;
+    char buf[4096] = {};
+    const std::size_t got = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    const std::string_view argv0(buf, ::strnlen(buf, got));
+    const std::size_t slash = argv0.rfind('/');
+    // Cut as the preload object's record of it is (kNameLen with its NUL).
+    const std::string_view base = slash == std::string_view::npos ? argv0 : argv0.substr(slash + 1);
+    return filters::glob_match(*glob, base.substr(0, stats::kNameLen - 1));
+  }
+
   // The rule that fires on this call, if any, goes into the decision log; when its action fails
   // the call, the call is answered with that errno and counted as `failed` (kNoCounter for the
   // calls the preload object counts no failure of: bind, shutdown, socket options) plus one
@@ -190,7 +210,7 @@ struct Supervisor::Impl {
     int idx = replay_rule;
     if (idx < 0) {
       std::uint64_t hit = 0;
-      idx = decide(t, f, &hit, ks);
+      idx = decide(t, f, &hit, ks, static_cast<pid_t>(n.pid));
       if (idx < 0) return false;
       log_event(n, tgid, t, idx, hit, c, injected_errno(idx), peer, peer_len);
       if (const std::int64_t ms = delay_ms(idx, hit); ms > 0 && delayed.size() < kMaxDelayed) {

@@ -27,7 +27,8 @@ COUNTERS = ("opened", "connected", "connect_pending", "connect_failed", "listene
 # A rule on each call type the second slice intercepts: the ones that fire answer without the
 # call running (a hang after its time); "seen" ones never fire (after 1000) and only count hits.
 SOCKET_CALL_RULES = {"rules": [
-    {"name": "no-dgram-pair", "on": ["socket"], "match": {"family": "unix", "type": "dgram"},
+    {"name": "not-this-program", "on": ["socket", "getsockopt"], "match": {"argv0": "curl"}, "do": {"fail": "EPERM"}},
+    {"name": "no-dgram-pair", "on": ["socket"], "match": {"family": "unix", "type": "dgram", "argv0": "python3*"},
      "do": {"fail": "EMFILE"}},
     {"name": "no-reuse", "on": ["setsockopt"], "match": {"option": "SO_REUSEADDR"}, "do": {"fail": "ENOPROTOOPT"}},
     {"name": "no-so-type", "on": ["getsockopt"], "match": {"level": "SOL_SOCKET", "option": "SO_TYPE"},
