@@ -42,8 +42,9 @@ std::string why_not(const filters::Rule& r) {
     return "\"do\": only fail, eagain, eintr, hang_ms and delays work in seccomp mode so far";
   if (r.then.kind != AfterKind::kNone) return "\"then\": after-actions need the call's outcome, not yet in seccomp mode";
   const filters::Match& m = r.match;
-  if (m.local || m.local_port) return "\"match\": local/local_port: not yet in seccomp mode";
-  if (m.path) return "\"match\": path: unix paths are not matched in seccomp mode yet";
+  // The preload object knows a socket's own port once it bound, listened or was accepted; the
+  // supervisor sees a bind only under a bind rule.
+  if (m.local_port) return "\"match\": local_port: not yet in seccomp mode";
   if (m.host) return "\"match\": host: getaddrinfo is libc's, seccomp mode sees only system calls";
   const filters::When& w = r.when;
   if (w.after_bytes || w.after_connected_ms) return "\"when\": after_bytes/after_connected_ms: not yet in seccomp mode";

@@ -35,6 +35,9 @@ struct KnownSocket {
   // EINTR the program may have seen): the program's next connect learns that outcome and is not
   // counted again (shim/seccomp/supervisor.cc, Watch).
   bool settled = false;
+  // A unix connect on it was passed through (the server's SO_PEERCRED must name the program):
+  // its outcome is counted at the program's next connect or close of it.
+  bool unix_connecting = false;
   std::vector<RuleCount> rule_counts{};   // a few at most: rules that count per socket and matched it
   RuleCount& count_of(int rule) {
     for (RuleCount& c : rule_counts)

@@ -336,8 +336,12 @@ struct Supervisor::Impl {
     sockaddr_storage shown{};   // for the decision log: the peer, else the local address
     socklen_t shown_len = 0;
     KnownSocket* known = nullptr;   // the entry in its Proc's fds
+    char path[112] = {};            // the `path` fact's text (the preload object's kPathBuf)
   };
-  bool local_socket(const seccomp_notif& n, Proc& p, Local& out);
+  bool local_socket(const seccomp_notif& n, Proc& p, filters::CallType t, Local& out);
+  void describe(int dup, const KnownSocket& known, filters::CallType t, Local& out);
+  static void path_fact(const sockaddr_storage& ss, socklen_t len, Local& out);
+  void settle_unix(KnownSocket& k, int dup);
   void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
   void resolve(Watch& w, bool now);
   void serve_one();
@@ -518,9 +522,10 @@ void Supervisor::Impl::on_bind(const seccomp_notif& n, Proc& p) {
   if (const Read r = read_sockaddr(n, n.data.args[1], len, ss); r != Read::kOk)
     return r == Read::kGone ? void(++counts.gone) : pass(n.id);
   Local l;
-  if (!local_socket(n, p, l)) return pass(n.id);
+  if (!local_socket(n, p, filters::CallType::kBind, l)) return pass(n.id);
   l.facts.local_port = l.facts.service_port = port_of(ss);
   to_address(reinterpret_cast<const sockaddr*>(&ss), len, l.facts.local);
+  if (table && (table->needs(filters::CallType::kBind) & filters::kNeedPath)) path_fact(ss, len, l);   // the path being bound
   if (injected(n, p.tgid, filters::CallType::kBind, l.facts, l.cookie, kNoCounter, l.known, &ss, len)) {
     close(l.dup);
     return;
@@ -542,7 +547,7 @@ void Supervisor::Impl::on_bind(const seccomp_notif& n, Proc& p) {
 // option bytes never need copying. The socket options' level and name are matched on.
 void Supervisor::Impl::on_other(const seccomp_notif& n, Proc& p, filters::CallType t) {
   Local l;
-  if (!local_socket(n, p, l)) return pass(n.id);
+  if (!local_socket(n, p, t, l)) return pass(n.id);
   if (t == filters::CallType::kGetsockopt || t == filters::CallType::kSetsockopt) {
     l.facts.level = static_cast<int>(n.data.args[1]);
     l.facts.option = static_cast<int>(n.data.args[2]);
@@ -586,13 +591,20 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
     return pass(n.id);   // ENOTSOCK
   }
   const Cookie c = known->cookie;
-  filters::SocketFacts f;
+  settle_unix(*known, dup);   // an earlier unix connect on it ended one way or the other
+  // The socket's own address and path cost system calls: only when a rule on connect names them.
+  Local l;
+  const std::uint32_t needs = table ? table->needs(filters::CallType::kConnect) : 0;
+  if (needs & (filters::kNeedAddresses | filters::kNeedPath)) describe(dup, *known, filters::CallType::kConnect, l);
+  filters::SocketFacts& f = l.facts;
   f.family = cookie_family(c);
   f.type = cookie_type(c);
   f.protocol = cookie_protocol(c);
   f.peer_port = f.service_port = port_of(ss);
   to_address(reinterpret_cast<const sockaddr*>(&ss), len, f.peer);
-  f.role = filters::Role::kClient;
+  if (needs & filters::kNeedPath) path_fact(ss, len, l);   // the path connected to
+  // A client once a connect of its succeeded or is under way, as the preload object's state says.
+  f.role = known->role;
   // The restart of a held connect a signal interrupted (Watch) is the same call to the kernel,
   // decided already: as the preload object sees one call, the rules see one hit.
   const Watch* prior = following(p.tgid, fd, inode_of(dup));
@@ -613,9 +625,20 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
     return answer(n.id, 0, r == 0 ? 0 : e);
   }
   // Unix sockets connect as the program (SO_PEERCRED names the connecting process): passed
-  // through, their outcome not counted yet.
+  // through; their outcome is counted when the program next connects or closes that socket.
+  if (f.family == AF_UNIX) known->unix_connecting = true;
   close(dup);
   pass(n.id);
+}
+
+// A unix connect passed through earlier: getpeername on our duplicate says how it ended.
+void Supervisor::Impl::settle_unix(KnownSocket& k, int dup) {
+  if (!k.unix_connecting) return;
+  k.unix_connecting = false;
+  sockaddr_storage peer{};
+  socklen_t l = sizeof peer;
+  stats::add(slot(k.cookie), getpeername(dup, reinterpret_cast<sockaddr*>(&peer), &l) == 0 ? stats::kConnected
+                                                                                           : stats::kConnectFailed);
 }
 
 // TCP: started non-blocking here. A non-blocking socket's program gets the answer at once
@@ -751,13 +774,13 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
   std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
   const int dup = pidfd_getfd(p.pidfd, fd);
   const bool same = dup >= 0 && inode_of(dup) == k.ino;
+  Local l;
+  if (same && table && table->has_rules_for(filters::CallType::kClose)) describe(dup, k, filters::CallType::kClose, l);
+  if (same) settle_unix(k, dup);
   if (dup >= 0) close(dup);
-  filters::SocketFacts f;
-  f.family = cookie_family(k.cookie);
-  f.type = cookie_type(k.cookie);
-  f.protocol = cookie_protocol(k.cookie);
   if (same) {
-    if (injected(n, p.tgid, filters::CallType::kClose, f, k.cookie, stats::kCloseFailed, &k)) {
+    if (injected(n, p.tgid, filters::CallType::kClose, l.facts, k.cookie, stats::kCloseFailed, &k,
+                 l.shown_len ? &l.shown : nullptr, l.shown_len)) {
       p.fds[fd] = k;   // the fd stays open: the program was told its close failed
       return;
     }
@@ -769,7 +792,7 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
 // The socket a listen or accept names (args[0]): our duplicate of it, its cookie and the facts
 // rules match on, the local port being the service's. False when fd is no socket (or gone): the
 // caller passes the call through and the kernel answers it.
-bool Supervisor::Impl::local_socket(const seccomp_notif& n, Proc& p, Local& out) {
+bool Supervisor::Impl::local_socket(const seccomp_notif& n, Proc& p, filters::CallType t, Local& out) {
   out.fd = static_cast<int>(n.data.args[0]);
   out.dup = pidfd_getfd(p.pidfd, out.fd);
   if (out.dup < 0) return false;
@@ -779,30 +802,51 @@ bool Supervisor::Impl::local_socket(const seccomp_notif& n, Proc& p, Local& out)
     return false;
   }
   out.known = known;
-  out.cookie = known->cookie;
+  describe(out.dup, *known, t, out);
+  return true;
+}
+
+// What the rules see of a socket (dup: our duplicate of it), as the preload object's facts_of has
+// them: the service port is a client's peer's port, any other socket's own; addresses and the
+// unix path (the peer's, else the socket's own) only when a rule on t names them.
+void Supervisor::Impl::describe(int dup, const KnownSocket& known, filters::CallType t, Local& out) {
+  out.cookie = known.cookie;
   out.facts.family = cookie_family(out.cookie);
   out.facts.type = cookie_type(out.cookie);
   out.facts.protocol = cookie_protocol(out.cookie);
-  out.facts.role = known->role;
+  out.facts.role = known.role;
+  const std::uint32_t needs = table ? table->needs(t) : 0;
   sockaddr_storage local{};
   socklen_t len = sizeof local;
-  if (getsockname(out.dup, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+  if (getsockname(dup, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
     const int port = port_of(local);
     if (port > 0) out.facts.local_port = out.facts.service_port = port;
     out.shown = local;
     out.shown_len = len;
+    if (needs & filters::kNeedAddresses) to_address(reinterpret_cast<const sockaddr*>(&local), len, out.facts.local);
+    if (needs & filters::kNeedPath) path_fact(local, len, out);
   }
-  // A client's service is its peer's port (the preload object's ports_of); a listening or
-  // accepted socket's is its own.
   sockaddr_storage peer{};
   len = sizeof peer;
-  if (getpeername(out.dup, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+  if (getpeername(dup, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
     out.facts.peer_port = port_of(peer);
-    if (known->role != filters::Role::kServer && out.facts.peer_port > 0) out.facts.service_port = out.facts.peer_port;
+    if (known.role != filters::Role::kServer && out.facts.peer_port > 0) out.facts.service_port = out.facts.peer_port;
     out.shown = peer;
     out.shown_len = len;
+    if (needs & filters::kNeedAddresses) to_address(reinterpret_cast<const sockaddr*>(&peer), len, out.facts.peer);
+    if (needs & filters::kNeedPath) path_fact(peer, len, out);
   }
-  return true;
+}
+
+// A unix address's path ('@' for an abstract name) becomes the `path` fact; an unnamed one
+// leaves it as it was.
+void Supervisor::Impl::path_fact(const sockaddr_storage& ss, socklen_t len, Local& out) {
+  if (ss.ss_family != AF_UNIX) return;
+  char text[sizeof out.path];
+  format_sockaddr(reinterpret_cast<const sockaddr*>(&ss), len, text, sizeof text);
+  if (text[0] == 0) return;
+  std::memcpy(out.path, text, sizeof text);
+  out.facts.path = out.path;
 }
 
 // accept/accept4(fd, addr, addrlen[, flags]): the connection is accepted here on a duplicate of
@@ -811,7 +855,7 @@ bool Supervisor::Impl::local_socket(const seccomp_notif& n, Proc& p, Local& out)
 // is held until a connection is queued, while other notifications are served.
 void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
   Local l;
-  if (!local_socket(n, p, l)) return pass(n.id);
+  if (!local_socket(n, p, filters::CallType::kAccept, l)) return pass(n.id);
   const int fd = l.fd, dup = l.dup;
   const Cookie c = l.cookie;
   l.facts.role = filters::Role::kServer;
@@ -838,7 +882,7 @@ void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
 // result is the program's answer: counted listened or listen_failed.
 void Supervisor::Impl::on_listen(const seccomp_notif& n, Proc& p) {
   Local l;
-  if (!local_socket(n, p, l)) return pass(n.id);
+  if (!local_socket(n, p, filters::CallType::kListen, l)) return pass(n.id);
   const int dup = l.dup;
   const Cookie c = l.cookie;
   if (!injected(n, p.tgid, filters::CallType::kListen, l.facts, c, stats::kListenFailed, l.known)) {

@@ -1,9 +1,10 @@
 """Makes each of the socket calls seccomp mode's second slice intercepts, on sockets it made
 itself over loopback, and prints what each call returned (an errno name when it failed), so two
 runs of it can be compared line by line: socketpair (a stream pair that carries a byte, a datagram
-pair), setsockopt and getsockopt, bind, listen, connect, accept, shutdown, close.
+pair), setsockopt and getsockopt, bind, listen, connect (inet and unix), accept, shutdown, close.
 """
 import errno
+import os
 import socket
 
 
@@ -51,6 +52,10 @@ c.connect(("127.0.0.1", port))
 x, _ = srv.accept()
 attempt("getsockopt SO_ERROR", lambda: c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
 attempt("getsockopt SO_TYPE", lambda: c.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE))
+attempt("getsockopt SO_RCVBUF listener", lambda: srv.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) and None)
+unbound = socket.socket()
+attempt("getsockopt SO_RCVBUF unbound", lambda: unbound.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) and None)
+unbound.close()
 attempt("shutdown client", lambda: c.shutdown(socket.SHUT_WR))
 print("server reads", x.recv(1))
 attempt("shutdown server", lambda: x.shutdown(socket.SHUT_RDWR))
@@ -74,3 +79,14 @@ def read_second():
 attempt("server reads second", read_second)
 for s in (c, x, c2, y, srv):
     s.close()
+
+# A unix listener with an abstract name, connected to twice: rules match its path ("@name").
+name = f"\0sockshim-calls-{os.getpid()}"
+u = socket.socket(socket.AF_UNIX)
+u.bind(name)
+u.listen(2)
+for i in (1, 2):
+    uc = socket.socket(socket.AF_UNIX)
+    attempt(f"unix connect {i}", lambda: uc.connect(name))
+    uc.close()
+u.close()
