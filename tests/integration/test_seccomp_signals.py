@@ -13,7 +13,9 @@ be the same in all three, and the counters the same in both modes:
     call goes on, and once the address becomes local (the next SYN meets a RST) it fails with
     ECONNREFUSED, counted connect_failed once, and a rule on connect counts one hit, not two.
     Needs root for the namespace; left out otherwise;
-  - a child held in accept is killed with SIGKILL; its parent's connect and accept are served.
+  - a child held in accept is killed with SIGKILL; its parent's connect and accept are served;
+  - a program that installs a seccomp filter of its own (getppid fails with EPERM): filters stack,
+    so its filter's verdict holds and its socket calls are still served and counted.
 After each seccomp case, once the program has closed its sockets, `sockshim run` holds no socket
 (no duplicate leaked) and no pidfd of a process that ended.
 Skipped (77) without seccomp user notification.
@@ -261,6 +263,18 @@ def kill_held():
         "opened": 2, "connected": 1, "listened": 1, "accepted": 1, "accept_failed": 0})
 
 
+def own_filter():
+    """The program's own seccomp filter stacks on the launcher's."""
+    want = ["own filter: ok", "getppid: EPERM", "connect: ok", "accept: ok"]
+    plain = h.run_plain([HELD, "own-filter"])
+    h.expect("own filter (plain): output", plain.stdout.splitlines(), want)
+    r = h.run_shim([HELD, "own-filter"], options=["--intercept", "seccomp"])
+    h.expect("own filter (seccomp): exit", r.rc, 0)
+    h.expect("own filter (seccomp): output", r.stdout.splitlines(), want)
+    h.expect_counters("own filter (seccomp): inet/stream/tcp", counters(r.data) or {}, {
+        "opened": 2, "connected": 1, "listened": 1, "accepted": 1})
+
+
 def body(tmp):
     if not HELD or not os.access(HELD, os.X_OK):
         h.fail(f"HELD_CALL does not name the built progs/held_call ({HELD!r})")
@@ -272,6 +286,7 @@ def body(tmp):
         for how in ("interrupt", "restart"):
             connect_case(how)
     kill_held()
+    own_filter()
 
 
 h.main("seccomp_signals", body)

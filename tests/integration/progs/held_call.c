@@ -5,18 +5,27 @@
 //   held_call accept restart|interrupt              a blocking accept on 127.0.0.1 (port printed)
 //   held_call kill-held                             a child held in accept is killed; then the
 //                                                   parent's own socket calls must still be served
+//   held_call own-filter                            installs a seccomp filter of its own (getppid
+//                                                   fails with EPERM), then makes socket calls:
+//                                                   filters stack, so both must still work
 // SIGUSR1's handler is installed with SA_RESTART or without. "ready PID" comes just before the
 // call; after it, each mode waits for a line on stdin before it ends, so the test can look at
 // the supervisor's descriptors while the program is still there. Every wait is bounded.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,6 +147,39 @@ static int do_kill_held(void) {
   return closed();
 }
 
+// The program's own filter: getppid fails with EPERM, everything else of x86-64 is allowed.
+static int own_filter(void) {
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+    printf("own filter: %s\n", strerrorname_np(errno));
+    return 1;
+  }
+  printf("own filter: ok\n");
+  const long r = syscall(SYS_getppid);
+  printf("getppid: %s\n", r >= 0 ? "ok" : strerrorname_np(errno));
+  int port = 0;
+  const int l = listener(&port);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  const int c = socket(AF_INET, SOCK_STREAM, 0);
+  printf("connect: %s\n", outcome(connect(c, (struct sockaddr*)&a, sizeof a)));
+  const int s = accept(l, NULL, NULL);
+  printf("accept: %s\n", outcome(s));
+  close(s);
+  close(c);
+  close(l);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc == 5 && strcmp(argv[1], "connect") == 0) {
@@ -149,6 +191,8 @@ int main(int argc, char** argv) {
     return do_accept();
   }
   if (argc == 2 && strcmp(argv[1], "kill-held") == 0) return do_kill_held();
-  fprintf(stderr, "usage: held_call connect HOST PORT restart|interrupt | accept restart|interrupt | kill-held\n");
+  if (argc == 2 && strcmp(argv[1], "own-filter") == 0) return own_filter();
+  fprintf(stderr, "usage: held_call connect HOST PORT restart|interrupt | accept restart|interrupt | kill-held"
+                  " | own-filter\n");
   return 2;
 }
