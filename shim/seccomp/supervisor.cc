@@ -91,6 +91,9 @@ struct Watch {
   AcceptCall accept{};
   ino_t ino = 0;              // the socket's, so a later connect on the same fd finds this one
   bool interrupted = false;   // a held connect whose caller left: nothing counted yet
+  // A held call's SO_SNDTIMEO (connect) or SO_RCVTIMEO (accept) ends at this CLOCK_MONOTONIC
+  // time: the kernel's wait would end there (EINPROGRESS, EAGAIN). 0: no timeout.
+  std::int64_t deadline_ns = 0;
   std::uint64_t serial = 0;   // names the watch across a round of the serve loop
   short events() const { return kind == Kind::kAccept ? POLLIN : POLLOUT; }
 };
@@ -261,11 +264,14 @@ struct Supervisor::Impl {
   int until_due(int cap) const {
     std::int64_t first = -1;
     for (const Delayed& d : delayed) first = first < 0 ? d.due_ns : std::min(first, d.due_ns);
+    for (const Watch& w : watches)
+      if (w.held && w.deadline_ns) first = first < 0 ? w.deadline_ns : std::min(first, w.deadline_ns);
     if (first < 0) return cap;
     const std::int64_t ms = (first - stats::monotonic_ns() + 999'999) / 1'000'000;
     return static_cast<int>(std::clamp<std::int64_t>(ms, 0, cap));
   }
   void run_due();
+  void time_out_held();
 
   // The errno a fired rule answers with; 0 when its action lets the call go on.
   int injected_errno(int idx) const {
@@ -355,6 +361,7 @@ struct Supervisor::Impl {
     watches.push_back(w);
   }
   void drop_finished();
+  static std::int64_t deadline(int dup, int option);
 };
 
 // socket(family, type, protocol): made here and given to the program with ADDFD_FLAG_SEND, which
@@ -674,7 +681,8 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
   // stopped following) is still under way; the program's call waits for it.
   const bool pending = r != 0 && (e == EINPROGRESS || (blocking && e == EALREADY));
   if (pending && watches.size() < kMaxWatches) {
-    add_watch(Watch{Watch::Kind::kConnect, dup, p.tgid, fd, c, blocking, n.id, {}, ino});
+    add_watch(Watch{Watch::Kind::kConnect, dup, p.tgid, fd, c, blocking, n.id, {}, ino, false,
+                    blocking ? deadline(dup, SO_SNDTIMEO) : 0});
     if (!blocking) {
       stats::add(slot(c), stats::kConnectPending);
       answer(n.id, -1, e);
@@ -710,6 +718,7 @@ void Supervisor::Impl::connect_again(const seccomp_notif& n, Watch& prior, bool 
     prior.held = true;                           // the restarted call waits for our answer
     prior.interrupted = false;
     prior.id = n.id;
+    prior.deadline_ns = deadline(prior.dup, SO_SNDTIMEO);   // a new wait, a new timeout
     return;
   }
   const bool ok = r == 0 || e == EISCONN;
@@ -871,7 +880,8 @@ void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
       close(dup);
       return pass(n.id);   // too many to follow: the kernel waits instead, uncounted
     }
-    add_watch(Watch{Watch::Kind::kAccept, dup, p.tgid, fd, c, true, n.id, a, inode_of(dup)});
+    add_watch(Watch{Watch::Kind::kAccept, dup, p.tgid, fd, c, true, n.id, a, inode_of(dup), false,
+                    deadline(dup, SO_RCVTIMEO)});
     return;
   }
   accept_into(p, dup, c, a, false);
@@ -1035,6 +1045,42 @@ void Supervisor::Impl::serve_watches(const std::vector<pollfd>& fds, std::size_t
 // otherwise keep the connection attempt (or the listening socket) alive. Held calls whose caller
 // left (killed, or interrupted by a signal): an accept is dropped; a connect, whose attempt goes
 // on in the program's socket, is followed as interrupted (Watch).
+// When a held call's wait would end by the socket's own timeout (SO_SNDTIMEO for connect,
+// SO_RCVTIMEO for accept); 0 when it has none.
+std::int64_t Supervisor::Impl::deadline(int dup, int option) {
+  timeval tv{};
+  socklen_t l = sizeof tv;
+  if (getsockopt(dup, SOL_SOCKET, option, &tv, &l) != 0 || (tv.tv_sec == 0 && tv.tv_usec == 0)) return 0;
+  return stats::monotonic_ns() + static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 +
+         static_cast<std::int64_t>(tv.tv_usec) * 1'000;
+}
+
+// Held calls whose socket timeout passed are answered as the kernel answers them: a connect with
+// EINPROGRESS (counted connect_pending, as the preload object counts it; its outcome is still
+// followed and counted), an accept with EAGAIN (dropped, nothing counted).
+void Supervisor::Impl::time_out_held() {
+  const std::int64_t now = stats::monotonic_ns();
+  for (Watch& w : watches) {
+    if (!w.held || !w.deadline_ns || w.deadline_ns > now || w.dup < 0) continue;
+    w.deadline_ns = 0;
+    const std::uint64_t id = w.kind == Watch::Kind::kAccept ? w.accept.id : w.id;
+    if (w.kind == Watch::Kind::kAccept) {
+      answer(id, -1, EAGAIN);
+      close(w.dup);
+      w.dup = -1;
+      continue;
+    }
+    w.held = false;
+    if (!valid(id)) {
+      w.interrupted = true;   // a signal came first: as any interrupted connect
+      continue;
+    }
+    stats::add(slot(w.cookie), stats::kConnectPending);
+    answer(id, -1, EINPROGRESS);
+  }
+  std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
+}
+
 void Supervisor::Impl::drop_finished() {
   procs.sweep();
   for (Watch& w : watches) {
@@ -1097,6 +1143,7 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
     }
     if (n > 0) s.serve_watches(fds, 2, polled);
     if (!s.delayed.empty()) s.run_due();
+    s.time_out_held();
     if (stats::monotonic_ns() >= next_sweep) {
       s.drop_finished();
       next_sweep = stats::monotonic_ns() + kSweepNs;

@@ -5,6 +5,8 @@
 //   held_call accept restart|interrupt              a blocking accept on 127.0.0.1 (port printed)
 //   held_call kill-held                             a child held in accept is killed; then the
 //                                                   parent's own socket calls must still be served
+//   held_call connect-timeout HOST PORT MS          a blocking connect with SO_SNDTIMEO MS
+//   held_call accept-timeout MS                     a blocking accept with SO_RCVTIMEO MS
 //   held_call own-filter                            installs a seccomp filter of its own (getppid
 //                                                   fails with EPERM), then makes socket calls:
 //                                                   filters stack, so both must still work
@@ -147,6 +149,30 @@ static int do_kill_held(void) {
   return closed();
 }
 
+// A blocking call with the socket's own timeout: the kernel ends the wait with EINPROGRESS
+// (connect) or EAGAIN (accept). No signal, no waiting for stdin.
+static int timed(const char* host, int port, int ms) {
+  const struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+  int s = -1, r = -1;
+  if (host) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+    inet_pton(AF_INET, host, &a.sin_addr);
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    r = connect(s, (struct sockaddr*)&a, sizeof a);
+    printf("connect: %s\n", outcome(r));
+  } else {
+    int unused = 0;
+    s = listener(&unused);
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    r = accept(s, NULL, NULL);
+    printf("accept: %s\n", outcome(r));
+    if (r >= 0) close(r);
+  }
+  close(s);
+  return 0;
+}
+
 // The program's own filter: getppid fails with EPERM, everything else of x86-64 is allowed.
 static int own_filter(void) {
   struct sock_filter code[] = {
@@ -192,7 +218,9 @@ int main(int argc, char** argv) {
   }
   if (argc == 2 && strcmp(argv[1], "kill-held") == 0) return do_kill_held();
   if (argc == 2 && strcmp(argv[1], "own-filter") == 0) return own_filter();
+  if (argc == 5 && strcmp(argv[1], "connect-timeout") == 0) return timed(argv[2], atoi(argv[3]), atoi(argv[4]));
+  if (argc == 3 && strcmp(argv[1], "accept-timeout") == 0) return timed(NULL, 0, atoi(argv[2]));
   fprintf(stderr, "usage: held_call connect HOST PORT restart|interrupt | accept restart|interrupt | kill-held"
-                  " | own-filter\n");
+                  " | own-filter | connect-timeout HOST PORT MS | accept-timeout MS\n");
   return 2;
 }
