@@ -56,7 +56,8 @@ bench_workspace() {
   trap 'exit 130' INT TERM
   mkdir "$tmp/bin"
   # The rule loader next to the preload object: it opens it from there for SOCKSHIM_RULES.
-  cp build/shim/libsockshim.so build/shim/libsockshim-rules.so build/shim/sockshim "$@" "$tmp/bin/"
+  cp "${BENCH_BUILD:-build}"/shim/libsockshim.so "${BENCH_BUILD:-build}"/shim/libsockshim-rules.so \
+    "${BENCH_BUILD:-build}"/shim/sockshim "$@" "$tmp/bin/"
   lib=$tmp/bin/libsockshim.so
   sockshim=$tmp/bin/sockshim
 }

@@ -80,6 +80,14 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
     case Op::kSocket:
     case Op::kSocketpair:
       if (const int idx = socket_rule(c); idx >= 0) fire(c, d, idx);
+      // A socket the rule refused counts as a failed open and a fault (docs/stats.md), as the
+      // seccomp supervisor counts it.
+      if (d.inject) {
+        const int type = c.b & kSockTypeMask;
+        stats::CookieSlot* slot = slot_for(make_cookie(c.a, type, kernel_protocol(-1, c.a, type, c.c)));
+        stats::add(slot, stats::kOpenFailed);
+        stats::add(slot, stats::kFaultsInjected);
+      }
       return true;
     case Op::kGetaddrinfo: {
       if (!has_rules(filters::CallType::kGetaddrinfo)) return true;

@@ -127,6 +127,7 @@ std::string properties(const JunitRun& run) {
   prop("sockshim.stats", run.name);
   prop("sockshim.seed", run.stats.at("seed").dump());
   prop("sockshim.rules_file", run.stats.at("rules_file").get<std::string>());
+  if (!run.intercept.empty()) prop("sockshim.intercept", run.intercept);
   std::uint64_t total = 0;
   for (const json& r : run.stats.at("rules")) {
     const auto fired = r.at("fired").get<std::uint64_t>();

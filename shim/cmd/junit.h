@@ -21,10 +21,11 @@ struct JunitRun {
   std::string hostname;
   nlohmann::json stats;                    // report.h's to_json of the segment
   std::string summary;                     // to_text of the segment, as <system-out>
+  std::string intercept;                   // how the command was reached: "preload" or "seccomp"
 };
 
 // <testsuites><testsuite name tests failures errors skipped time timestamp hostname>, with
-// <properties> (seed, rules file, faults injected per rule), one <testcase> per --expect-fired
+// <properties> (seed, rules file, intercept mode, faults injected per rule), one <testcase> per --expect-fired
 // rule ("rule NAME fired"), one for the exit status ("CMD exits 0"), <system-out>, <system-err>:
 // every attribute and element the Ant/Jenkins JUnit schema requires.
 std::string to_junit(const JunitRun& run);

@@ -192,7 +192,7 @@ int seccomp_refusal(const RunOptions& o, const ExecProbe& probe, const Intercept
 // with *launch_error set when it could not start (exit 3: never a run without its faults).
 int run_supervised(const RunOptions& o, stats::Segment& seg, const filters::Table* table, pid_t* pid,
                    std::string* launch_error) {
-  const auto filter = seccomp::build_filter();
+  const auto filter = seccomp::build_filter(table);
   if (!filter) {
     *launch_error = "seccomp: cannot build the filter: " + std::string(bpfvm::seccomp::reason(filter.error()));
     return -1;
@@ -363,7 +363,7 @@ int run_command(const RunOptions& o) {
   if (!o.junit.empty()) {
     const JunitRun report{name, o.command, o.expect_fired, raw, attached || o.allow_unattached,
                           start_ns, seconds, host_name(), stats::to_json(*m.seg, name),
-                          stats::to_text(*m.seg, name)};
+                          stats::to_text(*m.seg, name), intercept_name(how.mode)};
     if (!write_file(o.junit, to_junit(report))) {
       err("cannot write " + o.junit + ": " + std::strerror(errno));
       if (status == 0) status = 2;

@@ -9,9 +9,19 @@ using filters::ActionKind;
 using filters::AfterKind;
 using filters::CallType;
 
-constexpr std::uint32_t kNotified[] = {SYS_close, SYS_socket, SYS_connect, SYS_accept, SYS_listen, SYS_accept4};
-constexpr CallType kCovered[] = {CallType::kSocket, CallType::kConnect, CallType::kListen, CallType::kAccept,
-                                 CallType::kClose};
+constexpr std::uint32_t kAlways[] = {SYS_close, SYS_socket, SYS_socketpair, SYS_connect,
+                                     SYS_accept, SYS_listen, SYS_accept4};
+struct OnRule {
+  CallType type;
+  std::uint32_t nr;
+};
+constexpr OnRule kOnRule[] = {{CallType::kBind, SYS_bind},
+                              {CallType::kShutdown, SYS_shutdown},
+                              {CallType::kGetsockopt, SYS_getsockopt},
+                              {CallType::kSetsockopt, SYS_setsockopt}};
+constexpr CallType kCovered[] = {CallType::kSocket, CallType::kConnect, CallType::kBind, CallType::kListen,
+                                 CallType::kAccept, CallType::kClose, CallType::kShutdown,
+                                 CallType::kGetsockopt, CallType::kSetsockopt};
 
 // Why the supervisor cannot carry out this rule yet; empty when it can.
 std::string why_not(const filters::Rule& r) {
@@ -20,35 +30,38 @@ std::string why_not(const filters::Rule& r) {
     if (!r.on_call(type)) continue;
     bool covered = false;
     for (CallType c : kCovered) covered = covered || c == type;
+    if (!covered && type == CallType::kGetaddrinfo)
+      return "\"on\": getaddrinfo: libc's, never a system call: seccomp mode cannot see it";
     if (!covered)
       return std::string("\"on\": ") + filters::call_type_name(type) +
-             ": seccomp mode intercepts only socket, connect, listen, accept and close so far";
+             ": seccomp mode does not intercept sends and receives yet";
   }
   const filters::Action& a = r.action;
-  // A delay would hold the supervisor (one thread, serving every process of the run).
-  if (a.delay_ms || a.jitter_ms) return "\"do\": delay_ms/jitter_ms: not yet in seccomp mode (the supervisor would sleep)";
   if (a.kind != ActionKind::kNone && a.kind != ActionKind::kFail && a.kind != ActionKind::kEagain &&
-      a.kind != ActionKind::kEintr)
-    return "\"do\": only fail, eagain and eintr work in seccomp mode so far";
+      a.kind != ActionKind::kEintr && a.kind != ActionKind::kHang)
+    return "\"do\": only fail, eagain, eintr, hang_ms and delays work in seccomp mode so far";
   if (r.then.kind != AfterKind::kNone) return "\"then\": after-actions need the call's outcome, not yet in seccomp mode";
   const filters::Match& m = r.match;
-  if (m.argv0) return "\"match\": argv0: not yet in seccomp mode (one supervisor serves every program of the run)";
-  if (m.local || m.local_port) return "\"match\": local/local_port: not yet in seccomp mode";
-  if (m.path) return "\"match\": path: unix paths are not matched in seccomp mode yet";
+  // The preload object knows a socket's own port once it bound, listened or was accepted; the
+  // supervisor sees a bind only under a bind rule.
+  if (m.local_port) return "\"match\": local_port: not yet in seccomp mode";
   if (m.host) return "\"match\": host: getaddrinfo is libc's, seccomp mode sees only system calls";
-  if (m.level || m.option) return "\"match\": level/option: getsockopt/setsockopt are not intercepted yet";
   const filters::When& w = r.when;
-  if (w.count == filters::Count::kSocket) return "\"when\": count: socket: not yet in seccomp mode";
   if (w.after_bytes || w.after_connected_ms) return "\"when\": after_bytes/after_connected_ms: not yet in seccomp mode";
   return {};
 }
 
 }  // namespace
 
-std::span<const std::uint32_t> notified_syscalls() { return kNotified; }
+std::vector<std::uint32_t> notified_syscalls(const filters::Table* table) {
+  std::vector<std::uint32_t> out(std::begin(kAlways), std::end(kAlways));
+  for (const OnRule& o : kOnRule)
+    if (table && table->has_rules_for(o.type)) out.push_back(o.nr);
+  return out;
+}
 
-bpfvm::Expected<bpfvm::seccomp::ValidatedProgram, bpfvm::seccomp::BuildError> build_filter() {
-  return bpfvm::seccomp::build_notify_list(kNotified);
+bpfvm::Expected<bpfvm::seccomp::ValidatedProgram, bpfvm::seccomp::BuildError> build_filter(const filters::Table* table) {
+  return bpfvm::seccomp::build_notify_list(notified_syscalls(table));
 }
 
 std::vector<std::string> unsupported_rules(const filters::Table& table) {

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -14,12 +13,16 @@
 
 namespace shim::seccomp {
 
-// x86-64 numbers: socket, connect, listen, accept, accept4, close. Everything else stays in the kernel.
-std::span<const std::uint32_t> notified_syscalls();
+// x86-64 numbers handed to the supervisor: socket, socketpair, connect, listen, accept, accept4
+// and close always (the stats need them); bind, shutdown, getsockopt and setsockopt only when
+// `table` has a rule on that call type (nothing is counted for them, as in the preload object, so
+// without a rule each would be a round trip for nothing). Everything else stays in the kernel.
+std::vector<std::uint32_t> notified_syscalls(const filters::Table* table);
 
 // The filter: the numbers above go to the listener, every other x86-64 call is allowed, other
-// ABIs (int $0x80, x32) are killed as bpfvm's builder does by default.
-bpfvm::Expected<bpfvm::seccomp::ValidatedProgram, bpfvm::seccomp::BuildError> build_filter();
+// ABIs (int $0x80, x32) are killed as bpfvm's builder does by default. `table` may be null.
+bpfvm::Expected<bpfvm::seccomp::ValidatedProgram, bpfvm::seccomp::BuildError> build_filter(
+    const filters::Table* table = nullptr);
 
 // One line per rule seccomp mode cannot carry out: "rule NAME (line L): why". Empty: all fine.
 std::vector<std::string> unsupported_rules(const filters::Table& table);

@@ -8,16 +8,42 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "filters/table.h"
 #include "shim/cookie.h"
 #include "shim/stats/layout.h"
 
 namespace shim::seccomp {
 
+// A `"count": "socket"` rule's trigger counts on one socket (docs/filters.md, `when`).
+struct RuleCount {
+  int rule = -1;
+  std::uint64_t hits = 0;
+  std::uint32_t fired = 0;
+};
+
 struct KnownSocket {
   Cookie cookie = 0;
   ino_t ino = 0;   // the socket's inode: an fd number reused behind our back (close_range, an
                    // exec that closed CLOEXEC fds, dup2) no longer matches and is forgotten
+  // Server: accepted here; client: connected (or connecting) here. Rules' `role` and the service
+  // port of calls that name no address (shutdown, socket options) follow from it, as in the
+  // preload object's fd table.
+  filters::Role role = filters::Role::kUnknown;
+  // An interrupted blocking connect on it ended and was counted (with the connect_pending of the
+  // EINTR the program may have seen): the program's next connect learns that outcome and is not
+  // counted again (shim/seccomp/supervisor.cc, Watch).
+  bool settled = false;
+  // A unix connect on it was passed through (the server's SO_PEERCRED must name the program):
+  // its outcome is counted at the program's next connect or close of it.
+  bool unix_connecting = false;
+  std::vector<RuleCount> rule_counts{};   // a few at most: rules that count per socket and matched it
+  RuleCount& count_of(int rule) {
+    for (RuleCount& c : rule_counts)
+      if (c.rule == rule) return c;
+    return rule_counts.emplace_back(RuleCount{rule, 0, 0});
+  }
 };
 
 struct Proc {

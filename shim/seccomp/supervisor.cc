@@ -1,243 +1,17 @@
-#include "shim/seccomp/supervisor.h"
-
-#include <fcntl.h>
-#include <linux/seccomp.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <vector>
-
-#include "shim/cookie.h"
-#include "shim/seccomp/proc_table.h"
-#include "shim/sockaddr_text.h"
-#include "shim/stats/segment.h"
+#include "shim/seccomp/supervisor_impl.h"
 
 namespace shim::seccomp {
-namespace {
-
-constexpr int kPollMs = 200;              // how often a quiet loop looks at the command and the processes
-constexpr int kBurst = 64;                // notifications served per wake before the others get a look
-constexpr std::size_t kMaxWatches = 4096; // pending connects followed at once; beyond, uncounted
-constexpr std::int64_t kSweepNs = 1'000'000'000;
-
-int pidfd_getfd(int pidfd, int fd) { return static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0)); }
-
-// The protocol as the kernel reports it (TCP is 6 when the program passed 0), for the cookie.
-int normal_protocol(int family, int type, int protocol) {
-  if (protocol != 0 || (family != AF_INET && family != AF_INET6)) return protocol;
-  if (type == SOCK_STREAM) return IPPROTO_TCP;
-  if (type == SOCK_DGRAM) return IPPROTO_UDP;
-  return protocol;
-}
-
-int port_of(const sockaddr_storage& ss) {
-  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port);
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
-  return -1;
-}
-
-ino_t inode_of(int fd) {
-  struct stat st {};
-  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? st.st_ino : 0;
-}
-
-ino_t own_netns() {
-  struct stat st {};
-  return stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
-}
-
-// An accept or accept4 the supervisor answers: where the peer's address goes in the program.
-struct AcceptCall {
-  std::uint64_t id = 0;
-  pid_t tid = -1;
-  std::uint64_t addr = 0, addrlen = 0;   // the program's pointers; 0: not wanted
-  int flags = 0;                         // accept4's SOCK_NONBLOCK | SOCK_CLOEXEC
-};
-
-// A call on a socket whose outcome is not known yet, followed with poll on a duplicate.
-// Connect: held means the program's blocking connect waits for our answer (notification `id`);
-// otherwise the program got EINPROGRESS and we only count. Accept: always held, answered when a
-// connection is queued (a blocking listener; a non-blocking one is answered at once).
-struct Watch {
-  enum class Kind : std::uint8_t { kConnect, kAccept };
-  Kind kind = Kind::kConnect;
-  int dup = -1;
-  pid_t tgid = -1;
-  int fd = -1;
-  Cookie cookie = 0;
-  bool held = false;
-  std::uint64_t id = 0;
-  AcceptCall accept{};
-  short events() const { return kind == Kind::kAccept ? POLLIN : POLLOUT; }
-};
-
-}  // namespace
-
-struct Supervisor::Impl {
-  int listener;
-  stats::Segment& seg;
-  const filters::Table* table;
-  ProcTable procs;
-  SupervisorCounts counts;
-  std::vector<Watch> watches;
-  std::vector<std::byte> req_buf, resp_buf;
-  ino_t netns = own_netns();
-
-  Impl(int l, stats::Segment& s, const filters::Table* t) : listener(l), seg(s), table(t), procs(s) {
-    seccomp_notif_sizes sizes{};
-    syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes);
-    // The kernel's structs may be larger than the headers' (new fields): size buffers for both.
-    req_buf.resize(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
-    resp_buf.resize(std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
-  }
-
-  bool valid(std::uint64_t id) { return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
-
-  // err: a positive errno to fail the call with, 0 to return val.
-  void answer(std::uint64_t id, std::int64_t val, int err, bool cont = false) {
-    std::fill(resp_buf.begin(), resp_buf.end(), std::byte{0});
-    auto* r = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
-    r->id = id;
-    r->val = val;
-    r->error = err ? -err : 0;
-    r->flags = cont ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
-    // EINTR (a signal `sockshim run` forwards) must not leave the call unanswered for good.
-    int rc = 0;
-    for (int i = 0; i < 8 && (rc = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, r)) != 0 && errno == EINTR; ++i) {
-    }
-    if (rc != 0) ++counts.gone;
-  }
-  void pass(std::uint64_t id) {
-    ++counts.continued;
-    answer(id, 0, 0, true);
-  }
-
-  stats::CookieSlot* slot(Cookie c) { return stats::cookie_slot(seg, c); }
-
-  std::uint64_t elapsed_ms() const {
-    const std::int64_t ns = stats::monotonic_ns() - seg.header.created_mono_ns;
-    return ns > 0 ? static_cast<std::uint64_t>(ns) / 1000000u : 0;
-  }
-
-  // The first enabled rule on t that matches and whose trigger selects this hit; -1 when none
-  // acts. Counts hits and fires in the segment as the preload object does (per run: per-socket
-  // counting is refused in seccomp mode, shim/seccomp/coverage.cc).
-  int decide(filters::CallType t, const filters::SocketFacts& f, std::uint64_t* hit) {
-    if (!table || !table->has_rules_for(t)) return -1;
-    int idx = table->first_match(t, f, -1);
-    while (idx >= 0 && (idx >= static_cast<int>(stats::kMaxRules) || seg.rules[idx].disabled.load(std::memory_order_relaxed)))
-      idx = table->first_match(t, f, idx);
-    if (idx < 0) return -1;
-    stats::RuleSlot& rs = seg.rules[idx];
-    const filters::When& w = table->rules()[static_cast<std::size_t>(idx)].when;
-    filters::Hit h;
-    h.n = rs.hits.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (w.from_ms || w.until_ms) h.elapsed_ms = elapsed_ms();
-    if (!w.selects(h, seg.header.seed, static_cast<std::uint32_t>(idx)) || !stats::take_fire(rs, w.times)) return -1;
-    *hit = h.n;
-    return idx;
-  }
-
-  // The rule that fires on this call, if any, goes into the decision log; when its action fails
-  // the call, the call is answered with that errno and counted as `failed` plus one fault, and
-  // this returns true (the caller then must not perform the call).
-  bool injected(const seccomp_notif& n, pid_t tgid, filters::CallType t, const filters::SocketFacts& f, Cookie c,
-                stats::Counter failed, const sockaddr_storage* peer = nullptr, socklen_t peer_len = 0) {
-    std::uint64_t hit = 0;
-    const int idx = decide(t, f, &hit);
-    if (idx < 0) return false;
-    const int err = injected_errno(idx);
-    log_event(n, tgid, t, idx, hit, c, err, peer, peer_len);
-    if (!err) return false;
-    stats::add(slot(c), failed);
-    stats::add(slot(c), stats::kFaultsInjected);
-    ++counts.injected;
-    answer(n.id, -1, err);
-    return true;
-  }
-
-  // The errno a fired rule answers with; 0 when its action lets the call go on.
-  int injected_errno(int idx) const {
-    const filters::Action& a = table->rules()[static_cast<std::size_t>(idx)].action;
-    switch (a.kind) {
-      case filters::ActionKind::kFail: return a.err;
-      case filters::ActionKind::kEagain: return EAGAIN;
-      case filters::ActionKind::kEintr: return EINTR;
-      default: return 0;
-    }
-  }
-
-  void log_event(const seccomp_notif& n, pid_t tgid, filters::CallType t, int idx, std::uint64_t hit, Cookie cookie,
-                 int err, const sockaddr_storage* peer, socklen_t peer_len) {
-    std::uint64_t number = 0;
-    stats::Event& ev = stats::begin_event(seg, number);
-    ev.t_ns = stats::monotonic_ns() - seg.header.created_mono_ns;
-    ev.pid = tgid;
-    ev.tid = static_cast<std::int32_t>(n.pid);
-    ev.fd = t == filters::CallType::kSocket ? -1 : static_cast<std::int32_t>(n.data.args[0]);
-    ev.call = static_cast<std::uint16_t>(t);
-    ev.rule = static_cast<std::uint16_t>(idx);
-    ev.cookie = cookie;
-    ev.hit = hit;
-    const filters::Rule& r = table->rules()[static_cast<std::size_t>(idx)];
-    ev.action = static_cast<std::uint8_t>(r.action.kind);
-    ev.after = static_cast<std::uint8_t>(r.then.kind);
-    ev.err = err;
-    ev.peer[0] = 0;
-    if (peer) format_sockaddr(reinterpret_cast<const sockaddr*>(peer), peer_len, ev.peer, sizeof ev.peer);
-    stats::publish_event(ev, number);
-  }
-
-  void on_socket(const seccomp_notif& n, Proc& p);
-  void on_connect(const seccomp_notif& n, Proc& p);
-  void on_close(const seccomp_notif& n, Proc& p);
-  void on_accept(const seccomp_notif& n, Proc& p);
-  void on_listen(const seccomp_notif& n, Proc& p);
-  bool accept_into(Proc& p, int dup, Cookie c, const AcceptCall& a, bool held);
-  bool copy_peer(const AcceptCall& a, const sockaddr_storage& peer, socklen_t len);
-  const KnownSocket* socket_at(Proc& p, int fd, int dup);
-  struct Local {
-    int fd = -1, dup = -1;
-    Cookie cookie = 0;
-    filters::SocketFacts facts;
-  };
-  bool local_socket(const seccomp_notif& n, Proc& p, Local& out);
-  void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
-  void resolve(Watch& w, bool now);
-  void serve_one();
-  void serve_watches(const std::vector<pollfd>& fds, std::size_t first);
-  void drop_finished();
-};
 
 // socket(family, type, protocol): made here and given to the program with ADDFD_FLAG_SEND, which
 // installs it and answers the call with its number in one step. So the fd number and the
 // kernel's protocol are known, and the cookie is the preload object's. A process in another
 // network namespace than ours makes its own socket (ours would be in the wrong one), uncounted.
 void Supervisor::Impl::on_socket(const seccomp_notif& n, Proc& p) {
-  const int family = static_cast<int>(n.data.args[0]);
-  const int type_flags = static_cast<int>(n.data.args[1]);
-  const int type = type_flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-  const int protocol = static_cast<int>(n.data.args[2]);
-  struct stat ns {};
-  const std::string ns_path = "/proc/" + std::to_string(n.pid) + "/ns/net";
-  if (stat(ns_path.c_str(), &ns) != 0 || ns.st_ino != netns) return pass(n.id);
-  Cookie cookie = make_cookie(family, type, normal_protocol(family, type, protocol));
-  filters::SocketFacts f;
-  f.family = family;
-  f.type = type;
-  f.protocol = normal_protocol(family, type, protocol);
-  if (injected(n, p.tgid, filters::CallType::kSocket, f, cookie, stats::kOpenFailed)) return;
-  const int s = ::socket(family, type_flags | SOCK_CLOEXEC, protocol);
+  NewSocket ns;
+  if (!decide_socket(n, p, ns)) return;
+  const int family = ns.facts.family, type = ns.facts.type, type_flags = ns.type_flags;
+  Cookie cookie = ns.cookie;
+  const int s = ::socket(family, type_flags | SOCK_CLOEXEC, static_cast<int>(n.data.args[2]));
   if (s < 0) {
     const int e = errno;
     stats::add(slot(cookie), stats::kOpenFailed);
@@ -248,14 +22,7 @@ void Supervisor::Impl::on_socket(const seccomp_notif& n, Proc& p) {
   socklen_t len = sizeof kernel_protocol;
   if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &kernel_protocol, &len) == 0) cookie = make_cookie(family, type, kernel_protocol);
   const ino_t ino = inode_of(s);
-  seccomp_notif_addfd add{};
-  add.id = n.id;
-  add.flags = SECCOMP_ADDFD_FLAG_SEND;
-  add.srcfd = static_cast<std::uint32_t>(s);
-  add.newfd_flags = (type_flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0;
-  int fd = -1;
-  for (int i = 0; i < 8 && (fd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add)) < 0 && errno == EINTR; ++i) {
-  }
+  const int fd = add_fd(n.id, s, type_flags & SOCK_CLOEXEC, true);
   const int e = errno;
   close(s);
   ++counts.performed;
@@ -274,9 +41,171 @@ void Supervisor::Impl::on_socket(const seccomp_notif& n, Proc& p) {
   p.fds[fd] = KnownSocket{cookie, ino};
 }
 
+bool Supervisor::Impl::decide_socket(const seccomp_notif& n, Proc& p, NewSocket& out) {
+  out.type_flags = static_cast<int>(n.data.args[1]);
+  const int family = static_cast<int>(n.data.args[0]);
+  const int type = out.type_flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int protocol = normal_protocol(family, type, static_cast<int>(n.data.args[2]));
+  if (!same_netns(static_cast<pid_t>(n.pid))) {
+    pass(n.id);
+    return false;
+  }
+  out.cookie = make_cookie(family, type, protocol);
+  out.facts.family = family;
+  out.facts.type = type;
+  out.facts.protocol = protocol;
+  return !injected(n, p.tgid, filters::CallType::kSocket, out.facts, out.cookie, stats::kOpenFailed, nullptr);
+}
+
+bool Supervisor::Impl::same_netns(pid_t tid) {
+  struct stat ns {};
+  const std::string ns_path = "/proc/" + std::to_string(tid) + "/ns/net";
+  return stat(ns_path.c_str(), &ns) == 0 && ns.st_ino == netns;
+}
+
+// Installs our fd in the program (SECCOMP_IOCTL_NOTIF_ADDFD): its number there, or -1 with
+// errno (ENOENT: the caller is gone or was interrupted). send: that also answers the call with
+// the number, in one step.
+int Supervisor::Impl::add_fd(std::uint64_t id, int fd, bool cloexec, bool send) {
+  seccomp_notif_addfd add{};
+  add.id = id;
+  add.flags = send ? SECCOMP_ADDFD_FLAG_SEND : 0;
+  add.srcfd = static_cast<std::uint32_t>(fd);
+  add.newfd_flags = cloexec ? O_CLOEXEC : 0;
+  int got = -1;
+  // EINTR: a signal `sockshim run` forwards; the call must not be left unanswered for it.
+  for (int i = 0; i < 8 && (got = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add)) < 0 && errno == EINTR; ++i) {
+  }
+  return got;
+}
+
+// The sockaddr a connect or bind names, read from the program's memory (process_vm_readv) and
+// trusted only after SECCOMP_IOCTL_NOTIF_ID_VALID says the call still waits: the thread may have
+// been killed and its number reused by another process meanwhile. kPass: let the kernel answer
+// (a length it refuses, memory it faults on).
+Supervisor::Impl::Read Supervisor::Impl::read_sockaddr(const seccomp_notif& n, std::uint64_t addr, socklen_t len,
+                                                       sockaddr_storage& ss) {
+  if (len < sizeof(sa_family_t) || len > sizeof ss) return Read::kPass;   // the kernel's EINVAL
+  iovec local{&ss, len};
+  iovec remote{reinterpret_cast<void*>(addr), len};
+  if (process_vm_readv(static_cast<pid_t>(n.pid), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(len))
+    return Read::kPass;
+  if (!valid(n.id)) return Read::kGone;
+  return Read::kOk;
+}
+
+// socketpair(family, type, protocol, sv): made here, both ends installed with ADDFD (without
+// FLAG_SEND: the call's answer is 0, not an fd), their numbers written to sv, then answered 0.
+// Counted as the preload object counts it: 2 opened (or open_failed) under the cookie of the
+// kernel's protocol; their closes count like any socket the supervisor made.
+void Supervisor::Impl::on_socketpair(const seccomp_notif& n, Proc& p) {
+  NewSocket ns;
+  if (!decide_socket(n, p, ns)) return;
+  const int family = ns.facts.family, type = ns.facts.type, type_flags = ns.type_flags;
+  const int protocol = static_cast<int>(n.data.args[2]);
+  const std::uint64_t sv = n.data.args[3];
+  Cookie cookie = ns.cookie;
+  // sv must take the numbers before anything is installed: the kernel copies them out before it
+  // installs its fds, so a bad pointer leaves the program none, and ADDFD cannot be taken back.
+  // Reading the two ints and writing them back unchanged proves both ways.
+  int old[2] = {-1, -1};
+  iovec mine{old, sizeof old};
+  iovec theirs{reinterpret_cast<void*>(sv), sizeof old};
+  const auto tid = static_cast<pid_t>(n.pid);
+  if (process_vm_readv(tid, &mine, 1, &theirs, 1, 0) != static_cast<ssize_t>(sizeof old) ||
+      process_vm_writev(tid, &mine, 1, &theirs, 1, 0) != static_cast<ssize_t>(sizeof old)) {
+    if (!valid(n.id)) return void(++counts.gone);
+    stats::add(slot(cookie), stats::kOpenFailed);
+    return answer(n.id, -1, EFAULT);
+  }
+  int s[2] = {-1, -1};
+  ++counts.performed;
+  if (::socketpair(family, type_flags | SOCK_CLOEXEC, protocol, s) != 0) {
+    const int e = errno;
+    stats::add(slot(cookie), stats::kOpenFailed);
+    return answer(n.id, -1, e);
+  }
+  int kernel_protocol = 0;
+  socklen_t len = sizeof kernel_protocol;
+  if (getsockopt(s[0], SOL_SOCKET, SO_PROTOCOL, &kernel_protocol, &len) == 0) cookie = make_cookie(family, type, kernel_protocol);
+  const ino_t ino[2] = {inode_of(s[0]), inode_of(s[1])};
+  int fds[2] = {-1, -1};
+  int e = 0;
+  for (int i = 0; i < 2 && e == 0; ++i)
+    if ((fds[i] = add_fd(n.id, s[i], type_flags & SOCK_CLOEXEC, false)) < 0) e = errno;
+  close(s[0]);
+  close(s[1]);
+  // A failure after the first was installed (EMFILE at the program's limit, or a signal in
+  // between: ENOENT) leaves that one open in the program, unknown to it and not counted: the
+  // kernel reserves both numbers first, ADDFD installs one at a time and nothing here can close
+  // a program's fd.
+  if (e == ENOENT) return void(++counts.gone);
+  if (e != 0) {
+    stats::add(slot(cookie), stats::kOpenFailed);
+    return answer(n.id, -1, e);
+  }
+  iovec numbers{fds, sizeof fds};
+  if (process_vm_writev(tid, &numbers, 1, &theirs, 1, 0) != static_cast<ssize_t>(sizeof fds)) {
+    stats::add(slot(cookie), stats::kOpenFailed);
+    return answer(n.id, -1, EFAULT);   // unmapped meanwhile by another thread: the pair leaks there
+  }
+  p.fds[fds[0]] = KnownSocket{cookie, ino[0]};
+  p.fds[fds[1]] = KnownSocket{cookie, ino[1]};
+  stats::add(slot(cookie), stats::kOpened);
+  stats::add(slot(cookie), stats::kOpened);
+  answer(n.id, 0, 0);
+}
+
+// bind(fd, addr, len), notified only when a rule is on bind: nothing is counted for it but the
+// rule's hits and fault, as in the preload object. An inet bind runs here on a duplicate with
+// exactly the bytes the rules saw (with the supervisor's privileges, as socket() does: a port
+// below 1024 needs them here). Any other family is passed through: a unix path is resolved in
+// the program's working directory and mount namespace, with its umask.
+void Supervisor::Impl::on_bind(const seccomp_notif& n, Proc& p) {
+  sockaddr_storage ss{};
+  const auto len = static_cast<socklen_t>(n.data.args[2]);
+  if (const Read r = read_sockaddr(n, n.data.args[1], len, ss); r != Read::kOk)
+    return r == Read::kGone ? void(++counts.gone) : pass(n.id);
+  Local l;
+  if (!local_socket(n, p, filters::CallType::kBind, l)) return pass(n.id);
+  l.facts.local_port = l.facts.service_port = port_of(ss);
+  to_address(reinterpret_cast<const sockaddr*>(&ss), len, l.facts.local);
+  if (table && (table->needs(filters::CallType::kBind) & filters::kNeedPath)) path_fact(ss, len, l);   // the path being bound
+  if (injected(n, p.tgid, filters::CallType::kBind, l.facts, l.cookie, kNoCounter, l.known, &ss, len)) {
+    close(l.dup);
+    return;
+  }
+  if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
+    close(l.dup);
+    return pass(n.id);
+  }
+  const int r = ::bind(l.dup, reinterpret_cast<const sockaddr*>(&ss), len);
+  const int e = errno;
+  close(l.dup);
+  ++counts.performed;
+  answer(n.id, 0, r == 0 ? 0 : e);
+}
+
+// shutdown, getsockopt, setsockopt, notified only when a rule is on their call type: the rule
+// decides (a fail, eagain or eintr answers without the call running), then CONTINUE, so the
+// call is the kernel's own: nothing is counted for them, as in the preload object, and the
+// option bytes never need copying. The socket options' level and name are matched on.
+void Supervisor::Impl::on_other(const seccomp_notif& n, Proc& p, filters::CallType t) {
+  Local l;
+  if (!local_socket(n, p, t, l)) return pass(n.id);
+  if (t == filters::CallType::kGetsockopt || t == filters::CallType::kSetsockopt) {
+    l.facts.level = static_cast<int>(n.data.args[1]);
+    l.facts.option = static_cast<int>(n.data.args[2]);
+  }
+  const bool done =
+      injected(n, p.tgid, t, l.facts, l.cookie, kNoCounter, l.known, l.shown_len ? &l.shown : nullptr, l.shown_len);
+  close(l.dup);
+  if (!done) pass(n.id);
+}
+
 // The socket at the program's fd (dup is our duplicate of it): the entry we keep, or a new one
 // for a socket we did not see made (socketpair, inherited across exec); nullptr for no socket.
-const KnownSocket* Supervisor::Impl::socket_at(Proc& p, int fd, int dup) {
+KnownSocket* Supervisor::Impl::socket_at(Proc& p, int fd, int dup) {
   const ino_t ino = inode_of(dup);
   if (ino == 0) return nullptr;
   auto known = p.fds.find(fd);
@@ -297,27 +226,35 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
   const int fd = static_cast<int>(n.data.args[0]);
   const auto len = static_cast<socklen_t>(n.data.args[2]);
   sockaddr_storage ss{};
-  if (len < sizeof(sa_family_t) || len > sizeof ss) return pass(n.id);   // the kernel's EINVAL
-  iovec local{&ss, len};
-  iovec remote{reinterpret_cast<void*>(n.data.args[1]), len};
-  if (process_vm_readv(n.pid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(len)) return pass(n.id);
-  if (!valid(n.id)) return void(++counts.gone);
+  if (const Read r = read_sockaddr(n, n.data.args[1], len, ss); r != Read::kOk)
+    return r == Read::kGone ? void(++counts.gone) : pass(n.id);
   const int dup = pidfd_getfd(p.pidfd, fd);
   if (dup < 0) return pass(n.id);   // EBADF and friends: the kernel says it to the program
-  const KnownSocket* known = socket_at(p, fd, dup);
+  KnownSocket* known = socket_at(p, fd, dup);
   if (!known) {
     close(dup);
     return pass(n.id);   // ENOTSOCK
   }
   const Cookie c = known->cookie;
-  filters::SocketFacts f;
+  settle_unix(*known, dup);   // an earlier unix connect on it ended one way or the other
+  // The socket's own address and path cost system calls: only when a rule on connect names them.
+  Local l;
+  const std::uint32_t needs = table ? table->needs(filters::CallType::kConnect) : 0;
+  if (needs & (filters::kNeedAddresses | filters::kNeedPath)) describe(dup, *known, filters::CallType::kConnect, l);
+  filters::SocketFacts& f = l.facts;
   f.family = cookie_family(c);
   f.type = cookie_type(c);
   f.protocol = cookie_protocol(c);
   f.peer_port = f.service_port = port_of(ss);
   to_address(reinterpret_cast<const sockaddr*>(&ss), len, f.peer);
-  f.role = filters::Role::kClient;
-  if (injected(n, p.tgid, filters::CallType::kConnect, f, c, stats::kConnectFailed, &ss, len)) {
+  if (needs & filters::kNeedPath) path_fact(ss, len, l);   // the path connected to
+  // A client once a connect of its succeeded or is under way, as the preload object's state says.
+  f.role = known->role;
+  // The restart of a held connect a signal interrupted (Watch) is the same call to the kernel,
+  // decided already: as the preload object sees one call, the rules see one hit.
+  const Watch* prior = following(p.tgid, fd, inode_of(dup));
+  const bool restart = prior && (prior->interrupted || (prior->held && !valid(prior->id)));
+  if (!restart && injected(n, p.tgid, filters::CallType::kConnect, f, c, stats::kConnectFailed, known, &ss, len)) {
     close(dup);
     return;
   }
@@ -328,68 +265,25 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
     const int e = errno;
     close(dup);
     ++counts.performed;
+    if (r == 0) became_client(p, fd);
     stats::add(slot(c), r == 0 ? stats::kConnected : stats::kConnectFailed);
     return answer(n.id, 0, r == 0 ? 0 : e);
   }
   // Unix sockets connect as the program (SO_PEERCRED names the connecting process): passed
-  // through, their outcome not counted yet.
+  // through; their outcome is counted when the program next connects or closes that socket.
+  if (f.family == AF_UNIX) known->unix_connecting = true;
   close(dup);
   pass(n.id);
 }
 
-// TCP: started non-blocking here. A non-blocking socket's program gets the answer at once
-// (EINPROGRESS usually) and the outcome is counted when the socket says it; a blocking one's
-// call is held until then and answered with the outcome, as the kernel's own wait would.
-void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss,
-                                      socklen_t len) {
-  const int flags = fcntl(dup, F_GETFL);
-  const bool blocking = flags >= 0 && !(flags & O_NONBLOCK);
-  // The flag is the open file's, shared with the program: set only for the one call. A second
-  // thread of the program using this socket in that instant would see it non-blocking.
-  if (blocking) fcntl(dup, F_SETFL, flags | O_NONBLOCK);
-  const int r = ::connect(dup, reinterpret_cast<const sockaddr*>(&ss), len);
-  const int e = errno;
-  if (blocking) fcntl(dup, F_SETFL, flags);
-  ++counts.performed;
-  // EALREADY on a blocking socket: the program's connect was restarted after a signal while we
-  // held it; it waits for the same connection.
-  const bool pending = r != 0 && (e == EINPROGRESS || (blocking && e == EALREADY));
-  if (pending && watches.size() < kMaxWatches) {
-    watches.push_back(Watch{Watch::Kind::kConnect, dup, p.tgid, static_cast<int>(n.data.args[0]), c, blocking, n.id, {}});
-    if (!blocking) {
-      stats::add(slot(c), stats::kConnectPending);
-      answer(n.id, -1, e);
-    }
-    return;
-  }
-  close(dup);
-  if (pending && blocking) return pass(n.id);   // too many to follow: the kernel waits instead
-  if (r == 0) stats::add(slot(c), stats::kConnected);
-  else if (e == EINPROGRESS) stats::add(slot(c), stats::kConnectPending), ++counts.unresolved;
-  else stats::add(slot(c), stats::kConnectFailed);
-  answer(n.id, 0, r == 0 ? 0 : e);
-}
-
-// Counts how a followed connect ended. A held one takes SO_ERROR (its answer, as the kernel's
-// blocking connect would consume it); a non-blocking one leaves SO_ERROR to the program and
-// asks getpeername. `now`: the program closes the socket, decide with what is known.
-void Supervisor::Impl::resolve(Watch& w, bool now) {
-  if (w.held) {
-    int err = 0;
-    socklen_t l = sizeof err;
-    getsockopt(w.dup, SOL_SOCKET, SO_ERROR, &err, &l);
-    if (now && err == 0) err = EINTR;
-    stats::add(slot(w.cookie), err == 0 ? stats::kConnected : stats::kConnectFailed);
-    answer(w.id, 0, err);
-  } else {
-    sockaddr_storage peer{};
-    socklen_t l = sizeof peer;
-    if (getpeername(w.dup, reinterpret_cast<sockaddr*>(&peer), &l) == 0) stats::add(slot(w.cookie), stats::kConnected);
-    else if (!now) stats::add(slot(w.cookie), stats::kConnectFailed);
-    else ++counts.unresolved;
-  }
-  close(w.dup);
-  w.dup = -1;
+// A unix connect passed through earlier: getpeername on our duplicate says how it ended.
+void Supervisor::Impl::settle_unix(KnownSocket& k, int dup) {
+  if (!k.unix_connecting) return;
+  k.unix_connecting = false;
+  sockaddr_storage peer{};
+  socklen_t l = sizeof peer;
+  stats::add(slot(k.cookie), getpeername(dup, reinterpret_cast<sockaddr*>(&peer), &l) == 0 ? stats::kConnected
+                                                                                           : stats::kConnectFailed);
 }
 
 // close(fd): counted for a socket we know, when the fd still holds that socket; always CONTINUE,
@@ -399,21 +293,27 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
   const int fd = static_cast<int>(n.data.args[0]);
   auto known = p.fds.find(fd);
   if (known == p.fds.end()) return pass(n.id);
-  const KnownSocket k = known->second;
+  KnownSocket k = known->second;
   p.fds.erase(known);
-  // A held accept keeps waiting, as the kernel's blocked accept keeps its reference to the file.
-  for (Watch& w : watches)
-    if (w.kind == Watch::Kind::kConnect && w.dup >= 0 && w.tgid == p.tgid && w.fd == fd && !w.held) resolve(w, true);
+  // A held accept keeps waiting, as the kernel's blocked accept keeps its reference to the file;
+  // so does another thread's held connect. A held connect whose caller left (the EINTR of a
+  // signal, not noticed yet) is decided now, as an interrupted one.
+  for (Watch& w : watches) {
+    if (w.kind != Watch::Kind::kConnect || w.dup < 0 || w.tgid != p.tgid || w.fd != fd) continue;
+    if (w.held && valid(w.id)) continue;
+    if (w.held) w.held = false, w.interrupted = true;
+    resolve(w, true);
+  }
   std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
   const int dup = pidfd_getfd(p.pidfd, fd);
   const bool same = dup >= 0 && inode_of(dup) == k.ino;
+  Local l;
+  if (same && table && table->has_rules_for(filters::CallType::kClose)) describe(dup, k, filters::CallType::kClose, l);
+  if (same) settle_unix(k, dup);
   if (dup >= 0) close(dup);
-  filters::SocketFacts f;
-  f.family = cookie_family(k.cookie);
-  f.type = cookie_type(k.cookie);
-  f.protocol = cookie_protocol(k.cookie);
   if (same) {
-    if (injected(n, p.tgid, filters::CallType::kClose, f, k.cookie, stats::kCloseFailed)) {
+    if (injected(n, p.tgid, filters::CallType::kClose, l.facts, k.cookie, stats::kCloseFailed, &k,
+                 l.shown_len ? &l.shown : nullptr, l.shown_len)) {
       p.fds[fd] = k;   // the fd stays open: the program was told its close failed
       return;
     }
@@ -425,24 +325,61 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
 // The socket a listen or accept names (args[0]): our duplicate of it, its cookie and the facts
 // rules match on, the local port being the service's. False when fd is no socket (or gone): the
 // caller passes the call through and the kernel answers it.
-bool Supervisor::Impl::local_socket(const seccomp_notif& n, Proc& p, Local& out) {
+bool Supervisor::Impl::local_socket(const seccomp_notif& n, Proc& p, filters::CallType t, Local& out) {
   out.fd = static_cast<int>(n.data.args[0]);
   out.dup = pidfd_getfd(p.pidfd, out.fd);
   if (out.dup < 0) return false;
-  const KnownSocket* known = socket_at(p, out.fd, out.dup);
+  KnownSocket* known = socket_at(p, out.fd, out.dup);
   if (!known) {
     close(out.dup);
     return false;
   }
-  out.cookie = known->cookie;
+  out.known = known;
+  describe(out.dup, *known, t, out);
+  return true;
+}
+
+// What the rules see of a socket (dup: our duplicate of it), as the preload object's facts_of has
+// them: the service port is a client's peer's port, any other socket's own; addresses and the
+// unix path (the peer's, else the socket's own) only when a rule on t names them.
+void Supervisor::Impl::describe(int dup, const KnownSocket& known, filters::CallType t, Local& out) {
+  out.cookie = known.cookie;
   out.facts.family = cookie_family(out.cookie);
   out.facts.type = cookie_type(out.cookie);
   out.facts.protocol = cookie_protocol(out.cookie);
+  out.facts.role = known.role;
+  const std::uint32_t needs = table ? table->needs(t) : 0;
   sockaddr_storage local{};
   socklen_t len = sizeof local;
-  if (getsockname(out.dup, reinterpret_cast<sockaddr*>(&local), &len) == 0)
-    out.facts.local_port = out.facts.service_port = port_of(local);
-  return true;
+  if (getsockname(dup, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+    const int port = port_of(local);
+    if (port > 0) out.facts.local_port = out.facts.service_port = port;
+    out.shown = local;
+    out.shown_len = len;
+    if (needs & filters::kNeedAddresses) to_address(reinterpret_cast<const sockaddr*>(&local), len, out.facts.local);
+    if (needs & filters::kNeedPath) path_fact(local, len, out);
+  }
+  sockaddr_storage peer{};
+  len = sizeof peer;
+  if (getpeername(dup, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+    out.facts.peer_port = port_of(peer);
+    if (known.role != filters::Role::kServer && out.facts.peer_port > 0) out.facts.service_port = out.facts.peer_port;
+    out.shown = peer;
+    out.shown_len = len;
+    if (needs & filters::kNeedAddresses) to_address(reinterpret_cast<const sockaddr*>(&peer), len, out.facts.peer);
+    if (needs & filters::kNeedPath) path_fact(peer, len, out);
+  }
+}
+
+// A unix address's path ('@' for an abstract name) becomes the `path` fact; an unnamed one
+// leaves it as it was.
+void Supervisor::Impl::path_fact(const sockaddr_storage& ss, socklen_t len, Local& out) {
+  if (ss.ss_family != AF_UNIX) return;
+  char text[sizeof out.path];
+  format_sockaddr(reinterpret_cast<const sockaddr*>(&ss), len, text, sizeof text);
+  if (text[0] == 0) return;
+  std::memcpy(out.path, text, sizeof text);
+  out.facts.path = out.path;
 }
 
 // accept/accept4(fd, addr, addrlen[, flags]): the connection is accepted here on a duplicate of
@@ -451,11 +388,11 @@ bool Supervisor::Impl::local_socket(const seccomp_notif& n, Proc& p, Local& out)
 // is held until a connection is queued, while other notifications are served.
 void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
   Local l;
-  if (!local_socket(n, p, l)) return pass(n.id);
+  if (!local_socket(n, p, filters::CallType::kAccept, l)) return pass(n.id);
   const int fd = l.fd, dup = l.dup;
   const Cookie c = l.cookie;
   l.facts.role = filters::Role::kServer;
-  if (injected(n, p.tgid, filters::CallType::kAccept, l.facts, c, stats::kAcceptFailed)) {
+  if (injected(n, p.tgid, filters::CallType::kAccept, l.facts, c, stats::kAcceptFailed, l.known)) {
     close(dup);
     return;
   }
@@ -467,7 +404,8 @@ void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
       close(dup);
       return pass(n.id);   // too many to follow: the kernel waits instead, uncounted
     }
-    watches.push_back(Watch{Watch::Kind::kAccept, dup, p.tgid, fd, c, true, n.id, a});
+    add_watch(Watch{Watch::Kind::kAccept, dup, p.tgid, fd, c, true, n.id, a, inode_of(dup), false,
+                    deadline(dup, SO_RCVTIMEO)});
     return;
   }
   accept_into(p, dup, c, a, false);
@@ -478,10 +416,10 @@ void Supervisor::Impl::on_accept(const seccomp_notif& n, Proc& p) {
 // result is the program's answer: counted listened or listen_failed.
 void Supervisor::Impl::on_listen(const seccomp_notif& n, Proc& p) {
   Local l;
-  if (!local_socket(n, p, l)) return pass(n.id);
+  if (!local_socket(n, p, filters::CallType::kListen, l)) return pass(n.id);
   const int dup = l.dup;
   const Cookie c = l.cookie;
-  if (!injected(n, p.tgid, filters::CallType::kListen, l.facts, c, stats::kListenFailed)) {
+  if (!injected(n, p.tgid, filters::CallType::kListen, l.facts, c, stats::kListenFailed, l.known)) {
     const int r = ::listen(dup, static_cast<int>(n.data.args[1]));
     const int e = errno;
     ++counts.performed;
@@ -491,71 +429,16 @@ void Supervisor::Impl::on_listen(const seccomp_notif& n, Proc& p) {
   close(dup);
 }
 
-// Writes the peer's address where accept's caller wants it, as the kernel does: at most
-// *addrlen bytes, and *addrlen set to the full length. False when the program's memory refuses.
-bool Supervisor::Impl::copy_peer(const AcceptCall& a, const sockaddr_storage& peer, socklen_t len) {
-  if (!a.addr || !a.addrlen) return true;
-  socklen_t room = 0;
-  iovec mine{&room, sizeof room};
-  iovec theirs{reinterpret_cast<void*>(a.addrlen), sizeof room};
-  if (process_vm_readv(a.tid, &mine, 1, &theirs, 1, 0) != static_cast<ssize_t>(sizeof room)) return false;
-  iovec addr_mine{const_cast<sockaddr_storage*>(&peer), std::min(room, len)};
-  iovec addr_theirs{reinterpret_cast<void*>(a.addr), addr_mine.iov_len};
-  iovec len_mine{&len, sizeof len};
-  if (addr_mine.iov_len && process_vm_writev(a.tid, &addr_mine, 1, &addr_theirs, 1, 0) != static_cast<ssize_t>(addr_mine.iov_len))
-    return false;
-  return process_vm_writev(a.tid, &len_mine, 1, &theirs, 1, 0) == static_cast<ssize_t>(sizeof len);
-}
-
-// Accepts one connection on dup for call `a` and answers it. held: the listener is blocking (its
-// O_NONBLOCK is set only for this accept, as for a held connect); false then when nothing was
-// queued after all (another thread took it), and the call stays held.
-bool Supervisor::Impl::accept_into(Proc& p, int dup, Cookie c, const AcceptCall& a, bool held) {
-  const int flags = held ? fcntl(dup, F_GETFL) : -1;
-  if (held && flags >= 0) fcntl(dup, F_SETFL, flags | O_NONBLOCK);
-  sockaddr_storage peer{};
-  socklen_t len = sizeof peer;
-  const int s = ::accept4(dup, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC | (a.flags & SOCK_NONBLOCK));
-  const int e = errno;
-  if (held && flags >= 0) fcntl(dup, F_SETFL, flags);
-  if (s < 0) {
-    const bool would_block = e == EAGAIN || e == EWOULDBLOCK;
-    if (held && would_block) return false;
-    if (!would_block) stats::add(slot(c), stats::kAcceptFailed);
-    answer(a.id, -1, e);
-    return true;
-  }
-  ++counts.performed;
-  if (!copy_peer(a, peer, len)) {
-    close(s);   // the kernel loses the connection too when it cannot write the address
-    answer(a.id, -1, EFAULT);
-    return true;
-  }
-  const ino_t ino = inode_of(s);
-  seccomp_notif_addfd add{};
-  add.id = a.id;
-  add.flags = SECCOMP_ADDFD_FLAG_SEND;
-  add.srcfd = static_cast<std::uint32_t>(s);
-  add.newfd_flags = (a.flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0;
-  int fd = -1;
-  for (int i = 0; i < 8 && (fd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add)) < 0 && errno == EINTR; ++i) {
-  }
-  const int add_errno = errno;
-  close(s);
-  if (fd < 0) {
-    if (add_errno == ENOENT) ++counts.gone; else answer(a.id, -1, add_errno);
-    return true;
-  }
-  stats::add(slot(c), stats::kAccepted);
-  p.fds[fd] = KnownSocket{c, ino};
-  return true;
-}
-
 void Supervisor::Impl::serve_one() {
   std::fill(req_buf.begin(), req_buf.end(), std::byte{0});   // the kernel refuses a dirty buffer
   auto* n = reinterpret_cast<seccomp_notif*>(req_buf.data());
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, n) != 0) return;   // ENOENT: the caller left
   ++counts.notifications;
+  dispatch(*n);
+}
+
+void Supervisor::Impl::dispatch(const seccomp_notif& notif) {
+  const seccomp_notif* n = &notif;
   Proc* p = procs.of_thread(static_cast<pid_t>(n->pid));
   if (!p) return pass(n->id);
   switch (n->data.nr) {
@@ -565,43 +448,13 @@ void Supervisor::Impl::serve_one() {
     case SYS_listen: return on_listen(*n, *p);
     case SYS_accept:
     case SYS_accept4: return on_accept(*n, *p);
+    case SYS_socketpair: return on_socketpair(*n, *p);
+    case SYS_bind: return on_bind(*n, *p);
+    case SYS_shutdown: return on_other(*n, *p, filters::CallType::kShutdown);
+    case SYS_getsockopt: return on_other(*n, *p, filters::CallType::kGetsockopt);
+    case SYS_setsockopt: return on_other(*n, *p, filters::CallType::kSetsockopt);
     default: return pass(n->id);   // the filter sends nothing else
   }
-}
-
-void Supervisor::Impl::serve_watches(const std::vector<pollfd>& fds, std::size_t first) {
-  for (std::size_t i = first; i < fds.size(); ++i) {
-    if (!fds[i].revents) continue;
-    Watch& w = watches[i - first];
-    if (w.kind == Watch::Kind::kConnect) {
-      resolve(w, false);
-      continue;
-    }
-    // A connection is queued: hand it over, unless the caller left meanwhile (it must not take
-    // a connection nobody will see) or another thread of the program took it first.
-    Proc* p = procs.find(w.tgid);
-    if (!p || !valid(w.accept.id) || accept_into(*p, w.dup, w.cookie, w.accept, true)) {
-      close(w.dup);
-      w.dup = -1;
-    }
-  }
-  std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
-}
-
-// Connects of processes that ended, or held calls whose caller left (killed, or interrupted by a
-// signal without restart): nobody waits for them; drop our duplicates, which would otherwise
-// keep the connection attempt alive.
-void Supervisor::Impl::drop_finished() {
-  procs.sweep();
-  for (Watch& w : watches) {
-    const bool gone = w.held ? !valid(w.kind == Watch::Kind::kAccept ? w.accept.id : w.id) : !procs.has(w.tgid);
-    if (gone) {
-      close(w.dup);
-      w.dup = -1;
-      ++counts.unresolved;
-    }
-  }
-  std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
 }
 
 Supervisor::Supervisor(int listener, stats::Segment& seg, const filters::Table* table)
@@ -622,16 +475,21 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
   bool listening = true;
   std::int64_t next_sweep = stats::monotonic_ns() + kSweepNs;
   std::vector<pollfd> fds;
+  std::vector<std::uint64_t> polled;
   for (;;) {
     fds.clear();
+    polled.clear();
     fds.push_back({child, POLLIN, 0});
     fds.push_back({listening ? s.listener : -1, POLLIN, 0});
-    for (const Watch& w : s.watches) fds.push_back({w.dup, w.events(), 0});
-    const int n = poll(fds.data(), fds.size(), kPollMs);
+    for (const Watch& w : s.watches) {
+      fds.push_back({w.dup, w.events(), 0});
+      polled.push_back(w.serial);
+    }
+    const int n = poll(fds.data(), fds.size(), s.until_due(kPollMs));
     if (n < 0 && errno != EINTR) break;
-    // Watches first: fds[2..] are the watches as they were at poll; serving notifications
-    // adds and removes some.
-    if (n > 0) s.serve_watches(fds, 2);
+    // Notifications first: a held connect restarted after a signal is then taken over by its
+    // new notification (connect_again) before its socket's readiness could count it as
+    // interrupted.
     if (n > 0 && (fds[1].revents & POLLIN)) {
       for (int i = 0; i < kBurst; ++i) {
         s.serve_one();
@@ -641,6 +499,9 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
     } else if (n > 0 && (fds[1].revents & (POLLHUP | POLLERR))) {
       listening = false;   // every filtered process is gone
     }
+    if (n > 0) s.serve_watches(fds, 2, polled);
+    if (!s.delayed.empty()) s.run_due();
+    s.time_out_held();
     if (stats::monotonic_ns() >= next_sweep) {
       s.drop_finished();
       next_sweep = stats::monotonic_ns() + kSweepNs;

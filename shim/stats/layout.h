@@ -116,6 +116,15 @@ enum ProcessState : std::uint32_t {
                      // only its parent saw): no exit status, no leaks; end_ns is when run noticed
 };
 
+// How the run reached a process (docs/shim.md, "Two ways in"). kInterceptUnknown: not recorded,
+// as in a segment written before the field existed (it was `reserved`, always 0), so the layout
+// and its version are unchanged.
+enum ProcessIntercept : std::uint32_t {
+  kInterceptUnknown = 0,
+  kInterceptPreload = 1,   // the preload object attached in it
+  kInterceptSeccomp = 2,   // the seccomp supervisor of `sockshim run` served it
+};
+
 struct ProcessRecord {
   std::atomic<std::uint32_t> state;
   std::int32_t pid;
@@ -125,7 +134,7 @@ struct ProcessRecord {
   std::int64_t end_ns;            // 0 while running
   char argv0[kNameLen];
   std::uint32_t leak_count;       // may exceed kMaxLeaks; the first kMaxLeaks are listed
-  std::uint32_t reserved;
+  std::uint32_t intercept;        // ProcessIntercept
   LeakRecord leaks[kMaxLeaks];
 };
 

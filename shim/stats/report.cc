@@ -194,6 +194,15 @@ json socket_json(const CookieSlot& slot) {
   return j;
 }
 
+// "preload" or "seccomp"; nullptr when the record does not say.
+const char* intercept_name(std::uint32_t v) {
+  switch (v) {
+    case kInterceptPreload: return "preload";
+    case kInterceptSeccomp: return "seccomp";
+    default: return nullptr;
+  }
+}
+
 json process_json(const ProcessRecord& r, std::uint32_t state) {
   json leaked = json::array();
   const std::uint32_t listed = std::min(r.leak_count, kMaxLeaks);
@@ -215,6 +224,7 @@ json process_json(const ProcessRecord& r, std::uint32_t state) {
       {"end", r.end_ns != 0 ? json(iso_time(r.end_ns)) : json(nullptr)},
       {"leaked_count", r.leak_count},
       {"leaked", std::move(leaked)},
+      {"intercept", intercept_name(r.intercept) ? json(intercept_name(r.intercept)) : json(nullptr)},
   };
 }
 
@@ -251,7 +261,9 @@ void process_text(std::string& out, const ProcessRecord& r, std::uint32_t state)
            state_name(state));
   if (has_exit(state)) append_f(out, "exit=%d", r.exit_status);
   else out += "exit=-";
-  append_f(out, " leaked=%u\n", r.leak_count);
+  append_f(out, " leaked=%u", r.leak_count);
+  if (const char* how = intercept_name(r.intercept)) append_f(out, " intercept=%s", how);
+  out += '\n';
   const std::uint32_t listed = std::min(r.leak_count, kMaxLeaks);
   for (std::uint32_t i = 0; i < listed; ++i) {
     const LeakRecord& l = r.leaks[i];

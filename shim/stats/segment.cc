@@ -450,7 +450,7 @@ CookieSlot* cookie_slot(Segment& s, Cookie c) noexcept {
   return nullptr;
 }
 
-ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0) noexcept {
+ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0, std::uint32_t intercept) noexcept {
   const std::uint32_t i = s.header.process_next.fetch_add(1, std::memory_order_relaxed);
   if (i >= kMaxProcesses) {
     s.header.process_overflow.fetch_add(1, std::memory_order_relaxed);
@@ -461,6 +461,7 @@ ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0) noe
   r.ppid = ppid;
   r.start_ns = realtime_ns();
   copy_cut(r.argv0, sizeof r.argv0, argv0);
+  r.intercept = intercept;
   r.state.store(kProcRunning, std::memory_order_release);
   s.newest_by_pid[static_cast<std::uint32_t>(pid) % kPidSlots].store(i + 1, std::memory_order_release);
   return &r;

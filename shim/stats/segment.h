@@ -118,7 +118,8 @@ inline bool take_fire(RuleSlot& rule, std::uint64_t times) noexcept {
 }
 
 // Takes a free process record and marks it running. nullptr when all are taken.
-ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0) noexcept;
+ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0,
+                           std::uint32_t intercept = kInterceptPreload) noexcept;
 // The newest record of pid, or nullptr. Reads every record: for the commands and tests.
 ProcessRecord* find_process(Segment& s, int pid) noexcept;
 // The newest record of pid if it is the newest of its pid hash (newest_by_pid), else nullptr:

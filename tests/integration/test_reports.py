@@ -97,6 +97,7 @@ def junit_checks(tmp, srv):
     h.expect("junit: property sockshim.faults.never", props.get("sockshim.faults.never"), "0")
     h.expect("junit: property sockshim.faults_injected", props.get("sockshim.faults_injected"), "1")
     h.expect("junit: property sockshim.stats", props.get("sockshim.stats"), r.name)
+    h.expect("junit: property sockshim.intercept", props.get("sockshim.intercept"), "preload")
     h.check(f"{RULE} hits=" in (suite.find("system-out").text or ""),
             "junit: <system-out> lacks the stats summary")
 

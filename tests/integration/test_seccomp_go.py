@@ -7,7 +7,11 @@ three pages from a Go net/http server on 127.0.0.1, each on a fresh connection:
     the socket() calls `strace -f -e trace=%net` sees; 3 TCP connects connected, 3 closed;
   - with a rule refusing connects to the server's port: the client prints Go's own
     "connection refused", the rule fired 3 times, --expect-fired passes;
+  - with a rule refusing connects to port 53: Go's resolver reports the failed lookup of a name
+    in the client's own output (a DNS failure for programs that never call getaddrinfo);
   - --expect-fired of a rule that cannot match fails the run (exit 4);
+  - delay_ms on connect: the requests take that much longer; four clients delayed at once are
+    delayed side by side, not one after another;
   - the server itself under `sockshim run`: the client's three connections counted accepted.
 Skipped (77) without golang-go or seccomp user notification.
 """
@@ -107,13 +111,53 @@ def variant(label, client, url, port, tmp):
             "opened": 3, "closed": 3, "connect_failed": 3, "faults_injected": 3, "connected": 0})
         h.check(len(f.data.get("events", [])) == 3, f"{label} refused: 3 events: got {f.data.get('events')}")
 
+    # DNS: Go's resolver (pure Go, or libc's in the cgo build: both make system calls seccomp mode
+    # sees) connects a UDP socket to port 53, so a connect rule on port 53 is a DNS failure.
+    dns = {"seed": 1, "rules": [{"name": "dns-down", "on": ["connect"], "match": {"port": 53},
+                                 "do": {"fail": "ECONNREFUSED"}}]}
+    d = h.run_shim([client, "http://sockshim-dns-test.invalid/", "1"], rules=dns, options=["--expect-fired", "dns-down"])
+    h.expect(f"{label} DNS down: exit (the client's own 1, not 4)", d.rc, 1)
+    h.check("lookup sockshim-dns-test.invalid" in d.stdout and "connect: connection refused" in d.stdout,
+            f"{label} DNS down: Go's own lookup error: got {d.stdout!r}")
+    if d.data:
+        h.expect_counters(f"{label} DNS down: inet/dgram/udp", h.need_socket(d.data, "inet", "dgram", "udp"), {
+            "connect_failed": (">=", 1), "connected": 0})
+
     never = {"seed": 1, "rules": [{"name": "never", "on": ["connect"], "match": {"port": 9},
                                    "do": {"fail": "ECONNREFUSED"}}]}
     n = h.run_shim(argv, rules=never, options=["--expect-fired", "never"])
     h.expect(f"{label} --expect-fired never: exit", n.rc, 4)
     if len(h._failures) > bad:
-        for x in (r, f, n):
+        for x in (r, f, d, n):
             x.show()
+
+
+def delayed_connects(client, url, port):
+    """delay_ms on connect: the client's requests take that much longer and succeed; four
+    clients delayed at once are not served one after another (the supervisor never sleeps)."""
+    rules = {"seed": 1, "rules": [{"name": "slow-connect", "on": ["connect"],
+                                   "match": {"type": "stream", "port": port}, "do": {"delay_ms": 700}}]}
+    start = time.monotonic()
+    r = h.run_shim([client, url, "2"], rules=rules, options=["--expect-fired", "slow-connect"])
+    took = time.monotonic() - start
+    h.expect("delay_ms on connect: exit", r.rc, 0)
+    h.expect("delay_ms on connect: output", r.stdout, "request 1: 200 hello\nrequest 2: 200 hello\n")
+    h.check(took >= 1.4, f"delay_ms on connect: 2 connects delayed 0.7 s each took {took:.2f} s")
+    if r.data:
+        h.expect("delay_ms on connect: fired", (h.rule(r.data, "slow-connect") or {}).get("fired"), 2)
+        h.expect_counters("delay_ms on connect: inet/stream/tcp", h.need_socket(r.data, "inet", "stream", "tcp"), {
+            "connected": 2, "faults_injected": 0})   # a delay alone is no fault, as with the preload object
+
+    rules["rules"][0]["do"] = {"delay_ms": 1000}
+    script = f"for i in 1 2 3 4; do {client} {url} 1 & done; wait"
+    start = time.monotonic()
+    p = h.run_shim(["/bin/sh", "-c", script], rules=rules, options=["--intercept", "seccomp"])
+    took = time.monotonic() - start
+    h.expect("four delayed clients at once: output", sorted(p.stdout.splitlines()), ["request 1: 200 hello"] * 4)
+    # One after another would take 4 s or more.
+    h.check(1.0 <= took < 3.0, f"four clients delayed 1 s at once took {took:.2f} s, want 1-3 s")
+    if p.data:
+        h.expect("four delayed clients at once: fired", (h.rule(p.data, "slow-connect") or {}).get("fired"), 4)
 
 
 def server_under_shim(built, tmp):
@@ -154,6 +198,7 @@ def body(tmp):
     url = f"http://127.0.0.1:{server.port}/"
     variant("go static", built["httpget-static"], url, server.port, tmp)
     variant("go cgo", built["httpget-cgo"], url, server.port, tmp)
+    delayed_connects(built["httpget-static"], url, server.port)
     server_under_shim(built, tmp)
 
     # auto goes by the ELF sections Go's linker writes, not by strings: the sockshim command

@@ -210,7 +210,7 @@ TEST_CASE("report json: processes and their leaks", "[report]") {
   REQUIRE(procs.size() == 4);   // the claimed-but-empty slot is left out
   for (const json& p : procs)
     CHECK(keys(p) == std::set<std::string>{"pid", "ppid", "argv0", "state", "exit", "start", "end",
-                                           "leaked_count", "leaked"});
+                                           "leaked_count", "leaked", "intercept"});
 
   const json& sh = procs[0];
   CHECK(sh["pid"] == 100);
@@ -331,6 +331,22 @@ TEST_CASE("report text: socktest-style blocks, rules, processes", "[report]") {
         "\t\tleak fd=5 inet stream tcp local=127.0.0.1:40000 peer=127.0.0.1:80\n"
         "\t\tleak fd=6 99 77 1234 local=- peer=-\n"
         "\tpid=101 ppid=100 curl running exit=- leaked=0\n");
+}
+
+TEST_CASE("report: the mode each process ran in, when its record says", "[report]") {
+  auto s = base_segment();
+  add_record(*s, 200, 1, "go-client", kProcExited).intercept = kInterceptSeccomp;
+  add_record(*s, 201, 1, "curl", kProcExited).intercept = kInterceptPreload;
+  add_record(*s, 202, 1, "old", kProcExited);   // a record written before the field existed
+  const json procs = to_json(*s, "x")["processes"];
+  REQUIRE(procs.size() == 3);
+  CHECK(procs[0]["intercept"] == "seccomp");
+  CHECK(procs[1]["intercept"] == "preload");
+  CHECK(procs[2]["intercept"].is_null());
+  const std::string text = to_text(*s, "x");
+  CHECK_THAT(text, Catch::Contains("\tpid=200 ppid=1 go-client exited exit=0 leaked=0 intercept=seccomp\n"));
+  CHECK_THAT(text, Catch::Contains("\tpid=201 ppid=1 curl exited exit=0 leaked=0 intercept=preload\n"));
+  CHECK_THAT(text, Catch::Contains("\tpid=202 ppid=1 old exited exit=0 leaked=0\n"));
 }
 
 TEST_CASE("report text: empty sections say so", "[report]") {

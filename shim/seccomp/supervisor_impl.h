@@ -1,0 +1,370 @@
+// The supervisor's state and the helpers its two files share (shim/seccomp/supervisor.cc: the
+// notifications and what each call does; supervisor_held.cc: the calls it follows or holds
+// afterwards, with their signals, timeouts and delays). Private to those two files.
+#pragma once
+
+#include "shim/seccomp/supervisor.h"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+#include <vector>
+
+#include "shim/cookie.h"
+#include "shim/seccomp/proc_table.h"
+#include "shim/sockaddr_text.h"
+#include "shim/stats/segment.h"
+
+namespace shim::seccomp {
+
+constexpr int kPollMs = 200;              // how often a quiet loop looks at the command and the processes
+constexpr int kBurst = 64;                // notifications served per wake before the others get a look
+constexpr std::size_t kMaxWatches = 4096; // pending connects followed at once; beyond, uncounted
+constexpr std::int64_t kSweepNs = 1'000'000'000;
+constexpr stats::Counter kNoCounter = stats::kCounterCount;
+constexpr std::size_t kMaxDelayed = 4096; // calls waiting out a rule's delay at once; beyond, no delay
+
+inline int pidfd_getfd(int pidfd, int fd) { return static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0)); }
+
+// The protocol as the kernel reports it (TCP is 6 when the program passed 0), for the cookie.
+inline int normal_protocol(int family, int type, int protocol) {
+  if (protocol != 0 || (family != AF_INET && family != AF_INET6)) return protocol;
+  if (type == SOCK_STREAM) return IPPROTO_TCP;
+  if (type == SOCK_DGRAM) return IPPROTO_UDP;
+  return protocol;
+}
+
+inline int port_of(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
+  return -1;
+}
+
+inline ino_t inode_of(int fd) {
+  struct stat st {};
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? st.st_ino : 0;
+}
+
+inline ino_t own_netns() {
+  struct stat st {};
+  return stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
+}
+
+// An accept or accept4 the supervisor answers: where the peer's address goes in the program.
+struct AcceptCall {
+  std::uint64_t id = 0;
+  pid_t tid = -1;
+  std::uint64_t addr = 0, addrlen = 0;   // the program's pointers; 0: not wanted
+  int flags = 0;                         // accept4's SOCK_NONBLOCK | SOCK_CLOEXEC
+};
+
+// A call on a socket whose outcome is not known yet, followed with poll on a duplicate.
+// Connect: held means the program's blocking connect waits for our answer (notification `id`);
+// otherwise the program got EINPROGRESS and we only count. Accept: always held, answered when a
+// connection is queued (a blocking listener; a non-blocking one is answered at once).
+//
+// A signal invalidates a held call's notification (the kernel ends the wait with ERESTARTSYS:
+// EINTR for a handler without SA_RESTART, else the call is made again, a new notification). A
+// held accept is then dropped: no connection is taken for nobody. A held connect's attempt goes
+// on in the kernel either way, so it becomes `interrupted`: followed without an answer and, since
+// the program may have seen EINTR, counted connect_pending plus its outcome when that is known,
+// unless the program's connect comes again first (a restart: connect_again takes it over).
+struct Watch {
+  enum class Kind : std::uint8_t { kConnect, kAccept };
+  Kind kind = Kind::kConnect;
+  int dup = -1;
+  pid_t tgid = -1;
+  int fd = -1;
+  Cookie cookie = 0;
+  bool held = false;
+  std::uint64_t id = 0;
+  AcceptCall accept{};
+  ino_t ino = 0;              // the socket's, so a later connect on the same fd finds this one
+  bool interrupted = false;   // a held connect whose caller left: nothing counted yet
+  // A held call's SO_SNDTIMEO (connect) or SO_RCVTIMEO (accept) ends at this CLOCK_MONOTONIC
+  // time: the kernel's wait would end there (EINPROGRESS, EAGAIN). 0: no timeout.
+  std::int64_t deadline_ns = 0;
+  std::uint64_t serial = 0;   // names the watch across a round of the serve loop
+  short events() const { return kind == Kind::kAccept ? POLLIN : POLLOUT; }
+};
+
+
+struct Supervisor::Impl {
+  int listener;
+  stats::Segment& seg;
+  const filters::Table* table;
+  ProcTable procs;
+  SupervisorCounts counts;
+  std::vector<Watch> watches;
+  std::uint64_t next_serial = 1;
+  std::vector<std::byte> req_buf, resp_buf;
+  ino_t netns = own_netns();
+
+  Impl(int l, stats::Segment& s, const filters::Table* t) : listener(l), seg(s), table(t), procs(s) {
+    seccomp_notif_sizes sizes{};
+    syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes);
+    // The kernel's structs may be larger than the headers' (new fields): size buffers for both.
+    req_buf.resize(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
+    resp_buf.resize(std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+  }
+
+  bool valid(std::uint64_t id) { return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
+
+  // err: a positive errno to fail the call with, 0 to return val.
+  void answer(std::uint64_t id, std::int64_t val, int err, bool cont = false) {
+    std::fill(resp_buf.begin(), resp_buf.end(), std::byte{0});
+    auto* r = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
+    r->id = id;
+    r->val = val;
+    r->error = err ? -err : 0;
+    r->flags = cont ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
+    // EINTR (a signal `sockshim run` forwards) must not leave the call unanswered for good.
+    int rc = 0;
+    for (int i = 0; i < 8 && (rc = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, r)) != 0 && errno == EINTR; ++i) {
+    }
+    if (rc != 0) ++counts.gone;
+  }
+  void pass(std::uint64_t id) {
+    ++counts.continued;
+    answer(id, 0, 0, true);
+  }
+
+  stats::CookieSlot* slot(Cookie c) { return stats::cookie_slot(seg, c); }
+
+  std::uint64_t elapsed_ms() const {
+    const std::int64_t ns = stats::monotonic_ns() - seg.header.created_mono_ns;
+    return ns > 0 ? static_cast<std::uint64_t>(ns) / 1000000u : 0;
+  }
+
+  // The first enabled rule on t that matches and whose trigger selects this hit; -1 when none
+  // acts. Counts hits and fires in the segment as the preload object does; a `"count": "socket"`
+  // rule counts its trigger's hits and fires per socket (ks, when the call is on one), draws on
+  // the run's hit number, and adds its fires to the run's too.
+  int decide(filters::CallType t, const filters::SocketFacts& f, std::uint64_t* hit, KnownSocket* ks, pid_t tid) {
+    if (!table || !table->has_rules_for(t)) return -1;
+    int idx = table->first_match(t, f, -1);
+    while (idx >= 0 && (idx >= static_cast<int>(stats::kMaxRules) ||
+                        seg.rules[idx].disabled.load(std::memory_order_relaxed) || !program_matches(idx, tid)))
+      idx = table->first_match(t, f, idx);
+    if (idx < 0) return -1;
+    stats::RuleSlot& rs = seg.rules[idx];
+    const filters::When& w = table->rules()[static_cast<std::size_t>(idx)].when;
+    filters::Hit h;
+    h.n = rs.hits.fetch_add(1, std::memory_order_relaxed) + 1;
+    RuleCount* sc = w.count == filters::Count::kSocket && ks ? &ks->count_of(idx) : nullptr;
+    if (sc) {
+      h.draw_n = h.n;
+      h.n = ++sc->hits;
+    }
+    if (w.from_ms || w.until_ms) h.elapsed_ms = elapsed_ms();
+    if (!w.selects(h, seg.header.seed, static_cast<std::uint32_t>(idx))) return -1;
+    if (sc) {
+      if (w.times && sc->fired >= w.times) return -1;
+      ++sc->fired;
+      rs.fired.fetch_add(1, std::memory_order_relaxed);
+    } else if (!stats::take_fire(rs, w.times)) {
+      return -1;
+    }
+    *hit = h.n;
+    return idx;
+  }
+
+  // A rule's `argv0` against the calling process's program, as the preload object matches it in
+  // each process (Table::select_program): the base name of its argv[0]. Read at the decision, from
+  // /proc/TID/cmdline, so an exec since the process's first call is seen; only rules with argv0
+  // cost the read.
+  bool program_matches(int idx, pid_t tid) const {
+    const auto& glob = table->rules()[static_cast<std::size_t>(idx)].match.argv0;
+    if (!glob) return true;
+    std::FILE* f = std::fopen(("/proc/" + std::to_string(tid) + "/cmdline").c_str(), "re");
+    if (!f) return false;
+    char buf[4096] = {};
+    const std::size_t got = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    const std::string_view argv0(buf, ::strnlen(buf, got));
+    const std::size_t slash = argv0.rfind('/');
+    // Cut as the preload object's record of it is (kNameLen with its NUL).
+    const std::string_view base = slash == std::string_view::npos ? argv0 : argv0.substr(slash + 1);
+    return filters::glob_match(*glob, base.substr(0, stats::kNameLen - 1));
+  }
+
+  // The rule that fires on this call, if any, goes into the decision log; when its action fails
+  // the call, the call is answered with that errno and counted as `failed` (kNoCounter for the
+  // calls the preload object counts no failure of: bind, shutdown, socket options) plus one
+  // fault, and this returns true (the caller then must not perform the call).
+  //
+  // A rule with delay_ms/jitter_ms puts the call aside (Delayed) and returns true too: when the
+  // delay is over, the call goes through its handler again, with this decision (replay_rule),
+  // so the supervisor never sleeps and the rule's hit is counted once.
+  bool injected(const seccomp_notif& n, pid_t tgid, filters::CallType t, const filters::SocketFacts& f, Cookie c,
+                stats::Counter failed, KnownSocket* ks, const sockaddr_storage* peer = nullptr,
+                socklen_t peer_len = 0) {
+    int idx = replay_rule;
+    if (idx < 0) {
+      std::uint64_t hit = 0;
+      idx = decide(t, f, &hit, ks, static_cast<pid_t>(n.pid));
+      if (idx < 0) return false;
+      log_event(n, tgid, t, idx, hit, c, injected_errno(idx), peer, peer_len);
+      if (const std::int64_t ms = delay_ms(idx, hit); ms > 0 && delayed.size() < kMaxDelayed) {
+        delay(n, idx, ms);
+        return true;
+      }
+    }
+    const int err = injected_errno(idx);
+    if (!err) return false;
+    if (failed != kNoCounter) stats::add(slot(c), failed);
+    stats::add(slot(c), stats::kFaultsInjected);
+    ++counts.injected;
+    answer(n.id, -1, err);
+    return true;
+  }
+
+  // A call whose rule asked for a delay, as it was received, and when it goes on.
+  struct Delayed {
+    std::int64_t due_ns = 0;
+    std::vector<std::byte> notif;
+    int rule = -1;
+  };
+  std::vector<Delayed> delayed;
+  int replay_rule = -1;   // while a delayed call is replayed: the rule that fired on it
+
+  // The rule's delay for hit n: delay_ms plus the seeded jitter the preload object draws, plus a
+  // hang's hang_ms (a hang is a delay that then fails the call).
+  std::int64_t delay_ms(int idx, std::uint64_t hit) const {
+    const filters::Action& a = table->rules()[static_cast<std::size_t>(idx)].action;
+    const std::int64_t hang = a.kind == filters::ActionKind::kHang ? a.hang_ms : 0;
+    const std::uint64_t jitter =
+        a.jitter_ms ? filters::random64(seg.header.seed, static_cast<std::uint32_t>(idx), hit, filters::kDrawJitter) %
+                          (a.jitter_ms + 1ull)
+                    : 0;
+    return static_cast<std::int64_t>(a.delay_ms + jitter) + hang;
+  }
+  // n is the notification just received into req_buf (a replay never delays again): the whole
+  // buffer is kept, the kernel's struct may be larger than the header's.
+  void delay(const seccomp_notif& n, int idx, std::int64_t ms) {
+    Delayed d;
+    d.due_ns = stats::monotonic_ns() + ms * 1'000'000;
+    d.notif.assign(req_buf.begin(), req_buf.end());
+    std::memcpy(d.notif.data(), &n, std::min(d.notif.size(), sizeof n));
+    d.rule = idx;
+    delayed.push_back(std::move(d));
+  }
+  // Milliseconds until the first delayed call is due (at most `cap`), for poll.
+  int until_due(int cap) const {
+    std::int64_t first = -1;
+    for (const Delayed& d : delayed) first = first < 0 ? d.due_ns : std::min(first, d.due_ns);
+    for (const Watch& w : watches)
+      if (w.held && w.deadline_ns) first = first < 0 ? w.deadline_ns : std::min(first, w.deadline_ns);
+    if (first < 0) return cap;
+    const std::int64_t ms = (first - stats::monotonic_ns() + 999'999) / 1'000'000;
+    return static_cast<int>(std::clamp<std::int64_t>(ms, 0, cap));
+  }
+  void run_due();
+  void time_out_held();
+
+  // The errno a fired rule answers with; 0 when its action lets the call go on.
+  int injected_errno(int idx) const {
+    const filters::Action& a = table->rules()[static_cast<std::size_t>(idx)].action;
+    switch (a.kind) {
+      case filters::ActionKind::kFail: return a.err;
+      case filters::ActionKind::kEagain: return EAGAIN;
+      case filters::ActionKind::kEintr: return EINTR;
+      case filters::ActionKind::kHang: return a.err ? a.err : ETIMEDOUT;   // after its hang (delay_ms)
+      default: return 0;
+    }
+  }
+
+  void log_event(const seccomp_notif& n, pid_t tgid, filters::CallType t, int idx, std::uint64_t hit, Cookie cookie,
+                 int err, const sockaddr_storage* peer, socklen_t peer_len) {
+    std::uint64_t number = 0;
+    stats::Event& ev = stats::begin_event(seg, number);
+    ev.t_ns = stats::monotonic_ns() - seg.header.created_mono_ns;
+    ev.pid = tgid;
+    ev.tid = static_cast<std::int32_t>(n.pid);
+    ev.fd = t == filters::CallType::kSocket ? -1 : static_cast<std::int32_t>(n.data.args[0]);
+    ev.call = static_cast<std::uint16_t>(t);
+    ev.rule = static_cast<std::uint16_t>(idx);
+    ev.cookie = cookie;
+    ev.hit = hit;
+    const filters::Rule& r = table->rules()[static_cast<std::size_t>(idx)];
+    ev.action = static_cast<std::uint8_t>(r.action.kind);
+    ev.after = static_cast<std::uint8_t>(r.then.kind);
+    ev.err = err;
+    ev.peer[0] = 0;
+    if (peer) format_sockaddr(reinterpret_cast<const sockaddr*>(peer), peer_len, ev.peer, sizeof ev.peer);
+    stats::publish_event(ev, number);
+  }
+
+  void on_socket(const seccomp_notif& n, Proc& p);
+  // A connect on the program's fd succeeded or is under way: a client from now on.
+  static void became_client(Proc& p, int fd) {
+    if (auto k = p.fds.find(fd); k != p.fds.end()) k->second.role = filters::Role::kClient;
+  }
+  void on_connect(const seccomp_notif& n, Proc& p);
+  void on_close(const seccomp_notif& n, Proc& p);
+  void on_accept(const seccomp_notif& n, Proc& p);
+  void on_listen(const seccomp_notif& n, Proc& p);
+  void on_socketpair(const seccomp_notif& n, Proc& p);
+  void on_bind(const seccomp_notif& n, Proc& p);
+  void on_other(const seccomp_notif& n, Proc& p, filters::CallType t);
+  enum class Read : std::uint8_t { kOk, kPass, kGone };
+  Read read_sockaddr(const seccomp_notif& n, std::uint64_t addr, socklen_t len, sockaddr_storage& ss);
+  bool same_netns(pid_t tid);
+  // socket() and socketpair(): their type flags, what the rules see of them, and the cookie
+  // before the kernel says its protocol.
+  struct NewSocket {
+    int type_flags = 0;
+    Cookie cookie = 0;
+    filters::SocketFacts facts;
+  };
+  // False when the call is answered already: passed through (a process in another network
+  // namespace makes its own, uncounted: ours would be in the wrong one) or failed by a rule.
+  bool decide_socket(const seccomp_notif& n, Proc& p, NewSocket& out);
+  int add_fd(std::uint64_t id, int fd, bool cloexec, bool send);
+  bool accept_into(Proc& p, int dup, Cookie c, const AcceptCall& a, bool held);
+  bool copy_peer(const AcceptCall& a, const sockaddr_storage& peer, socklen_t len);
+  KnownSocket* socket_at(Proc& p, int fd, int dup);
+  struct Local {
+    int fd = -1, dup = -1;
+    Cookie cookie = 0;
+    filters::SocketFacts facts;
+    sockaddr_storage shown{};   // for the decision log: the peer, else the local address
+    socklen_t shown_len = 0;
+    KnownSocket* known = nullptr;   // the entry in its Proc's fds
+    char path[112] = {};            // the `path` fact's text (the preload object's kPathBuf)
+  };
+  bool local_socket(const seccomp_notif& n, Proc& p, filters::CallType t, Local& out);
+  void describe(int dup, const KnownSocket& known, filters::CallType t, Local& out);
+  static void path_fact(const sockaddr_storage& ss, socklen_t len, Local& out);
+  void settle_unix(KnownSocket& k, int dup);
+  void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
+  void resolve(Watch& w, bool now);
+  void serve_one();
+  void dispatch(const seccomp_notif& n);
+  void serve_watches(const std::vector<pollfd>& fds, std::size_t first, const std::vector<std::uint64_t>& polled);
+  Watch* following(pid_t tgid, int fd, ino_t ino);
+  void settle(const Watch& w);
+  void connect_again(const seccomp_notif& n, Watch& prior, bool blocking, int r, int e);
+  void add_watch(Watch w) {
+    w.serial = next_serial++;
+    watches.push_back(w);
+  }
+  void drop_finished();
+  static std::int64_t deadline(int dup, int option);
+};
+
+}  // namespace shim::seccomp
