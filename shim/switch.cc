@@ -150,9 +150,8 @@ void Switch::close_range_fds(const Call& c) noexcept {
   if ((c.c & ~kKnownFlags) || (c.c & CLOSE_RANGE_CLOEXEC) || first > last) return;
   // Clear before the real call: once it returns, the numbers can be reused by other threads.
   fds_.for_each_socket_in(first, last, [&](int fd, FdEntry&) {
-    Decision one;
-    close_fd(fd, one);
-    if (one.count_close) stats::add(one.slot, stats::kClosed);
+    stats::CookieSlot* slot = nullptr;
+    if (forget_fd(fd, slot)) stats::add(slot, stats::kClosed);
   });
 }
 
@@ -852,19 +851,25 @@ bool Switch::last_reference(int fd, std::uint64_t sock_id) const noexcept {
 
 // Forget fd before the real close runs (its number may be reused the moment the kernel frees
 // it) and decide whether this close is the one `closed` counts.
-void Switch::close_fd(int fd, Decision& d) noexcept {
+bool Switch::forget_fd(int fd, stats::CookieSlot*& slot) noexcept {
   FdEntry* e = fds_.find(fd);
-  if (!e) return;
+  if (!e) return false;
   const FdState st{e->state.load(std::memory_order_relaxed)};
+  bool count = false;
   if (st.kind() == FdKind::kSocket) {
-    d.slot = e->slot.load(std::memory_order_relaxed);
+    slot = e->slot.load(std::memory_order_relaxed);
     // A shared socket gives up this number's reference also when inherited: its other numbers
     // must still find out which close is the last.
     const bool last = !st.has(FdState::kShared) ||
                       release_reference(fd, e->sock_id.load(std::memory_order_relaxed));
-    d.count_close = !st.has(FdState::kInherited) && last;
+    count = !st.has(FdState::kInherited) && last;
   }
   fds_.clear(fd);
+  return count;
+}
+
+void Switch::close_fd(int fd, Decision& d) noexcept {
+  d.count_close = forget_fd(fd, d.slot);
 }
 
 // A vfork() child shares the parent's memory until it execs; what it closes or dup2s there (as

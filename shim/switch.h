@@ -608,6 +608,9 @@ class Switch {
   }
   stats::CookieSlot* slot_for_miss(Cookie c) noexcept;
   void close_fd(int fd, Decision& d) noexcept;
+  // Forgets fd before its close; true, with slot set, when that close is one `closed` counts (a
+  // socket's last number, not inherited). close_fd's work without a Decision (close_range).
+  bool forget_fd(int fd, stats::CookieSlot*& slot) noexcept;
   // close_range(c.a, c.b, c.c) is about to run: counts and forgets the sockets it will close.
   void close_range_fds(const Call& c) noexcept;
   void after_connect(const Call& c, Decision& d, long r, int e) noexcept;
