@@ -6,9 +6,13 @@ For each broken file:
   `sockshim check BAD`                          exits 2 with the same line;
   `LD_PRELOAD=libsockshim.so SOCKSHIM_RULES=BAD /bin/echo MAIN-RAN`  exits 2 with the same
       single line before main runs (nothing on stdout).
+And the preload object without its rule loader beside it (libsockshim-rules.so, which parses
+rule files for it) refuses to run a program with SOCKSHIM_RULES, naming the loader, while a
+program without rules still runs.
 """
 import os
 import re
+import shutil
 import sys
 
 sys.dont_write_bytecode = True
@@ -110,6 +114,24 @@ def body(tmp):
     h.expect("missing file: preloaded: exit status", p.rc, 2)
     h.expect("missing file: preloaded: stdout", p.stdout, "")
     h.expect("missing file: preloaded: stderr", p.stderr, r.stderr)
+
+    # The preload object copied alone: no rule loader beside it.
+    alone = os.path.join(tmp, "alone")
+    os.mkdir(alone)
+    lib = os.path.join(alone, "libsockshim.so")
+    shutil.copy(h.LIBSOCKSHIM, lib)
+    good = os.path.join(tmp, "good.json")
+    with open(good, "w") as f:
+        f.write('{"rules": [{"name": "x", "on": ["connect"], "do": {"fail": "ECONNREFUSED"}}]}\n')
+    p = h.run_plain(["/bin/echo", "MAIN-RAN"], env=h.clean_env({"LD_PRELOAD": lib, "SOCKSHIM_RULES": good}))
+    h.expect("no rule loader: exit status", p.rc, 2)
+    h.expect("no rule loader: stdout (main must not run)", p.stdout, "")
+    h.check(p.stderr.startswith("sockshim: cannot load the rule loader: ") and "libsockshim-rules.so" in p.stderr
+            and len(p.stderr.splitlines()) == 1,
+            f"no rule loader: stderr: got {p.stderr!r}, want one line naming libsockshim-rules.so")
+    p = h.run_plain(["/bin/echo", "MAIN-RAN"], env=h.clean_env({"LD_PRELOAD": lib}))
+    h.expect("no rule loader, no rules: exit status", p.rc, 0)
+    h.expect("no rule loader, no rules: stdout", p.stdout, "MAIN-RAN\n")
 
 
 h.main("bad_rules", body)
