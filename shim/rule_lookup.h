@@ -1,0 +1,92 @@
+// Which rule, if any, concerns a call: the facts rules match on (family, ports, addresses,
+// paths), gathered once per call and only as far as some rule needs them, and the per-socket cache
+// of the answer. Reads the table; changes nothing but that cache.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+
+#include "filters/table.h"
+#include "shim/call.h"
+#include "shim/cookie.h"
+#include "shim/fdtable.h"
+#include "shim/rule_profile.h"
+#include "shim/socket_args.h"
+#include "shim/stats/layout.h"
+
+namespace shim {
+
+class RuleLookup {
+ public:
+  void set_table(const filters::Table* t) noexcept {
+    table_ = t;
+    profile_ = RuleProfile::of(t);
+  }
+  void set_segment(stats::Segment* s) noexcept { seg_ = s; }
+  const filters::Table& table() const noexcept { return *table_; }
+  const RuleProfile& profile() const noexcept { return profile_; }
+  bool has_rules(filters::CallType t) const noexcept { return profile_.has(t); }
+
+  // The ports of a call, as the facts report them (-1 unknown), from the socket's state and
+  // known ports (0: not known) and the address the call names: a connect's or send's is the
+  // peer's (`addr_is_peer`), a bind's the local one. The service port is the peer's on a socket
+  // that connects or sends to an address (or is connected), else the local one (bound,
+  // listening, accepted). The one place that says which port is the service.
+  struct Ports {
+    int local = -1, peer = -1, service = -1;
+  };
+  [[gnu::always_inline]] static Ports ports(ConnState conn, int peer, int local, const sockaddr* addr,
+                                            socklen_t addrlen, bool addr_is_peer) noexcept {
+    Ports p;
+    const bool connected = conn == ConnState::kConnected || conn == ConnState::kConnecting;
+    if (local) p.local = local;
+    if (peer && connected) p.peer = peer;
+    if (addr) (addr_is_peer ? p.peer : p.local) = port_of(addr, addrlen);
+    if ((addr && addr_is_peer) || (connected && peer))
+      p.service = p.peer;
+    else if (p.local >= 0)
+      p.service = p.local;
+    return p;
+  }
+
+  // True when no rule can act on a call of type t on this socket: none for t at all, the
+  // socket's cached decision is "none", or no rule names its family and service port (addr: the
+  // address the call itself names, which decides the service port; nullptr for the socket's own).
+  // Otherwise the general path decides, with every fact.
+  [[gnu::always_inline]] bool rule_free(FdEntry& e, filters::CallType t, std::uint32_t bits,
+                                        const sockaddr* addr, socklen_t addrlen) noexcept {
+    if (!has_rules(t)) return true;
+    if (!addr) {
+      if (const std::uint16_t v = e.cached_rule(t)) return v == 1;
+    }
+    return rule_free_by_port(e, t, bits, addr, addrlen);
+  }
+
+  // The rule (index) that concerns call c (of type t) on socket e, -1 when none; caches per socket.
+  int rule_for(const Call& c, filters::CallType t, FdEntry& e, std::uint32_t bits) noexcept;
+  // The rule on socket() or socketpair() with these arguments, -1 when none.
+  int socket_rule(const Call& c) const noexcept;
+  // The rule on getaddrinfo() with these arguments, -1 when none.
+  int lookup_rule(const Call& c) const noexcept;
+
+ private:
+  [[gnu::noinline]] bool rule_free_by_port(FdEntry& e, filters::CallType t, std::uint32_t bits,
+                                           const sockaddr* addr, socklen_t addrlen) noexcept;
+  [[gnu::noinline]] bool rule_free_by_family(FdEntry& e, filters::CallType t, int service, bool per_call) noexcept;
+
+  // ports() of a call on a tracked socket.
+  static Ports ports_of(const Call& c, const FdEntry& e, std::uint32_t bits) noexcept;
+  // path_buf holds the unix path the facts point to (kPathBuf bytes).
+  static constexpr std::size_t kPathBuf = 112;
+  filters::SocketFacts facts_of(const Call& c, filters::CallType t, const FdEntry& e, std::uint32_t bits,
+                                const Ports& p, char* path_buf) const noexcept;
+  // The first rule after `after` that matches and is not switched off in the segment.
+  int first_enabled(filters::CallType t, const filters::SocketFacts& f, int after) const noexcept;
+
+  const filters::Table* table_ = nullptr;
+  RuleProfile profile_;
+  stats::Segment* seg_ = nullptr;
+};
+
+}  // namespace shim

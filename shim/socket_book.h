@@ -1,0 +1,199 @@
+// The socket life cycle: what the shim knows of each descriptor (the fd table), how each call's
+// outcome changes it, and the counters each change bumps. Every transition is described once
+// here; the hot paths (shim/switch.h) and the general path (after(), shim/switch.cc) both end in
+// it. Knows nothing of rules beyond their profile (which per-socket state to keep).
+// Everything here is allocation-free and lock-free (STYLE.md, section 7).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "shim/call.h"
+#include "shim/cookie.h"
+#include "shim/decision.h"
+#include "shim/fdtable.h"
+#include "shim/rule_profile.h"
+#include "shim/socket_args.h"
+#include "shim/stats/layout.h"
+#include "shim/stats/segment.h"
+
+namespace shim {
+
+class SocketBook {
+ public:
+  FdTable& fds() noexcept { return fds_; }
+  const FdTable& fds() const noexcept { return fds_; }
+
+  // Setup (preload.cc through the Switch): in place before the switch turns ready.
+  void set_profile(const RuleProfile& p) noexcept { profile_ = p; }
+  void set_segment(stats::Segment* s) noexcept { seg_ = s; }
+  stats::Segment* segment() const noexcept { return seg_; }
+  void set_owner(int pid) noexcept { owner_pid_.store(pid, std::memory_order_relaxed); }
+
+  // The protocol the kernel reports for a socket of these arguments: fixed_protocol(), else
+  // SO_PROTOCOL of fd (when fd >= 0), else `protocol` as given.
+  static int kernel_protocol(int fd, int domain, int type, int protocol) noexcept;
+
+  // Reads what the kernel knows of an fd the shim has not seen created (inherited across exec,
+  // or made by a path the shim does not see) into e. True when it is a socket.
+  bool classify(int fd, FdEntry& e) noexcept;
+
+  // Records a socket the program just created or accepted; returns its counters. Inlined: it is
+  // most of what socket() and accept() add.
+  [[gnu::always_inline]] stats::CookieSlot* open_socket(int fd, Cookie cookie, ConnState conn,
+                                                        std::uint16_t local_port, std::uint16_t peer_port,
+                                                        stats::CookieSlot* slot = nullptr) noexcept {
+    if (!slot) slot = slot_for(cookie);
+    FdEntry* e = fds_.get(fd);
+    if (!e) [[unlikely]] return slot;
+    e->cookie.store(cookie, std::memory_order_relaxed);
+    e->sock_id.store(0, std::memory_order_relaxed);   // given when first dup'd
+    e->slot.store(slot, std::memory_order_relaxed);
+    e->local_port.store(local_port, std::memory_order_relaxed);
+    e->peer_port.store(peer_port, std::memory_order_relaxed);
+    if (profile_.any()) [[unlikely]] open_rule_state(*e, conn);
+    e->state.store(FdState::make(FdKind::kSocket, conn, 0), std::memory_order_relaxed);
+    return slot;
+  }
+  // A socket the real call made (socket, or one end of socketpair): recorded and counted opened.
+  // The general path's way; the hot path inlines open_socket itself.
+  void opened(int fd, Cookie cookie) noexcept { stats::bump(*open_socket(fd, cookie, ConnState::kNone, 0, 0), stats::kOpened); }
+
+  // cookie_slot() behind a small direct-mapped cache: most programs use two or three cookies.
+  // A slot's key never changes once set, so checking it makes the cache safe to share.
+  [[gnu::always_inline]] stats::CookieSlot* slot_for(Cookie c) noexcept {
+    stats::CookieSlot* s = slot_cache_[(c * 0x9e3779b97f4a7c15ull) >> 60].load(std::memory_order_relaxed);
+    if (s && s->key.load(std::memory_order_relaxed) == (c | stats::kKeyUsed)) [[likely]]
+      return s;
+    return slot_for_miss(c);
+  }
+
+  // --- Transitions. Each is the one description of a change of a socket's state. ---
+
+  // connect() succeeded at once on a socket that was not connecting: a connected client.
+  void connected(FdEntry& e, const sockaddr* addr, socklen_t len) const noexcept {
+    const std::uint32_t bits = e.state.load(std::memory_order_relaxed);
+    e.peer_port.store(port_of(addr, len), std::memory_order_relaxed);
+    forget_rules(e);
+    stamp_connected(e);
+    e.state.store(FdState::make(FdKind::kSocket, ConnState::kConnected, flags_of(bits)), std::memory_order_relaxed);
+    stats::bump(*e.slot.load(std::memory_order_relaxed), stats::kConnected);
+  }
+  // bind() succeeded: the local port is the one asked for (0 until listen() learns the kernel's).
+  void bound(FdEntry& e, const sockaddr* addr, socklen_t len) const noexcept {
+    e.local_port.store(port_of(addr, len), std::memory_order_relaxed);
+    forget_rules(e);
+  }
+  // listen() succeeded on fd (whose state was `bits` before): a listener, counted.
+  void listened(FdEntry& e, int fd, std::uint32_t bits) const noexcept;
+  // accept() on listener e returned fd: the new socket shares the listener's kind and local port.
+  // Returns the listener's counters.
+  [[gnu::always_inline]] stats::CookieSlot* accepted(FdEntry& listener, int fd) noexcept {
+    stats::CookieSlot* slot = listener.slot.load(std::memory_order_relaxed);
+    stats::bump(*slot, stats::kAccepted);
+    open_socket(fd, listener.cookie.load(std::memory_order_relaxed), ConnState::kAccepted,
+                listener.local_port.load(std::memory_order_relaxed), 0, slot);
+    return slot;
+  }
+  // A connect's outcome as the general path sees it (also pending ones: EINPROGRESS, EINTR,
+  // EALREADY, EISCONN). d.state is the entry's state before the call.
+  void after_connect(const Call& c, Decision& d, long r, int e) noexcept;
+  // A pending connect settled (connected or failed), counted once whichever thread sees it.
+  void resolve_pending(Decision& d, bool connected) noexcept;
+  // A send or receive moved `bytes` on e (hot path): counted under the socket's cookie.
+  [[gnu::always_inline]] void count_transfer(FdEntry& e, bool send, std::uint64_t bytes) noexcept {
+    if (profile_.track_bytes && bytes) (send ? e.sent_bytes : e.recv_bytes).fetch_add(bytes, std::memory_order_relaxed);
+    stats::CookieSlot* slot = e.slot.load(std::memory_order_relaxed);
+    slot->counters[send ? stats::kSendCalls : stats::kRecvCalls].fetch_add(1, std::memory_order_relaxed);
+    if (bytes)
+      slot->counters[send ? stats::kSendBytes : stats::kRecvBytes].fetch_add(bytes, std::memory_order_relaxed);
+  }
+  // A transfer that raced a dup2 onto its fd number (FdEntry::swaps): under no kind.
+  [[gnu::noinline]] void count_raced(std::uint64_t bytes) noexcept {
+    seg_->header.raced_calls.fetch_add(1, std::memory_order_relaxed);
+    seg_->header.raced_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  // A transfer's outcome as the general path sees it (pending connects, MSG_PEEK, vectors).
+  void after_transfer(const Call& c, Decision& d, long r, int e) noexcept;
+  // A rule reset the connection on e: no longer connected.
+  void reset(FdEntry& e, std::uint32_t bits) const noexcept {
+    e.state.store(FdState::make(FdKind::kSocket, ConnState::kNone, flags_of(bits)), std::memory_order_relaxed);
+    forget_rules(e);
+  }
+
+  // --- Closing. ---
+
+  // Forgets fd before its close; true, with slot set, when that close is one `closed` counts (a
+  // socket's last number, not inherited).
+  bool forget_fd(int fd, stats::CookieSlot*& slot) noexcept;
+  // close_range(first, last, flags) is about to run: counts and forgets the sockets it will close.
+  void close_range(unsigned first, unsigned last, int flags) noexcept;
+
+  // --- Numbers that name one socket (dup and friends). ---
+
+  // The socket's sharing identity (given on its first dup), with a reference taken for a copy.
+  std::uint64_t share(FdEntry& e) noexcept;
+  // The copy share() counted was not made after all (the dup failed). Counts the close when a
+  // close of another number, racing the dup, left this reference the last one.
+  void unshare(std::uint64_t id, stats::CookieSlot* slot) noexcept;
+  // fd stops naming the shared socket `id`: true when it was the last number naming it.
+  bool release_reference(int fd, std::uint64_t id) noexcept {
+    if (id & kScanId) return last_reference(fd, id);
+    if (id == 0 || id > kDupGroups) return true;
+    return dup_refs_[id - 1].fetch_sub(1, std::memory_order_acq_rel) == 1;
+  }
+  // nfd is now a duplicate of the socket `from` (whose state was bits): it shares its facts and
+  // its sharing identity `id` (from share()).
+  void dup_socket(FdEntry& from, std::uint32_t bits, int nfd, std::uint64_t id) noexcept;
+  // dup/dup2's outcome as the general path sees it (the target a dup2 closed, the new number).
+  void after_dup(const Call& c, Decision& d, long r) noexcept;
+
+  // --- The process. ---
+
+  // A vfork() child shares the parent's memory until it execs: what it closes or dup2s there
+  // must not change the parent's table.
+  bool in_vfork_child() const noexcept;
+  // After fork(), in the child: every socket now also belongs to the parent, and the table to
+  // the child.
+  void mark_all_inherited() noexcept;
+
+  // Sets or clears one of FdState's flags on a socket's entry.
+  static void set_flag(FdEntry& e, std::uint32_t flag, bool on) noexcept;
+  // The socket's facts changed: cached rule decisions no longer hold (nothing to do without rules).
+  void forget_rules(FdEntry& e) const noexcept {
+    if (profile_.any()) e.reset_rule_cache();
+  }
+  // Milliseconds since the run's segment was made (rules' from_ms/until_ms, after_connected_ms).
+  std::uint64_t elapsed_ms() const noexcept;
+
+ private:
+  static std::uint32_t flags_of(std::uint32_t bits) noexcept { return bits & ~FdState::kConnMask & ~FdState::kKindMask; }
+  // A connection was made on e: the start of its after_connected_ms clock.
+  void stamp_connected(FdEntry& e) const noexcept {
+    if (profile_.conn_time) e.connected_at.store(static_cast<std::uint32_t>(elapsed_ms() + 1), std::memory_order_relaxed);
+  }
+  void open_rule_state(FdEntry& e, ConnState conn) noexcept;
+  stats::CookieSlot* slot_for_miss(Cookie c) noexcept;
+  bool last_reference(int fd, std::uint64_t sock_id) const noexcept;
+
+  // Sockets named by more than one fd number (dup and friends) share a reference count, so the
+  // close that drops the last reference is told at once instead of by scanning the fd table.
+  // FdEntry::sock_id is the group's index + 1; when no group is free (kDupGroups dup'd sockets
+  // open at once) it is a number with kScanId set, and last_reference() scans as it always did.
+  static constexpr std::uint32_t kDupGroups = 1024;
+  static constexpr std::uint64_t kScanId = std::uint64_t{1} << 63;
+
+  FdTable fds_;
+  RuleProfile profile_;
+  stats::Segment* seg_ = nullptr;
+  std::atomic<std::uint64_t> next_sock_id_{1};   // kScanId identities
+  std::atomic<std::uint32_t> dup_refs_[kDupGroups] = {};   // 0: the group is free
+  std::atomic<std::uint32_t> dup_cursor_{0};
+  std::atomic<int> owner_pid_{0};   // the process this table describes
+  std::atomic<stats::CookieSlot*> slot_cache_[16] = {};
+  stats::CookieSlot overflow_slot_{};   // counters of cookies the segment had no room for
+};
+
+}  // namespace shim

@@ -1,0 +1,273 @@
+// The switch on its own: each test drives a fresh Switch with Calls and "real" functions that are
+// lambdas (no system call made for the program), over a scripted kernel for the calls the switch
+// makes itself (tests/shim/fake_os.h), and reads the counters it left in a real stats segment.
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <string>
+
+#include "filters/table.h"
+#include "shim/stats/segment.h"
+#include "shim/switch.h"
+#include "tests/catch.h"
+#include "tests/shim/fake_os.h"
+
+using shim::Call;
+using shim::Op;
+
+namespace {
+
+const shim::Cookie kTcp4 = shim::make_cookie(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+
+// A fresh switch over a fresh segment, with the given rule file (JSON), or none.
+struct Rig {
+  std::string name;
+  shim::stats::Mapping map;
+  filters::Table table;
+  std::unique_ptr<shim::Switch> sw = std::make_unique<shim::Switch>();
+
+  explicit Rig(const char* rules = nullptr) {
+    static int serial = 0;
+    fake_os::reset();
+    name = "switch-test-" + std::to_string(::getpid()) + "-" + std::to_string(++serial);
+    int err = 0;
+    REQUIRE(shim::stats::create_segment(name.c_str(), {}, map, &err) == shim::stats::SegmentError::kNone);
+    REQUIRE(sw->fds().init());
+    sw->set_owner(fake_os::pid);
+    sw->set_segment(map.seg);
+    if (rules) {
+      table = filters::load_table_text(rules, "rules.json");
+      sw->set_table(&table);
+    } else {
+      sw->set_table(nullptr);
+    }
+    sw->set_ready();
+  }
+  ~Rig() {
+    shim::stats::unmap_segment(map);
+    shim::stats::remove_segment(name.c_str());
+  }
+
+  // The wrapper's path: hot paths first, the general path when they decline.
+  template <class Real>
+  auto call(const Call& c, Real real) -> decltype(real()) {
+    auto make = [&]() noexcept { return c; };
+    auto slow = [&]() noexcept { return sw->general(make, real); };
+    return sw->dispatch(make, real, slow);
+  }
+
+  std::uint64_t counter(shim::Cookie ck, shim::stats::Counter k) {
+    shim::stats::CookieSlot* s = shim::stats::cookie_slot(*map.seg, ck);
+    return s ? s->counters[k].load() : 0;
+  }
+  shim::FdKind kind(int fd) { return shim::FdState{sw->fds().find(fd)->state.load()}.kind(); }
+  shim::ConnState conn(int fd) { return shim::FdState{sw->fds().find(fd)->state.load()}.conn(); }
+};
+
+sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+Call socket_call() { return Call{.op = Op::kSocket, .a = AF_INET, .b = SOCK_STREAM, .c = 0}; }
+Call connect_call(int fd, const sockaddr_in& a) {
+  return Call{.op = Op::kConnect, .fd = fd, .addr = reinterpret_cast<const sockaddr*>(&a), .addrlen = sizeof a};
+}
+Call send_call(int fd, std::size_t n) { return Call{.op = Op::kSend, .fn = shim::Fn::kSend, .fd = fd, .len = n}; }
+Call recv_call(int fd, std::size_t n) { return Call{.op = Op::kRecv, .fn = shim::Fn::kRecv, .fd = fd, .len = n}; }
+Call close_call(int fd) { return Call{.op = Op::kClose, .fd = fd}; }
+
+}  // namespace
+
+TEST_CASE("a socket's life without rules is counted on the hot paths without asking the kernel", "[switch]") {
+  Rig rig;
+  CHECK(rig.call(socket_call(), [] { return 5; }) == 5);
+  const sockaddr_in peer = loopback(8080);
+  CHECK(rig.call(connect_call(5, peer), [] { return 0; }) == 0);
+  CHECK(rig.call(send_call(5, 100), [] { return ssize_t{100}; }) == 100);
+  CHECK(rig.call(recv_call(5, 64), [] { return ssize_t{40}; }) == 40);
+  CHECK(rig.call(close_call(5), [] { return 0; }) == 0);
+  CHECK(rig.counter(kTcp4, shim::stats::kOpened) == 1);
+  CHECK(rig.counter(kTcp4, shim::stats::kConnected) == 1);
+  CHECK(rig.counter(kTcp4, shim::stats::kSendCalls) == 1);
+  CHECK(rig.counter(kTcp4, shim::stats::kSendBytes) == 100);
+  CHECK(rig.counter(kTcp4, shim::stats::kRecvCalls) == 1);
+  CHECK(rig.counter(kTcp4, shim::stats::kRecvBytes) == 40);
+  CHECK(rig.counter(kTcp4, shim::stats::kClosed) == 1);
+  CHECK(fake_os::calls.empty());   // every fact came from the arguments and the results
+  CHECK(rig.kind(5) == shim::FdKind::kUnknown);   // closed: the number may be anything next
+}
+
+TEST_CASE("a socket the switch did not see made is classified once from the kernel's answers", "[switch]") {
+  Rig rig;
+  fake_os::fds[9] = fake_os::Fd{.connected = true, .local_port = 40000, .peer_port = 443};
+  CHECK(rig.call(send_call(9, 10), [] { return ssize_t{10}; }) == 10);
+  CHECK(rig.call(send_call(9, 20), [] { return ssize_t{20}; }) == 20);
+  CHECK(fake_os::count("fstat") == 2);   // before and after the questions, once
+  CHECK(rig.kind(9) == shim::FdKind::kSocket);
+  CHECK(rig.conn(9) == shim::ConnState::kConnected);
+  CHECK(rig.counter(kTcp4, shim::stats::kSendBytes) == 30);
+  // Inherited (from exec or a parent): its close is the other owner's to count.
+  CHECK(rig.call(close_call(9), [] { return 0; }) == 0);
+  CHECK(rig.counter(kTcp4, shim::stats::kClosed) == 0);
+}
+
+TEST_CASE("a number that names another socket at each question is left unknown", "[switch]") {
+  Rig rig;
+  fake_os::fds[9] = fake_os::Fd{.inode_flips = true};
+  int real_calls = 0;
+  CHECK(rig.call(send_call(9, 10), [&] { ++real_calls; return ssize_t{10}; }) == 10);
+  CHECK(real_calls == 1);
+  CHECK(fake_os::count("fstat") == 6);   // three tries of two
+  CHECK(rig.kind(9) == shim::FdKind::kUnknown);
+  CHECK(rig.counter(kTcp4, shim::stats::kSendCalls) == 0);
+}
+
+TEST_CASE("a descriptor that is no socket is asked about once and then passed through", "[switch]") {
+  Rig rig;
+  fake_os::fds[3] = fake_os::Fd{.socket = false};
+  const Call read{.op = Op::kRead, .fn = shim::Fn::kRead, .fd = 3, .len = 8};
+  CHECK(rig.call(read, [] { return ssize_t{8}; }) == 8);
+  CHECK(rig.call(read, [] { return ssize_t{8}; }) == 8);
+  CHECK(fake_os::count("fstat") == 1);
+  CHECK(rig.kind(3) == shim::FdKind::kNotSocket);
+  CHECK(rig.call(close_call(3), [] { return 0; }) == 0);
+  CHECK(rig.kind(3) == shim::FdKind::kUnknown);   // the number may be a socket next
+}
+
+TEST_CASE("a non-blocking connect is pending until SO_ERROR and a peer say it finished", "[switch]") {
+  Rig rig;
+  rig.call(socket_call(), [] { return 5; });
+  fake_os::fds[5] = fake_os::Fd{};
+  const sockaddr_in peer = loopback(8080);
+  errno = 0;
+  CHECK(rig.call(connect_call(5, peer), [] { errno = EINPROGRESS; return -1; }) == -1);
+  CHECK(errno == EINPROGRESS);
+  CHECK(rig.counter(kTcp4, shim::stats::kConnectPending) == 1);
+  CHECK(rig.conn(5) == shim::ConnState::kConnecting);
+  int so_error = 0;
+  socklen_t n = sizeof so_error;
+  const Call ask{.op = Op::kGetsockopt, .fd = 5, .a = SOL_SOCKET, .b = SO_ERROR, .optval = &so_error, .optlen = &n};
+  const auto zero = [&] { so_error = 0; return 0; };
+  CHECK(rig.call(ask, zero) == 0);   // 0 while the handshake still runs: no peer yet
+  CHECK(rig.conn(5) == shim::ConnState::kConnecting);
+  fake_os::fds[5].connected = true;
+  CHECK(rig.call(ask, zero) == 0);
+  CHECK(rig.conn(5) == shim::ConnState::kConnected);
+  CHECK(rig.counter(kTcp4, shim::stats::kConnected) == 1);
+  CHECK(rig.counter(kTcp4, shim::stats::kConnectFailed) == 0);
+}
+
+TEST_CASE("a refuse rule answers connect without the real call; other ports reach it", "[switch]") {
+  Rig rig(R"({"rules": [{"name": "no-http", "on": "connect", "match": {"port": 80},
+                         "do": {"fail": "ECONNREFUSED"}}]})");
+  rig.call(socket_call(), [] { return 5; });
+  rig.call(socket_call(), [] { return 6; });
+  int real_calls = 0;
+  const sockaddr_in http = loopback(80), other = loopback(81);
+  errno = 0;
+  CHECK(rig.call(connect_call(5, http), [&] { ++real_calls; return 0; }) == -1);
+  CHECK(errno == ECONNREFUSED);
+  CHECK(real_calls == 0);
+  CHECK(rig.counter(kTcp4, shim::stats::kConnectFailed) == 1);
+  CHECK(rig.counter(kTcp4, shim::stats::kFaultsInjected) == 1);
+  CHECK(rig.map.seg->rules[0].hits.load() == 1);
+  CHECK(rig.map.seg->rules[0].fired.load() == 1);
+  CHECK(rig.call(connect_call(6, other), [&] { ++real_calls; return 0; }) == 0);
+  CHECK(real_calls == 1);
+  CHECK(rig.counter(kTcp4, shim::stats::kConnected) == 1);
+  CHECK(rig.map.seg->rules[0].hits.load() == 1);
+}
+
+TEST_CASE("a send rule's decision is cached per socket until its facts change", "[switch]") {
+  Rig rig(R"({"rules": [{"name": "reset-redis", "on": "send", "match": {"port": 6379},
+                         "do": {"fail": "ECONNRESET"}}]})");
+  rig.call(socket_call(), [] { return 5; });
+  const sockaddr_in web = loopback(8080);
+  rig.call(connect_call(5, web), [] { return 0; });
+  // Not the rule's port: the general path decides once and caches "none"; errno is kept.
+  errno = 1234;
+  CHECK(rig.call(send_call(5, 10), [] { return ssize_t{10}; }) == 10);
+  CHECK(errno == 1234);
+  CHECK(rig.sw->fds().find(5)->cached_rule(filters::CallType::kSend) == 1);
+  CHECK(rig.call(send_call(5, 10), [] { return ssize_t{10}; }) == 10);
+  CHECK(rig.counter(kTcp4, shim::stats::kSendBytes) == 20);
+  // A new socket on the rule's port: refused on its first send.
+  rig.call(socket_call(), [] { return 7; });
+  const sockaddr_in redis = loopback(6379);
+  rig.call(connect_call(7, redis), [] { return 0; });
+  errno = 0;
+  CHECK(rig.call(send_call(7, 10), [] { return ssize_t{10}; }) == -1);
+  CHECK(errno == ECONNRESET);
+  CHECK(rig.map.seg->rules[0].fired.load() == 1);
+}
+
+TEST_CASE("a dup'd socket is counted closed by the close of its last number", "[switch]") {
+  Rig rig;
+  rig.call(socket_call(), [] { return 5; });
+  CHECK(rig.call(Call{.op = Op::kDup, .fd = 5}, [] { return 6; }) == 6);
+  CHECK(rig.kind(6) == shim::FdKind::kSocket);
+  rig.call(close_call(5), [] { return 0; });
+  CHECK(rig.counter(kTcp4, shim::stats::kClosed) == 0);
+  CHECK(rig.call(send_call(6, 3), [] { return ssize_t{3}; }) == 3);
+  rig.call(close_call(6), [] { return 0; });
+  CHECK(rig.counter(kTcp4, shim::stats::kClosed) == 1);
+  CHECK(rig.counter(kTcp4, shim::stats::kSendBytes) == 3);
+}
+
+TEST_CASE("listen asks the kernel for its port only when rules may need it", "[switch]") {
+  SECTION("without rules") {
+    Rig rig;
+    rig.call(socket_call(), [] { return 5; });
+    fake_os::fds[5] = fake_os::Fd{.local_port = 5555};
+    CHECK(rig.call(Call{.op = Op::kListen, .fd = 5}, [] { return 0; }) == 0);
+    CHECK(fake_os::count("getsockname") == 0);
+    CHECK(rig.counter(kTcp4, shim::stats::kListened) == 1);
+    CHECK(rig.conn(5) == shim::ConnState::kListening);
+  }
+  SECTION("with a rule on accept of that port") {
+    Rig rig(R"({"rules": [{"name": "slow-accept", "on": "accept", "match": {"port": 5555},
+                           "do": {"fail": "EAGAIN"}}]})");
+    rig.call(socket_call(), [] { return 5; });
+    fake_os::fds[5] = fake_os::Fd{.local_port = 5555};
+    CHECK(rig.call(Call{.op = Op::kListen, .fd = 5}, [] { return 0; }) == 0);
+    CHECK(fake_os::count("getsockname") == 1);
+    CHECK(rig.sw->fds().find(5)->local_port.load() == 5555);
+    int real_calls = 0;
+    errno = 0;
+    CHECK(rig.call(Call{.op = Op::kAccept, .fd = 5}, [&] { ++real_calls; return 6; }) == -1);
+    CHECK(errno == EAGAIN);
+    CHECK(real_calls == 0);
+  }
+}
+
+TEST_CASE("a vfork child's close leaves the parent's table alone", "[switch]") {
+  Rig rig;
+  rig.call(socket_call(), [] { return 5; });
+  sockshim_vfork_hint = 1;
+  fake_os::pid = fake_os::pid + 1;   // the child: another pid, the parent's memory
+  CHECK(rig.call(close_call(5), [] { return 0; }) == 0);
+  CHECK(rig.kind(5) == shim::FdKind::kSocket);
+  CHECK(rig.counter(kTcp4, shim::stats::kClosed) == 0);
+  fake_os::pid = fake_os::pid - 1;   // back in the parent: the hint is cleared, the close counts
+  CHECK(rig.call(close_call(5), [] { return 0; }) == 0);
+  CHECK(sockshim_vfork_hint == 0);
+  CHECK(rig.counter(kTcp4, shim::stats::kClosed) == 1);
+}
+
+TEST_CASE("a rate rule paces the socket socket() makes through the kernel's option", "[switch]") {
+  Rig rig(R"({"rules": [{"name": "slow", "on": "socket", "match": {"protocol": "tcp"},
+                         "do": {"rate": "1MiB/s"}}]})");
+  fake_os::fds[5] = fake_os::Fd{};
+  CHECK(rig.call(socket_call(), [] { return 5; }) == 5);
+  CHECK(fake_os::last_set_level == SOL_SOCKET);
+  CHECK(fake_os::last_set_name == SO_MAX_PACING_RATE);
+  CHECK(fake_os::last_set_value == 1 << 20);
+  CHECK((rig.sw->fds().find(5)->state.load() & shim::FdState::kPaced) != 0);
+  CHECK(rig.map.seg->rules[0].armed.load() == 1);
+}
