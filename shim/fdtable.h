@@ -160,6 +160,13 @@ class FdTable {
     return &at(fd);
   }
 
+  // get() without raising the high-water mark: nullptr when fd is untracked or above it (then
+  // get() is the way). No call on any path, so a caller can stay frameless.
+  [[gnu::always_inline]] FdEntry* get_below_high(int fd) noexcept {
+    if (!tracked(fd) || fd >= high_.load(std::memory_order_relaxed)) [[unlikely]] return nullptr;
+    return &at(fd);
+  }
+
   // Forget fd (closed): kind back to unknown, so a reused number is classified afresh.
   void clear(int fd) noexcept;
 

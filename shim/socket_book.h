@@ -61,6 +61,32 @@ class SocketBook {
   // The general path's way; the hot path inlines open_socket itself.
   void opened(int fd, Cookie cookie) noexcept { stats::bump(*open_socket(fd, cookie, ConnState::kNone, 0, 0), stats::kOpened); }
 
+  // socket() returned r for a socket of this cookie: recorded and counted opened, or counted
+  // open_failed (errno untouched). Returns r. Out of line, so the hot path's bookkeeping is a
+  // tail call, and without a call on its common path (a cached slot, a number below the
+  // table's high-water mark, no rules), so it needs no frame either; the rest is socket_made_slow.
+  [[gnu::noinline]] int socket_made(int r, Cookie cookie) noexcept {
+    stats::CookieSlot* s = slot_cache_[(cookie * 0x9e3779b97f4a7c15ull) >> 60].load(std::memory_order_relaxed);
+    FdEntry* e = fds_.get_below_high(r);
+    if (!e || !s || s->key.load(std::memory_order_relaxed) != (cookie | stats::kKeyUsed) || profile_.any()) [[unlikely]]
+      return socket_made_slow(r, cookie);
+    e->cookie.store(cookie, std::memory_order_relaxed);
+    e->sock_id.store(0, std::memory_order_relaxed);
+    e->slot.store(s, std::memory_order_relaxed);
+    e->local_port.store(0, std::memory_order_relaxed);
+    e->peer_port.store(0, std::memory_order_relaxed);
+    e->state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
+    stats::bump(*s, stats::kOpened);
+    return r;
+  }
+  [[gnu::noinline]] int socket_made_slow(int r, Cookie cookie) noexcept {
+    if (r >= 0)
+      stats::bump(*open_socket(r, cookie, ConnState::kNone, 0, 0), stats::kOpened);
+    else
+      stats::bump(*slot_for(cookie), stats::kOpenFailed);
+    return r;
+  }
+
   // cookie_slot() behind a small direct-mapped cache: most programs use two or three cookies.
   // A slot's key never changes once set, so checking it makes the cache safe to share.
   [[gnu::always_inline]] stats::CookieSlot* slot_for(Cookie c) noexcept {

@@ -185,14 +185,10 @@ class Switch {
         const int type = p.b & kSockTypeMask;
         const int protocol = fixed_protocol(p.a, type, p.c);
         if (protocol < 0 || !ready() || rules_.has_rules(filters::CallType::kSocket)) break;
-        // Only the cookie lives across the real call: the failure path rebuilds the rest from it.
+        // Only the cookie lives across the real call, and the bookkeeping is a tail call to a
+        // function that needs no frame on its common path: this one saves one register.
         const Cookie ck = make_cookie(p.a, type, protocol);
-        const R r = real();
-        if (r >= 0) [[likely]] {
-          stats::bump(*book_.open_socket(static_cast<int>(r), ck, ConnState::kNone, 0, 0), stats::kOpened);
-          return r;
-        }
-        return static_cast<R>(settle_socket(ck, static_cast<long>(r)));
+        return static_cast<R>(book_.socket_made(static_cast<int>(real()), ck));
       }
       case Op::kSocketpair: {
         const int type = p.b & kSockTypeMask;

@@ -271,3 +271,16 @@ TEST_CASE("a rate rule paces the socket socket() makes through the kernel's opti
   CHECK((rig.sw->fds().find(5)->state.load() & shim::FdState::kPaced) != 0);
   CHECK(rig.map.seg->rules[0].armed.load() == 1);
 }
+
+TEST_CASE("socket()'s failure is counted open_failed with the real call's errno kept", "[switch]") {
+  Rig rig;
+  CHECK(rig.call(socket_call(), [] { return 5; }) == 5);   // the first fills the slot cache
+  errno = 0;
+  CHECK(rig.call(socket_call(), [] { errno = EMFILE; return -1; }) == -1);
+  CHECK(errno == EMFILE);
+  CHECK(rig.call(socket_call(), [] { return 6; }) == 6);   // the cached, frameless way
+  CHECK(rig.counter(kTcp4, shim::stats::kOpened) == 2);
+  CHECK(rig.counter(kTcp4, shim::stats::kOpenFailed) == 1);
+  CHECK(rig.kind(6) == shim::FdKind::kSocket);
+  CHECK(rig.conn(6) == shim::ConnState::kNone);
+}
