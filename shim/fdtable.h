@@ -167,6 +167,14 @@ class FdTable {
     return &at(fd);
   }
 
+  // fd's entry is about to say "socket": the scans of for_each_socket must reach it. get() does
+  // this for entries written as sockets at once; classify() writes an entry it found with find()
+  // (most turn out to be no socket, and must not raise the mark: a shell reading its script on
+  // fd 255 would otherwise make every fork's scan read 16 pages it never wrote, a page fault each).
+  void note_socket(int fd) noexcept {
+    if (fd >= high_.load(std::memory_order_relaxed)) raise_high(fd);
+  }
+
   // Forget fd (closed): kind back to unknown, so a reused number is classified afresh.
   void clear(int fd) noexcept;
 
@@ -196,7 +204,7 @@ class FdTable {
   void raise_high(int fd) noexcept;
   FdEntry* base_ = nullptr;
   int limit_ = 0;
-  std::atomic<int> high_{0};   // one past the highest fd get() handed out
+  std::atomic<int> high_{0};   // one past the highest fd that held a socket (get, note_socket)
 };
 
 }  // namespace shim

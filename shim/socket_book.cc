@@ -83,6 +83,7 @@ bool SocketBook::classify(int fd, FdEntry& e) noexcept {
     if (!e.state.compare_exchange_strong(unknown, FdState::make(FdKind::kBusy, ConnState::kNone, 0),
                                          std::memory_order_acquire))
       return FdState{unknown}.kind() == FdKind::kSocket;
+    fds_.note_socket(fd);   // before the entry says so: a scan must find it
     e.cookie.store(ck, std::memory_order_relaxed);
     e.sock_id.store(0, std::memory_order_relaxed);   // given when first dup'd
     e.slot.store(slot_for(ck), std::memory_order_relaxed);

@@ -92,7 +92,7 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
       if (e) book_.fds().clear(c.fd);
       return false;
     }
-    e = book_.fds().get(c.fd);
+    e = book_.fds().find(c.fd);   // the high-water mark only once it is a socket (classify)
     if (!e || !book_.classify(c.fd, *e)) return false;
     bits = e->state.load(std::memory_order_relaxed);
     kind = FdState{bits}.kind();

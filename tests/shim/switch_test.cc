@@ -284,3 +284,21 @@ TEST_CASE("socket()'s failure is counted open_failed with the real call's errno 
   CHECK(rig.kind(6) == shim::FdKind::kSocket);
   CHECK(rig.conn(6) == shim::ConnState::kNone);
 }
+
+TEST_CASE("only sockets raise the fd table's high-water mark that fork's scan reads up to", "[switch]") {
+  Rig rig;
+  // A shell reads its script on fd 255: classified as no socket, it must not make every fork's
+  // scan (mark_all_inherited) read the 16 pages of entries below it.
+  fake_os::fds[255] = fake_os::Fd{.socket = false};
+  const Call read{.op = Op::kRead, .fn = shim::Fn::kRead, .fd = 255, .len = 8};
+  CHECK(rig.call(read, [] { return ssize_t{8}; }) == 8);
+  CHECK(rig.kind(255) == shim::FdKind::kNotSocket);
+  CHECK(rig.sw->fds().get_below_high(255) == nullptr);
+  // A socket found the same way is below the mark, and the scan finds it.
+  fake_os::fds[300] = fake_os::Fd{.connected = true, .peer_port = 80};
+  CHECK(rig.call(send_call(300, 4), [] { return ssize_t{4}; }) == 4);
+  CHECK(rig.sw->fds().get_below_high(300) != nullptr);
+  int found = 0;
+  rig.sw->fds().for_each_socket([&](int fd, shim::FdEntry&) { found += fd == 300; });
+  CHECK(found == 1);
+}
