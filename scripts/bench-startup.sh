@@ -84,7 +84,7 @@ ir() {
 }
 
 declare -A start
-declare -a start_rows
+start_rows=()
 log "callgrind: /bin/true plain"
 start[plain]=$(ir)
 add_row() {   # LABEL TARGET ENV...
@@ -121,7 +121,7 @@ cpu() {
 }
 
 true_loop='for ((i = 0; i < 500; i++)); do /bin/true; done'
-declare -a job_rows
+job_rows=()
 
 make_project() {
   local dir=$1 i
@@ -186,7 +186,7 @@ prog_ir() {
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-declare -a prog_rows
+prog_rows=()
 # wait_port PORT: up to 10 s for a listener.
 wait_port() {
   local i

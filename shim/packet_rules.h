@@ -18,7 +18,12 @@ namespace shim {
 
 class PacketRules {
  public:
-  constexpr PacketRules(SocketBook& book, const RuleLookup& rules) noexcept : book_(&book), rules_(&rules) {}
+  // Wired at setup (Switch::set_segment), not by a constructor: the switch then starts all zero,
+  // in .bss (no relocation for the loader to apply, no file page to read).
+  void wire(SocketBook& book, const RuleLookup& rules) noexcept {
+    book_ = &book;
+    rules_ = &rules;
+  }
 
   void set_debug(bool on) noexcept { debug_ = on; }
 
@@ -54,8 +59,8 @@ class PacketRules {
   void set_filter_state(FdEntry* e, std::uint16_t rule_plus1, std::uint16_t own_len) noexcept;
   stats::Segment* seg() const noexcept { return book_->segment(); }
 
-  SocketBook* book_;
-  const RuleLookup* rules_;
+  SocketBook* book_ = nullptr;
+  const RuleLookup* rules_ = nullptr;
   bool debug_ = false;
 };
 

@@ -16,8 +16,12 @@ namespace shim {
 
 class RuleFiring {
  public:
-  constexpr RuleFiring(SocketBook& book, const RuleLookup& rules, PacketRules& packets) noexcept
-      : book_(&book), rules_(&rules), packets_(&packets) {}
+  // Wired at setup (Switch::set_segment), as PacketRules.
+  void wire(SocketBook& book, const RuleLookup& rules, PacketRules& packets) noexcept {
+    book_ = &book;
+    rules_ = &rules;
+    packets_ = &packets;
+  }
 
   // The seed rules draw from (the file's, or SOCKSHIM_SEED's).
   void set_seed(std::uint64_t seed) noexcept { seed_ = seed; }
@@ -43,9 +47,9 @@ class RuleFiring {
   void log_event(const Call& c, const Decision& d, int rule, std::uint64_t hit, int err) noexcept;
   stats::Segment* seg() const noexcept { return book_->segment(); }
 
-  SocketBook* book_;
-  const RuleLookup* rules_;
-  PacketRules* packets_;
+  SocketBook* book_ = nullptr;
+  const RuleLookup* rules_ = nullptr;
+  PacketRules* packets_ = nullptr;
   std::uint64_t seed_ = 0;
   bool debug_ = false;
 };

@@ -214,7 +214,7 @@ class SocketBook {
   FdTable fds_;
   RuleProfile profile_;
   stats::Segment* seg_ = nullptr;
-  std::atomic<std::uint64_t> next_sock_id_{1};   // kScanId identities
+  std::atomic<std::uint64_t> next_sock_id_{0};   // kScanId identities (kScanId alone is one: never 0)
   std::atomic<std::uint32_t> dup_refs_[kDupGroups] = {};   // 0: the group is free
   std::atomic<std::uint32_t> dup_cursor_{0};
   std::atomic<int> owner_pid_{0};   // the process this table describes

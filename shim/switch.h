@@ -382,6 +382,8 @@ class Switch {
   void set_segment(stats::Segment* s) noexcept {
     book_.set_segment(s);
     rules_.set_segment(s);
+    packets_.wire(book_, rules_);
+    firing_.wire(book_, rules_, packets_);
   }
   // The seed rules draw from (the file's, or SOCKSHIM_SEED's).
   void set_seed(std::uint64_t seed) noexcept { firing_.set_seed(seed); }
@@ -407,11 +409,12 @@ class Switch {
 
   // The switch's parts, each of its own concern, none of them knowing the switch: the socket
   // life cycle, which rule concerns a call, the rules that act on the socket itself, and a rule
-  // firing. Members of the one constinit object, so the hot paths address them directly.
+  // firing. Members of the one constinit object, so the hot paths address them directly; all
+  // zero until setup, so the object lives in .bss.
   SocketBook book_;
   RuleLookup rules_;
-  PacketRules packets_{book_, rules_};
-  RuleFiring firing_{book_, rules_, packets_};
+  PacketRules packets_;
+  RuleFiring firing_;
   std::atomic<bool> ready_{false};
 };
 
