@@ -1,6 +1,8 @@
 // One wrapper per interposed libc function, generated from symbols.def: each builds a Call and
 // hands it, with the real function, to the Switch. What lives here is argument plumbing only
-// (sendmsg's destination, which fcntl commands duplicate an fd) and the vfork trampoline.
+// (sendmsg's destination, which fcntl commands duplicate an fd), the vfork trampoline, and
+// Switch::close_socket, which is defined here because it hands over to this file's real close
+// and general path (the decisions are Switch::close_socket_path's, shim/switch.h).
 // glibc renames fcntl to fcntl64 under _FILE_OFFSET_BITS=64; both names are defined by hand below,
 // so the plain declarations are needed here.
 #undef _FILE_OFFSET_BITS
