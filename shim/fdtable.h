@@ -39,6 +39,9 @@ struct FdState {
   // A rate rule paces what the program receives on the socket (FdEntry::recv_rate): recv and
   // read take the general path, which holds them back.
   static constexpr std::uint32_t kPaced = 1u << 8;
+  // The whole state of an entry known to be no socket: classify() writes it with no flag, so the
+  // hot paths test it with one compare (and "never seen or no socket" as bits <= kNotSocketBits).
+  static constexpr std::uint32_t kNotSocketBits = static_cast<std::uint32_t>(FdKind::kNotSocket);
   std::uint32_t bits = 0;
   FdKind kind() const noexcept { return static_cast<FdKind>(bits & kKindMask); }
   ConnState conn() const noexcept { return static_cast<ConnState>((bits & kConnMask) >> kConnShift); }

@@ -44,14 +44,16 @@ class Switch {
     if ((p.op == Op::kRead || p.op == Op::kWrite || p.op == Op::kClose) && book_.fds().tracked(p.fd)) {
       FdEntry& e = book_.fds().at(p.fd);
       const std::uint32_t bits = e.state.load(std::memory_order_relaxed);
-      if ((bits & FdState::kKindMask) == static_cast<std::uint32_t>(FdKind::kNotSocket)) {
-        if (p.op == Op::kClose) e.state.store(0, std::memory_order_relaxed);   // may be a socket next
-        return real();
-      }
       if (p.op == Op::kClose) {
-        if (bits == 0) return real();   // never seen: nothing to count
+        // Never seen (nothing to count) or no socket (forgotten: the number may be a socket next).
+        if (bits <= FdState::kNotSocketBits) {
+          if (bits != 0) e.state.store(0, std::memory_order_relaxed);   // no store to an untouched page
+          return real();
+        }
         // A socket: the close-only hot path, handed the entry this function already read.
         if (FdState{bits}.kind() == FdKind::kSocket) return close_socket(p.fd, &e, bits);
+      } else if (bits == FdState::kNotSocketBits) {
+        return real();
       }
     }
     return hot();
@@ -115,7 +117,7 @@ class Switch {
         FdEntry* const e = &book_.fds().at(p.fd);
         const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
         if ((p.op == Op::kSend || p.op == Op::kRecv) &&
-            (bits & FdState::kKindMask) == static_cast<std::uint32_t>(FdKind::kNotSocket))
+            bits == FdState::kNotSocketBits)
           return real();
         const bool send = p.op == Op::kSend || p.op == Op::kWrite;
         const auto t = send ? filters::CallType::kSend : filters::CallType::kRecv;
@@ -237,7 +239,7 @@ class Switch {
       case Op::kSetsockopt: case Op::kShutdown: case Op::kGetsockopt: {
         if (!book_.fds().tracked(p.fd)) break;
         const std::uint32_t bits = book_.fds().at(p.fd).state.load(std::memory_order_relaxed);
-        if ((bits & FdState::kKindMask) == static_cast<std::uint32_t>(FdKind::kNotSocket)) return real();
+        if (bits == FdState::kNotSocketBits) return real();
         if (FdState{bits}.kind() != FdKind::kSocket || rules_.has_rules(call_type_of(p.op))) break;
         // getsockopt(SO_ERROR) settles a pending connect or reports an injected error: general.
         if (p.op == Op::kGetsockopt && (FdState{bits}.conn() == ConnState::kConnecting || rules_.profile().socket_state)) break;
