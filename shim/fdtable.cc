@@ -23,7 +23,7 @@ bool FdTable::init() noexcept {
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) continue;
     base_ = static_cast<FdEntry*>(p);   // zero pages: every entry is "unknown"
-    limit_ = static_cast<int>(max);
+    limit_ = hot_limit_ = static_cast<int>(max);
     return true;
   }
   return false;

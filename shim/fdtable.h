@@ -148,16 +148,21 @@ class FdTable {
     if (static_cast<unsigned>(fd) >= static_cast<unsigned>(limit_)) return nullptr;
     return base_ + fd;
   }
-  // The hot paths' form of find(): test, then index without a null test.
+  // The hot paths' form of find(): test, then index without a null test. Against a limit of its
+  // own, which general_only() sets to 0: then every hot path finds its fd untracked and hands the
+  // call to the general path (which uses find and get), at no cost to the hot paths otherwise.
   [[gnu::always_inline]] bool tracked(int fd) const noexcept {
-    return static_cast<unsigned>(fd) < static_cast<unsigned>(limit_);
+    return static_cast<unsigned>(fd) < static_cast<unsigned>(hot_limit_);
   }
+  // Every call on an fd goes the general way from now on (sockshim run --pcap: the general path
+  // is where calls are captured). Setup only, before the switch turns ready.
+  void general_only() noexcept { hot_limit_ = 0; }
   [[gnu::always_inline]] FdEntry& at(int fd) const noexcept { return base_[fd]; }
   int fd_of(const FdEntry& e) const noexcept { return static_cast<int>(&e - base_); }
   // find() for an entry about to be written: also raises the high-water mark that bounds the
   // scans of for_each_socket.
   [[gnu::always_inline]] FdEntry* get(int fd) noexcept {
-    if (!tracked(fd)) [[unlikely]] return nullptr;
+    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(limit_)) [[unlikely]] return nullptr;
     if (fd >= high_.load(std::memory_order_relaxed)) [[unlikely]]
       raise_high(fd);
     return &at(fd);
@@ -166,7 +171,9 @@ class FdTable {
   // get() without raising the high-water mark: nullptr when fd is untracked or above it (then
   // get() is the way). No call on any path, so a caller can stay frameless.
   [[gnu::always_inline]] FdEntry* get_below_high(int fd) noexcept {
-    if (!tracked(fd) || fd >= high_.load(std::memory_order_relaxed)) [[unlikely]] return nullptr;
+    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(limit_) || fd >= high_.load(std::memory_order_relaxed))
+        [[unlikely]]
+      return nullptr;
     return &at(fd);
   }
 
@@ -207,6 +214,7 @@ class FdTable {
   void raise_high(int fd) noexcept;
   FdEntry* base_ = nullptr;
   int limit_ = 0;
+  int hot_limit_ = 0;          // limit_, or 0 once general_only()
   std::atomic<int> high_{0};   // one past the highest fd that held a socket (get, note_socket)
 };
 

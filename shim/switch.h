@@ -109,7 +109,7 @@ class Switch {
     // Hot paths: the common calls on a socket whose state needs no system call to update and
     // that no rule concerns. Nothing they do on success can change errno, so nothing saves it;
     // failures settle out of line with errno kept. They need no "ready" test of their own: an
-    // entry of kind kSocket exists only once setup completed (socket checks ready() itself).
+    // entry of kind kSocket exists only once setup completed (socket checks hot_ready() itself).
     // p.op is a constant in each wrapper, so each wrapper keeps only its own case.
     switch (p.op) {
       case Op::kSend: case Op::kRecv: case Op::kRead: case Op::kWrite: {
@@ -186,7 +186,7 @@ class Switch {
       case Op::kSocket: {
         const int type = p.b & kSockTypeMask;
         const int protocol = fixed_protocol(p.a, type, p.c);
-        if (protocol < 0 || !ready() || rules_.has_rules(filters::CallType::kSocket)) break;
+        if (protocol < 0 || !hot_ready() || rules_.has_rules(filters::CallType::kSocket)) break;
         // Only the cookie lives across the real call, and the bookkeeping is a tail call to a
         // function that needs no frame on its common path: this one saves one register.
         const Cookie ck = make_cookie(p.a, type, protocol);
@@ -195,7 +195,7 @@ class Switch {
       case Op::kSocketpair: {
         const int type = p.b & kSockTypeMask;
         const int protocol = fixed_protocol(p.a, type, p.c);
-        if (protocol < 0 || !p.sv || !ready() || rules_.has_rules(filters::CallType::kSocket)) break;
+        if (protocol < 0 || !p.sv || !hot_ready() || rules_.has_rules(filters::CallType::kSocket)) break;
         const Cookie ck = make_cookie(p.a, type, protocol);
         const R r = real();
         if (r == 0) [[likely]] {
@@ -260,7 +260,7 @@ class Switch {
       // dup files and pipes all the time: shells, daemons redirecting stdio). dup2 onto a socket
       // (its close may count), onto itself, a vfork child or a fork nobody told us of: general.
       case Op::kDup: case Op::kDup2: {
-        if (sockshim_vfork_hint || forked_unseen() || !ready()) break;
+        if (sockshim_vfork_hint || forked_unseen() || !hot_ready()) break;
         FdEntry* const src = book_.fds().tracked(p.fd) ? &book_.fds().at(p.fd) : nullptr;
         const std::uint32_t bits = src ? src->state.load(std::memory_order_relaxed) : 0;
         FdEntry* target = nullptr;
@@ -292,12 +292,12 @@ class Switch {
       // socket calls of the NSS modules it runs are libc's, not the program's), and nothing to
       // count.
       case Op::kGetaddrinfo:
-        if (!ready() || rules_.has_rules(filters::CallType::kGetaddrinfo)) break;
+        if (!hot_ready() || rules_.has_rules(filters::CallType::kGetaddrinfo)) break;
         return guarded(real);
       // close_range in the process that made the table: the sockets in the range are counted and
       // forgotten as before() does it, without the rest of the general path.
       case Op::kCloseRange:
-        if (!ready() || sockshim_vfork_hint || forked_unseen()) break;
+        if (!hot_ready() || sockshim_vfork_hint || forked_unseen()) break;
         book_.close_range(static_cast<unsigned>(p.a), static_cast<unsigned>(p.b), p.c);
         return real();
       case Op::kClose:
@@ -390,8 +390,18 @@ class Switch {
   // The seed rules draw from (the file's, or SOCKSHIM_SEED's).
   void set_seed(std::uint64_t seed) noexcept { firing_.set_seed(seed); }
   stats::Segment* segment() const noexcept { return book_.segment(); }
-  void set_ready() noexcept { ready_.store(true, std::memory_order_release); }
+  void set_ready() noexcept {
+    hot_ready_.store(!general_only_, std::memory_order_release);
+    ready_.store(true, std::memory_order_release);
+  }
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
+  // Every call takes the general path (sockshim run --pcap): the hot paths of calls on an fd
+  // find it untracked (FdTable::general_only), the others test hot_ready(), which stays false.
+  // Before set_ready().
+  void set_general_only() noexcept {
+    general_only_ = true;
+    book_.fds().general_only();
+  }
   void set_debug(bool on) noexcept {
     firing_.set_debug(on);
     packets_.set_debug(on);
@@ -408,6 +418,8 @@ class Switch {
   // Returns the errno the program must see.
   int after(const Call& c, Decision& d, long r, int real_errno) noexcept;
   bool before_fd(const Call& c, Decision& d) noexcept;
+  // ready(), for the hot paths that test it: false also when every call goes the general way.
+  bool hot_ready() const noexcept { return hot_ready_.load(std::memory_order_acquire); }
 
   // The switch's parts, each of its own concern, none of them knowing the switch: the socket
   // life cycle, which rule concerns a call, the rules that act on the socket itself, and a rule
@@ -418,6 +430,8 @@ class Switch {
   PacketRules packets_;
   RuleFiring firing_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> hot_ready_{false};
+  bool general_only_ = false;
 };
 
 // The one Switch of the process. constinit: usable before any constructor has run.
