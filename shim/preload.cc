@@ -16,6 +16,7 @@
 
 #include "filters/table.h"
 #include "shim/debug_log.h"
+#include "shim/capture.h"
 #include "shim/env_values.h"
 #include "shim/fork_watch.h"
 #include "shim/real.h"
@@ -362,6 +363,8 @@ void init(int argc, char** argv, char** envp) {
   }
   g_switch.set_table(run.table);
   g_switch.set_debug(debug);
+  if (const char* why = nullptr; env.capture && *env.capture && !capture::init(env.capture, &why))
+    say(Msg().s("--pcap: ").s(why).s(" (").s(env.capture).s("); this process is not captured"));
   arm_fork_canary();
   on_exit(at_exit, nullptr);
   pthread_atfork(nullptr, nullptr, after_fork_in_child);

@@ -197,6 +197,7 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
   if (c.op == Op::kClose) {
     if (in_vfork_child()) return false;
     close_fd(c.fd, d);
+    if (capture::on()) capture::closing(c.fd, d.count_close);
   }
   return true;
 }
@@ -474,6 +475,7 @@ void Switch::act(const Call& c, Decision& d, const filters::Rule& rule, int idx,
       break;
     case filters::ActionKind::kReset:
       if (d.entry) {
+        if (capture::on()) capture::reset(c.fd);
         actions::reset(c.fd);
         d.entry->state.store(FdState::make(FdKind::kSocket, ConnState::kNone,
                                            d.state & ~FdState::kConnMask & ~FdState::kKindMask),
@@ -1012,6 +1014,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
     case Op::kFork:
       break;
   }
+  if (capture::on()) capture::after_call(c, r, e, d.corrupt_bits != 0);
   return e;
 }
 

@@ -13,6 +13,7 @@
 #include "filters/table.h"
 #include "shim/actions.h"
 #include "shim/call.h"
+#include "shim/capture.h"
 #include "shim/fdtable.h"
 #include "shim/fork_watch.h"
 #include "shim/real.h"
@@ -95,7 +96,7 @@ class Switch {
   // closed when this fd is the last that names it. Anything else goes the general way.
   template <class Real, class Slow>
   [[gnu::always_inline]] inline int close_socket_path(FdEntry& e, std::uint32_t bits, Real&& real, Slow&& slow) noexcept {
-    if (t_depth != 0 || (bits & FdState::kInherited) || sockshim_vfork_hint || forked_unseen()) [[unlikely]]
+    if (t_depth != 0 || (bits & FdState::kInherited) || sockshim_vfork_hint || forked_unseen() || capture::on()) [[unlikely]]
       return slow();
     if (!rule_free(e, filters::CallType::kClose, bits, nullptr, 0)) return slow();
     // The slot is read before the call: once the kernel freed the number, another thread's
@@ -131,7 +132,7 @@ class Switch {
     const Call p = make();
     // Wrappers call the real functions through real::fns without a null test: every entry is
     // callable from the start (a resolver until its first call, shim/real.h).
-    if (t_depth != 0) [[unlikely]]
+    if (t_depth != 0 || capture::on()) [[unlikely]]   // --pcap: every call goes the general way
       return slow();
     // Hot paths: the common calls on a socket whose state needs no system call to update and
     // that no rule concerns. Nothing they do on success can change errno, so nothing saves it;
