@@ -1,0 +1,266 @@
+"""Issue 15, capture: `sockshim run --pcap FILE` on real programs, judged by tshark.
+
+(a) curl (under the shim) fetches 300 KB from python's http.server (not under it): tshark finds
+    no malformed packet, one TCP stream that starts with SYN, SYN-ACK, ACK and ends with a FIN
+    each way, and `follow,tcp,raw` gives exactly the bytes curl's --trace says it sent and got.
+(b) curl and http.server in one run: each byte is recorded by both ends, and still goes into
+    the file once (the TCP payload in the file is exactly request + response).
+(c) a `reset` rule on curl's recv: the file shows curl's side sending an RST.
+(d) a `short` rule (10 bytes) on curl's first recv: the server's first data segment is 10 bytes.
+(e) a `corrupt` rule on curl's send: the request in the file differs from curl's in one bit.
+(f) UDP: 10 datagrams to an echo server with a `drop` rule on every 2nd send: the 5 dropped ones
+    are absent, the others and their echoes are there, byte for byte.
+(g) redis-benchmark against redis-server, both under the shim: no malformed packets, and the
+    benchmark streams carry exactly the SET commands it was told to send and redis's +OK replies.
+"""
+import os
+import socket
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+TSHARK = None
+
+
+def tshark(*args):
+    r = subprocess.run([TSHARK, *args], capture_output=True, timeout=60,
+                       env=h.clean_env({"HOME": h._tmpdir}))
+    return r.stdout.decode("latin-1")
+
+
+def malformed(pcap):
+    return [l for l in tshark("-r", pcap, "-Y", "_ws.malformed || _ws.expert.severity >= error "
+                                                "&& !tcp.analysis").splitlines() if l.strip()]
+
+
+def fields(pcap, flt, *names):
+    args = ["-r", pcap, "-T", "fields", "-E", "separator=|"]
+    if flt:
+        args += ["-Y", flt]
+    for n in names:
+        args += ["-e", n]
+    return [l.split("|") for l in tshark(*args).splitlines() if l.strip()]
+
+
+def follow(pcap, stream):
+    """tshark -z follow,tcp,raw,N: (bytes node 0 sent, bytes node 1 sent, node 0 "addr:port")."""
+    out = tshark("-r", pcap, "-q", "-z", f"follow,tcp,raw,{stream}")
+    a, b, node0 = bytearray(), bytearray(), None
+    body = False
+    for line in out.splitlines():
+        if line.startswith("Node 0:"):
+            node0 = line.split(None, 2)[2].strip()
+        if line.startswith("Node 1:"):
+            body = True
+            continue
+        if not body or line.startswith("===") or not line.strip():
+            continue
+        (b if line.startswith("\t") else a).extend(bytes.fromhex(line.strip()))
+    return bytes(a), bytes(b), node0
+
+
+def curl_trace(path):
+    """What curl sent and received, from its --trace file (hex dumps of every send and recv)."""
+    sent, got, cur = bytearray(), bytearray(), None
+    with open(path, encoding="latin-1") as f:
+        for line in f:
+            if line.startswith("=> Send header") or line.startswith("=> Send data"):
+                cur = sent
+            elif line.startswith("<= Recv header") or line.startswith("<= Recv data"):
+                cur = got
+            elif line.startswith("=>") or line.startswith("<=") or line.startswith("=="):
+                cur = None
+            elif cur is not None and ": " in line and line[:4].strip().isalnum():
+                hexpart = line.split(": ", 1)[1][:48]
+                cur.extend(bytes.fromhex(hexpart.replace(" ", "")))
+    return bytes(sent), bytes(got)
+
+
+def curl_cmd(curl, trace, url, out="/dev/null"):
+    return [curl, "-sS", "--noproxy", "*", "--max-time", "10", "--trace", trace, "-o", out, url]
+
+
+def check_stream(label, pcap, sent, got):
+    streams = sorted({int(r[0]) for r in fields(pcap, "tcp.len > 0", "tcp.stream")})
+    if not h.expect(f"{label}: TCP streams with data", len(streams), 1):
+        return
+    a, b, _ = follow(pcap, streams[0])
+    h.expect(f"{label}: follow client->server bytes (curl's --trace) length", len(a), len(sent))
+    h.check(a == sent, f"{label}: follow client->server bytes differ from what curl sent")
+    h.expect(f"{label}: follow server->client bytes length", len(b), len(got))
+    h.check(b == got, f"{label}: follow server->client bytes differ from what curl received")
+    total = sum(int(r[0]) for r in fields(pcap, "tcp.len > 0", "tcp.len"))
+    h.expect(f"{label}: TCP payload bytes in the file (each byte once)", total, len(sent) + len(got))
+
+
+def run_pcap(tmp, name, cmd, rules=None, timeout=30):
+    pcap = os.path.join(tmp, name + ".pcap")
+    r = h.run_shim(cmd, rules=rules, options=["--pcap", pcap, "--summary"], timeout=timeout)
+    h.check("capture records (" not in r.stderr, f"{name}: sockshim reported lost capture records")
+    h.check(os.path.exists(pcap), f"{name}: {pcap} was not written")
+    return r, pcap
+
+
+def curl_alone(tmp, curl, srv, payload):
+    trace = os.path.join(tmp, "a.trace")
+    out = os.path.join(tmp, "a.out")
+    r, pcap = run_pcap(tmp, "a", curl_cmd(curl, trace, srv.url("/data.bin"), out))
+    if not h.expect("(a) curl exit", r.rc, 0):
+        r.show()
+        return
+    with open(out, "rb") as f:
+        h.check(f.read() == payload, "(a) curl's download differs from the file")
+    h.expect("(a) malformed or error packets", malformed(pcap), [])
+    flags = [int(r[0], 16) for r in fields(pcap, "", "tcp.flags")]
+    h.expect("(a) handshake flags (SYN, SYN-ACK, ACK)", flags[:3], [0x02, 0x12, 0x10])
+    # curl closes its end (FIN); the server is not under the shim, and curl stops reading at
+    # Content-Length, so the server's FIN is not known to the run.
+    fins = fields(pcap, "tcp.flags.fin == 1", "tcp.srcport")
+    h.expect("(a) FIN segments (curl's close)", [int(x[0]) != srv.port for x in fins], [True])
+    sent, got = curl_trace(trace)
+    h.expect_gt("(a) bytes curl received", len(got), len(payload))
+    check_stream("(a)", pcap, sent, got)
+
+
+def both_ends(tmp, curl, www):
+    port = h.free_port()
+    trace = os.path.join(tmp, "b.trace")
+    url = f"http://127.0.0.1:{port}/data.bin"
+    driver = [h.PYTHON, os.path.join(h.PROGS, "capture_driver.py"), str(port), "15", "--",
+              h.PYTHON, "-I", "-m", "http.server", "--bind", "127.0.0.1", "--directory", www, str(port),
+              "--", *curl_cmd(curl, trace, url)]
+    r, pcap = run_pcap(tmp, "b", driver)
+    if not h.expect("(b) driver exit (curl's)", r.rc, 0):
+        r.show()
+        return
+    h.expect("(b) malformed or error packets", malformed(pcap), [])
+    sent, got = curl_trace(trace)
+    check_stream("(b)", pcap, sent, got)
+    dup = [l for l in r.stderr.splitlines() if l.startswith("capture:")]
+    h.check(dup, "(b) no capture summary line")
+
+
+def reset_rule(tmp, curl, srv):
+    trace = os.path.join(tmp, "c.trace")
+    rules = {"rules": [{"name": "rst", "on": ["recv"], "match": {"protocol": "tcp"}, "do": {"reset": True}}]}
+    r, pcap = run_pcap(tmp, "c", curl_cmd(curl, trace, srv.url("/data.bin")), rules=rules)
+    h.expect("(c) curl exit (recv failure)", r.rc, 56)
+    h.expect("(c) malformed or error packets", malformed(pcap), [])
+    rst = fields(pcap, "tcp.flags.reset == 1", "tcp.srcport", "tcp.dstport")
+    if h.expect("(c) RST segments", len(rst), 1):
+        h.expect("(c) RST goes to the server's port", int(rst[0][1]), srv.port)
+
+
+def short_rule(tmp, curl, srv, payload):
+    trace = os.path.join(tmp, "d.trace")
+    out = os.path.join(tmp, "d.out")
+    rules = {"rules": [{"name": "short", "on": ["recv"], "match": {"type": "stream"},
+                        "when": {"nth": 1}, "do": {"short": 10}}]}
+    r, pcap = run_pcap(tmp, "d", curl_cmd(curl, trace, srv.url("/data.bin"), out), rules=rules)
+    if not h.expect("(d) curl exit", r.rc, 0):
+        r.show()
+    lens = [int(x[0]) for x in fields(pcap, f"tcp.srcport == {srv.port} && tcp.len > 0", "tcp.len")]
+    h.expect("(d) the server's first data segment (short read of 10)", lens[:1], [10])
+    sent, got = curl_trace(trace)
+    check_stream("(d)", pcap, sent, got)
+
+
+def corrupt_rule(tmp, curl, srv):
+    trace = os.path.join(tmp, "e.trace")
+    rules = {"rules": [{"name": "flip", "on": ["send"], "match": {"type": "stream"},
+                        "when": {"nth": 1}, "do": {"corrupt": 1}}]}
+    r, pcap = run_pcap(tmp, "e", curl_cmd(curl, trace, srv.url("/data.bin")), rules=rules)
+    sent, _ = curl_trace(trace)
+    a, _, _ = follow(pcap, 0)
+    if h.expect("(e) request length in the file", len(a), len(sent)):
+        bits = sum(bin(x ^ y).count("1") for x, y in zip(a, sent))
+        h.expect("(e) bits that differ from what curl sent (corrupt: 1)", bits, 1)
+
+
+UDP_CLIENT = r"""
+import socket, sys
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+got = 0
+for i in range(10):
+    s.sendto(b"datagram-%d" % i, ("127.0.0.1", port))
+    try:
+        s.recvfrom(100)
+        got += 1
+    except socket.timeout:
+        pass
+print(got)
+"""
+
+
+def udp_drop(tmp):
+    with h.UdpEchoServer() as echo:
+        rules = {"rules": [{"name": "drop", "on": ["send"], "match": {"type": "dgram"},
+                            "when": {"nth": 2}, "do": {"drop": True}}]}
+        r, pcap = run_pcap(tmp, "f", [h.PYTHON, "-I", "-c", UDP_CLIENT, str(echo.port)], rules=rules)
+    h.expect("(f) echoes received", r.stdout.strip(), "5")
+    h.expect("(f) malformed or error packets", malformed(pcap), [])
+    rows = fields(pcap, "udp", "udp.dstport", "udp.payload")
+    to_echo = [bytes.fromhex(p.replace(":", "")) for d, p in rows if int(d) == echo.port]
+    back = [bytes.fromhex(p.replace(":", "")) for d, p in rows if int(d) != echo.port]
+    want = [b"datagram-%d" % i for i in range(10) if i % 2 == 0]
+    h.expect("(f) datagrams sent in the file (every 2nd dropped)", to_echo, want)
+    h.expect("(f) echoes in the file", back, want)
+
+
+def redis(tmp):
+    server = h.need_program("redis-server", "redis-server")
+    bench = h.need_program("redis-benchmark", "redis-tools")
+    port = h.free_port()
+    n, size = 300, 8
+    driver = [h.PYTHON, os.path.join(h.PROGS, "capture_driver.py"), str(port), "15", "--",
+              server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+              "--dir", tmp, "--",
+              bench, "-h", "127.0.0.1", "-p", str(port), "-n", str(n), "-c", "2", "-d", str(size), "-t", "set", "-q"]
+    r, pcap = run_pcap(tmp, "g", driver, timeout=60)
+    if not h.expect("(g) redis-benchmark exit", r.rc, 0):
+        r.show()
+        return
+    h.expect("(g) malformed or error packets", malformed(pcap), [])
+    # redis-benchmark fills the value with one random string per run: taken from the first SET.
+    head = b"*3\r\n$3\r\nSET\r\n$16\r\nkey:__rand_int__\r\n$%d\r\n" % size
+    sets, oks, value = 0, 0, None
+    for s in sorted({int(x[0]) for x in fields(pcap, "tcp.len > 0", "tcp.stream")}):
+        a, b, _ = follow(pcap, s)
+        if not a.startswith(head):
+            continue
+        value = value or a[len(head):len(head) + size]
+        cmd = head + value + b"\r\n"
+        count = len(a) // len(cmd)
+        h.check(a == cmd * count, f"(g) stream {s}: {len(a)} bytes that are not whole SET commands")
+        h.check(b == b"+OK\r\n" * count, f"(g) stream {s}: replies are not one +OK per SET ({len(b)} bytes)")
+        sets += count
+        oks += b.count(b"+OK\r\n")
+    h.expect("(g) SET commands in the file", sets, n)
+    h.expect("(g) +OK replies in the file", oks, n)
+
+
+def body(tmp):
+    global TSHARK
+    TSHARK = h.need_program("tshark", "tshark")
+    curl = h.need_program("curl", "curl")
+    www = os.path.join(tmp, "www")
+    os.mkdir(www)
+    payload = os.urandom(300 * 1024)
+    with open(os.path.join(www, "data.bin"), "wb") as f:
+        f.write(payload)
+    with h.HttpServer(www) as srv:
+        curl_alone(tmp, curl, srv, payload)
+        reset_rule(tmp, curl, srv)
+        short_rule(tmp, curl, srv, payload)
+        corrupt_rule(tmp, curl, srv)
+    both_ends(tmp, curl, www)
+    udp_drop(tmp)
+    redis(tmp)
+
+
+h.main("capture", body)
