@@ -29,6 +29,9 @@ struct Sock {
   std::uint16_t local_port = 0, peer_port = 0;
   std::uint8_t local[16] = {}, peer[16] = {};
   std::atomic<std::uint64_t> sent{0}, recvd{0};
+  // A non-blocking connect in progress: its handshake is recorded once the connection shows it
+  // completed (the first transfer that succeeds), never for a connect that failed.
+  std::atomic<std::uint32_t> pending{0};
 };
 
 constinit Ring g_ring{};
@@ -103,6 +106,7 @@ Sock* describe(int fd, bool fresh) noexcept {
   }
   s->sent.store(0, std::memory_order_relaxed);
   s->recvd.store(0, std::memory_order_relaxed);
+  s->pending.store(0, std::memory_order_relaxed);
   s->state.store(next, std::memory_order_release);
   return next == kIgnored ? nullptr : s;
 }
@@ -301,7 +305,10 @@ void after_call(const Call& c, long r, int err, bool bytes_recorded) noexcept {
         if (s && s->state.load(std::memory_order_relaxed) == kTcp) {
           // The peer as the program named it: the handshake may not have finished yet.
           to_bytes(c.addr, c.addrlen, s->peer, s->peer_port);
-          event(*s, Kind::kConnect, Dir::kOut);
+          if (r == 0)
+            event(*s, Kind::kConnect, Dir::kOut);
+          else
+            s->pending.store(1, std::memory_order_relaxed);
         }
       }
       break;
@@ -322,6 +329,10 @@ void after_call(const Call& c, long r, int err, bool bytes_recorded) noexcept {
       Sock* s = describe(c.fd, false);
       if (!s) break;
       const std::uint32_t kind = s->state.load(std::memory_order_relaxed);
+      // A pending connect that moved bytes (or met end of file) has connected; one that failed
+      // (ECONNRESET here) never had a connection to show.
+      if (s->pending.load(std::memory_order_relaxed) && s->pending.exchange(0, std::memory_order_relaxed) && r >= 0)
+        event(*s, Kind::kConnect, Dir::kOut);
       if (r < 0) {   // ECONNRESET: the peer reset the connection
         if (kind == kTcp) event(*s, Kind::kRst, Dir::kIn);
       } else if (r == 0) {

@@ -157,7 +157,7 @@ void PacketBuilder::tcp(const capture::RecordHead& r, const Endpoint& src, const
   switch (r.kind) {
     case Kind::kConnect:
       if (f.client < 0) f.client = d;   // the connecting socket's side (dir out: src is local)
-      if (!f.syn) handshake(t, k, f, out);
+      handshake(t, k, f, out);
       break;
     case Kind::kAccept:
       if (f.client < 0) f.client = d;   // dir in: src is the peer, the client
