@@ -12,8 +12,9 @@
 
 namespace shim::capture {
 
-// True once init() attached the ring in this process (set before the Switch is ready).
-extern constinit bool g_on;
+// True once init() attached the ring in this process (set before the Switch is ready). Hidden:
+// the test is one compare with the flag in memory, not a load of its address first.
+extern constinit bool g_on __attribute__((visibility("hidden")));
 [[gnu::always_inline]] inline bool on() noexcept { return __builtin_expect(g_on, 0); }
 
 // The constructor's part: attaches the ring at `path` (SOCKSHIM_CAPTURE) and maps the per-fd

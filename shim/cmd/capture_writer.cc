@@ -11,6 +11,10 @@
 
 namespace shim::cmd {
 
+namespace {
+constexpr std::size_t kBatch = 1024;   // records per batch: one flush of the file each
+}  // namespace
+
 std::unique_ptr<CaptureWriter> CaptureWriter::start(const std::string& pcap_path, const std::string& ring_path,
                                                     std::uint64_t slots, std::string* error) {
   std::unique_ptr<CaptureWriter> w(new CaptureWriter());
@@ -53,10 +57,14 @@ CaptureWriter::~CaptureWriter() {
 }
 
 void CaptureWriter::loop() {
-  // Every 10 ms, or at once again while a batch filled its limit: the ring drains faster than
-  // a bulk transfer fills it (docs/performance.md has the figures).
+  // At once again while a batch fills its limit, after 0.5 ms while records come, after 5 ms
+  // when none came: a busy program fills 4 096 slots in a few milliseconds (docs/performance.md).
   while (!stop_.load(std::memory_order_acquire)) {
-    if (drain_once(false) < 1024) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const std::size_t n = drain_once(false);
+    if (n == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    else if (n < kBatch)
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
 }
 
@@ -68,7 +76,7 @@ std::size_t CaptureWriter::drain_once(bool final) {
         ++totals_.records;
         builder_.add(r, {payload, r.len}, packets);
       },
-      final, final ? SIZE_MAX : 1024);
+      final, final ? SIZE_MAX : kBatch);
   for (const Packet& p : packets) {
     pcap_pkthdr hdr{};
     hdr.ts.tv_sec = static_cast<time_t>(p.t_ns / 1000000000);
