@@ -12,11 +12,16 @@
     are absent, the others and their echoes are there, byte for byte.
 (g) redis-benchmark against redis-server, both under the shim: no malformed packets, and the
     benchmark streams carry exactly the SET commands it was told to send and redis's +OK replies.
+(h) the file is readable while the run goes on: a program under the shim that has sent its bytes
+    and waits; tshark reads them from the file before the program ends.
+(i) IPv6: (b) over ::1, IPv6 headers and the same exact bytes.
+(j) --pcap with seccomp mode is refused (exit 2), naming the reason.
 """
 import os
 import socket
 import subprocess
 import sys
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -125,22 +130,26 @@ def curl_alone(tmp, curl, srv, payload):
     check_stream("(a)", pcap, sent, got)
 
 
-def both_ends(tmp, curl, www):
-    port = h.free_port()
-    trace = os.path.join(tmp, "b.trace")
-    url = f"http://127.0.0.1:{port}/data.bin"
+def both_ends(tmp, curl, www, label="(b)", host="127.0.0.1"):
+    port = h.free_port(socket.AF_INET6, host="::1") if ":" in host else h.free_port()
+    trace = os.path.join(tmp, f"{label[1]}.trace")
+    url = f"http://[{host}]:{port}/data.bin" if ":" in host else f"http://{host}:{port}/data.bin"
     driver = [h.PYTHON, os.path.join(h.PROGS, "capture_driver.py"), str(port), "15", "--",
-              h.PYTHON, "-I", "-m", "http.server", "--bind", "127.0.0.1", "--directory", www, str(port),
+              h.PYTHON, "-I", "-m", "http.server", "--bind", host, "--directory", www, str(port),
               "--", *curl_cmd(curl, trace, url)]
-    r, pcap = run_pcap(tmp, "b", driver)
-    if not h.expect("(b) driver exit (curl's)", r.rc, 0):
+    r, pcap = run_pcap(tmp, label[1], driver)
+    if not h.expect(f"{label} driver exit (curl's)", r.rc, 0):
         r.show()
         return
-    h.expect("(b) malformed or error packets", malformed(pcap), [])
+    h.expect(f"{label} malformed or error packets", malformed(pcap), [])
     sent, got = curl_trace(trace)
-    check_stream("(b)", pcap, sent, got)
-    dup = [l for l in r.stderr.splitlines() if l.startswith("capture:")]
-    h.check(dup, "(b) no capture summary line")
+    check_stream(label, pcap, sent, got)
+    summary = [l for l in r.stderr.splitlines() if l.startswith("capture:")]
+    h.check(summary and summary[0].endswith(" 0 records lost"), f"{label} capture summary: {summary}")
+    versions = {x[0] for x in fields(pcap, "tcp", "ip.version")}
+    h.expect(f"{label} IP versions of the TCP packets", versions, {"6" if ":" in host else "4"})
+    # Both ends closed: a FIN each way, each written once.
+    h.expect(f"{label} FIN segments", len(fields(pcap, "tcp.flags.fin == 1", "tcp.srcport")), 2)
 
 
 def reset_rule(tmp, curl, srv):
@@ -212,6 +221,54 @@ def udp_drop(tmp):
     h.expect("(f) echoes in the file", back, want)
 
 
+LIVE_CLIENT = r"""
+import os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"live bytes " * 10)
+deadline = time.monotonic() + 20
+while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:
+    time.sleep(0.05)
+s.close()
+"""
+
+
+def live(tmp):
+    pcap = os.path.join(tmp, "h.pcap")
+    release = os.path.join(tmp, "h.release")
+    name = h.new_segment_name()
+    h.on_cleanup(lambda: h.remove_segment(name))
+    with h.TcpServer() as srv:
+        proc = subprocess.Popen([h.SOCKSHIM, "run", "--name", name, "--pcap", pcap, "--", h.PYTHON, "-I", "-c",
+                                 LIVE_CLIENT, str(srv.port), release],
+                                env=h.clean_env({"SOCKSHIM_LIB": h.LIBSOCKSHIM}), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            payload, deadline = b"", time.monotonic() + 15
+            while payload != b"live bytes " * 10 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.1)
+                if os.path.exists(pcap):
+                    rows = fields(pcap, "tcp.len > 0", "tcp.payload")
+                    payload = b"".join(bytes.fromhex(x[0].replace(":", "")) for x in rows)
+            h.expect("(h) the run still going while tshark read the file", proc.poll(), None)
+            h.expect("(h) bytes read from the file during the run", payload, b"live bytes " * 10)
+        finally:
+            open(release, "w").close()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+    h.expect("(h) run exit", proc.returncode, 0)
+
+
+def seccomp_refused(tmp):
+    r = h.run_plain([h.SOCKSHIM, "run", "--intercept", "seccomp", "--pcap", os.path.join(tmp, "j.pcap"), "--",
+                     "/bin/true"], env=h.clean_env({"SOCKSHIM_LIB": h.LIBSOCKSHIM}))
+    h.expect("(j) exit with --pcap in seccomp mode", r.rc, 2)
+    h.check("--pcap: capture works in preload mode only" in r.stderr, f"(j) message: {r.stderr!r}")
+    h.expect("(j) no file written", os.path.exists(os.path.join(tmp, "j.pcap")), False)
+
+
 def redis(tmp):
     server = h.need_program("redis-server", "redis-server")
     bench = h.need_program("redis-benchmark", "redis-tools")
@@ -259,7 +316,10 @@ def body(tmp):
         short_rule(tmp, curl, srv, payload)
         corrupt_rule(tmp, curl, srv)
     both_ends(tmp, curl, www)
+    both_ends(tmp, curl, www, "(i)", "::1")
     udp_drop(tmp)
+    live(tmp)
+    seccomp_refused(tmp)
     redis(tmp)
 
 
