@@ -100,13 +100,15 @@ bool append(const Ring& r, const RecordHead& head, const Part* parts, std::size_
 // and frees its slot; stops at the first slot not yet published, or after `max` records.
 // final: the producers are gone; a claimed slot never published (its producer died between the
 // claim and the publication) is skipped and counted as lost instead of stopping the drain.
-// Returns the number of records handed over. One consumer only.
+// Returns the number of records handed over. One consumer only. The producers are programs: a
+// record's len beyond kSlotPayload is cut to it (fn never reads past its slot), and one call
+// looks at no more than `slots` slots whatever head says.
 template <class Fn>
 std::size_t drain(const Ring& r, Fn&& fn, bool final = false, std::size_t max = SIZE_MAX) {
   std::size_t n = 0;
   std::uint64_t tail = r.header->tail.load(std::memory_order_relaxed);
   const std::uint64_t slots = r.header->slots;
-  while (n < max) {
+  for (std::uint64_t looked = 0; n < max && looked < slots; ++looked) {
     const std::uint64_t head = r.header->head.load(std::memory_order_acquire);
     if (tail == head) break;
     Slot& s = r.slot(tail);
@@ -114,7 +116,9 @@ std::size_t drain(const Ring& r, Fn&& fn, bool final = false, std::size_t max = 
       if (!final) break;
       r.header->lost_records.fetch_add(1, std::memory_order_relaxed);
     } else {
-      fn(static_cast<const RecordHead&>(s.head), reinterpret_cast<const std::byte*>(&s + 1));
+      RecordHead h = s.head;   // a copy: the producer's len is checked, not trusted
+      if (h.len > kSlotPayload) h.len = kSlotPayload;
+      fn(static_cast<const RecordHead&>(h), reinterpret_cast<const std::byte*>(&s + 1));
       ++n;
     }
     s.seq.store(tail + slots, std::memory_order_release);

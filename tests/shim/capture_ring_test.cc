@@ -174,3 +174,20 @@ TEST_CASE("a slot claimed and never published holds the drain until the final on
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("a damaged record or head cannot make the consumer read past a slot or loop on", "[capture][ring]") {
+  SharedRing s(16);
+  REQUIRE(put(s.ring, 1, 0));
+  s.ring.slot(0).head.len = 1u << 30;   // a program wrote garbage into its slot
+  std::uint32_t len = 0;
+  drain(s.ring, [&](const RecordHead& h, const std::byte*) { len = h.len; });
+  CHECK(len == kSlotPayload);
+  s.ring.header->head.store(s.ring.header->tail.load() + (1ull << 40));   // and into the head
+  const std::size_t n = drain(s.ring, [](const RecordHead&, const std::byte*) {}, true);
+  CHECK(n == 0);
+  CHECK(s.ring.header->lost_records.load() == 16);   // one pass over the slots, each counted
+}
+
+}  // namespace
