@@ -311,9 +311,9 @@ int run_command(const RunOptions& o) {
       return 2;
     }
     set_env("SOCKSHIM_CAPTURE", capture->ring_path());
-  } else {
-    unsetenv("SOCKSHIM_CAPTURE");
   }
+  // Without --pcap an inherited SOCKSHIM_CAPTURE stays: a run inside a `--pcap` run belongs to
+  // the outer run's capture.
 
   // Seccomp mode counts in the supervisor: a preload object too would count every call twice.
   const char* old_preload = std::getenv("LD_PRELOAD");
