@@ -16,6 +16,8 @@
     and waits; tshark reads them from the file before the program ends.
 (i) IPv6: (b) over ::1, IPv6 headers and the same exact bytes.
 (j) --pcap with seccomp mode is refused (exit 2), naming the reason.
+(k) four curl processes at once in one run (a shell starts them): four streams in the file, each
+    exactly the bytes its curl sent and received.
 """
 import os
 import socket
@@ -261,6 +263,30 @@ def live(tmp):
     h.expect("(h) run exit", proc.returncode, 0)
 
 
+def parallel(tmp, curl, srv):
+    traces = [os.path.join(tmp, f"k{i}.trace") for i in range(4)]
+    script = " ".join(
+        f"{curl} -sS --noproxy '*' --max-time 20 --trace {t} -o /dev/null '{srv.url(f'/data.bin?{i}')}' &"
+        for i, t in enumerate(traces)) + " wait"
+    r, pcap = run_pcap(tmp, "k", ["/bin/sh", "-c", script])
+    if not h.expect("(k) shell exit", r.rc, 0):
+        r.show()
+        return
+    h.expect("(k) malformed or error packets", malformed(pcap), [])
+    want = {}
+    for t in traces:
+        sent, got = curl_trace(t)
+        want[sent] = got
+    streams = sorted({int(x[0]) for x in fields(pcap, "tcp.len > 0", "tcp.stream")})
+    h.expect("(k) TCP streams with data", len(streams), 4)
+    matched = 0
+    for st in streams:
+        a, b, _ = follow(pcap, st)
+        if h.check(a in want, f"(k) stream {st}: a request no curl sent ({a[:40]!r})"):
+            matched += h.check(b == want[a], f"(k) stream {st}: response bytes differ from its curl's ({len(b)} bytes)")
+    h.expect("(k) streams equal to their curl's bytes", matched, 4)
+
+
 def seccomp_refused(tmp):
     r = h.run_plain([h.SOCKSHIM, "run", "--intercept", "seccomp", "--pcap", os.path.join(tmp, "j.pcap"), "--",
                      "/bin/true"], env=h.clean_env({"SOCKSHIM_LIB": h.LIBSOCKSHIM}))
@@ -315,6 +341,7 @@ def body(tmp):
         reset_rule(tmp, curl, srv)
         short_rule(tmp, curl, srv, payload)
         corrupt_rule(tmp, curl, srv)
+        parallel(tmp, curl, srv)
     both_ends(tmp, curl, www)
     both_ends(tmp, curl, www, "(i)", "::1")
     udp_drop(tmp)
