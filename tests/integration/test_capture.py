@@ -39,8 +39,21 @@ def tshark(*args):
 
 
 def malformed(pcap):
-    return [l for l in tshark("-r", pcap, "-Y", "_ws.malformed || _ws.expert.severity >= error "
-                                                "&& !tcp.analysis").splitlines() if l.strip()]
+    """Packets tshark finds malformed or flags with an error (its expert info, TCP analysis too)."""
+    return [l for l in tshark("-r", pcap, "-Y", "_ws.malformed || _ws.expert.severity >= error").splitlines()
+            if l.strip()]
+
+
+def malformed_check_works(tmp):
+    """The check above must be able to fail: a raw-IP pcap whose IPv4 packet says TCP but holds
+    only 4 bytes of its header is one tshark calls malformed."""
+    import struct
+    ip = bytes([0x45, 0, 0, 24, 0, 1, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1]) + b"\x30\x39\x00\x50"
+    path = os.path.join(tmp, "bad.pcap")
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 101))
+        f.write(struct.pack("<IIII", 1, 0, len(ip), len(ip)) + ip)
+    h.check(malformed(path), "the malformed-packet check finds nothing in a truncated TCP header")
 
 
 def fields(pcap, flt, *names):
@@ -333,6 +346,7 @@ def body(tmp):
     curl = h.need_program("curl", "curl")
     www = os.path.join(tmp, "www")
     os.mkdir(www)
+    malformed_check_works(tmp)
     payload = os.urandom(300 * 1024)
     with open(os.path.join(www, "data.bin"), "wb") as f:
         f.write(payload)
