@@ -121,6 +121,8 @@ def run_pcap(tmp, name, cmd, rules=None, timeout=30):
     r = h.run_shim(cmd, rules=rules, options=["--pcap", pcap, "--summary"], timeout=timeout)
     h.check("capture records (" not in r.stderr, f"{name}: sockshim reported lost capture records")
     h.check(os.path.exists(pcap), f"{name}: {pcap} was not written")
+    ring = f"/dev/shm/sockshim-capture-{r.name}"
+    h.check(not os.path.exists(ring), f"{name}: the run left its capture ring {ring} behind")
     return r, pcap
 
 
@@ -306,6 +308,17 @@ def seccomp_refused(tmp):
     h.expect("(j) exit with --pcap in seccomp mode", r.rc, 2)
     h.check("--pcap: capture works in preload mode only" in r.stderr, f"(j) message: {r.stderr!r}")
     h.expect("(j) no file written", os.path.exists(os.path.join(tmp, "j.pcap")), False)
+    name = h.new_segment_name()
+    r = h.run_plain([h.SOCKSHIM, "run", "--name", name, "--pcap", os.path.join(tmp, "no", "such", "dir.pcap"), "--",
+                     "/bin/true"], env=h.clean_env({"SOCKSHIM_LIB": h.LIBSOCKSHIM}))
+    h.expect("(j) exit with an unwritable --pcap file", r.rc, 2)
+    h.check("--pcap: cannot write" in r.stderr, f"(j) message: {r.stderr!r}")
+    h.expect("(j) ring left behind", os.path.exists(f"/dev/shm/sockshim-capture-{name}"), False)
+    h.expect("(j) segment left behind", os.path.exists(h.segment_path(name)), False)
+    r = h.run_plain([h.SOCKSHIM, "run", "--pcap-slots", "1000", "--pcap", os.path.join(tmp, "j2.pcap"), "--",
+                     "/bin/true"], env=h.clean_env({"SOCKSHIM_LIB": h.LIBSOCKSHIM}))
+    h.expect("(j) exit with --pcap-slots 1000", r.rc, 2)
+    h.check("must be a power of two" in r.stderr, f"(j) message: {r.stderr!r}")
 
 
 def redis(tmp):
