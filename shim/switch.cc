@@ -691,7 +691,8 @@ long Switch::perform(const Call& c, const Decision& d) noexcept {
   const long r = actions::transfer(c, d.limit);
   if (d.duplicate && r >= 0) {
     const int e = errno;
-    actions::transfer(c, d.limit);   // the copy's own result is not the program's business
+    const long copy = actions::transfer(c, d.limit);   // its result is not the program's business
+    if (capture::on()) capture::after_call(c, copy, errno, false);   // but its bytes went out
     errno = e;
   }
   return r;

@@ -16,6 +16,7 @@
     and waits; tshark reads them from the file before the program ends.
 (i) IPv6: (b) over ::1, IPv6 headers and the same exact bytes.
 (j) --pcap with seccomp mode is refused (exit 2), naming the reason.
+(l) a `duplicate` rule on UDP sends: each datagram twice in the file, its echoes too.
 (k) four curl processes at once in one run (a shell starts them): four streams in the file, each
     exactly the bytes its curl sent and received.
 """
@@ -223,6 +224,16 @@ print(got)
 """
 
 
+def udp_duplicate(tmp):
+    with h.UdpEchoServer() as echo:
+        rules = {"rules": [{"name": "dup", "on": ["send"], "match": {"type": "dgram"}, "do": {"duplicate": True}}]}
+        r, pcap = run_pcap(tmp, "l", [h.PYTHON, "-I", "-c", UDP_CLIENT, str(echo.port)], rules=rules)
+    h.expect("(l) echoes received", r.stdout.strip(), "10")
+    rows = fields(pcap, "udp", "udp.dstport", "udp.payload")
+    to_echo = [bytes.fromhex(p.replace(":", "")) for d, p in rows if int(d) == echo.port]
+    h.expect("(l) datagrams sent in the file (each twice)", to_echo, [b"datagram-%d" % (i // 2) for i in range(20)])
+
+
 def udp_drop(tmp):
     with h.UdpEchoServer() as echo:
         rules = {"rules": [{"name": "drop", "on": ["send"], "match": {"type": "dgram"},
@@ -372,6 +383,7 @@ def body(tmp):
     both_ends(tmp, curl, www)
     both_ends(tmp, curl, www, "(i)", "::1")
     udp_drop(tmp)
+    udp_duplicate(tmp)
     live(tmp)
     seccomp_refused(tmp)
     redis(tmp)
