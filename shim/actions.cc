@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "filters/table.h"
+#include "shim/capture.h"
 #include "shim/real.h"
 
 namespace shim::actions {
@@ -161,6 +162,7 @@ long send_corrupted(const Call& c, std::uint64_t bits, const Draw& draw) noexcep
     case Fn::kSendmsg: r = msg_call(c, &one, 1); break;
     default: r = real::fns.write(c.fd, copy, n); break;   // write, writev
   }
+  if (capture::on()) capture::sent(c, copy, r);   // the corrupted bytes are what went out
   const int e = errno;
   munmap(copy, n);
   errno = e;

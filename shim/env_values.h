@@ -56,6 +56,7 @@ struct ShimEnv {
   const char* stats = nullptr;   // SOCKSHIM_STATS
   const char* seed = nullptr;    // SOCKSHIM_SEED
   const char* debug = nullptr;   // SOCKSHIM_DEBUG
+  const char* capture = nullptr; // SOCKSHIM_CAPTURE: the capture ring of a --pcap run
 };
 
 // The entry's text after `prefix`, or null when it does not start with it. Reads no further than
@@ -82,6 +83,7 @@ inline ShimEnv read_shim_env(const char* const* envp) noexcept {
     take("STATS", env.stats);
     take("SEED", env.seed);
     take("DEBUG", env.debug);
+    take("CAPTURE", env.capture);
   }
   return env;
 }

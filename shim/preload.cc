@@ -16,6 +16,7 @@
 
 #include "filters/table.h"
 #include "shim/debug_log.h"
+#include "shim/capture.h"
 #include "shim/env_values.h"
 #include "shim/fork_watch.h"
 #include "shim/real.h"
@@ -362,6 +363,12 @@ void init(int argc, char** argv, char** envp) {
   }
   g_switch.set_table(run.table);
   g_switch.set_debug(debug);
+  if (const char* why = nullptr; env.capture && *env.capture) {
+    if (capture::init(env.capture, &why))
+      g_switch.set_general_only();   // captured calls are the general path's (after())
+    else
+      say(Msg().s("--pcap: ").s(why).s(" (").s(env.capture).s("); this process is not captured"));
+  }
   arm_fork_canary();
   on_exit(at_exit, nullptr);
   pthread_atfork(nullptr, nullptr, after_fork_in_child);

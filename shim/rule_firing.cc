@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "shim/actions.h"
+#include "shim/capture.h"
 #include "shim/debug_log.h"
 #include "shim/os.h"
 #include "shim/real.h"
@@ -120,6 +121,7 @@ void RuleFiring::act(const Call& c, Decision& d, const filters::Rule& rule, int 
       break;
     case filters::ActionKind::kReset:
       if (d.entry) {
+        if (capture::on()) capture::reset(c.fd);
         actions::reset(c.fd);
         book_->reset(*d.entry, d.state);
       }
@@ -184,7 +186,8 @@ long RuleFiring::perform(const Call& c, const Decision& d) noexcept {
   const long r = actions::transfer(c, d.limit);
   if (d.duplicate && r >= 0) {
     const int e = errno;
-    actions::transfer(c, d.limit);   // the copy's own result is not the program's business
+    const long copy = actions::transfer(c, d.limit);   // its result is not the program's business
+    if (capture::on()) capture::after_call(c, copy, errno, false);   // but its bytes went out
     errno = e;
   }
   return r;

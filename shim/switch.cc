@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "shim/capture.h"
 #include "shim/os.h"
 #include "shim/stats/segment.h"
 
@@ -119,6 +120,7 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
   if (c.op == Op::kClose) {
     if (book_.in_vfork_child()) return false;
     d.count_close = book_.forget_fd(c.fd, d.slot);
+    if (capture::on()) capture::closing(c.fd, d.count_close);
   }
   return true;
 }
@@ -218,6 +220,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
     case Op::kFork:
       break;
   }
+  if (capture::on()) capture::after_call(c, r, e, d.corrupt_bits != 0);
   return e;
 }
 

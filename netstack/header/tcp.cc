@@ -109,6 +109,11 @@ bool TcpView::checksum_valid(Ipv4Address src, Ipv4Address dst) const {
 
 void emit(const TcpFields& f, Ipv4Address src, Ipv4Address dst, std::span<const std::byte> payload,
           std::span<std::byte> out) {
+  const auto len = static_cast<std::uint16_t>(header_size(f) + payload.size());
+  emit(f, pseudo_header_checksum(kProtocolTcp, src, dst, len), payload, out);
+}
+
+void emit(const TcpFields& f, std::uint16_t pseudo, std::span<const std::byte> payload, std::span<std::byte> out) {
   const std::size_t hlen = header_size(f);
   store_be16(out, 0, f.src_port);
   store_be16(out, 2, f.dst_port);
@@ -120,9 +125,7 @@ void emit(const TcpFields& f, Ipv4Address src, Ipv4Address dst, std::span<const 
   store_be16(out, 16, 0);
   store_be16(out, 18, f.urgent_pointer);
   emit_tcp_options(f.options, out.subspan(TcpView::kMinSize, hlen - TcpView::kMinSize));
-  const auto len = static_cast<std::uint16_t>(hlen + payload.size());
-  std::uint16_t sum = pseudo_header_checksum(kProtocolTcp, src, dst, len);
-  sum = checksum(out.first(hlen), sum);
+  std::uint16_t sum = checksum(out.first(hlen), pseudo);
   sum = checksum(payload, sum);
   store_be16(out, 16, finish(sum));
 }

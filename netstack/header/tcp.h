@@ -93,5 +93,8 @@ inline std::size_t header_size(const TcpFields& f) { return TcpView::kMinSize + 
 // in 40 bytes.
 void emit(const TcpFields& f, Ipv4Address src, Ipv4Address dst, std::span<const std::byte> payload,
           std::span<std::byte> out);
+// As above over any network layer: `pseudo` is the pseudo-header's partial sum for this segment's
+// length (IPv4's or IPv6's pseudo_header_checksum()).
+void emit(const TcpFields& f, std::uint16_t pseudo, std::span<const std::byte> payload, std::span<std::byte> out);
 
 }  // namespace netstack::header

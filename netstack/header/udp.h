@@ -38,5 +38,9 @@ struct UdpFields {
 // Precondition: out.size() >= UdpView::kSize.
 void emit(const UdpFields& f, Ipv4Address src, Ipv4Address dst, std::span<const std::byte> payload,
           std::span<std::byte> out);
+// As above over any network layer: `pseudo` is the pseudo-header's partial sum for f.length
+// (IPv4's or IPv6's pseudo_header_checksum()). RFC 8200 8.1: over IPv6 the checksum is mandatory,
+// which the 0 -> 0xffff rule keeps.
+void emit(const UdpFields& f, std::uint16_t pseudo, std::span<const std::byte> payload, std::span<std::byte> out);
 
 }  // namespace netstack::header

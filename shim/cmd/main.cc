@@ -63,6 +63,16 @@ void add_run(CLI::App& app, RunOptions& o) {
                   "and Go binaries, preload otherwise)")
       ->type_name("MODE")
       ->check(CLI::IsMember({"auto", "preload", "seccomp"}));
+  run->add_option("--pcap", o.pcap,
+                  "Write what every TCP and UDP socket of the run sent and received to FILE as "
+                  "packets (pcap, raw IPv4/IPv6; readable while the run is live; preload mode only; "
+                  "docs/capture.md)")
+      ->type_name("FILE");
+  run->add_option("--pcap-slots", o.pcap_slots,
+                  "Records the capture ring holds (4 KiB each; a power of two, default 4096): a "
+                  "full ring loses records, counted, and never blocks the program")
+      ->type_name("N")
+      ->check(CLI::Range(16, 1 << 20));
   // Everything from the first positional (or after `--`) is the command's, unparsed: with
   // positionals_at_end, `sockshim run python3 -c x --foo` hands -c and --foo to python3.
   run->add_option("CMD", o.command, "The command and its arguments")->required();
@@ -72,7 +82,8 @@ void add_run(CLI::App& app, RunOptions& o) {
       "3 when the command never loaded the shim or seccomp mode cannot start, 4 when an --expect-fired rule never fired,\n"
       "127 when it cannot be executed.\n\n"
       "Example:\n"
-      "  sockshim run -c docs/examples/refuse-connect.json --summary -- curl -sS http://127.0.0.1:8000/");
+      "  sockshim run -c docs/examples/refuse-connect.json --summary -- curl -sS http://127.0.0.1:8000/\n"
+      "  sockshim run --pcap out.pcap -- curl -sS http://127.0.0.1:8000/ && tshark -r out.pcap");
 }
 
 void add_stats(CLI::App& app, StatsOptions& o) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "filters/table.h"
+#include "shim/cmd/capture_writer.h"
 #include "shim/cmd/commands.h"
 #include "shim/cmd/elf_probe.h"
 #include "shim/cmd/intercept.h"
@@ -245,6 +246,14 @@ int run_command(const RunOptions& o) {
   const bool seccomp_mode = how.mode == Intercept::kSeccomp;
   if (seccomp_mode)
     if (const int refused = seccomp_refusal(o, probe, how, table ? &*table : nullptr)) return refused;
+  if (seccomp_mode && !o.pcap.empty()) {
+    err("--pcap: capture works in preload mode only, and " + o.command[0] + " runs in seccomp mode (" + how.why + ")");
+    return 2;
+  }
+  if (!o.pcap.empty() && (o.pcap_slots & (o.pcap_slots - 1)) != 0) {
+    err("--pcap-slots " + std::to_string(o.pcap_slots) + ": must be a power of two");
+    return 2;
+  }
   const std::vector<std::string> candidates = library_candidates(o.preload);
   const std::string lib = seccomp_mode ? std::string() : find_library(candidates);
   if (!seccomp_mode && lib.empty()) {
@@ -290,6 +299,21 @@ int run_command(const RunOptions& o) {
     return 2;
   }
   if (o.keep) m.seg->header.kept.store(1, std::memory_order_relaxed);
+  // Capture: the ring the run's processes append to, drained into the pcap by a thread of ours.
+  std::unique_ptr<CaptureWriter> capture;
+  if (!o.pcap.empty()) {
+    std::string why;
+    capture = CaptureWriter::start(o.pcap, "/dev/shm/sockshim-capture-" + name, o.pcap_slots, &why);
+    if (!capture) {
+      err("--pcap: " + why);
+      stats::remove_segment(name.c_str());
+      stats::unmap_segment(m);
+      return 2;
+    }
+    set_env("SOCKSHIM_CAPTURE", capture->ring_path());
+  }
+  // Without --pcap an inherited SOCKSHIM_CAPTURE stays: a run inside a `--pcap` run belongs to
+  // the outer run's capture.
 
   // Seccomp mode counts in the supervisor: a preload object too would count every call twice.
   const char* old_preload = std::getenv("LD_PRELOAD");
@@ -336,6 +360,16 @@ int run_command(const RunOptions& o) {
   }
   settle_record(*m.seg, pid, raw);
   settle_vanished(*m.seg);
+  if (capture) {
+    const CaptureTotals t = capture->finish();
+    if (t.lost_records)
+      err("--pcap: " + std::to_string(t.lost_records) + " capture records (" + std::to_string(t.lost_bytes) +
+          " bytes) were lost: the ring was full (raise --pcap-slots); " + o.pcap + " misses them");
+    if (o.summary)
+      std::fprintf(stderr, "capture: %llu packets from %llu records in %s, %llu records lost\n",
+                   static_cast<unsigned long long>(t.packets), static_cast<unsigned long long>(t.records),
+                   o.pcap.c_str(), static_cast<unsigned long long>(t.lost_records));
+  }
 
   const bool exec_failed = WIFEXITED(raw) && (status == 127 || status == 126) &&
                            m.seg->header.process_next.load() == 0;

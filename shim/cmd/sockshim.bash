@@ -33,12 +33,12 @@ _sockshim() {
         fi
       done
       case $prev in
-        -c|--rules|--json-out|--junit|--preload) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        --name|--seed|--expect-fired) return ;;
+        -c|--rules|--json-out|--junit|--preload|--pcap) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --name|--seed|--expect-fired|--pcap-slots) return ;;
         --intercept) COMPREPLY=($(compgen -W "auto preload seccomp" -- "$cur")); return ;;
       esac
       COMPREPLY=($(compgen -W "-c --rules --name --seed --summary --json-out --keep
-        --allow-unattached --expect-fired --preload --junit --intercept --help --" -- "$cur"))
+        --allow-unattached --expect-fired --preload --junit --intercept --pcap --pcap-slots --help --" -- "$cur"))
       ;;
     stats)
       case $prev in

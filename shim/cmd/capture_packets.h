@@ -1,0 +1,75 @@
+// Capture records (shim/capture_ring.h) into IP packets: the synthetic TCP and UDP that
+// `sockshim run --pcap` writes (docs/capture.md). Built with netstack's header views.
+//
+// TCP: each connection gets an initial sequence number per direction (a hash of its addresses);
+// a record's stream offset gives the sequence number of its first byte, and the acknowledgement
+// is what was written the other way. A connect or accept makes the three-way handshake; a
+// shutdown, a close or an end of file makes a FIN (acknowledged at once); a reset an RST.
+// When both ends of a connection are in the run, each byte is seen twice (sent by one, received
+// by the other): the stream offsets say which bytes were written already, so each goes out once,
+// and a short read shows as a short segment only when nobody's longer segment came first.
+// UDP: one packet per datagram; a datagram recorded by its sender and its receiver (same
+// addresses, same bytes) goes out once.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <vector>
+
+#include "shim/capture_ring.h"
+
+namespace shim::cmd {
+
+struct Packet {
+  std::int64_t t_ns = 0;
+  std::vector<std::byte> bytes;   // an IPv4 or IPv6 packet (pcap LINKTYPE_RAW)
+};
+
+class PacketBuilder {
+ public:
+  // Appends to out the packets record r (with its payload) stands for; maybe none.
+  void add(const capture::RecordHead& r, std::span<const std::byte> payload, std::vector<Packet>& out);
+  std::uint64_t duplicate_bytes() const { return duplicate_bytes_; }
+
+  struct Endpoint {
+    std::array<std::uint8_t, 16> addr{};
+    std::uint16_t port = 0;
+    friend auto operator<=>(const Endpoint&, const Endpoint&) = default;
+  };
+
+ private:
+  struct Flow {
+    std::uint32_t isn[2] = {0, 0};
+    std::uint64_t next[2] = {0, 0};   // stream bytes written each way (from endpoint i)
+    bool fin[2] = {false, false};
+    bool syn = false, established = false, closed = false;
+    int client = -1;
+  };
+  using FlowKey = std::pair<Endpoint, Endpoint>;   // first < second
+  struct DatagramKey {
+    Endpoint src, dst;
+    std::uint32_t len = 0;
+    std::uint64_t hash = 0;
+    friend auto operator<=>(const DatagramKey&, const DatagramKey&) = default;
+  };
+
+  void tcp(const capture::RecordHead& r, const Endpoint& src, const Endpoint& dst,
+           std::span<const std::byte> payload, std::vector<Packet>& out);
+  void udp(const capture::RecordHead& r, Endpoint src, Endpoint dst, std::span<const std::byte> payload,
+           std::vector<Packet>& out);
+  // One segment from endpoint d of flow f (key k) to the other.
+  void segment(std::int64_t t, const FlowKey& k, const Flow& f, int d, std::uint8_t flags, std::uint32_t seq,
+               std::span<const std::byte> payload, std::vector<Packet>& out);
+  void handshake(std::int64_t t, const FlowKey& k, Flow& f, std::vector<Packet>& out);
+  std::uint32_t ack_of(const Flow& f, int d) const;   // what endpoint d acknowledges
+
+  std::map<FlowKey, Flow> flows_;
+  std::map<DatagramKey, long> datagrams_;   // > 0: sends not yet seen received; < 0: the reverse
+  std::uint16_t ip_id_ = 1;
+  std::uint64_t duplicate_bytes_ = 0;
+};
+
+}  // namespace shim::cmd
