@@ -21,6 +21,7 @@ struct RunOptions {
   std::vector<std::string> expect_fired;  // --expect-fired RULE: fail the run if RULE never fired
   std::string junit;                   // --junit FILE: the verdicts as JUnit XML
   std::string intercept = "auto";      // --intercept auto|preload|seccomp (docs/shim.md)
+  bool seccomp_rw = false;             // --seccomp-rw: read/write/readv/writev to the supervisor too
   std::vector<std::string> command;    // CMD ARGS...
 };
 // Exit status: CMD's own, 128+signal when CMD was killed, 2 for a bad rule file or bad usage,

@@ -1,7 +1,8 @@
 // The seccomp launcher: starts a command under a seccomp filter whose listener the caller (the
 // supervisor in `sockshim run`) receives. fork; the child sets NO_NEW_PRIVS, installs the filter
-// with SECCOMP_FILTER_FLAG_NEW_LISTENER, hands the listener over a socketpair (SCM_RIGHTS) and
-// execs. Every failure before exec reaches the caller as one line, never a silent no-op.
+// with SECCOMP_FILTER_FLAG_NEW_LISTENER, reports in a shared page (the parent takes the listener
+// with pidfd_getfd: sendmsg and write may be notified calls by then) and execs once it is taken.
+// Every failure before exec reaches the caller as one line, never a silent no-op.
 #pragma once
 
 #include <sys/types.h>
@@ -30,7 +31,7 @@ struct Launched {
 };
 
 // The filter must be the one `validate_seccomp` accepted. Waits at most `timeout_ms` for the
-// child to report. In the child, only the calls above, sendmsg and execvp run after fork (no
+// child to report. In the child, only the calls above, futex and execvp run after fork (no
 // allocation: argv is prepared here).
 Launched launch(const std::vector<std::string>& command, const bpfvm::seccomp::ValidatedProgram& filter,
                 const LaunchSys& sys = kernel_sys(), int timeout_ms = 10000);

@@ -38,6 +38,10 @@ struct KnownSocket {
   // A unix connect on it was passed through (the server's SO_PEERCRED must name the program):
   // its outcome is counted at the program's next connect or close of it.
   bool unix_connecting = false;
+  // Bytes this socket moved through the supervisor (for a rule's after_bytes) and when it
+  // connected or was accepted (elapsed ms + 1; 0: not yet), as the preload object's fd entry has them.
+  std::uint64_t sent = 0, recvd = 0;
+  std::uint64_t connected_at = 0;
   std::vector<RuleCount> rule_counts{};   // a few at most: rules that count per socket and matched it
   RuleCount& count_of(int rule) {
     for (RuleCount& c : rule_counts)

@@ -263,9 +263,10 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
     // A datagram connect only sets the default peer: it never blocks.
     const int r = ::connect(dup, reinterpret_cast<const sockaddr*>(&ss), len);
     const int e = errno;
+    const ino_t ino = inode_of(dup);
     close(dup);
     ++counts.performed;
-    if (r == 0) became_client(p, fd);
+    if (r == 0) became_client(p, fd), stamp_connected(p.tgid, fd, ino);
     stats::add(slot(c), r == 0 ? stats::kConnected : stats::kConnectFailed);
     return answer(n.id, 0, r == 0 ? 0 : e);
   }
@@ -453,6 +454,8 @@ void Supervisor::Impl::dispatch(const seccomp_notif& notif) {
     case SYS_shutdown: return on_other(*n, *p, filters::CallType::kShutdown);
     case SYS_getsockopt: return on_other(*n, *p, filters::CallType::kGetsockopt);
     case SYS_setsockopt: return on_other(*n, *p, filters::CallType::kSetsockopt);
+    case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
+    case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg: return on_transfer(*n, *p);
     default: return pass(n->id);   // the filter sends nothing else
   }
 }

@@ -48,7 +48,7 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
   }
   close(dup);
   if (pending && blocking) return pass(n.id);   // too many to follow: the kernel waits instead
-  if (r == 0) stats::add(slot(c), stats::kConnected);
+  if (r == 0) stats::add(slot(c), stats::kConnected), stamp_connected(p.tgid, fd, ino);
   else if (e == EINPROGRESS) stats::add(slot(c), stats::kConnectPending), ++counts.unresolved;
   else if (e != EALREADY && e != EINTR) stats::add(slot(c), stats::kConnectFailed);   // as the preload object
   answer(n.id, 0, r == 0 ? 0 : e);
@@ -80,6 +80,7 @@ void Supervisor::Impl::connect_again(const seccomp_notif& n, Watch& prior, bool 
   }
   const bool ok = r == 0 || e == EISCONN;
   stats::add(slot(prior.cookie), ok ? stats::kConnected : stats::kConnectFailed);
+  if (ok) stamp_connected(prior.tgid, prior.fd, prior.ino);
   if (other_waits) answer(prior.id, 0, ok ? 0 : e);
   close(prior.dup);
   prior.dup = -1;
@@ -97,13 +98,15 @@ void Supervisor::Impl::resolve(Watch& w, bool now) {
     getsockopt(w.dup, SOL_SOCKET, SO_ERROR, &err, &l);
     if (now && err == 0) err = EINTR;
     stats::add(slot(w.cookie), err == 0 ? stats::kConnected : stats::kConnectFailed);
+    if (err == 0) stamp_connected(w.tgid, w.fd, w.ino);
     answer(w.id, 0, err);
   } else {
     // The EINTR an interrupted call's program saw counts as the preload object counts it.
     if (w.interrupted) stats::add(slot(w.cookie), stats::kConnectPending);
     sockaddr_storage peer{};
     socklen_t l = sizeof peer;
-    if (getpeername(w.dup, reinterpret_cast<sockaddr*>(&peer), &l) == 0) stats::add(slot(w.cookie), stats::kConnected);
+    if (getpeername(w.dup, reinterpret_cast<sockaddr*>(&peer), &l) == 0)
+      stats::add(slot(w.cookie), stats::kConnected), stamp_connected(w.tgid, w.fd, w.ino);
     else if (!now) stats::add(slot(w.cookie), stats::kConnectFailed);
     else ++counts.unresolved;
     if (w.interrupted && !now) settle(w);
@@ -169,6 +172,7 @@ bool Supervisor::Impl::accept_into(Proc& p, int dup, Cookie c, const AcceptCall&
   }
   stats::add(slot(c), stats::kAccepted);
   p.fds[fd] = KnownSocket{c, ino, filters::Role::kServer};
+  p.fds[fd].connected_at = elapsed_ms() + 1;
   return true;
 }
 
@@ -192,8 +196,10 @@ void Supervisor::Impl::run_due() {
       continue;
     }
     replay_rule = d.rule;
+    replay_hit = d.hit;
     dispatch(*n);
     replay_rule = -1;
+    replay_hit = 0;
   }
 }
 
@@ -214,6 +220,19 @@ void Supervisor::Impl::serve_watches(const std::vector<pollfd>& fds, std::size_t
       // outcome is only counted, SO_ERROR stays the program's.
       if (w.held && !valid(w.id)) w.held = false, w.interrupted = true;
       resolve(w, false);
+      continue;
+    }
+    // A held send or receive whose socket is ready: made now, unless the caller left meanwhile
+    // (a signal: its EINTR, or its restart, a new call) — then nothing was moved for it.
+    if (w.kind == Watch::Kind::kTransfer) {
+      if (!valid(w.id)) {
+        ++counts.gone;
+        close(w.dup);
+        w.dup = -1;
+      } else if (const std::shared_ptr<Transfer> x = w.xfer; run_transfer(x, w.dup, true)) {
+        close(w.dup);
+        w.dup = -1;
+      }
       continue;
     }
     // A connection is queued: hand it over, unless the caller left meanwhile (it must not take
@@ -250,6 +269,15 @@ void Supervisor::Impl::time_out_held() {
     if (!w.held || !w.deadline_ns || w.deadline_ns > now || w.dup < 0) continue;
     w.deadline_ns = 0;
     const std::uint64_t id = w.kind == Watch::Kind::kAccept ? w.accept.id : w.id;
+    if (w.kind == Watch::Kind::kTransfer) {
+      // The socket's SO_SNDTIMEO/SO_RCVTIMEO passed: EAGAIN, or what a MSG_WAITALL receive got.
+      const Transfer& x = *w.xfer;
+      if (x.done) count_transfer(x, x.done);
+      answer(id, x.done ? static_cast<std::int64_t>(x.done) : -1, x.done ? 0 : EAGAIN);
+      close(w.dup);
+      w.dup = -1;
+      continue;
+    }
     if (w.kind == Watch::Kind::kAccept) {
       answer(id, -1, EAGAIN);
       close(w.dup);
@@ -272,7 +300,11 @@ void Supervisor::Impl::drop_finished() {
   for (Watch& w : watches) {
     const bool process_gone = !procs.has(w.tgid);
     const bool caller_gone = w.held && !valid(w.kind == Watch::Kind::kAccept ? w.accept.id : w.id);
-    if (!process_gone && caller_gone && w.kind == Watch::Kind::kConnect) {
+    if (w.kind == Watch::Kind::kTransfer && (process_gone || caller_gone)) {
+      close(w.dup);   // a held send or receive: nothing was moved for it
+      w.dup = -1;
+      ++counts.gone;
+    } else if (!process_gone && caller_gone && w.kind == Watch::Kind::kConnect) {
       w.held = false;
       w.interrupted = true;
     } else if (process_gone || caller_gone) {

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <memory>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -72,6 +74,33 @@ struct AcceptCall {
   int flags = 0;                         // accept4's SOCK_NONBLOCK | SOCK_CLOEXEC
 };
 
+// A send or receive the supervisor performs on the program's behalf (supervisor_io.cc): the
+// program's buffers (addresses in its memory), read or written with process_vm_readv/writev, and
+// what a fired rule changes. Held (in a Watch) while a blocking call waits for its socket.
+struct Transfer {
+  std::uint64_t id = 0;
+  pid_t tid = -1, tgid = -1;
+  int fd = -1;
+  long nr = 0;                        // the system call
+  bool send = false, stream = false, blocking = false;
+  int flags = 0;                      // the program's MSG_* flags (read and write: 0)
+  std::vector<iovec> iov;             // the program's buffers
+  std::uint64_t total = 0;            // bytes they hold
+  std::uint64_t limit = UINT64_MAX;   // a rule's `short`, or the bytes left before an after_bytes
+  sockaddr_storage to{};              // sendto/sendmsg: the destination (to_len 0: none)
+  socklen_t to_len = 0;
+  std::uint64_t name = 0, name_len = 0;   // recvfrom, recvmsg: where the source address and its length go
+  std::uint64_t msg = 0;              // recvmsg: the program's msghdr, for msg_flags
+  std::uint64_t done = 0;             // a held MSG_WAITALL receive: bytes given already
+  Cookie cookie = 0;
+  ino_t ino = 0;
+  int rule = -1;                      // the rule that fired, for `then`, `corrupt`, `duplicate`
+  std::uint64_t hit = 0;
+  filters::After then{};
+  std::uint64_t corrupt_bits = 0;
+  bool duplicate = false;
+};
+
 // A call on a socket whose outcome is not known yet, followed with poll on a duplicate.
 // Connect: held means the program's blocking connect waits for our answer (notification `id`);
 // otherwise the program got EINPROGRESS and we only count. Accept: always held, answered when a
@@ -84,7 +113,7 @@ struct AcceptCall {
 // the program may have seen EINTR, counted connect_pending plus its outcome when that is known,
 // unless the program's connect comes again first (a restart: connect_again takes it over).
 struct Watch {
-  enum class Kind : std::uint8_t { kConnect, kAccept };
+  enum class Kind : std::uint8_t { kConnect, kAccept, kTransfer };
   Kind kind = Kind::kConnect;
   int dup = -1;
   pid_t tgid = -1;
@@ -99,7 +128,11 @@ struct Watch {
   // time: the kernel's wait would end there (EINPROGRESS, EAGAIN). 0: no timeout.
   std::int64_t deadline_ns = 0;
   std::uint64_t serial = 0;   // names the watch across a round of the serve loop
-  short events() const { return kind == Kind::kAccept ? POLLIN : POLLOUT; }
+  std::shared_ptr<Transfer> xfer{};   // kTransfer: the held send or receive (id is its notification)
+  short events() const {
+    if (kind == Kind::kTransfer) return xfer->send ? POLLOUT : POLLIN;
+    return kind == Kind::kAccept ? POLLIN : POLLOUT;
+  }
 };
 
 
@@ -154,7 +187,12 @@ struct Supervisor::Impl {
   // acts. Counts hits and fires in the segment as the preload object does; a `"count": "socket"`
   // rule counts its trigger's hits and fires per socket (ks, when the call is on one), draws on
   // the run's hit number, and adds its fires to the run's too.
-  int decide(filters::CallType t, const filters::SocketFacts& f, std::uint64_t* hit, KnownSocket* ks, pid_t tid) {
+  //
+  // The socket's bytes and connect time (after_bytes, after_connected_ms) come from ks. *limit,
+  // when given: a stream send or receive the rule does not select yet because it is short of
+  // after_bytes moves at most the bytes up to it, so the fault lands on the byte the rule names.
+  int decide(filters::CallType t, const filters::SocketFacts& f, std::uint64_t* hit, KnownSocket* ks, pid_t tid,
+             std::uint64_t* limit = nullptr) {
     if (!table || !table->has_rules_for(t)) return -1;
     int idx = table->first_match(t, f, -1);
     while (idx >= 0 && (idx >= static_cast<int>(stats::kMaxRules) ||
@@ -171,7 +209,20 @@ struct Supervisor::Impl {
       h.n = ++sc->hits;
     }
     if (w.from_ms || w.until_ms) h.elapsed_ms = elapsed_ms();
-    if (!w.selects(h, seg.header.seed, static_cast<std::uint32_t>(idx))) return -1;
+    if (ks) {
+      // Bytes before this call: sent for a send, received for a recv, both for any other call.
+      h.socket_bytes = t == filters::CallType::kSend ? ks->sent : t == filters::CallType::kRecv ? ks->recvd : ks->sent + ks->recvd;
+      if (ks->connected_at) h.connected_ms = static_cast<std::int64_t>(elapsed_ms()) - static_cast<std::int64_t>(ks->connected_at - 1);
+    }
+    if (!w.selects(h, seg.header.seed, static_cast<std::uint32_t>(idx))) {
+      if (limit && w.after_bytes && h.socket_bytes < *w.after_bytes) {
+        filters::Hit at = h;
+        at.socket_bytes = *w.after_bytes;
+        if (w.selects(at, seg.header.seed, static_cast<std::uint32_t>(idx)))
+          *limit = std::min<std::uint64_t>(*limit, *w.after_bytes - h.socket_bytes);
+      }
+      return -1;
+    }
     if (sc) {
       if (w.times && sc->fired >= w.times) return -1;
       ++sc->fired;
@@ -220,7 +271,7 @@ struct Supervisor::Impl {
       if (idx < 0) return false;
       log_event(n, tgid, t, idx, hit, c, injected_errno(idx), peer, peer_len);
       if (const std::int64_t ms = delay_ms(idx, hit); ms > 0 && delayed.size() < kMaxDelayed) {
-        delay(n, idx, ms);
+        delay(n, idx, ms, hit);
         return true;
       }
     }
@@ -238,9 +289,11 @@ struct Supervisor::Impl {
     std::int64_t due_ns = 0;
     std::vector<std::byte> notif;
     int rule = -1;
+    std::uint64_t hit = 0;
   };
   std::vector<Delayed> delayed;
   int replay_rule = -1;   // while a delayed call is replayed: the rule that fired on it
+  std::uint64_t replay_hit = 0;   // and the hit it fired on (corrupt's seeded bits)
 
   // The rule's delay for hit n: delay_ms plus the seeded jitter the preload object draws, plus a
   // hang's hang_ms (a hang is a delay that then fails the call).
@@ -255,8 +308,9 @@ struct Supervisor::Impl {
   }
   // n is the notification just received into req_buf (a replay never delays again): the whole
   // buffer is kept, the kernel's struct may be larger than the header's.
-  void delay(const seccomp_notif& n, int idx, std::int64_t ms) {
+  void delay(const seccomp_notif& n, int idx, std::int64_t ms, std::uint64_t hit = 0) {
     Delayed d;
+    d.hit = hit;
     d.due_ns = stats::monotonic_ns() + ms * 1'000'000;
     d.notif.assign(req_buf.begin(), req_buf.end());
     std::memcpy(d.notif.data(), &n, std::min(d.notif.size(), sizeof n));
@@ -364,6 +418,28 @@ struct Supervisor::Impl {
     watches.push_back(w);
   }
   void drop_finished();
+  // Sends and receives (supervisor_io.cc).
+  void on_transfer(const seccomp_notif& n, Proc& p);
+  enum class Parse : std::uint8_t { kOk, kPass, kGone };
+  Parse parse_transfer(const seccomp_notif& n, Transfer& x);
+  bool decide_transfer(const seccomp_notif& n, Proc& p, Transfer& x, KnownSocket& known, int dup);
+  // Moves the bytes on dup and answers: true. False when the call is held instead (a new watch
+  // owns dup; held: the watch that was polled goes on).
+  bool run_transfer(const std::shared_ptr<Transfer>& x, int dup, bool held);
+  long send_once(Transfer& x, int dup, int& err);
+  long recv_once(Transfer& x, int dup, int& err, std::uint64_t& shown);
+  void count_transfer(const Transfer& x, std::uint64_t bytes);
+  KnownSocket* known_of(pid_t tgid, int fd, ino_t ino) {
+    Proc* p = procs.find(tgid);
+    if (!p) return nullptr;
+    auto k = p->fds.find(fd);
+    return k != p->fds.end() && k->second.ino == ino ? &k->second : nullptr;
+  }
+  // The socket connected (or was accepted) now: after_connected_ms counts from here.
+  void stamp_connected(pid_t tgid, int fd, ino_t ino) {
+    if (KnownSocket* k = known_of(tgid, fd, ino)) k->connected_at = elapsed_ms() + 1;
+  }
+  std::vector<unsigned char> io_buf;   // the bytes of the transfer in hand
   static std::int64_t deadline(int dup, int option);
 };
 
