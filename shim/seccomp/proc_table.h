@@ -42,6 +42,9 @@ struct KnownSocket {
   // connected or was accepted (elapsed ms + 1; 0: not yet), as the preload object's fd entry has them.
   std::uint64_t sent = 0, recvd = 0;
   std::uint64_t connected_at = 0;
+  // The port its connect named: the peer's port when getpeername no longer says it (a peer that
+  // reset the connection), as the preload object keeps it in the fd entry.
+  int peer_port = 0;
   std::vector<RuleCount> rule_counts{};   // a few at most: rules that count per socket and matched it
   RuleCount& count_of(int rule) {
     for (RuleCount& c : rule_counts)

@@ -266,7 +266,7 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
     const ino_t ino = inode_of(dup);
     close(dup);
     ++counts.performed;
-    if (r == 0) became_client(p, fd), stamp_connected(p.tgid, fd, ino);
+    if (r == 0) became_client(p, fd, port_of(ss)), stamp_connected(p.tgid, fd, ino);
     stats::add(slot(c), r == 0 ? stats::kConnected : stats::kConnectFailed);
     return answer(n.id, 0, r == 0 ? 0 : e);
   }
@@ -369,6 +369,10 @@ void Supervisor::Impl::describe(int dup, const KnownSocket& known, filters::Call
     out.shown_len = len;
     if (needs & filters::kNeedAddresses) to_address(reinterpret_cast<const sockaddr*>(&peer), len, out.facts.peer);
     if (needs & filters::kNeedPath) path_fact(peer, len, out);
+  } else if (known.peer_port > 0) {
+    // Reset or shut down by the peer: the port it connected to still names the service.
+    out.facts.peer_port = known.peer_port;
+    if (known.role != filters::Role::kServer) out.facts.service_port = known.peer_port;
   }
 }
 

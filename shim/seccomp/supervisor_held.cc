@@ -22,7 +22,7 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
   if (blocking) fcntl(dup, F_SETFL, flags);
   ++counts.performed;
   const bool in_progress = r != 0 && (e == EINPROGRESS || e == EALREADY);
-  if (r == 0 || in_progress) became_client(p, fd);
+  if (r == 0 || in_progress) became_client(p, fd, port_of(ss));
   if (Watch* prior = following(p.tgid, fd, ino)) {
     close(dup);
     return connect_again(n, *prior, blocking, r, e);

@@ -365,8 +365,11 @@ struct Supervisor::Impl {
 
   void on_socket(const seccomp_notif& n, Proc& p);
   // A connect on the program's fd succeeded or is under way: a client from now on.
-  static void became_client(Proc& p, int fd) {
-    if (auto k = p.fds.find(fd); k != p.fds.end()) k->second.role = filters::Role::kClient;
+  static void became_client(Proc& p, int fd, int peer_port = 0) {
+    if (auto k = p.fds.find(fd); k != p.fds.end()) {
+      k->second.role = filters::Role::kClient;
+      if (peer_port > 0) k->second.peer_port = peer_port;
+    }
   }
   void on_connect(const seccomp_notif& n, Proc& p);
   void on_close(const seccomp_notif& n, Proc& p);
