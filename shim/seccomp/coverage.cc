@@ -9,11 +9,9 @@ using filters::ActionKind;
 using filters::AfterKind;
 using filters::CallType;
 
-// sendmmsg and recvmmsg are not among them: a rule on send or recv that could meet them is
-// refused below rather than left silently unapplied.
-constexpr std::uint32_t kAlways[] = {SYS_close,   SYS_socket,   SYS_socketpair, SYS_connect, SYS_accept,
+constexpr std::uint32_t kAlways[] = {SYS_close,   SYS_socket,   SYS_socketpair, SYS_connect,  SYS_accept,
                                      SYS_listen,  SYS_accept4,  SYS_sendto,     SYS_recvfrom, SYS_sendmsg,
-                                     SYS_recvmsg};
+                                     SYS_recvmsg, SYS_sendmmsg, SYS_recvmmsg};
 constexpr std::uint32_t kReadWrite[] = {SYS_read, SYS_write, SYS_readv, SYS_writev};
 struct OnRule {
   CallType type;

@@ -14,7 +14,7 @@
 namespace shim::seccomp {
 
 // x86-64 numbers handed to the supervisor: socket, socketpair, connect, listen, accept, accept4,
-// close, sendto, recvfrom, sendmsg and recvmsg always (the stats need them); bind, shutdown,
+// close, sendto, recvfrom, sendmsg, recvmsg, sendmmsg and recvmmsg always (the stats need them); bind, shutdown,
 // getsockopt and setsockopt only when `table` has a rule on that call type (nothing is counted
 // for them, as in the preload object, so without a rule each would be a round trip for nothing);
 // read, write, readv and writev when needs_read_write() (docs/shim.md, "Sends and receives":

@@ -429,6 +429,10 @@ struct Supervisor::Impl {
   // Moves the bytes on dup and answers: true. False when the call is held instead (a new watch
   // owns dup; held: the watch that was polled goes on).
   bool run_transfer(const std::shared_ptr<Transfer>& x, int dup, bool held);
+  bool parse_msghdr(Transfer& x, std::uint64_t at);
+  static bool sum_iov(Transfer& x);
+  void transfer_mmsg(Transfer& x, int dup, std::uint64_t vec, unsigned vlen);
+  std::int64_t drop_mmsg(Transfer& x, std::uint64_t vec, unsigned vlen);
   long send_once(Transfer& x, int dup, int& err);
   long recv_once(Transfer& x, int dup, int& err, std::uint64_t& shown);
   void count_transfer(const Transfer& x, std::uint64_t bytes);

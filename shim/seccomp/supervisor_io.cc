@@ -95,7 +95,6 @@ Supervisor::Impl::Parse Supervisor::Impl::parse_transfer(const seccomp_notif& n,
     x.iov.resize(count);
     return read_mem(x.tid, x.iov.data(), count * sizeof(iovec), iov);
   };
-  std::uint64_t msghdr_at = 0;
   switch (n.data.nr) {
     case SYS_read: x.send = false, one(a[1], a[2]); break;
     case SYS_write: x.send = true, one(a[1], a[2]); break;
@@ -112,37 +111,111 @@ Supervisor::Impl::Parse Supervisor::Impl::parse_transfer(const seccomp_notif& n,
       x.send = false, one(a[1], a[2]), x.flags = static_cast<int>(a[3]);
       if (a[4] && a[5]) x.name = a[4], x.name_len = a[5];
       break;
-    case SYS_sendmsg: case SYS_recvmsg: {
+    case SYS_sendmsg: case SYS_recvmsg:
       x.send = n.data.nr == SYS_sendmsg;
       x.flags = static_cast<int>(a[2]);
-      msghdr_at = a[1];
-      unsigned char m[kMsgSize];
-      if (!read_mem(x.tid, m, sizeof m, msghdr_at)) return Parse::kPass;
-      const auto u64 = [&m](std::size_t off) { std::uint64_t v; std::memcpy(&v, m + off, sizeof v); return v; };
-      std::uint32_t namelen = 0;
-      std::memcpy(&namelen, m + kMsgNamelen, sizeof namelen);
-      // Ancillary data (descriptors, credentials) is the program's to send and receive.
-      if (u64(kMsgControllen) != 0) return Parse::kPass;
-      if (!vector(u64(kMsgIov), u64(kMsgIovlen))) return Parse::kPass;
-      if (x.send && u64(kMsgName) && namelen) {
-        x.to_len = namelen;
-        if (x.to_len > sizeof x.to || !read_mem(x.tid, &x.to, x.to_len, u64(kMsgName))) return Parse::kPass;
-      }
-      if (!x.send) {
-        x.msg = msghdr_at;
-        if (u64(kMsgName)) x.name = u64(kMsgName), x.name_len = msghdr_at + kMsgNamelen;
-      }
+      if (!parse_msghdr(x, a[1])) return Parse::kPass;
       break;
-    }
+    case SYS_sendmmsg: case SYS_recvmmsg:
+      // The first message stands for the call in the rules' facts (its destination); each
+      // message is read again when it is moved (transfer_mmsg).
+      x.send = n.data.nr == SYS_sendmmsg;
+      x.flags = static_cast<int>(a[3]);
+      if (a[2] == 0 || !parse_msghdr(x, a[1])) return Parse::kPass;
+      break;
     default: return Parse::kPass;
   }
   if (x.flags & (MSG_OOB | MSG_ERRQUEUE)) return Parse::kPass;
-  for (const iovec& v : x.iov) {
-    if (v.iov_len > SSIZE_MAX - x.total) return Parse::kPass;   // the kernel's EINVAL
-    x.total += v.iov_len;
-  }
+  if (!sum_iov(x)) return Parse::kPass;
   if (!valid(n.id)) return Parse::kGone;   // what we read may be another process's by now
   return Parse::kOk;
+}
+
+// The buffers and address of the msghdr at `at` in the program (sendmsg, recvmsg, one message of
+// the mmsg calls) into x. False for what the kernel should answer itself: memory it cannot
+// read, too many iovecs, ancillary data (descriptors and credentials are the program's to pass).
+bool Supervisor::Impl::parse_msghdr(Transfer& x, std::uint64_t at) {
+  unsigned char m[kMsgSize];
+  if (!read_mem(x.tid, m, sizeof m, at)) return false;
+  const auto u64 = [&m](std::size_t off) { std::uint64_t v; std::memcpy(&v, m + off, sizeof v); return v; };
+  std::uint32_t namelen = 0;
+  std::memcpy(&namelen, m + kMsgNamelen, sizeof namelen);
+  if (u64(kMsgControllen) != 0) return false;
+  const std::uint64_t count = u64(kMsgIovlen);
+  if (count > kMaxIov) return false;
+  x.iov.assign(count, iovec{});
+  if (!read_mem(x.tid, x.iov.data(), count * sizeof(iovec), u64(kMsgIov))) return false;
+  x.to_len = 0;
+  x.name = x.name_len = x.msg = 0;
+  if (x.send && u64(kMsgName) && namelen) {
+    x.to_len = namelen;
+    if (x.to_len > sizeof x.to || !read_mem(x.tid, &x.to, x.to_len, u64(kMsgName))) return false;
+  }
+  if (!x.send) {
+    x.msg = at;
+    if (u64(kMsgName)) x.name = u64(kMsgName), x.name_len = at + kMsgNamelen;
+  }
+  return true;
+}
+
+bool Supervisor::Impl::sum_iov(Transfer& x) {
+  x.total = 0;
+  for (const iovec& v : x.iov) {
+    if (v.iov_len > SSIZE_MAX - x.total) return false;   // the kernel's EINVAL
+    x.total += v.iov_len;
+  }
+  return true;
+}
+
+// A dropped sendmmsg: every message reported sent whole (msg_len), none sent. Returns the count.
+std::int64_t Supervisor::Impl::drop_mmsg(Transfer& x, std::uint64_t vec, unsigned vlen) {
+  vlen = std::min<unsigned>(vlen, kMaxIov);
+  unsigned i = 0;
+  for (; i < vlen; ++i) {
+    const std::uint64_t at = vec + i * (kMsgSize + 8);
+    if (!parse_msghdr(x, at) || !sum_iov(x)) break;
+    const auto len = static_cast<std::uint32_t>(x.total);
+    if (!write_mem(x.tid, at + kMsgSize, &len, sizeof len)) break;
+  }
+  return i;
+}
+
+// sendmmsg and recvmmsg: one call for the rules and the counters (as the preload object counts
+// them), each message moved as sendmsg or recvmsg would move it, msg_len written back, until one
+// would block or fails. A blocking call that cannot move its first message at once is the
+// kernel's (passed through, uncounted); recvmmsg answers with the messages already queued, as
+// with MSG_WAITFORONE, where the kernel would wait for vlen of them.
+void Supervisor::Impl::transfer_mmsg(Transfer& x, int dup, std::uint64_t vec, unsigned vlen) {
+  constexpr std::uint64_t kMmsgSize = kMsgSize + 8;   // struct mmsghdr: msghdr, msg_len, padding
+  vlen = std::min<unsigned>(vlen, kMaxIov);
+  std::uint64_t bytes = 0;
+  unsigned done = 0;
+  int err = 0;
+  ++counts.performed;
+  for (; done < vlen; ++done) {
+    const std::uint64_t at = vec + done * kMmsgSize;
+    if (done > 0 && (!parse_msghdr(x, at) || !sum_iov(x))) break;
+    x.done = 0;
+    std::uint64_t shown = 0;
+    long r = x.send ? send_once(x, dup, err) : recv_once(x, dup, err, shown);
+    if (r < 0) break;
+    if (x.send) shown = static_cast<std::uint64_t>(r);
+    const auto len = static_cast<std::uint32_t>(shown);
+    if (!write_mem(x.tid, at + kMsgSize, &len, sizeof len)) {
+      err = EFAULT;
+      break;
+    }
+    bytes += shown;
+    if (!x.send && (x.flags & MSG_WAITFORONE)) x.flags |= MSG_DONTWAIT;
+  }
+  if (done == 0) {
+    if ((err == EAGAIN || err == EWOULDBLOCK) && x.blocking) return pass(x.id);
+    if (x.send && err == EPIPE && !(x.flags & MSG_NOSIGNAL)) return pass(x.id);
+    return answer(x.id, -1, err);
+  }
+  if (x.rule >= 0 && x.then.kind == filters::AfterKind::kFail) return answer(x.id, -1, x.then.err);
+  count_transfer(x, bytes);
+  answer(x.id, done, 0);
 }
 
 void Supervisor::Impl::on_transfer(const seccomp_notif& n, Proc& p) {
@@ -177,6 +250,16 @@ void Supervisor::Impl::on_transfer(const seccomp_notif& n, Proc& p) {
   if (unix_send && x->rule < 0 && x->limit == UINT64_MAX) {
     close(dup);
     return pass(n.id);
+  }
+  if (n.data.nr == SYS_sendmmsg || n.data.nr == SYS_recvmmsg) {
+    // As the preload object: short, corrupt and the `then`s that change bytes leave the message
+    // vectors alone.
+    x->limit = UINT64_MAX;
+    x->corrupt_bits = 0;
+    if (x->then.kind == filters::AfterKind::kTruncate || x->then.kind == filters::AfterKind::kCorrupt) x->then = {};
+    transfer_mmsg(*x, dup, n.data.args[1], static_cast<unsigned>(n.data.args[2]));
+    close(dup);
+    return;
   }
   if (run_transfer(x, dup, false)) close(dup);
 }
@@ -227,6 +310,7 @@ bool Supervisor::Impl::decide_transfer(const seccomp_notif& n, Proc& p, Transfer
       return fault(-1, ECONNRESET);
     }
     case filters::ActionKind::kDrop:
+      if (n.data.nr == SYS_sendmmsg) return fault(drop_mmsg(x, n.data.args[1], static_cast<unsigned>(n.data.args[2])), 0);
       return fault(static_cast<std::int64_t>(x.total), 0);   // reported sent, never sent
     case filters::ActionKind::kShort:
       if (x.stream) x.limit = std::min<std::uint64_t>(x.limit, a.count);   // a datagram would lose its tail

@@ -69,7 +69,8 @@ void check_notified(const bs::ValidatedProgram& filter, std::initializer_list<in
   for (int nr = 0; nr < 512; ++nr) {
     bool notified = nr == SYS_socket || nr == SYS_socketpair || nr == SYS_connect || nr == SYS_close ||
                     nr == SYS_accept || nr == SYS_accept4 || nr == SYS_listen || nr == SYS_sendto ||
-                    nr == SYS_recvfrom || nr == SYS_sendmsg || nr == SYS_recvmsg;
+                    nr == SYS_recvfrom || nr == SYS_sendmsg || nr == SYS_recvmsg || nr == SYS_sendmmsg ||
+                    nr == SYS_recvmmsg;
     for (int e : extra) notified = notified || nr == e;
     const std::uint32_t got = bs::run(filter, bs::Data{.nr = nr, .arch = bs::kAuditArchX86_64});
     INFO("nr " << nr);
