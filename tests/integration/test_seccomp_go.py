@@ -17,7 +17,8 @@ three pages from a Go net/http server on 127.0.0.1, each on a fresh connection:
     `strace -f -yy` sees write and read return on TCP sockets; without it and without a rule on
     send or recv, none; a `reset` on the 3rd send makes request 3 fail with Go's own "connection
     reset by peer", a `truncate` on recv makes every request fail with Go's own
-    "transport connection broken"; --expect-fired passes.
+    "transport connection broken"; a send rule on port 53 fails Go's lookup with "write:
+    connection refused"; --expect-fired passes.
 Skipped (77) without golang-go or seccomp user notification.
 """
 import json
@@ -225,6 +226,20 @@ def transfers(label, client, url, port, tmp):
         h.expect(f"{label} truncate on recv: faults (a then is no fault)", tcp.get("faults_injected"), 0)
 
 
+def dns_send_rule(label, client):
+    """A send rule on port 53 (Go's resolver writes its UDP query): Go's own lookup error says the
+    write was refused; no --seccomp-rw needed, the rule hands write to the supervisor."""
+    rules = {"seed": 1, "rules": [{"name": "dns-send", "on": ["send"], "match": {"port": 53},
+                                   "do": {"fail": "ECONNREFUSED"}}]}
+    d = h.run_shim([client, "http://sockshim-dns-test.invalid/", "1"], rules=rules, options=["--expect-fired", "dns-send"])
+    h.expect(f"{label} DNS send refused: exit (the client's own 1, not 4)", d.rc, 1)
+    h.check("lookup sockshim-dns-test.invalid" in d.stdout and "write: connection refused" in d.stdout,
+            f"{label} DNS send refused: Go's own lookup error: got {d.stdout!r}")
+    if d.data:
+        h.expect_counters(f"{label} DNS send refused: inet/dgram/udp", h.need_socket(d.data, "inet", "dgram", "udp"),
+                          {"faults_injected": (">=", 1), "send_bytes": 0})
+
+
 def delayed_connects(client, url, port):
     """delay_ms on connect: the client's requests take that much longer and succeed; four
     clients delayed at once are not served one after another (the supervisor never sleeps)."""
@@ -293,6 +308,8 @@ def body(tmp):
     variant("go cgo", built["httpget-cgo"], url, server.port, tmp)
     transfers("go static", built["httpget-static"], url, server.port, tmp)
     transfers("go cgo", built["httpget-cgo"], url, server.port, tmp)
+    dns_send_rule("go static", built["httpget-static"])
+    dns_send_rule("go cgo", built["httpget-cgo"])
     delayed_connects(built["httpget-static"], url, server.port)
     server_under_shim(built, tmp)
 
