@@ -62,9 +62,6 @@ std::string why_not(const filters::Rule& r) {
   if (r.then.kind != AfterKind::kNone && !transfers_only(r))
     return "\"then\": after-actions work on send and recv only in seccomp mode";
   const filters::Match& m = r.match;
-  // The preload object knows a socket's own port once it bound, listened or was accepted; the
-  // supervisor sees a bind only under a bind rule.
-  if (m.local_port) return "\"match\": local_port: not yet in seccomp mode";
   if (m.host) return "\"match\": host: getaddrinfo is libc's, seccomp mode sees only system calls";
   return {};
 }
@@ -78,8 +75,11 @@ bool needs_read_write(const filters::Table* table, bool asked) {
 std::vector<std::uint32_t> notified_syscalls(const filters::Table* table, bool read_write) {
   std::vector<std::uint32_t> out(std::begin(kAlways), std::end(kAlways));
   if (needs_read_write(table, read_write)) out.insert(out.end(), std::begin(kReadWrite), std::end(kReadWrite));
+  // A rule matching local_port needs the ports sockets bind to (as the preload object has them).
+  bool local_port = false;
+  for (std::size_t i = 0; table && i < table->rules().size(); ++i) local_port = local_port || table->rules()[i].match.local_port;
   for (const OnRule& o : kOnRule)
-    if (table && table->has_rules_for(o.type)) out.push_back(o.nr);
+    if (table && (table->has_rules_for(o.type) || (o.type == CallType::kBind && local_port))) out.push_back(o.nr);
   return out;
 }
 

@@ -16,7 +16,8 @@ namespace shim::seccomp {
 // x86-64 numbers handed to the supervisor: socket, socketpair, connect, listen, accept, accept4,
 // close, sendto, recvfrom, sendmsg, recvmsg, sendmmsg and recvmmsg always (the stats need them); bind, shutdown,
 // getsockopt and setsockopt only when `table` has a rule on that call type (nothing is counted
-// for them, as in the preload object, so without a rule each would be a round trip for nothing);
+// for them, as in the preload object, so without a rule each would be a round trip for nothing),
+// bind also when a rule matches `local_port` (the port a socket bound);
 // read, write, readv and writev when needs_read_write() (docs/shim.md, "Sends and receives":
 // the filter cannot tell a socket from a file, so every read and write of every fd would be a
 // round trip). Everything else stays in the kernel.

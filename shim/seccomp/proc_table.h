@@ -45,6 +45,10 @@ struct KnownSocket {
   // The port its connect named: the peer's port when getpeername no longer says it (a peer that
   // reset the connection), as the preload object keeps it in the fd entry.
   int peer_port = 0;
+  // Its own port once it bound, listened or was accepted (what a rule's local_port matches, as
+  // in the preload object's fd entry); 0 until then. Binds reach the supervisor only when a rule
+  // needs them (shim/seccomp/coverage.h).
+  int local_port = 0;
   std::vector<RuleCount> rule_counts{};   // a few at most: rules that count per socket and matched it
   RuleCount& count_of(int rule) {
     for (RuleCount& c : rule_counts)

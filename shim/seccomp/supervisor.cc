@@ -181,6 +181,7 @@ void Supervisor::Impl::on_bind(const seccomp_notif& n, Proc& p) {
   }
   const int r = ::bind(l.dup, reinterpret_cast<const sockaddr*>(&ss), len);
   const int e = errno;
+  if (r == 0) l.known->local_port = own_port(l.dup);   // port 0 asked: the kernel's choice
   close(l.dup);
   ++counts.performed;
   answer(n.id, 0, r == 0 ? 0 : e);
@@ -215,7 +216,9 @@ KnownSocket* Supervisor::Impl::socket_at(Proc& p, int fd, int dup) {
   getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &family, &l);
   getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &(l = sizeof(int)));
   getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &protocol, &(l = sizeof(int)));
-  return &p.fds.insert_or_assign(fd, KnownSocket{make_cookie(family, type, protocol), ino}).first->second;
+  KnownSocket& k = p.fds.insert_or_assign(fd, KnownSocket{make_cookie(family, type, protocol), ino}).first->second;
+  k.local_port = own_port(dup);   // as the preload object classifies a socket it did not see made
+  return &k;
 }
 
 // connect(fd, addr, len): the address is read from the program's memory (process_vm_readv) and
@@ -354,7 +357,10 @@ void Supervisor::Impl::describe(int dup, const KnownSocket& known, filters::Call
   socklen_t len = sizeof local;
   if (getsockname(dup, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
     const int port = port_of(local);
-    if (port > 0) out.facts.local_port = out.facts.service_port = port;
+    if (port > 0) out.facts.service_port = port;
+    // The port it bound, listened on or was accepted on; a client's ephemeral port is no fact,
+    // as in the preload object.
+    if (known.local_port > 0) out.facts.local_port = known.local_port;
     out.shown = local;
     out.shown_len = len;
     if (needs & filters::kNeedAddresses) to_address(reinterpret_cast<const sockaddr*>(&local), len, out.facts.local);
@@ -427,6 +433,7 @@ void Supervisor::Impl::on_listen(const seccomp_notif& n, Proc& p) {
   if (!injected(n, p.tgid, filters::CallType::kListen, l.facts, c, stats::kListenFailed, l.known)) {
     const int r = ::listen(dup, static_cast<int>(n.data.args[1]));
     const int e = errno;
+    if (r == 0 && l.known && l.known->local_port == 0) l.known->local_port = own_port(dup);
     ++counts.performed;
     stats::add(slot(c), r == 0 ? stats::kListened : stats::kListenFailed);
     answer(n.id, 0, r == 0 ? 0 : e);

@@ -163,6 +163,7 @@ bool Supervisor::Impl::accept_into(Proc& p, int dup, Cookie c, const AcceptCall&
     return true;
   }
   const ino_t ino = inode_of(s);
+  const int port = own_port(s);
   const int fd = add_fd(a.id, s, a.flags & SOCK_CLOEXEC, true);
   const int add_errno = errno;
   close(s);
@@ -173,6 +174,7 @@ bool Supervisor::Impl::accept_into(Proc& p, int dup, Cookie c, const AcceptCall&
   stats::add(slot(c), stats::kAccepted);
   p.fds[fd] = KnownSocket{c, ino, filters::Role::kServer};
   p.fds[fd].connected_at = elapsed_ms() + 1;
+  p.fds[fd].local_port = port;
   return true;
 }
 

@@ -61,6 +61,15 @@ inline ino_t inode_of(int fd) {
   return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? st.st_ino : 0;
 }
 
+// The port the socket is bound to (getsockname); 0 when none or not inet.
+inline int own_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (fd < 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  const int port = port_of(ss);
+  return port > 0 ? port : 0;
+}
+
 inline ino_t own_netns() {
   struct stat st {};
   return stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;

@@ -320,18 +320,18 @@ def body(tmp):
              (self_run.data or {}).get("intercept", {}).get("mode"), "preload")
 
     # Rules seccomp mode cannot carry out yet are refused by name, by check and by run.
-    rules = os.path.join(tmp, "own-port.json")
+    rules = os.path.join(tmp, "rate.json")
     with open(rules, "w") as fh:
-        fh.write('{"rules": [{"name": "server-port-recv", "on": ["recv"], "match": {"local_port": 8080}, '
-                 '"then": {"truncate": 1}}]}\n')
+        fh.write('{"rules": [{"name": "slow-link", "on": ["connect"], "match": {"protocol": "tcp"}, '
+                 '"do": {"rate": "1MiB/s"}}]}\n')
     c = h.run_plain([h.SOCKSHIM, "check", "--intercept", "seccomp", rules])
-    h.expect("check --intercept seccomp (local_port rule): exit", c.rc, 2)
-    h.check("server-port-recv (line 1)" in c.stderr and "local_port" in c.stderr and "seccomp" in c.stderr,
+    h.expect("check --intercept seccomp (rate rule): exit", c.rc, 2)
+    h.check("slow-link (line 1)" in c.stderr and "rate" in c.stderr and "seccomp" in c.stderr,
             f"check --intercept seccomp names the rule, its line, the key and the mode: got {c.stderr!r}")
-    h.expect("check (local_port rule, no --intercept): exit", h.run_plain([h.SOCKSHIM, "check", rules]).rc, 0)
+    h.expect("check (rate rule, no --intercept): exit", h.run_plain([h.SOCKSHIM, "check", rules]).rc, 0)
     r = h.run_shim([built["httpget-static"], url, "1"], rules=rules)
-    h.expect("run (auto → seccomp) with a local_port rule: exit", r.rc, 2)
-    h.check("server-port-recv" in r.stderr, f"run names the refused rule: got {r.stderr!r}")
+    h.expect("run (auto → seccomp) with a rate rule: exit", r.rc, 2)
+    h.check("slow-link" in r.stderr, f"run names the refused rule: got {r.stderr!r}")
     server.stop()
 
 

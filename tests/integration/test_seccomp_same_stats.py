@@ -52,6 +52,10 @@ SOCKET_CALL_RULES = {"rules": [
     {"name": "second-client-shutdown", "on": ["shutdown"], "match": {"protocol": "tcp", "role": "client"},
      "when": {"after": 1}, "do": {"hang_ms": 100, "fail": "EPIPE"}},
     {"name": "shutdown-seen", "on": ["shutdown"], "when": {"after": 1000}, "do": {"fail": "EINVAL"}},
+    # A socket's own port once it bound, listened or was accepted (a client's ephemeral one is
+    # no fact): the listeners' and accepted sockets' closes.
+    {"name": "own-port-closes-seen", "on": ["close"], "match": {"local_port": "1024-65535"}, "when": {"after": 1000},
+     "do": {"fail": "EIO"}},
 ]}
 
 
