@@ -26,8 +26,17 @@ namespace {
 
 int real_no_new_privs() { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : -errno; }
 
+// WAIT_KILLABLE_RECV (Linux 5.19): once the supervisor received a call, only a fatal signal ends
+// the program's wait. Without it a signal can end the wait after the supervisor made the call
+// (sent the bytes, took them) but before its answer, and the restart would make it again: the
+// kernel drops an answer that races the signal even when SECCOMP_IOCTL_NOTIF_SEND succeeds. The
+// supervisor ends held calls' waits for their signals itself (Supervisor::interrupt_signalled).
+// Older kernels refuse the flag (EINVAL): then without it, and that race stays.
 int real_install(const sock_fprog* prog) {
-  const long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
+  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                    SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, prog);
+  if (fd < 0 && errno == EINVAL)
+    fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
   return fd >= 0 ? static_cast<int>(fd) : -errno;
 }
 

@@ -517,6 +517,7 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
     if (n > 0) s.serve_watches(fds, 2, polled);
     if (!s.delayed.empty()) s.run_due();
     s.time_out_held();
+    s.interrupt_signalled();
     if (stats::monotonic_ns() >= next_sweep) {
       s.drop_finished();
       next_sweep = stats::monotonic_ns() + kSweepNs;

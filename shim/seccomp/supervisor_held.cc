@@ -38,8 +38,10 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
   // stopped following) is still under way; the program's call waits for it.
   const bool pending = r != 0 && (e == EINPROGRESS || (blocking && e == EALREADY));
   if (pending && watches.size() < kMaxWatches) {
-    add_watch(Watch{Watch::Kind::kConnect, dup, p.tgid, fd, c, blocking, n.id, {}, ino, false,
-                    blocking ? deadline(dup, SO_SNDTIMEO) : 0});
+    Watch w{Watch::Kind::kConnect, dup, p.tgid, fd, c, blocking, n.id, {}, ino, false,
+            blocking ? deadline(dup, SO_SNDTIMEO) : 0};
+    w.connect_tid = static_cast<pid_t>(n.pid);
+    add_watch(std::move(w));
     if (!blocking) {
       stats::add(slot(c), stats::kConnectPending);
       answer(n.id, -1, e);
@@ -75,6 +77,7 @@ void Supervisor::Impl::connect_again(const seccomp_notif& n, Watch& prior, bool 
     prior.held = true;                           // the restarted call waits for our answer
     prior.interrupted = false;
     prior.id = n.id;
+    prior.connect_tid = static_cast<pid_t>(n.pid);
     prior.deadline_ns = deadline(prior.dup, SO_SNDTIMEO);   // a new wait, a new timeout
     return;
   }
@@ -274,8 +277,8 @@ void Supervisor::Impl::time_out_held() {
     if (w.kind == Watch::Kind::kTransfer) {
       // The socket's SO_SNDTIMEO/SO_RCVTIMEO passed: EAGAIN, or what a MSG_WAITALL receive got.
       const Transfer& x = *w.xfer;
-      if (x.done) count_transfer(x, x.done);
-      answer(id, x.done ? static_cast<std::int64_t>(x.done) : -1, x.done ? 0 : EAGAIN);
+      if (x.done) count_transfer(x, x.done), answer_moved(x, static_cast<std::int64_t>(x.done), 0);
+      else answer(id, -1, EAGAIN);
       close(w.dup);
       w.dup = -1;
       continue;
@@ -295,6 +298,53 @@ void Supervisor::Impl::time_out_held() {
     answer(id, -1, EINPROGRESS);
   }
   std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
+}
+
+namespace {
+
+// A signal the thread would take now: pending for it or its process, and not blocked. (Ignored
+// signals are never queued.) /proc/TID/status: SigPnd, ShdPnd, SigBlk.
+bool signal_pending(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(tid));
+  std::FILE* f = std::fopen(path, "re");
+  if (!f) return false;
+  unsigned long long pnd = 0, shd = 0, blk = 0, v = 0;
+  char line[256];
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "SigPnd: %llx", &v) == 1) pnd = v;
+    else if (std::sscanf(line, "ShdPnd: %llx", &v) == 1) shd = v;
+    else if (std::sscanf(line, "SigBlk: %llx", &v) == 1) blk = v;
+  }
+  std::fclose(f);
+  return ((pnd | shd) & ~blk) != 0;
+}
+
+}  // namespace
+
+// Held and delayed calls wait killable once received (the launcher asks for
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, so a call answered at once cannot be interrupted after
+// we made it: its bytes would move twice). A signal for such a thread ends its wait here, as the
+// kernel would end it: answered -ERESTARTSYS, which the kernel turns into EINTR or a restart (or
+// a restart when no handler runs) on the way out. Then it is a caller that left (Watch).
+void Supervisor::Impl::interrupt_signalled() {
+  for (Watch& w : watches) {
+    if (!w.held || w.dup < 0) continue;
+    const std::uint64_t id = w.kind == Watch::Kind::kAccept ? w.accept.id : w.id;
+    if (!signal_pending(w.caller()) || !reply(id, -1, kErestartsys)) continue;
+    if (w.kind == Watch::Kind::kConnect) {
+      w.held = false;
+      w.interrupted = true;
+    } else {
+      close(w.dup);   // nothing was taken for it
+      w.dup = -1;
+    }
+  }
+  std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
+  std::erase_if(delayed, [this](const Delayed& d) {
+    const auto* n = reinterpret_cast<const seccomp_notif*>(d.notif.data());
+    return signal_pending(static_cast<pid_t>(n->pid)) && reply(n->id, -1, kErestartsys);
+  });
 }
 
 void Supervisor::Impl::drop_finished() {

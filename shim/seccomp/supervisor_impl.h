@@ -34,6 +34,10 @@
 namespace shim::seccomp {
 
 constexpr int kPollMs = 200;              // how often a quiet loop looks at the command and the processes
+constexpr int kSignalPollMs = 10;         // how often held calls' threads are looked at for signals
+// The kernel's "interrupted, restart unless the handler says otherwise" (include/linux/errno.h):
+// a held call answered with it behaves as the kernel's own interrupted wait (signal_pending).
+constexpr int kErestartsys = 512;
 constexpr int kBurst = 64;                // notifications served per wake before the others get a look
 constexpr std::size_t kMaxWatches = 4096; // pending connects followed at once; beyond, uncounted
 constexpr std::int64_t kSweepNs = 1'000'000'000;
@@ -91,6 +95,7 @@ struct Transfer {
   pid_t tid = -1, tgid = -1;
   int fd = -1;
   long nr = 0;                        // the system call
+  std::uint64_t args[6] = {};         // as the program made it: a restart has the same
   bool send = false, stream = false, blocking = false;
   int flags = 0;                      // the program's MSG_* flags (read and write: 0)
   std::vector<iovec> iov;             // the program's buffers
@@ -138,6 +143,13 @@ struct Watch {
   std::int64_t deadline_ns = 0;
   std::uint64_t serial = 0;   // names the watch across a round of the serve loop
   std::shared_ptr<Transfer> xfer{};   // kTransfer: the held send or receive (id is its notification)
+  pid_t connect_tid = -1;             // kConnect: the thread whose call is held
+  // The thread whose call is held: the one a signal to interrupt it goes to.
+  pid_t caller() const {
+    if (kind == Kind::kAccept) return accept.tid;
+    if (kind == Kind::kTransfer) return xfer->tid;
+    return connect_tid;
+  }
   short events() const {
     if (kind == Kind::kTransfer) return xfer->send ? POLLOUT : POLLIN;
     return kind == Kind::kAccept ? POLLIN : POLLOUT;
@@ -166,8 +178,10 @@ struct Supervisor::Impl {
 
   bool valid(std::uint64_t id) { return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
 
-  // err: a positive errno to fail the call with, 0 to return val.
-  void answer(std::uint64_t id, std::int64_t val, int err, bool cont = false) {
+  // err: a positive errno to fail the call with, 0 to return val. False when the caller is gone
+  // (killed, or a signal ended its wait: its EINTR, or its restart, a new notification).
+  void answer(std::uint64_t id, std::int64_t val, int err, bool cont = false) { reply(id, val, err, cont); }
+  bool reply(std::uint64_t id, std::int64_t val, int err, bool cont = false) {
     std::fill(resp_buf.begin(), resp_buf.end(), std::byte{0});
     auto* r = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
     r->id = id;
@@ -179,6 +193,7 @@ struct Supervisor::Impl {
     for (int i = 0; i < 8 && (rc = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, r)) != 0 && errno == EINTR; ++i) {
     }
     if (rc != 0) ++counts.gone;
+    return rc == 0;
   }
   void pass(std::uint64_t id) {
     ++counts.continued;
@@ -328,6 +343,11 @@ struct Supervisor::Impl {
   }
   // Milliseconds until the first delayed call is due (at most `cap`), for poll.
   int until_due(int cap) const {
+    // Held and delayed calls wait killable (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV): their
+    // signals are looked for this often (interrupt_signalled).
+    bool holding = !delayed.empty();
+    for (const Watch& w : watches) holding = holding || w.held;
+    if (holding) cap = std::min(cap, kSignalPollMs);
     std::int64_t first = -1;
     for (const Delayed& d : delayed) first = first < 0 ? d.due_ns : std::min(first, d.due_ns);
     for (const Watch& w : watches)
@@ -338,6 +358,7 @@ struct Supervisor::Impl {
   }
   void run_due();
   void time_out_held();
+  void interrupt_signalled();
 
   // The errno a fired rule answers with; 0 when its action lets the call go on.
   int injected_errno(int idx) const {
@@ -456,6 +477,21 @@ struct Supervisor::Impl {
     if (KnownSocket* k = known_of(tgid, fd, ino)) k->connected_at = elapsed_ms() + 1;
   }
   std::vector<unsigned char> io_buf;   // the bytes of the transfer in hand
+  // A transfer whose bytes moved but whose answer found the caller gone: a signal ended its wait
+  // after we received it. Its restart (SA_RESTART), or the program asking again after EINTR,
+  // comes with the same arguments and gets this answer, not a second transfer (which would send
+  // the bytes twice, or take the next ones while these sit in its buffer).
+  struct Moved {
+    pid_t tid = -1;
+    long nr = 0;
+    std::uint64_t args[6] = {};
+    std::int64_t val = 0;
+    int err = 0;
+    std::int64_t until_ns = 0;
+  };
+  std::vector<Moved> moved_unanswered;
+  void answer_moved(const Transfer& x, std::int64_t val, int err);
+  bool answered_before(const seccomp_notif& n);
   static std::int64_t deadline(int dup, int option);
 };
 

@@ -85,6 +85,7 @@ Supervisor::Impl::Parse Supervisor::Impl::parse_transfer(const seccomp_notif& n,
   const auto* a = n.data.args;
   x.id = n.id;
   x.tid = static_cast<pid_t>(n.pid);
+  std::memcpy(x.args, n.data.args, sizeof x.args);
   x.fd = static_cast<int>(a[0]);
   x.nr = n.data.nr;
   const auto one = [&x](std::uint64_t buf, std::uint64_t len) {
@@ -194,7 +195,7 @@ void Supervisor::Impl::transfer_mmsg(Transfer& x, int dup, std::uint64_t vec, un
   ++counts.performed;
   for (; done < vlen; ++done) {
     const std::uint64_t at = vec + done * kMmsgSize;
-    if (done > 0 && (!parse_msghdr(x, at) || !sum_iov(x))) break;
+    if (done > 0 && (!parse_msghdr(x, at) || !sum_iov(x) || (!x.stream && x.total > kMaxDatagram))) break;
     x.done = 0;
     std::uint64_t shown = 0;
     long r = x.send ? send_once(x, dup, err) : recv_once(x, dup, err, shown);
@@ -213,12 +214,43 @@ void Supervisor::Impl::transfer_mmsg(Transfer& x, int dup, std::uint64_t vec, un
     if (x.send && err == EPIPE && !(x.flags & MSG_NOSIGNAL)) return pass(x.id);
     return answer(x.id, -1, err);
   }
-  if (x.rule >= 0 && x.then.kind == filters::AfterKind::kFail) return answer(x.id, -1, x.then.err);
+  if (x.rule >= 0 && x.then.kind == filters::AfterKind::kFail) return answer_moved(x, -1, x.then.err);
   count_transfer(x, bytes);
-  answer(x.id, done, 0);
+  answer_moved(x, done, 0);
+}
+
+void Supervisor::Impl::answer_moved(const Transfer& x, std::int64_t val, int err) {
+  if (reply(x.id, val, err)) return;
+  Moved m;
+  m.tid = x.tid;
+  m.nr = x.nr;
+  std::memcpy(m.args, x.args, sizeof m.args);
+  m.val = val;
+  m.err = err;
+  m.until_ns = stats::monotonic_ns() + kSweepNs;
+  std::erase_if(moved_unanswered, [&m](const Moved& o) { return o.tid == m.tid; });
+  if (moved_unanswered.size() < kMaxWatches) moved_unanswered.push_back(m);
+}
+
+// The call again after answer_moved could not answer it: answered now with what moved then.
+// Any other call of that thread (or a second's wait) forgets it: the program went on.
+bool Supervisor::Impl::answered_before(const seccomp_notif& n) {
+  if (moved_unanswered.empty()) return false;
+  const std::int64_t now = stats::monotonic_ns();
+  for (auto it = moved_unanswered.begin(); it != moved_unanswered.end(); ++it) {
+    if (it->tid != static_cast<pid_t>(n.pid)) continue;
+    const Moved m = *it;
+    moved_unanswered.erase(it);
+    if (m.nr != n.data.nr || std::memcmp(m.args, n.data.args, sizeof m.args) != 0 || m.until_ns < now) return false;
+    answer(n.id, m.val, m.err);
+    return true;
+  }
+  std::erase_if(moved_unanswered, [now](const Moved& m) { return m.until_ns < now; });
+  return false;
 }
 
 void Supervisor::Impl::on_transfer(const seccomp_notif& n, Proc& p) {
+  if (answered_before(n)) return;
   const int fd = static_cast<int>(n.data.args[0]);
   const int dup = pidfd_getfd(p.pidfd, fd);
   if (dup < 0) return pass(n.id);   // EBADF and friends: the kernel's answer
@@ -464,11 +496,11 @@ bool Supervisor::Impl::run_transfer(const std::shared_ptr<Transfer>& xp, int dup
     return true;
   }
   if (x.rule >= 0 && x.then.kind == filters::AfterKind::kFail) {
-    answer(x.id, -1, x.then.err);   // the bytes moved; the program is told it failed
+    answer_moved(x, -1, x.then.err);   // the bytes moved; the program is told it failed
     return true;
   }
   count_transfer(x, shown);
-  answer(x.id, static_cast<std::int64_t>(shown), 0);
+  answer_moved(x, static_cast<std::int64_t>(shown), 0);
   return true;
 }
 
