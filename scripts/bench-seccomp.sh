@@ -21,14 +21,16 @@
 #     to the supervisor; write/read only with --seccomp-rw or a rule on send or recv), and the
 #     cost each handed-over call adds.
 #
-# Prints one Markdown block on stdout; progress on stderr.
+# Prints one Markdown block on stdout; progress on stderr. With --write-doc it also replaces the
+# section of docs/performance.md between its bench-seccomp markers.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: scripts/bench-seccomp.sh [--rounds R] [--keepalive N] [--fresh N] [--threads P] [--syscalls N]
+usage: scripts/bench-seccomp.sh [--write-doc] [--rounds R] [--keepalive N] [--fresh N] [--threads P] [--syscalls N]
                                 [--transfers N]
 
+  --write-doc     also write the figures into docs/performance.md (between its markers)
   --rounds R      rounds of each workload, the modes side by side in each (default 5)
   --keepalive N   requests over keep-alive connections (default 10000)
   --fresh N       requests on fresh connections (default 10000)
@@ -43,9 +45,10 @@ directory, which must be built already). Takes about 2-5 minutes.
 EOF
 }
 
-rounds=5 keepalive=10000 fresh=10000 threads=16 syscalls=2000000 transfers=50000
+write_doc=0 rounds=5 keepalive=10000 fresh=10000 threads=16 syscalls=2000000 transfers=50000
 while (($#)); do
   case $1 in
+    --write-doc) write_doc=1 ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
     --keepalive) keepalive=${2:?--keepalive needs a number}; shift ;;
     --fresh) fresh=${2:?--fresh needs a number}; shift ;;
@@ -195,24 +198,43 @@ transfer_row rw seccomp
 # ---------------------------------------------------------------------------------------------
 # Report
 
-echo "Seccomp mode (scripts/bench-seccomp.sh at $commit; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg);" \
-     "medians of $rounds rounds; the Go client of tests/bench/go/seccomp_bench.go, its server plain):"
-echo
-echo "| a call the filter lets through (getppid) | plain | seccomp mode | added (median of the rounds' differences; spread) |"
-echo "|---|---|---|---|"
-echo "| ns per call | $p_ns | $s_ns | $d_ns ($d_spread) |"
-echo
-echo "| client workload | plain (s) | seccomp mode (s; ratio, spread) | strace --seccomp-bpf (s; ratio) | µs added per notified call |"
-echo "|---|---|---|---|---|"
-for row in "${rows[@]}"; do echo "| ${row//|/ | } |"; done
-echo
-echo "| one byte sent and received on loopback TCP | mode | plain (ns per pair) | that mode (ns per pair) | ns added per call (median of the rounds' differences / 2; spread) |"
-echo "|---|---|---|---|---|"
-for row in "${xrows[@]}"; do
-  row=${row/#sendto|/sendto, recvfrom|}
-  row=${row/#rw|/write, read|}
-  row=${row/|seccomp-rw|/|seccomp --seccomp-rw|}
-  echo "| ${row//|/ | } |"
-done
-echo
-echo "Targets (issue 16): keep-alive within 1.10x, fresh connections within 2x of plain wall time."
+report() {
+  echo "Seccomp mode (scripts/bench-seccomp.sh at $commit; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg);" \
+       "medians of $rounds rounds; the Go client of tests/bench/go/seccomp_bench.go, its server plain):"
+  echo
+  echo "| a call the filter lets through (getppid) | plain | seccomp mode | added (median of the rounds' differences; spread) |"
+  echo "|---|---|---|---|"
+  echo "| ns per call | $p_ns | $s_ns | $d_ns ($d_spread) |"
+  echo
+  echo "| client workload | plain (s) | seccomp mode (s; ratio, spread) | strace --seccomp-bpf (s; ratio) | µs added per notified call |"
+  echo "|---|---|---|---|---|"
+  for row in "${rows[@]}"; do echo "| ${row//|/ | } |"; done
+  echo
+  echo "| one byte sent and received on loopback TCP | mode | plain (ns per pair) | that mode (ns per pair) | ns added per call (median of the rounds' differences / 2; spread) |"
+  echo "|---|---|---|---|---|"
+  for row in "${xrows[@]}"; do
+    row=${row/#sendto|/sendto, recvfrom|}
+    row=${row/#rw|/write, read|}
+    row=${row/|seccomp-rw|/|seccomp --seccomp-rw|}
+    echo "| ${row//|/ | } |"
+  done
+  echo
+  echo "Targets (issue 16): keep-alive within 1.10x, fresh connections within 2x of plain wall time."
+}
+
+report >"$tmp/report.md"
+cat "$tmp/report.md"
+
+if ((write_doc)); then
+  doc=docs/performance.md
+  if ! grep -q '^<!-- bench-seccomp:begin' "$doc" 2>/dev/null || ! grep -q '^<!-- bench-seccomp:end' "$doc"; then
+    echo "bench-seccomp.sh: $doc has no bench-seccomp:begin/end markers; not written" >&2
+    exit 1
+  fi
+  awk -v report="$tmp/report.md" '
+    /^<!-- bench-seccomp:begin/ { print; while ((getline line < report) > 0) print line; skip = 1; next }
+    /^<!-- bench-seccomp:end/   { skip = 0 }
+    !skip' "$doc" >"$tmp/doc.md"
+  cat "$tmp/doc.md" >"$doc"
+  log "wrote the figures into $doc"
+fi
