@@ -328,8 +328,14 @@ bool signal_pending(pid_t tid) {
 // kernel would end it: answered -ERESTARTSYS, which the kernel turns into EINTR or a restart (or
 // a restart when no handler runs) on the way out. Then it is a caller that left (Watch).
 void Supervisor::Impl::interrupt_signalled() {
-  for (Watch& w : watches) {
+  // At most kSignalChecks threads a round, taking turns: with thousands of held calls (a
+  // threaded server's idle connections) the look costs bounded time, and a signal waits longer.
+  std::size_t checks = 0, k = 0;
+  const std::size_t n = watches.size();
+  for (; k < n && checks < kSignalChecks; ++k) {
+    Watch& w = watches[(signal_cursor + k) % n];
     if (!w.held || w.dup < 0) continue;
+    ++checks;
     const std::uint64_t id = w.kind == Watch::Kind::kAccept ? w.accept.id : w.id;
     if (!signal_pending(w.caller()) || !reply(id, -1, kErestartsys)) continue;
     if (w.kind == Watch::Kind::kConnect) {
@@ -340,6 +346,7 @@ void Supervisor::Impl::interrupt_signalled() {
       w.dup = -1;
     }
   }
+  signal_cursor = n ? (signal_cursor + k) % n : 0;
   std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
   std::erase_if(delayed, [this](const Delayed& d) {
     const auto* n = reinterpret_cast<const seccomp_notif*>(d.notif.data());

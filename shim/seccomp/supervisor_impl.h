@@ -35,6 +35,7 @@ namespace shim::seccomp {
 
 constexpr int kPollMs = 200;              // how often a quiet loop looks at the command and the processes
 constexpr int kSignalPollMs = 10;         // how often held calls' threads are looked at for signals
+constexpr std::size_t kSignalChecks = 64; // held threads looked at per round, in turn
 // The kernel's "interrupted, restart unless the handler says otherwise" (include/linux/errno.h):
 // a held call answered with it behaves as the kernel's own interrupted wait (signal_pending).
 constexpr int kErestartsys = 512;
@@ -359,6 +360,7 @@ struct Supervisor::Impl {
   void run_due();
   void time_out_held();
   void interrupt_signalled();
+  std::size_t signal_cursor = 0;   // where interrupt_signalled's next round starts
 
   // The errno a fired rule answers with; 0 when its action lets the call go on.
   int injected_errno(int idx) const {
