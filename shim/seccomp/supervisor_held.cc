@@ -337,7 +337,16 @@ void Supervisor::Impl::interrupt_signalled() {
     if (!w.held || w.dup < 0) continue;
     ++checks;
     const std::uint64_t id = w.kind == Watch::Kind::kAccept ? w.accept.id : w.id;
-    if (!signal_pending(w.caller()) || !reply(id, -1, kErestartsys)) continue;
+    if (!signal_pending(w.caller())) continue;
+    if (w.kind == Watch::Kind::kTransfer && w.xfer->done) {
+      // A MSG_WAITALL receive with part of its bytes: the kernel returns that part for a signal.
+      count_transfer(*w.xfer, w.xfer->done);
+      answer_moved(*w.xfer, static_cast<std::int64_t>(w.xfer->done), 0);
+      close(w.dup);
+      w.dup = -1;
+      continue;
+    }
+    if (!reply(id, -1, kErestartsys)) continue;
     if (w.kind == Watch::Kind::kConnect) {
       w.held = false;
       w.interrupted = true;
