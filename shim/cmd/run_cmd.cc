@@ -204,7 +204,7 @@ int run_supervised(const RunOptions& o, stats::Segment& seg, const filters::Tabl
   }
   *pid = l.pid;
   g_child = l.pid;
-  seccomp::Supervisor supervisor(l.listener, seg, table);
+  seccomp::Supervisor supervisor(l.listener, seg, table, l.killable);
   const int raw = supervisor.serve(l.pid, o.command[0]);
   g_child = 0;
   return raw;

@@ -32,9 +32,12 @@ int real_no_new_privs() { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0
 // kernel drops an answer that races the signal even when SECCOMP_IOCTL_NOTIF_SEND succeeds. The
 // supervisor ends held calls' waits for their signals itself (Supervisor::interrupt_signalled).
 // Older kernels refuse the flag (EINVAL): then without it, and that race stays.
+int g_killable = 0;   // set in the child by real_install, reported in the shared page
+
 int real_install(const sock_fprog* prog) {
   long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                     SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, prog);
+  if (fd >= 0) g_killable = 1;
   if (fd < 0 && errno == EINVAL)
     fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
   return fd >= 0 ? static_cast<int>(fd) : -errno;
@@ -52,6 +55,7 @@ struct Shared {
   int stage = kOk;
   int err = 0;
   int listener = -1;
+  int killable = 0;
 };
 static_assert(std::atomic<int>::is_always_lock_free);
 
@@ -91,6 +95,7 @@ bool wait_set(std::atomic<int>& word, int timeout_ms) {
     sh->stage = kInstall, sh->err = -fd;
   } else {
     sh->listener = fd;   // O_CLOEXEC: gone from here with the exec
+    sh->killable = g_killable;
   }
   wake(sh->reported, 1);
   if (sh->stage != kOk || !wait_set(sh->taken, timeout_ms)) _exit(127);
@@ -166,6 +171,7 @@ Launched launch(const std::vector<std::string>& command, const bpfvm::seccomp::V
   out.error = receive(sh, pid, timeout_ms, &fd);
   if (out.error.empty()) {
     wake(sh->taken, 1);   // the child may exec now
+    out.killable = sh->killable != 0;
     munmap(page, sizeof(Shared));
     out.pid = pid;
     out.listener = fd;

@@ -28,6 +28,7 @@ struct Launched {
   pid_t pid = -1;          // the command's process (already exec'd or about to)
   int listener = -1;       // the notification listener, O_CLOEXEC; the caller closes it
   std::string error;       // set when pid is -1: "seccomp: ...: why" (the child was reaped)
+  bool killable = false;   // the kernel took SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 };
 
 // The filter must be the one `validate_seccomp` accepted. Waits at most `timeout_ms` for the

@@ -49,6 +49,9 @@ struct KnownSocket {
   // in the preload object's fd entry); 0 until then. Binds reach the supervisor only when a rule
   // needs them (shim/seccomp/coverage.h).
   int local_port = 0;
+  // Copied from the parent at fork: its close here is not the one `closed` counts (the preload
+  // object marks a child's sockets inherited the same way).
+  bool inherited = false;
   std::vector<RuleCount> rule_counts{};   // a few at most: rules that count per socket and matched it
   RuleCount& count_of(int rule) {
     for (RuleCount& c : rule_counts)

@@ -321,7 +321,7 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
       p.fds[fd] = k;   // the fd stays open: the program was told its close failed
       return;
     }
-    stats::add(slot(k.cookie), stats::kClosed);
+    if (!k.inherited) stats::add(slot(k.cookie), stats::kClosed);
   }
   pass(n.id);
 }
@@ -472,8 +472,8 @@ void Supervisor::Impl::dispatch(const seccomp_notif& notif) {
   }
 }
 
-Supervisor::Supervisor(int listener, stats::Segment& seg, const filters::Table* table)
-    : impl_(std::make_unique<Impl>(listener, seg, table)) {}
+Supervisor::Supervisor(int listener, stats::Segment& seg, const filters::Table* table, bool killable)
+    : impl_(std::make_unique<Impl>(listener, seg, table, killable)) {}
 
 Supervisor::~Supervisor() {
   for (Watch& w : impl_->watches) close(w.dup);

@@ -169,7 +169,12 @@ struct Supervisor::Impl {
   std::vector<std::byte> req_buf, resp_buf;
   ino_t netns = own_netns();
 
-  Impl(int l, stats::Segment& s, const filters::Table* t) : listener(l), seg(s), table(t), procs(s) {
+  // The program's wait is killable only once we received a call (WAIT_KILLABLE_RECV): a call
+  // we hold cannot be ended by a signal behind our back.
+  bool killable = false;
+
+  Impl(int l, stats::Segment& s, const filters::Table* t, bool k)
+      : listener(l), seg(s), table(t), procs(s), killable(k) {
     seccomp_notif_sizes sizes{};
     syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes);
     // The kernel's structs may be larger than the headers' (new fields): size buffers for both.

@@ -435,20 +435,30 @@ bool Supervisor::Impl::run_transfer(const std::shared_ptr<Transfer>& xp, int dup
   int err = 0;
   std::uint64_t shown = 0;
   if (x.send) {
-    std::uint64_t sent = 0;
-    // A blocking stream send moves everything it can now, a chunk at a time; what the socket
-    // cannot take yet is left: the program sees a short send then (a wait here, with some bytes
-    // sent, could not be answered if a signal ended it: its restart would send them again).
-    const std::uint64_t want = std::min(x.total, x.limit);
+    // A blocking stream send moves everything it can now, a chunk at a time. What the socket
+    // cannot take yet is waited for (held, with what was sent so far), as the kernel's blocking
+    // send waits, when the program's wait is killable only: then a signal ends it here with the
+    // count sent (interrupt_signalled), as from the kernel. Without that (an older kernel) a
+    // signal could end it unanswerable and its restart would send the bytes again: the program
+    // gets the short count instead.
+    std::uint64_t want = std::min(x.total, x.limit);
+    if (x.corrupt_bits) want = std::min<std::uint64_t>(want, kMaxCorruptCopy);
     for (int i = 0; i < kMaxChunks; ++i) {
       r = send_once(x, dup, err);
       if (r < 0) break;
-      sent += static_cast<std::uint64_t>(r);
       x.done += static_cast<std::uint64_t>(r);
       if (!x.stream || !x.blocking || x.corrupt_bits || x.done >= want || r == 0) break;
     }
-    if (sent > 0) r = static_cast<long>(sent), shown = sent;
-    else if (r >= 0) shown = 0;
+    const bool rest = x.stream && x.blocking && !x.corrupt_bits && x.done > 0 && x.done < want;
+    if (rest && killable && (r >= 0 || err == EAGAIN || err == EWOULDBLOCK)) {
+      r = -1;
+      err = EAGAIN;   // held below
+    } else if (x.done > 0 && (r >= 0 || err == EAGAIN || err == EWOULDBLOCK)) {
+      r = static_cast<long>(x.done);
+      shown = x.done;
+    } else if (r >= 0) {
+      shown = 0;
+    }
   } else {
     r = recv_once(x, dup, err, shown);
     // MSG_WAITALL on a blocking stream: the rest of what it asks is waited for (held below).
@@ -487,7 +497,8 @@ bool Supervisor::Impl::run_transfer(const std::shared_ptr<Transfer>& xp, int dup
     add_watch(std::move(w));
     return false;
   }
-  if (r < 0 && x.done > 0 && !x.send) r = static_cast<long>(x.done), shown = x.done;   // a held WAITALL's partial end
+  // An error after part was moved (a held send, or MSG_WAITALL): the part, as from the kernel.
+  if (r < 0 && x.done > 0) r = static_cast<long>(x.done), shown = x.done;
   if (r < 0) {
     // A send on a socket shut down for writing: the kernel's own call raises the SIGPIPE the
     // program asked for (no MSG_NOSIGNAL) along with EPIPE.

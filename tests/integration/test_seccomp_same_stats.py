@@ -7,7 +7,8 @@ curl and a python3 urllib client fetch a page from python3 -m http.server on 127
 curl is refused by a rule, and python and curl run again under `short` rules on send and
 recv (one byte a receive, ten a send: both loop, so the output is the same); progs/mmsg_pair.py
 makes sendmmsg and recvmmsg calls, plainly, with the second batch failed and with the first
-dropped; progs/socket_calls.py makes socketpair, bind, setsockopt, getsockopt
+dropped; progs/big_send.py makes one blocking send of 8 MiB to a slow reader (all of it moves
+in the one call); progs/socket_calls.py makes socketpair, bind, setsockopt, getsockopt
 and shutdown calls under rules on each of them (some fire, some only count hits). Each runs once
 with --intercept preload and once with --intercept seccomp: every kind of socket must have the
 same counters, every rule the same hits and fires, and the program the same output (curl's
@@ -109,6 +110,7 @@ def body(tmp):
                                                 f"import urllib.request as u; print(u.urlopen('{srv.url('/')}').read())"],
              SHORT_RULES, 0, inet),
             ("curl, short sends", [curl, "-sS", "--noproxy", "*", srv.url("/")], SHORT_RULES, 0, inet),
+            ("python one big blocking send", h.python_prog("big_send.py"), None, 0, inet),
             ("python sendmmsg/recvmmsg", h.python_prog("mmsg_pair.py"), None, 0, inet),
             ("python sendmmsg failed", h.python_prog("mmsg_pair.py"), MMSG_FAIL, 0, inet),
             ("python sendmmsg dropped", h.python_prog("mmsg_pair.py"), MMSG_DROP, 0, inet),
@@ -131,6 +133,8 @@ def body(tmp):
                 h.expect(f"{label} ({mode}): JUnit property sockshim.intercept", props.get("sockshim.intercept"), mode)
                 runs[mode] = r
             h.expect(f"{label}: output, seccomp vs preload", runs["seccomp"].stdout, runs["preload"].stdout)
+            if "big blocking send" in label:
+                h.expect(f"{label}: output (seccomp)", runs["seccomp"].stdout, "one send moved 8388608\nreader 0\n")
             if "mmsg" in label:
                 want = {"python sendmmsg/recvmmsg": ("sendmmsg 2: 3 [5, 7, 9]", "recvmmsg: 6 [5, 7, 9, 5, 7, 9] b'BBBB'"),
                         "python sendmmsg failed": ("sendmmsg 2: -1 No buffer space available", "recvmmsg: 3 [5, 7, 9] b'BBBB'"),
