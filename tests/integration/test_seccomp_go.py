@@ -12,7 +12,8 @@ three pages from a Go net/http server on 127.0.0.1, each on a fresh connection:
   - --expect-fired of a rule that cannot match fails the run (exit 4);
   - delay_ms on connect: the requests take that much longer; four clients delayed at once are
     delayed side by side, not one after another;
-  - the server itself under `sockshim run`: the client's three connections counted accepted;
+  - the server itself under `sockshim run --seccomp-rw`: the clients' connections counted
+    accepted, and its reads and writes on them are the bytes the clients wrote and read;
   - sends and receives (Go's are write and read): with --seccomp-rw the bytes counted are those
     `strace -f -yy` sees write and read return on TCP sockets; without it and without a rule on
     send or recv, none; a `reset` on the 3rd send makes request 3 fail with Go's own "connection
@@ -269,13 +270,14 @@ def delayed_connects(client, url, port):
 
 
 def server_under_shim(built, tmp):
-    """The Go server under `sockshim run` (seccomp: non-blocking accept4), the client plainly:
-    its three connections are counted accepted, with the listener's cookie."""
+    """The Go server under `sockshim run --seccomp-rw` (seccomp: non-blocking accept4), the
+    client plainly: its three connections are counted accepted, with the listener's cookie, and
+    the server's reads and writes on them are the bytes the client wrote and read."""
     name = h.new_segment_name()
     h.on_cleanup(lambda: h.remove_segment(name))
     json_out = os.path.join(tmp, "server.json")
     portfile = os.path.join(tmp, "server-port")
-    proc = subprocess.Popen([h.SOCKSHIM, "run", "--name", name, "--json-out", json_out, "--",
+    proc = subprocess.Popen([h.SOCKSHIM, "run", "--name", name, "--json-out", json_out, "--seccomp-rw", "--",
                              built["httpserve"], portfile],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, env=h.clean_env(), start_new_session=True)
@@ -287,7 +289,9 @@ def server_under_shim(built, tmp):
         return
     with open(portfile) as f:
         port = int(f.read())
-    c = h.run_plain([built["httpget-static"], f"http://127.0.0.1:{port}/", "3"])
+    client = [built["httpget-static"], f"http://127.0.0.1:{port}/", "3"]
+    _, moved = strace_bytes(client, tmp)   # what the client writes and reads, 3 requests
+    c = h.run_plain(client)
     h.expect("client of the server under sockshim: exit", c.rc, 0)
     proc.terminate()   # sockshim run forwards SIGTERM to the server
     _, err = proc.communicate(timeout=15)
@@ -296,7 +300,9 @@ def server_under_shim(built, tmp):
         data = json.load(f)
     tcp = h.need_socket(data, "inet", "stream", "tcp")
     h.expect_counters("server under sockshim: inet/stream/tcp", tcp, {
-        "opened": 1, "listened": 1, "accepted": 3, "accept_failed": 0, "closed": (">=", 2)})
+        "opened": 1, "listened": 1, "accepted": 6, "accept_failed": 0, "closed": (">=", 2),
+        # two clients of 3 requests each (the one under strace, then this one)
+        "recv_bytes": 2 * moved["send"], "send_bytes": 2 * moved["recv"]})
 
 
 def body(tmp):
