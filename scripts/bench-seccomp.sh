@@ -15,20 +15,28 @@
 #       - the same fresh connections made by P goroutines at once (the supervisor is one thread:
 #         how it scales).
 #     Rounds alternate the order of the modes, so load from elsewhere slows each alike; medians
-#     and the spread of the per-round ratios.
+#     and the spread of the per-round ratios;
+#  3. a send and a receive of one byte on loopback TCP, made with write/read and with
+#     sendto/recvfrom: ns per pair plainly, under seccomp mode (sendto/recvfrom are always handed
+#     to the supervisor; write/read only with --seccomp-rw or a rule on send or recv), and the
+#     cost each handed-over call adds.
 #
-# Prints one Markdown block on stdout; progress on stderr.
+# Prints one Markdown block on stdout; progress on stderr. With --write-doc it also replaces the
+# section of docs/performance.md between its bench-seccomp markers.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: scripts/bench-seccomp.sh [--rounds R] [--keepalive N] [--fresh N] [--threads P] [--syscalls N]
+usage: scripts/bench-seccomp.sh [--write-doc] [--rounds R] [--keepalive N] [--fresh N] [--threads P] [--syscalls N]
+                                [--transfers N]
 
+  --write-doc     also write the figures into docs/performance.md (between its markers)
   --rounds R      rounds of each workload, the modes side by side in each (default 5)
   --keepalive N   requests over keep-alive connections (default 10000)
   --fresh N       requests on fresh connections (default 10000)
   --threads P     goroutines making the fresh requests at once in the last workload (default 16)
   --syscalls N    getppid calls timed in part 1 (default 2000000)
+  --transfers N   send and receive pairs timed in part 3 (default 50000)
   -h, --help      this text
 
 Targets (issue 16): keep-alive within 1.10x of plain wall time, fresh connections within 2x.
@@ -37,20 +45,22 @@ directory, which must be built already). Takes about 2-5 minutes.
 EOF
 }
 
-rounds=5 keepalive=10000 fresh=10000 threads=16 syscalls=2000000
+write_doc=0 rounds=5 keepalive=10000 fresh=10000 threads=16 syscalls=2000000 transfers=50000
 while (($#)); do
   case $1 in
+    --write-doc) write_doc=1 ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
     --keepalive) keepalive=${2:?--keepalive needs a number}; shift ;;
     --fresh) fresh=${2:?--fresh needs a number}; shift ;;
     --threads) threads=${2:?--threads needs a number}; shift ;;
     --syscalls) syscalls=${2:?--syscalls needs a number}; shift ;;
+    --transfers) transfers=${2:?--transfers needs a number}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
   shift
 done
-for v in "$rounds" "$keepalive" "$fresh" "$threads" "$syscalls"; do
+for v in "$rounds" "$keepalive" "$fresh" "$threads" "$syscalls" "$transfers"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "bench-seccomp.sh: not a positive number: $v" >&2; exit 2; }
 done
 
@@ -88,6 +98,7 @@ run_mode() {
   case $mode in
     plain) "$@" ;;
     seccomp) "$sockshim" run --name "bench-seccomp-$$" --intercept seccomp -- "$@" ;;
+    seccomp-rw) "$sockshim" run --name "bench-seccomp-$$" --intercept seccomp --seccomp-rw -- "$@" ;;
     strace) strace -f --seccomp-bpf -e trace="$traced" -o /dev/null "$@" ;;
   esac
 }
@@ -162,17 +173,68 @@ workload "$fresh requests, fresh connections, 1 goroutine" $((fresh * 3)) "$benc
 workload "$fresh requests, fresh connections, $threads goroutines" $((fresh * 3)) "$bench" get "$url" "$fresh" fresh "$threads"
 
 # ---------------------------------------------------------------------------------------------
+# Part 3: sends and receives
+
+declare -a xrows
+# transfer_row HOW MODE: rounds of plain and MODE side by side, order alternating; one table row.
+transfer_row() {
+  local how=$1 mode=$2 r a b
+  local -a pl=() se=() added=()
+  for ((r = 0; r < rounds; r++)); do
+    log "transfers $how under $mode: round $((r + 1))/$rounds"
+    if ((r % 2 == 0)); then
+      a=$(run_mode plain "$bench" transfers "$transfers" "$how"); b=$(run_mode "$mode" "$bench" transfers "$transfers" "$how")
+    else
+      b=$(run_mode "$mode" "$bench" transfers "$transfers" "$how"); a=$(run_mode plain "$bench" transfers "$transfers" "$how")
+    fi
+    pl+=("$a") se+=("$b") added+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", (b - a) / 2 }')")
+  done
+  xrows+=("$how|$mode|$(printf '%s\n' "${pl[@]}" | median)|$(printf '%s\n' "${se[@]}" | median)|$(printf '%s\n' "${added[@]}" | median) ($(printf '%s\n' "${added[@]}" | spread))")
+}
+transfer_row sendto seccomp
+transfer_row rw seccomp-rw
+transfer_row rw seccomp
+
+# ---------------------------------------------------------------------------------------------
 # Report
 
-echo "Seccomp mode (scripts/bench-seccomp.sh at $commit; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg);" \
-     "medians of $rounds rounds; the Go client of tests/bench/go/seccomp_bench.go, its server plain):"
-echo
-echo "| a call the filter lets through (getppid) | plain | seccomp mode | added (median of the rounds' differences; spread) |"
-echo "|---|---|---|---|"
-echo "| ns per call | $p_ns | $s_ns | $d_ns ($d_spread) |"
-echo
-echo "| client workload | plain (s) | seccomp mode (s; ratio, spread) | strace --seccomp-bpf (s; ratio) | µs added per notified call |"
-echo "|---|---|---|---|---|"
-for row in "${rows[@]}"; do echo "| ${row//|/ | } |"; done
-echo
-echo "Targets (issue 16): keep-alive within 1.10x, fresh connections within 2x of plain wall time."
+report() {
+  echo "Seccomp mode (scripts/bench-seccomp.sh at $commit; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg);" \
+       "medians of $rounds rounds; the Go client of tests/bench/go/seccomp_bench.go, its server plain):"
+  echo
+  echo "| a call the filter lets through (getppid) | plain | seccomp mode | added (median of the rounds' differences; spread) |"
+  echo "|---|---|---|---|"
+  echo "| ns per call | $p_ns | $s_ns | $d_ns ($d_spread) |"
+  echo
+  echo "| client workload | plain (s) | seccomp mode (s; ratio, spread) | strace --seccomp-bpf (s; ratio) | µs added per notified call |"
+  echo "|---|---|---|---|---|"
+  for row in "${rows[@]}"; do echo "| ${row//|/ | } |"; done
+  echo
+  echo "| one byte sent and received on loopback TCP | mode | plain (ns per pair) | that mode (ns per pair) | ns added per call (median of the rounds' differences / 2; spread) |"
+  echo "|---|---|---|---|---|"
+  for row in "${xrows[@]}"; do
+    row=${row/#sendto|/sendto, recvfrom|}
+    row=${row/#rw|/write, read|}
+    row=${row/|seccomp-rw|/|seccomp --seccomp-rw|}
+    echo "| ${row//|/ | } |"
+  done
+  echo
+  echo "Targets (issue 16): keep-alive within 1.10x, fresh connections within 2x of plain wall time."
+}
+
+report >"$tmp/report.md"
+cat "$tmp/report.md"
+
+if ((write_doc)); then
+  doc=docs/performance.md
+  if ! grep -q '^<!-- bench-seccomp:begin' "$doc" 2>/dev/null || ! grep -q '^<!-- bench-seccomp:end' "$doc"; then
+    echo "bench-seccomp.sh: $doc has no bench-seccomp:begin/end markers; not written" >&2
+    exit 1
+  fi
+  awk -v report="$tmp/report.md" '
+    /^<!-- bench-seccomp:begin/ { print; while ((getline line < report) > 0) print line; skip = 1; next }
+    /^<!-- bench-seccomp:end/   { skip = 0 }
+    !skip' "$doc" >"$tmp/doc.md"
+  cat "$tmp/doc.md" >"$doc"
+  log "wrote the figures into $doc"
+fi

@@ -23,6 +23,7 @@ struct RunOptions {
   std::string intercept = "auto";      // --intercept auto|preload|seccomp (docs/shim.md)
   std::string pcap;                    // --pcap FILE: capture (docs/capture.md)
   std::uint64_t pcap_slots = 4096;     // --pcap-slots N: the capture ring's records
+  bool seccomp_rw = false;             // --seccomp-rw: read/write/readv/writev to the supervisor too
   std::vector<std::string> command;    // CMD ARGS...
 };
 // Exit status: CMD's own, 128+signal when CMD was killed, 2 for a bad rule file or bad usage,

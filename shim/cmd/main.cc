@@ -73,6 +73,10 @@ void add_run(CLI::App& app, RunOptions& o) {
                   "full ring loses records, counted, and never blocks the program")
       ->type_name("N")
       ->check(CLI::Range(16, 1 << 20));
+  run->add_flag("--seccomp-rw", o.seccomp_rw,
+                "Seccomp mode: hand read, write, readv and writev to the supervisor too, so bytes a "
+                "program moves on sockets with them (Go, busybox) are counted; on by itself when a "
+                "rule is on send or recv. Every read and write of any fd then costs a round trip");
   // Everything from the first positional (or after `--`) is the command's, unparsed: with
   // positionals_at_end, `sockshim run python3 -c x --foo` hands -c and --foo to python3.
   run->add_option("CMD", o.command, "The command and its arguments")->required();

@@ -193,7 +193,7 @@ int seccomp_refusal(const RunOptions& o, const ExecProbe& probe, const Intercept
 // with *launch_error set when it could not start (exit 3: never a run without its faults).
 int run_supervised(const RunOptions& o, stats::Segment& seg, const filters::Table* table, pid_t* pid,
                    std::string* launch_error) {
-  const auto filter = seccomp::build_filter(table);
+  const auto filter = seccomp::build_filter(table, o.seccomp_rw);
   if (!filter) {
     *launch_error = "seccomp: cannot build the filter: " + std::string(bpfvm::seccomp::reason(filter.error()));
     return -1;
@@ -205,7 +205,7 @@ int run_supervised(const RunOptions& o, stats::Segment& seg, const filters::Tabl
   }
   *pid = l.pid;
   g_child = l.pid;
-  seccomp::Supervisor supervisor(l.listener, seg, table);
+  seccomp::Supervisor supervisor(l.listener, seg, table, l.killable);
   const int raw = supervisor.serve(l.pid, o.command[0]);
   g_child = 0;
   return raw;

@@ -38,7 +38,7 @@ _sockshim() {
         --intercept) COMPREPLY=($(compgen -W "auto preload seccomp" -- "$cur")); return ;;
       esac
       COMPREPLY=($(compgen -W "-c --rules --name --seed --summary --json-out --keep
-        --allow-unattached --expect-fired --preload --junit --intercept --pcap --pcap-slots --help --" -- "$cur"))
+        --allow-unattached --expect-fired --preload --junit --intercept --pcap --pcap-slots --seccomp-rw --help --" -- "$cur"))
       ;;
     stats)
       case $prev in

@@ -9,8 +9,10 @@ using filters::ActionKind;
 using filters::AfterKind;
 using filters::CallType;
 
-constexpr std::uint32_t kAlways[] = {SYS_close, SYS_socket, SYS_socketpair, SYS_connect,
-                                     SYS_accept, SYS_listen, SYS_accept4};
+constexpr std::uint32_t kAlways[] = {SYS_close,   SYS_socket,   SYS_socketpair, SYS_connect,  SYS_accept,
+                                     SYS_listen,  SYS_accept4,  SYS_sendto,     SYS_recvfrom, SYS_sendmsg,
+                                     SYS_recvmsg, SYS_sendmmsg, SYS_recvmmsg};
+constexpr std::uint32_t kReadWrite[] = {SYS_read, SYS_write, SYS_readv, SYS_writev};
 struct OnRule {
   CallType type;
   std::uint32_t nr;
@@ -19,9 +21,18 @@ constexpr OnRule kOnRule[] = {{CallType::kBind, SYS_bind},
                               {CallType::kShutdown, SYS_shutdown},
                               {CallType::kGetsockopt, SYS_getsockopt},
                               {CallType::kSetsockopt, SYS_setsockopt}};
-constexpr CallType kCovered[] = {CallType::kSocket, CallType::kConnect, CallType::kBind, CallType::kListen,
-                                 CallType::kAccept, CallType::kClose, CallType::kShutdown,
-                                 CallType::kGetsockopt, CallType::kSetsockopt};
+constexpr CallType kCovered[] = {CallType::kSocket,  CallType::kConnect,    CallType::kBind,
+                                 CallType::kListen,  CallType::kAccept,     CallType::kClose,
+                                 CallType::kShutdown, CallType::kGetsockopt, CallType::kSetsockopt,
+                                 CallType::kSend,    CallType::kRecv};
+
+bool transfers_only(const filters::Rule& r) {
+  for (std::size_t t = 0; t < filters::kCallTypeCount; ++t) {
+    const auto type = static_cast<CallType>(t);
+    if (r.on_call(type) && type != CallType::kSend && type != CallType::kRecv) return false;
+  }
+  return true;
+}
 
 // Why the supervisor cannot carry out this rule yet; empty when it can.
 std::string why_not(const filters::Rule& r) {
@@ -32,36 +43,49 @@ std::string why_not(const filters::Rule& r) {
     for (CallType c : kCovered) covered = covered || c == type;
     if (!covered && type == CallType::kGetaddrinfo)
       return "\"on\": getaddrinfo: libc's, never a system call: seccomp mode cannot see it";
-    if (!covered)
-      return std::string("\"on\": ") + filters::call_type_name(type) +
-             ": seccomp mode does not intercept sends and receives yet";
+    if (!covered) return std::string("\"on\": ") + filters::call_type_name(type) + ": not in seccomp mode";
   }
   const filters::Action& a = r.action;
-  if (a.kind != ActionKind::kNone && a.kind != ActionKind::kFail && a.kind != ActionKind::kEagain &&
-      a.kind != ActionKind::kEintr && a.kind != ActionKind::kHang)
-    return "\"do\": only fail, eagain, eintr, hang_ms and delays work in seccomp mode so far";
-  if (r.then.kind != AfterKind::kNone) return "\"then\": after-actions need the call's outcome, not yet in seccomp mode";
+  switch (a.kind) {
+    case ActionKind::kNone: case ActionKind::kFail: case ActionKind::kEagain: case ActionKind::kEintr:
+    case ActionKind::kHang:
+      break;
+    case ActionKind::kShort: case ActionKind::kReset: case ActionKind::kDrop: case ActionKind::kDuplicate:
+    case ActionKind::kCorrupt:
+      if (!transfers_only(r))
+        return "\"do\": short, reset, drop, duplicate and corrupt work on send and recv only in seccomp mode";
+      break;
+    case ActionKind::kInboundLoss: case ActionKind::kRate:
+      return "\"do\": inbound_loss and rate are not in seccomp mode yet";
+  }
+  if (r.then.kind == AfterKind::kSoError) return "\"then\": so_error is not in seccomp mode yet";
+  if (r.then.kind != AfterKind::kNone && !transfers_only(r))
+    return "\"then\": after-actions work on send and recv only in seccomp mode";
   const filters::Match& m = r.match;
-  // The preload object knows a socket's own port once it bound, listened or was accepted; the
-  // supervisor sees a bind only under a bind rule.
-  if (m.local_port) return "\"match\": local_port: not yet in seccomp mode";
   if (m.host) return "\"match\": host: getaddrinfo is libc's, seccomp mode sees only system calls";
-  const filters::When& w = r.when;
-  if (w.after_bytes || w.after_connected_ms) return "\"when\": after_bytes/after_connected_ms: not yet in seccomp mode";
   return {};
 }
 
 }  // namespace
 
-std::vector<std::uint32_t> notified_syscalls(const filters::Table* table) {
+bool needs_read_write(const filters::Table* table, bool asked) {
+  return asked || (table && (table->has_rules_for(CallType::kSend) || table->has_rules_for(CallType::kRecv)));
+}
+
+std::vector<std::uint32_t> notified_syscalls(const filters::Table* table, bool read_write) {
   std::vector<std::uint32_t> out(std::begin(kAlways), std::end(kAlways));
+  if (needs_read_write(table, read_write)) out.insert(out.end(), std::begin(kReadWrite), std::end(kReadWrite));
+  // A rule matching local_port needs the ports sockets bind to (as the preload object has them).
+  bool local_port = false;
+  for (std::size_t i = 0; table && i < table->rules().size(); ++i) local_port = local_port || table->rules()[i].match.local_port;
   for (const OnRule& o : kOnRule)
-    if (table && table->has_rules_for(o.type)) out.push_back(o.nr);
+    if (table && (table->has_rules_for(o.type) || (o.type == CallType::kBind && local_port))) out.push_back(o.nr);
   return out;
 }
 
-bpfvm::Expected<bpfvm::seccomp::ValidatedProgram, bpfvm::seccomp::BuildError> build_filter(const filters::Table* table) {
-  return bpfvm::seccomp::build_notify_list(notified_syscalls(table));
+bpfvm::Expected<bpfvm::seccomp::ValidatedProgram, bpfvm::seccomp::BuildError> build_filter(const filters::Table* table,
+                                                                                            bool read_write) {
+  return bpfvm::seccomp::build_notify_list(notified_syscalls(table, read_write));
 }
 
 std::vector<std::string> unsupported_rules(const filters::Table& table) {

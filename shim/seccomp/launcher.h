@@ -1,7 +1,8 @@
 // The seccomp launcher: starts a command under a seccomp filter whose listener the caller (the
 // supervisor in `sockshim run`) receives. fork; the child sets NO_NEW_PRIVS, installs the filter
-// with SECCOMP_FILTER_FLAG_NEW_LISTENER, hands the listener over a socketpair (SCM_RIGHTS) and
-// execs. Every failure before exec reaches the caller as one line, never a silent no-op.
+// with SECCOMP_FILTER_FLAG_NEW_LISTENER, reports in a shared page (the parent takes the listener
+// with pidfd_getfd: sendmsg and write may be notified calls by then) and execs once it is taken.
+// Every failure before exec reaches the caller as one line, never a silent no-op.
 #pragma once
 
 #include <sys/types.h>
@@ -27,10 +28,11 @@ struct Launched {
   pid_t pid = -1;          // the command's process (already exec'd or about to)
   int listener = -1;       // the notification listener, O_CLOEXEC; the caller closes it
   std::string error;       // set when pid is -1: "seccomp: ...: why" (the child was reaped)
+  bool killable = false;   // the kernel took SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 };
 
 // The filter must be the one `validate_seccomp` accepted. Waits at most `timeout_ms` for the
-// child to report. In the child, only the calls above, sendmsg and execvp run after fork (no
+// child to report. In the child, only the calls above, futex and execvp run after fork (no
 // allocation: argv is prepared here).
 Launched launch(const std::vector<std::string>& command, const bpfvm::seccomp::ValidatedProgram& filter,
                 const LaunchSys& sys = kernel_sys(), int timeout_ms = 10000);

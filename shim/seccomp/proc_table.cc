@@ -50,7 +50,10 @@ Proc* ProcTable::add(pid_t tgid, pid_t ppid, const char* argv0) {
   Proc& p = procs_[tgid];
   p.tgid = tgid;
   p.pidfd = static_cast<int>(pidfd);
-  if (auto parent = procs_.find(ppid); parent != procs_.end()) p.fds = parent->second.fds;
+  if (auto parent = procs_.find(ppid); parent != procs_.end()) {
+    p.fds = parent->second.fds;
+    for (auto& [fd, k] : p.fds) k.inherited = true;
+  }
   if (!stats::newest_process(seg_, tgid)) stats::add_process(seg_, tgid, ppid, argv0, stats::kInterceptSeccomp);
   tgid_of_[tgid] = tgid;
   return &p;

@@ -38,6 +38,20 @@ struct KnownSocket {
   // A unix connect on it was passed through (the server's SO_PEERCRED must name the program):
   // its outcome is counted at the program's next connect or close of it.
   bool unix_connecting = false;
+  // Bytes this socket moved through the supervisor (for a rule's after_bytes) and when it
+  // connected or was accepted (elapsed ms + 1; 0: not yet), as the preload object's fd entry has them.
+  std::uint64_t sent = 0, recvd = 0;
+  std::uint64_t connected_at = 0;
+  // The port its connect named: the peer's port when getpeername no longer says it (a peer that
+  // reset the connection), as the preload object keeps it in the fd entry.
+  int peer_port = 0;
+  // Its own port once it bound, listened or was accepted (what a rule's local_port matches, as
+  // in the preload object's fd entry); 0 until then. Binds reach the supervisor only when a rule
+  // needs them (shim/seccomp/coverage.h).
+  int local_port = 0;
+  // Copied from the parent at fork: its close here is not the one `closed` counts (the preload
+  // object marks a child's sockets inherited the same way).
+  bool inherited = false;
   std::vector<RuleCount> rule_counts{};   // a few at most: rules that count per socket and matched it
   RuleCount& count_of(int rule) {
     for (RuleCount& c : rule_counts)

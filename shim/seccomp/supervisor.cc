@@ -181,6 +181,7 @@ void Supervisor::Impl::on_bind(const seccomp_notif& n, Proc& p) {
   }
   const int r = ::bind(l.dup, reinterpret_cast<const sockaddr*>(&ss), len);
   const int e = errno;
+  if (r == 0) l.known->local_port = own_port(l.dup);   // port 0 asked: the kernel's choice
   close(l.dup);
   ++counts.performed;
   answer(n.id, 0, r == 0 ? 0 : e);
@@ -215,7 +216,9 @@ KnownSocket* Supervisor::Impl::socket_at(Proc& p, int fd, int dup) {
   getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &family, &l);
   getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &(l = sizeof(int)));
   getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &protocol, &(l = sizeof(int)));
-  return &p.fds.insert_or_assign(fd, KnownSocket{make_cookie(family, type, protocol), ino}).first->second;
+  KnownSocket& k = p.fds.insert_or_assign(fd, KnownSocket{make_cookie(family, type, protocol), ino}).first->second;
+  k.local_port = own_port(dup);   // as the preload object classifies a socket it did not see made
+  return &k;
 }
 
 // connect(fd, addr, len): the address is read from the program's memory (process_vm_readv) and
@@ -263,9 +266,10 @@ void Supervisor::Impl::on_connect(const seccomp_notif& n, Proc& p) {
     // A datagram connect only sets the default peer: it never blocks.
     const int r = ::connect(dup, reinterpret_cast<const sockaddr*>(&ss), len);
     const int e = errno;
+    const ino_t ino = inode_of(dup);
     close(dup);
     ++counts.performed;
-    if (r == 0) became_client(p, fd);
+    if (r == 0) became_client(p, fd, port_of(ss)), stamp_connected(p.tgid, fd, ino);
     stats::add(slot(c), r == 0 ? stats::kConnected : stats::kConnectFailed);
     return answer(n.id, 0, r == 0 ? 0 : e);
   }
@@ -317,7 +321,7 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
       p.fds[fd] = k;   // the fd stays open: the program was told its close failed
       return;
     }
-    stats::add(slot(k.cookie), stats::kClosed);
+    if (!k.inherited) stats::add(slot(k.cookie), stats::kClosed);
   }
   pass(n.id);
 }
@@ -353,7 +357,10 @@ void Supervisor::Impl::describe(int dup, const KnownSocket& known, filters::Call
   socklen_t len = sizeof local;
   if (getsockname(dup, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
     const int port = port_of(local);
-    if (port > 0) out.facts.local_port = out.facts.service_port = port;
+    if (port > 0) out.facts.service_port = port;
+    // The port it bound, listened on or was accepted on; a client's ephemeral port is no fact,
+    // as in the preload object.
+    if (known.local_port > 0) out.facts.local_port = known.local_port;
     out.shown = local;
     out.shown_len = len;
     if (needs & filters::kNeedAddresses) to_address(reinterpret_cast<const sockaddr*>(&local), len, out.facts.local);
@@ -368,6 +375,10 @@ void Supervisor::Impl::describe(int dup, const KnownSocket& known, filters::Call
     out.shown_len = len;
     if (needs & filters::kNeedAddresses) to_address(reinterpret_cast<const sockaddr*>(&peer), len, out.facts.peer);
     if (needs & filters::kNeedPath) path_fact(peer, len, out);
+  } else if (known.peer_port > 0) {
+    // Reset or shut down by the peer: the port it connected to still names the service.
+    out.facts.peer_port = known.peer_port;
+    if (known.role != filters::Role::kServer) out.facts.service_port = known.peer_port;
   }
 }
 
@@ -422,6 +433,7 @@ void Supervisor::Impl::on_listen(const seccomp_notif& n, Proc& p) {
   if (!injected(n, p.tgid, filters::CallType::kListen, l.facts, c, stats::kListenFailed, l.known)) {
     const int r = ::listen(dup, static_cast<int>(n.data.args[1]));
     const int e = errno;
+    if (r == 0 && l.known && l.known->local_port == 0) l.known->local_port = own_port(dup);
     ++counts.performed;
     stats::add(slot(c), r == 0 ? stats::kListened : stats::kListenFailed);
     answer(n.id, 0, r == 0 ? 0 : e);
@@ -453,12 +465,15 @@ void Supervisor::Impl::dispatch(const seccomp_notif& notif) {
     case SYS_shutdown: return on_other(*n, *p, filters::CallType::kShutdown);
     case SYS_getsockopt: return on_other(*n, *p, filters::CallType::kGetsockopt);
     case SYS_setsockopt: return on_other(*n, *p, filters::CallType::kSetsockopt);
+    case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
+    case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg:
+    case SYS_sendmmsg: case SYS_recvmmsg: return on_transfer(*n, *p);
     default: return pass(n->id);   // the filter sends nothing else
   }
 }
 
-Supervisor::Supervisor(int listener, stats::Segment& seg, const filters::Table* table)
-    : impl_(std::make_unique<Impl>(listener, seg, table)) {}
+Supervisor::Supervisor(int listener, stats::Segment& seg, const filters::Table* table, bool killable)
+    : impl_(std::make_unique<Impl>(listener, seg, table, killable)) {}
 
 Supervisor::~Supervisor() {
   for (Watch& w : impl_->watches) close(w.dup);
@@ -502,6 +517,7 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
     if (n > 0) s.serve_watches(fds, 2, polled);
     if (!s.delayed.empty()) s.run_due();
     s.time_out_held();
+    s.interrupt_signalled();
     if (stats::monotonic_ns() >= next_sweep) {
       s.drop_finished();
       next_sweep = stats::monotonic_ns() + kSweepNs;

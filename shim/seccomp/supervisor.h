@@ -33,8 +33,9 @@ struct SupervisorCounts {
 
 class Supervisor {
  public:
-  // `table` may be null (no rules). The listener is owned from here on.
-  Supervisor(int listener, stats::Segment& seg, const filters::Table* table);
+  // `table` may be null (no rules). The listener is owned from here on. killable: the filter was
+  // installed with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Launched::killable).
+  Supervisor(int listener, stats::Segment& seg, const filters::Table* table, bool killable = false);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;

@@ -22,7 +22,7 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
   if (blocking) fcntl(dup, F_SETFL, flags);
   ++counts.performed;
   const bool in_progress = r != 0 && (e == EINPROGRESS || e == EALREADY);
-  if (r == 0 || in_progress) became_client(p, fd);
+  if (r == 0 || in_progress) became_client(p, fd, port_of(ss));
   if (Watch* prior = following(p.tgid, fd, ino)) {
     close(dup);
     return connect_again(n, *prior, blocking, r, e);
@@ -38,8 +38,10 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
   // stopped following) is still under way; the program's call waits for it.
   const bool pending = r != 0 && (e == EINPROGRESS || (blocking && e == EALREADY));
   if (pending && watches.size() < kMaxWatches) {
-    add_watch(Watch{Watch::Kind::kConnect, dup, p.tgid, fd, c, blocking, n.id, {}, ino, false,
-                    blocking ? deadline(dup, SO_SNDTIMEO) : 0});
+    Watch w{Watch::Kind::kConnect, dup, p.tgid, fd, c, blocking, n.id, {}, ino, false,
+            blocking ? deadline(dup, SO_SNDTIMEO) : 0};
+    w.connect_tid = static_cast<pid_t>(n.pid);
+    add_watch(std::move(w));
     if (!blocking) {
       stats::add(slot(c), stats::kConnectPending);
       answer(n.id, -1, e);
@@ -48,7 +50,7 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
   }
   close(dup);
   if (pending && blocking) return pass(n.id);   // too many to follow: the kernel waits instead
-  if (r == 0) stats::add(slot(c), stats::kConnected);
+  if (r == 0) stats::add(slot(c), stats::kConnected), stamp_connected(p.tgid, fd, ino);
   else if (e == EINPROGRESS) stats::add(slot(c), stats::kConnectPending), ++counts.unresolved;
   else if (e != EALREADY && e != EINTR) stats::add(slot(c), stats::kConnectFailed);   // as the preload object
   answer(n.id, 0, r == 0 ? 0 : e);
@@ -75,11 +77,13 @@ void Supervisor::Impl::connect_again(const seccomp_notif& n, Watch& prior, bool 
     prior.held = true;                           // the restarted call waits for our answer
     prior.interrupted = false;
     prior.id = n.id;
+    prior.connect_tid = static_cast<pid_t>(n.pid);
     prior.deadline_ns = deadline(prior.dup, SO_SNDTIMEO);   // a new wait, a new timeout
     return;
   }
   const bool ok = r == 0 || e == EISCONN;
   stats::add(slot(prior.cookie), ok ? stats::kConnected : stats::kConnectFailed);
+  if (ok) stamp_connected(prior.tgid, prior.fd, prior.ino);
   if (other_waits) answer(prior.id, 0, ok ? 0 : e);
   close(prior.dup);
   prior.dup = -1;
@@ -97,13 +101,15 @@ void Supervisor::Impl::resolve(Watch& w, bool now) {
     getsockopt(w.dup, SOL_SOCKET, SO_ERROR, &err, &l);
     if (now && err == 0) err = EINTR;
     stats::add(slot(w.cookie), err == 0 ? stats::kConnected : stats::kConnectFailed);
+    if (err == 0) stamp_connected(w.tgid, w.fd, w.ino);
     answer(w.id, 0, err);
   } else {
     // The EINTR an interrupted call's program saw counts as the preload object counts it.
     if (w.interrupted) stats::add(slot(w.cookie), stats::kConnectPending);
     sockaddr_storage peer{};
     socklen_t l = sizeof peer;
-    if (getpeername(w.dup, reinterpret_cast<sockaddr*>(&peer), &l) == 0) stats::add(slot(w.cookie), stats::kConnected);
+    if (getpeername(w.dup, reinterpret_cast<sockaddr*>(&peer), &l) == 0)
+      stats::add(slot(w.cookie), stats::kConnected), stamp_connected(w.tgid, w.fd, w.ino);
     else if (!now) stats::add(slot(w.cookie), stats::kConnectFailed);
     else ++counts.unresolved;
     if (w.interrupted && !now) settle(w);
@@ -160,6 +166,7 @@ bool Supervisor::Impl::accept_into(Proc& p, int dup, Cookie c, const AcceptCall&
     return true;
   }
   const ino_t ino = inode_of(s);
+  const int port = own_port(s);
   const int fd = add_fd(a.id, s, a.flags & SOCK_CLOEXEC, true);
   const int add_errno = errno;
   close(s);
@@ -169,6 +176,8 @@ bool Supervisor::Impl::accept_into(Proc& p, int dup, Cookie c, const AcceptCall&
   }
   stats::add(slot(c), stats::kAccepted);
   p.fds[fd] = KnownSocket{c, ino, filters::Role::kServer};
+  p.fds[fd].connected_at = elapsed_ms() + 1;
+  p.fds[fd].local_port = port;
   return true;
 }
 
@@ -192,8 +201,10 @@ void Supervisor::Impl::run_due() {
       continue;
     }
     replay_rule = d.rule;
+    replay_hit = d.hit;
     dispatch(*n);
     replay_rule = -1;
+    replay_hit = 0;
   }
 }
 
@@ -214,6 +225,19 @@ void Supervisor::Impl::serve_watches(const std::vector<pollfd>& fds, std::size_t
       // outcome is only counted, SO_ERROR stays the program's.
       if (w.held && !valid(w.id)) w.held = false, w.interrupted = true;
       resolve(w, false);
+      continue;
+    }
+    // A held send or receive whose socket is ready: made now, unless the caller left meanwhile
+    // (a signal: its EINTR, or its restart, a new call) — then nothing was moved for it.
+    if (w.kind == Watch::Kind::kTransfer) {
+      if (!valid(w.id)) {
+        ++counts.gone;
+        close(w.dup);
+        w.dup = -1;
+      } else if (const std::shared_ptr<Transfer> x = w.xfer; run_transfer(x, w.dup, true)) {
+        close(w.dup);
+        w.dup = -1;
+      }
       continue;
     }
     // A connection is queued: hand it over, unless the caller left meanwhile (it must not take
@@ -250,6 +274,15 @@ void Supervisor::Impl::time_out_held() {
     if (!w.held || !w.deadline_ns || w.deadline_ns > now || w.dup < 0) continue;
     w.deadline_ns = 0;
     const std::uint64_t id = w.kind == Watch::Kind::kAccept ? w.accept.id : w.id;
+    if (w.kind == Watch::Kind::kTransfer) {
+      // The socket's SO_SNDTIMEO/SO_RCVTIMEO passed: EAGAIN, or what a MSG_WAITALL receive got.
+      const Transfer& x = *w.xfer;
+      if (x.done) count_transfer(x, x.done), answer_moved(x, static_cast<std::int64_t>(x.done), 0);
+      else answer(id, -1, EAGAIN);
+      close(w.dup);
+      w.dup = -1;
+      continue;
+    }
     if (w.kind == Watch::Kind::kAccept) {
       answer(id, -1, EAGAIN);
       close(w.dup);
@@ -267,12 +300,79 @@ void Supervisor::Impl::time_out_held() {
   std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
 }
 
+namespace {
+
+// A signal the thread would take now: pending for it or its process, and not blocked. (Ignored
+// signals are never queued.) /proc/TID/status: SigPnd, ShdPnd, SigBlk.
+bool signal_pending(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(tid));
+  std::FILE* f = std::fopen(path, "re");
+  if (!f) return false;
+  unsigned long long pnd = 0, shd = 0, blk = 0, v = 0;
+  char line[256];
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "SigPnd: %llx", &v) == 1) pnd = v;
+    else if (std::sscanf(line, "ShdPnd: %llx", &v) == 1) shd = v;
+    else if (std::sscanf(line, "SigBlk: %llx", &v) == 1) blk = v;
+  }
+  std::fclose(f);
+  return ((pnd | shd) & ~blk) != 0;
+}
+
+}  // namespace
+
+// Held and delayed calls wait killable once received (the launcher asks for
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, so a call answered at once cannot be interrupted after
+// we made it: its bytes would move twice). A signal for such a thread ends its wait here, as the
+// kernel would end it: answered -ERESTARTSYS, which the kernel turns into EINTR or a restart (or
+// a restart when no handler runs) on the way out. Then it is a caller that left (Watch).
+void Supervisor::Impl::interrupt_signalled() {
+  // At most kSignalChecks threads a round, taking turns: with thousands of held calls (a
+  // threaded server's idle connections) the look costs bounded time, and a signal waits longer.
+  std::size_t checks = 0, k = 0;
+  const std::size_t n = watches.size();
+  for (; k < n && checks < kSignalChecks; ++k) {
+    Watch& w = watches[(signal_cursor + k) % n];
+    if (!w.held || w.dup < 0) continue;
+    ++checks;
+    const std::uint64_t id = w.kind == Watch::Kind::kAccept ? w.accept.id : w.id;
+    if (!signal_pending(w.caller())) continue;
+    if (w.kind == Watch::Kind::kTransfer && w.xfer->done) {
+      // A MSG_WAITALL receive with part of its bytes: the kernel returns that part for a signal.
+      count_transfer(*w.xfer, w.xfer->done);
+      answer_moved(*w.xfer, static_cast<std::int64_t>(w.xfer->done), 0);
+      close(w.dup);
+      w.dup = -1;
+      continue;
+    }
+    if (!reply(id, -1, kErestartsys)) continue;
+    if (w.kind == Watch::Kind::kConnect) {
+      w.held = false;
+      w.interrupted = true;
+    } else {
+      close(w.dup);   // nothing was taken for it
+      w.dup = -1;
+    }
+  }
+  signal_cursor = n ? (signal_cursor + k) % n : 0;
+  std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
+  std::erase_if(delayed, [this](const Delayed& d) {
+    const auto* n = reinterpret_cast<const seccomp_notif*>(d.notif.data());
+    return signal_pending(static_cast<pid_t>(n->pid)) && reply(n->id, -1, kErestartsys);
+  });
+}
+
 void Supervisor::Impl::drop_finished() {
   procs.sweep();
   for (Watch& w : watches) {
     const bool process_gone = !procs.has(w.tgid);
     const bool caller_gone = w.held && !valid(w.kind == Watch::Kind::kAccept ? w.accept.id : w.id);
-    if (!process_gone && caller_gone && w.kind == Watch::Kind::kConnect) {
+    if (w.kind == Watch::Kind::kTransfer && (process_gone || caller_gone)) {
+      close(w.dup);   // a held send or receive: nothing was moved for it
+      w.dup = -1;
+      ++counts.gone;
+    } else if (!process_gone && caller_gone && w.kind == Watch::Kind::kConnect) {
       w.held = false;
       w.interrupted = true;
     } else if (process_gone || caller_gone) {

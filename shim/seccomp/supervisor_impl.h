@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <memory>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -32,6 +34,11 @@
 namespace shim::seccomp {
 
 constexpr int kPollMs = 200;              // how often a quiet loop looks at the command and the processes
+constexpr int kSignalPollMs = 10;         // how often held calls' threads are looked at for signals
+constexpr std::size_t kSignalChecks = 64; // held threads looked at per round, in turn
+// The kernel's "interrupted, restart unless the handler says otherwise" (include/linux/errno.h):
+// a held call answered with it behaves as the kernel's own interrupted wait (signal_pending).
+constexpr int kErestartsys = 512;
 constexpr int kBurst = 64;                // notifications served per wake before the others get a look
 constexpr std::size_t kMaxWatches = 4096; // pending connects followed at once; beyond, uncounted
 constexpr std::int64_t kSweepNs = 1'000'000'000;
@@ -59,6 +66,15 @@ inline ino_t inode_of(int fd) {
   return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? st.st_ino : 0;
 }
 
+// The port the socket is bound to (getsockname); 0 when none or not inet.
+inline int own_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (fd < 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  const int port = port_of(ss);
+  return port > 0 ? port : 0;
+}
+
 inline ino_t own_netns() {
   struct stat st {};
   return stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
@@ -70,6 +86,34 @@ struct AcceptCall {
   pid_t tid = -1;
   std::uint64_t addr = 0, addrlen = 0;   // the program's pointers; 0: not wanted
   int flags = 0;                         // accept4's SOCK_NONBLOCK | SOCK_CLOEXEC
+};
+
+// A send or receive the supervisor performs on the program's behalf (supervisor_io.cc): the
+// program's buffers (addresses in its memory), read or written with process_vm_readv/writev, and
+// what a fired rule changes. Held (in a Watch) while a blocking call waits for its socket.
+struct Transfer {
+  std::uint64_t id = 0;
+  pid_t tid = -1, tgid = -1;
+  int fd = -1;
+  long nr = 0;                        // the system call
+  std::uint64_t args[6] = {};         // as the program made it: a restart has the same
+  bool send = false, stream = false, blocking = false;
+  int flags = 0;                      // the program's MSG_* flags (read and write: 0)
+  std::vector<iovec> iov;             // the program's buffers
+  std::uint64_t total = 0;            // bytes they hold
+  std::uint64_t limit = UINT64_MAX;   // a rule's `short`, or the bytes left before an after_bytes
+  sockaddr_storage to{};              // sendto/sendmsg: the destination (to_len 0: none)
+  socklen_t to_len = 0;
+  std::uint64_t name = 0, name_len = 0;   // recvfrom, recvmsg: where the source address and its length go
+  std::uint64_t msg = 0;              // recvmsg: the program's msghdr, for msg_flags
+  std::uint64_t done = 0;             // a held MSG_WAITALL receive: bytes given already
+  Cookie cookie = 0;
+  ino_t ino = 0;
+  int rule = -1;                      // the rule that fired, for `then`, `corrupt`, `duplicate`
+  std::uint64_t hit = 0;
+  filters::After then{};
+  std::uint64_t corrupt_bits = 0;
+  bool duplicate = false;
 };
 
 // A call on a socket whose outcome is not known yet, followed with poll on a duplicate.
@@ -84,7 +128,7 @@ struct AcceptCall {
 // the program may have seen EINTR, counted connect_pending plus its outcome when that is known,
 // unless the program's connect comes again first (a restart: connect_again takes it over).
 struct Watch {
-  enum class Kind : std::uint8_t { kConnect, kAccept };
+  enum class Kind : std::uint8_t { kConnect, kAccept, kTransfer };
   Kind kind = Kind::kConnect;
   int dup = -1;
   pid_t tgid = -1;
@@ -99,7 +143,18 @@ struct Watch {
   // time: the kernel's wait would end there (EINPROGRESS, EAGAIN). 0: no timeout.
   std::int64_t deadline_ns = 0;
   std::uint64_t serial = 0;   // names the watch across a round of the serve loop
-  short events() const { return kind == Kind::kAccept ? POLLIN : POLLOUT; }
+  std::shared_ptr<Transfer> xfer{};   // kTransfer: the held send or receive (id is its notification)
+  pid_t connect_tid = -1;             // kConnect: the thread whose call is held
+  // The thread whose call is held: the one a signal to interrupt it goes to.
+  pid_t caller() const {
+    if (kind == Kind::kAccept) return accept.tid;
+    if (kind == Kind::kTransfer) return xfer->tid;
+    return connect_tid;
+  }
+  short events() const {
+    if (kind == Kind::kTransfer) return xfer->send ? POLLOUT : POLLIN;
+    return kind == Kind::kAccept ? POLLIN : POLLOUT;
+  }
 };
 
 
@@ -114,7 +169,12 @@ struct Supervisor::Impl {
   std::vector<std::byte> req_buf, resp_buf;
   ino_t netns = own_netns();
 
-  Impl(int l, stats::Segment& s, const filters::Table* t) : listener(l), seg(s), table(t), procs(s) {
+  // The program's wait is killable only once we received a call (WAIT_KILLABLE_RECV): a call
+  // we hold cannot be ended by a signal behind our back.
+  bool killable = false;
+
+  Impl(int l, stats::Segment& s, const filters::Table* t, bool k)
+      : listener(l), seg(s), table(t), procs(s), killable(k) {
     seccomp_notif_sizes sizes{};
     syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes);
     // The kernel's structs may be larger than the headers' (new fields): size buffers for both.
@@ -124,8 +184,10 @@ struct Supervisor::Impl {
 
   bool valid(std::uint64_t id) { return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
 
-  // err: a positive errno to fail the call with, 0 to return val.
-  void answer(std::uint64_t id, std::int64_t val, int err, bool cont = false) {
+  // err: a positive errno to fail the call with, 0 to return val. False when the caller is gone
+  // (killed, or a signal ended its wait: its EINTR, or its restart, a new notification).
+  void answer(std::uint64_t id, std::int64_t val, int err, bool cont = false) { reply(id, val, err, cont); }
+  bool reply(std::uint64_t id, std::int64_t val, int err, bool cont = false) {
     std::fill(resp_buf.begin(), resp_buf.end(), std::byte{0});
     auto* r = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
     r->id = id;
@@ -137,6 +199,7 @@ struct Supervisor::Impl {
     for (int i = 0; i < 8 && (rc = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, r)) != 0 && errno == EINTR; ++i) {
     }
     if (rc != 0) ++counts.gone;
+    return rc == 0;
   }
   void pass(std::uint64_t id) {
     ++counts.continued;
@@ -154,7 +217,12 @@ struct Supervisor::Impl {
   // acts. Counts hits and fires in the segment as the preload object does; a `"count": "socket"`
   // rule counts its trigger's hits and fires per socket (ks, when the call is on one), draws on
   // the run's hit number, and adds its fires to the run's too.
-  int decide(filters::CallType t, const filters::SocketFacts& f, std::uint64_t* hit, KnownSocket* ks, pid_t tid) {
+  //
+  // The socket's bytes and connect time (after_bytes, after_connected_ms) come from ks. *limit,
+  // when given: a stream send or receive the rule does not select yet because it is short of
+  // after_bytes moves at most the bytes up to it, so the fault lands on the byte the rule names.
+  int decide(filters::CallType t, const filters::SocketFacts& f, std::uint64_t* hit, KnownSocket* ks, pid_t tid,
+             std::uint64_t* limit = nullptr) {
     if (!table || !table->has_rules_for(t)) return -1;
     int idx = table->first_match(t, f, -1);
     while (idx >= 0 && (idx >= static_cast<int>(stats::kMaxRules) ||
@@ -171,7 +239,20 @@ struct Supervisor::Impl {
       h.n = ++sc->hits;
     }
     if (w.from_ms || w.until_ms) h.elapsed_ms = elapsed_ms();
-    if (!w.selects(h, seg.header.seed, static_cast<std::uint32_t>(idx))) return -1;
+    if (ks) {
+      // Bytes before this call: sent for a send, received for a recv, both for any other call.
+      h.socket_bytes = t == filters::CallType::kSend ? ks->sent : t == filters::CallType::kRecv ? ks->recvd : ks->sent + ks->recvd;
+      if (ks->connected_at) h.connected_ms = static_cast<std::int64_t>(elapsed_ms()) - static_cast<std::int64_t>(ks->connected_at - 1);
+    }
+    if (!w.selects(h, seg.header.seed, static_cast<std::uint32_t>(idx))) {
+      if (limit && w.after_bytes && h.socket_bytes < *w.after_bytes) {
+        filters::Hit at = h;
+        at.socket_bytes = *w.after_bytes;
+        if (w.selects(at, seg.header.seed, static_cast<std::uint32_t>(idx)))
+          *limit = std::min<std::uint64_t>(*limit, *w.after_bytes - h.socket_bytes);
+      }
+      return -1;
+    }
     if (sc) {
       if (w.times && sc->fired >= w.times) return -1;
       ++sc->fired;
@@ -220,7 +301,7 @@ struct Supervisor::Impl {
       if (idx < 0) return false;
       log_event(n, tgid, t, idx, hit, c, injected_errno(idx), peer, peer_len);
       if (const std::int64_t ms = delay_ms(idx, hit); ms > 0 && delayed.size() < kMaxDelayed) {
-        delay(n, idx, ms);
+        delay(n, idx, ms, hit);
         return true;
       }
     }
@@ -238,9 +319,11 @@ struct Supervisor::Impl {
     std::int64_t due_ns = 0;
     std::vector<std::byte> notif;
     int rule = -1;
+    std::uint64_t hit = 0;
   };
   std::vector<Delayed> delayed;
   int replay_rule = -1;   // while a delayed call is replayed: the rule that fired on it
+  std::uint64_t replay_hit = 0;   // and the hit it fired on (corrupt's seeded bits)
 
   // The rule's delay for hit n: delay_ms plus the seeded jitter the preload object draws, plus a
   // hang's hang_ms (a hang is a delay that then fails the call).
@@ -255,8 +338,9 @@ struct Supervisor::Impl {
   }
   // n is the notification just received into req_buf (a replay never delays again): the whole
   // buffer is kept, the kernel's struct may be larger than the header's.
-  void delay(const seccomp_notif& n, int idx, std::int64_t ms) {
+  void delay(const seccomp_notif& n, int idx, std::int64_t ms, std::uint64_t hit = 0) {
     Delayed d;
+    d.hit = hit;
     d.due_ns = stats::monotonic_ns() + ms * 1'000'000;
     d.notif.assign(req_buf.begin(), req_buf.end());
     std::memcpy(d.notif.data(), &n, std::min(d.notif.size(), sizeof n));
@@ -265,6 +349,11 @@ struct Supervisor::Impl {
   }
   // Milliseconds until the first delayed call is due (at most `cap`), for poll.
   int until_due(int cap) const {
+    // Held and delayed calls wait killable (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV): their
+    // signals are looked for this often (interrupt_signalled).
+    bool holding = !delayed.empty();
+    for (const Watch& w : watches) holding = holding || w.held;
+    if (holding) cap = std::min(cap, kSignalPollMs);
     std::int64_t first = -1;
     for (const Delayed& d : delayed) first = first < 0 ? d.due_ns : std::min(first, d.due_ns);
     for (const Watch& w : watches)
@@ -275,6 +364,8 @@ struct Supervisor::Impl {
   }
   void run_due();
   void time_out_held();
+  void interrupt_signalled();
+  std::size_t signal_cursor = 0;   // where interrupt_signalled's next round starts
 
   // The errno a fired rule answers with; 0 when its action lets the call go on.
   int injected_errno(int idx) const {
@@ -311,8 +402,11 @@ struct Supervisor::Impl {
 
   void on_socket(const seccomp_notif& n, Proc& p);
   // A connect on the program's fd succeeded or is under way: a client from now on.
-  static void became_client(Proc& p, int fd) {
-    if (auto k = p.fds.find(fd); k != p.fds.end()) k->second.role = filters::Role::kClient;
+  static void became_client(Proc& p, int fd, int peer_port = 0) {
+    if (auto k = p.fds.find(fd); k != p.fds.end()) {
+      k->second.role = filters::Role::kClient;
+      if (peer_port > 0) k->second.peer_port = peer_port;
+    }
   }
   void on_connect(const seccomp_notif& n, Proc& p);
   void on_close(const seccomp_notif& n, Proc& p);
@@ -364,6 +458,47 @@ struct Supervisor::Impl {
     watches.push_back(w);
   }
   void drop_finished();
+  // Sends and receives (supervisor_io.cc).
+  void on_transfer(const seccomp_notif& n, Proc& p);
+  enum class Parse : std::uint8_t { kOk, kPass, kGone };
+  Parse parse_transfer(const seccomp_notif& n, Transfer& x);
+  bool decide_transfer(const seccomp_notif& n, Proc& p, Transfer& x, KnownSocket& known, int dup);
+  // Moves the bytes on dup and answers: true. False when the call is held instead (a new watch
+  // owns dup; held: the watch that was polled goes on).
+  bool run_transfer(const std::shared_ptr<Transfer>& x, int dup, bool held);
+  bool parse_msghdr(Transfer& x, std::uint64_t at);
+  static bool sum_iov(Transfer& x);
+  void transfer_mmsg(Transfer& x, int dup, std::uint64_t vec, unsigned vlen);
+  std::int64_t drop_mmsg(Transfer& x, std::uint64_t vec, unsigned vlen);
+  long send_once(Transfer& x, int dup, int& err);
+  long recv_once(Transfer& x, int dup, int& err, std::uint64_t& shown);
+  void count_transfer(const Transfer& x, std::uint64_t bytes);
+  KnownSocket* known_of(pid_t tgid, int fd, ino_t ino) {
+    Proc* p = procs.find(tgid);
+    if (!p) return nullptr;
+    auto k = p->fds.find(fd);
+    return k != p->fds.end() && k->second.ino == ino ? &k->second : nullptr;
+  }
+  // The socket connected (or was accepted) now: after_connected_ms counts from here.
+  void stamp_connected(pid_t tgid, int fd, ino_t ino) {
+    if (KnownSocket* k = known_of(tgid, fd, ino)) k->connected_at = elapsed_ms() + 1;
+  }
+  std::vector<unsigned char> io_buf;   // the bytes of the transfer in hand
+  // A transfer whose bytes moved but whose answer found the caller gone: a signal ended its wait
+  // after we received it. Its restart (SA_RESTART), or the program asking again after EINTR,
+  // comes with the same arguments and gets this answer, not a second transfer (which would send
+  // the bytes twice, or take the next ones while these sit in its buffer).
+  struct Moved {
+    pid_t tid = -1;
+    long nr = 0;
+    std::uint64_t args[6] = {};
+    std::int64_t val = 0;
+    int err = 0;
+    std::int64_t until_ns = 0;
+  };
+  std::vector<Moved> moved_unanswered;
+  void answer_moved(const Transfer& x, std::int64_t val, int err);
+  bool answered_before(const seccomp_notif& n);
   static std::int64_t deadline(int dup, int option);
 };
 

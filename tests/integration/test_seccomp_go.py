@@ -12,11 +12,19 @@ three pages from a Go net/http server on 127.0.0.1, each on a fresh connection:
   - --expect-fired of a rule that cannot match fails the run (exit 4);
   - delay_ms on connect: the requests take that much longer; four clients delayed at once are
     delayed side by side, not one after another;
-  - the server itself under `sockshim run`: the client's three connections counted accepted.
+  - the server itself under `sockshim run --seccomp-rw`: the clients' connections counted
+    accepted, and its reads and writes on them are the bytes the clients wrote and read;
+  - sends and receives (Go's are write and read): with --seccomp-rw the bytes counted are those
+    `strace -f -yy` sees write and read return on TCP sockets; without it and without a rule on
+    send or recv, none; a `reset` on the 3rd send makes request 3 fail with Go's own "connection
+    reset by peer", a `truncate` on recv makes every request fail with Go's own
+    "transport connection broken"; a send rule on port 53 fails Go's lookup with "write:
+    connection refused"; --expect-fired passes.
 Skipped (77) without golang-go or seccomp user notification.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -132,6 +140,107 @@ def variant(label, client, url, port, tmp):
             x.show()
 
 
+STRACE_TRANSFER = re.compile(r"^(\d+) +(read|write|readv|writev|sendto|recvfrom|sendmsg|recvmsg)\((\d+)<TCP(v6)?:")
+STRACE_RESUMED = re.compile(r"^(\d+) +<\.\.\. (read|write|readv|writev|sendto|recvfrom|sendmsg|recvmsg) resumed>")
+STRACE_RESULT = re.compile(r"\) += (-?\d+)")
+
+
+def strace_bytes(argv, tmp):
+    """(exit status, {"send": bytes, "recv": bytes}) moved on TCP sockets by argv, as `strace -f
+    -yy` saw the calls return: what seccomp mode's send_bytes and recv_bytes must say."""
+    strace = h.need_program("strace", "strace")
+    out = os.path.join(tmp, "strace-bytes.out")
+    calls = "read,write,readv,writev,sendto,recvfrom,sendmsg,recvmsg"
+    r = h.run_plain([strace, "-f", "-qq", "-yy", "-e", f"trace={calls}", "-e", "signal=none", "-s", "0",
+                     "-o", out] + list(argv), timeout=60)
+    moved = {"send": 0, "recv": 0}
+    pending = {}   # pid -> call of an <unfinished ...> TCP transfer
+    with open(out) as f:
+        for line in f:
+            m = STRACE_TRANSFER.match(line)
+            if m and line.rstrip().endswith("<unfinished ...>"):
+                pending[m.group(1)] = m.group(2)
+                continue
+            if not m:
+                m2 = STRACE_RESUMED.match(line)
+                if not m2 or m2.group(1) not in pending:
+                    continue
+                call = pending.pop(m2.group(1))
+            else:
+                call = m.group(2)
+            res = STRACE_RESULT.search(line)
+            if res and int(res.group(1)) > 0:
+                moved["send" if call in ("write", "writev", "sendto", "sendmsg") else "recv"] += int(res.group(1))
+    return r.rc, moved
+
+
+def transfers(label, client, url, port, tmp):
+    """Sends and receives (Go's TCP is write and read): counted with --seccomp-rw as strace sees
+    them move; a reset on the 3rd send and a truncate on recv show in the client's own output."""
+    argv = [client, url, "3"]
+    rc, moved = strace_bytes(argv, tmp)
+    h.expect(f"{label} under strace -yy: exit", rc, 0)
+    r = h.run_shim(argv, options=["--seccomp-rw"])
+    h.expect(f"{label} --seccomp-rw: exit", r.rc, 0)
+    h.expect(f"{label} --seccomp-rw: output", r.stdout, "".join(f"request {i}: 200 hello\n" for i in (1, 2, 3)))
+    if r.data:
+        tcp = h.need_socket(r.data, "inet", "stream", "tcp")
+        h.expect(f"{label} --seccomp-rw: send_bytes, as strace saw write return", tcp.get("send_bytes"), moved["send"])
+        h.expect(f"{label} --seccomp-rw: recv_bytes, as strace saw read return", tcp.get("recv_bytes"), moved["recv"])
+        h.check(moved["send"] > 0 and moved["recv"] > 0, f"{label}: strace saw no bytes: {moved}")
+        h.expect_counters(f"{label} --seccomp-rw: inet/stream/tcp", tcp, {
+            "send_calls": 3, "recv_calls": (">=", 3), "connected": 3, "closed": 3})
+    # Without --seccomp-rw and without a rule on send or recv, read and write stay in the kernel.
+    plain = h.run_shim(argv)
+    if plain.data:
+        h.expect(f"{label} without --seccomp-rw: send_bytes (write is not handed over)",
+                 h.need_socket(plain.data, "inet", "stream", "tcp").get("send_bytes"), 0)
+
+    reset = {"seed": 1, "rules": [{"name": "reset-3rd-send", "on": ["send"],
+                                   "match": {"protocol": "tcp", "port": port}, "when": {"nth": 3, "times": 1},
+                                   "do": {"reset": True}}]}
+    x = h.run_shim(argv, rules=reset, options=["--expect-fired", "reset-3rd-send"])
+    h.expect(f"{label} reset on the 3rd send: exit (the client's own 1, not 4)", x.rc, 1)
+    lines = x.stdout.splitlines()
+    h.expect(f"{label} reset on the 3rd send: requests 1 and 2", lines[:2], ["request 1: 200 hello", "request 2: 200 hello"])
+    # Go reports the reset from its write loop or its read loop, whichever notices first.
+    h.check(len(lines) == 3 and lines[2].startswith("request 3: ") and "connection reset by peer" in lines[2],
+            f"{label} reset on the 3rd send: Go's own 'connection reset by peer' on request 3: got {x.stdout!r}")
+    if x.data:
+        h.expect(f"{label} reset on the 3rd send: fired", (h.rule(x.data, "reset-3rd-send") or {}).get("fired"), 1)
+        h.expect_counters(f"{label} reset on the 3rd send: inet/stream/tcp", h.need_socket(x.data, "inet", "stream", "tcp"),
+                          {"faults_injected": 1, "send_calls": 2})
+
+    trunc = {"seed": 1, "rules": [{"name": "truncate-recv", "on": ["recv"], "match": {"protocol": "tcp", "port": port},
+                                   "then": {"truncate": 12}}]}
+    t = h.run_shim(argv, rules=trunc, options=["--expect-fired", "truncate-recv"])
+    h.expect(f"{label} truncate on recv: exit (the client's own 1, not 4)", t.rc, 1)
+    lines = t.stdout.splitlines()
+    h.check(len(lines) == 3 and all(f"request {i + 1}: Get " in line and "transport connection broken" in line
+                                    for i, line in enumerate(lines)),
+            f"{label} truncate on recv: Go's own 'transport connection broken' on every request: got {t.stdout!r}")
+    if t.data:
+        tcp = h.need_socket(t.data, "inet", "stream", "tcp")
+        # Each receive gives the program at most 12 bytes: "HTTP/1.1 200", and what is left is lost.
+        h.check(0 < tcp.get("recv_bytes", 0) <= 12 * tcp.get("recv_calls", 0),
+                f"{label} truncate on recv: at most 12 bytes a receive: got {tcp}")
+        h.expect(f"{label} truncate on recv: faults (a then is no fault)", tcp.get("faults_injected"), 0)
+
+
+def dns_send_rule(label, client):
+    """A send rule on port 53 (Go's resolver writes its UDP query): Go's own lookup error says the
+    write was refused; no --seccomp-rw needed, the rule hands write to the supervisor."""
+    rules = {"seed": 1, "rules": [{"name": "dns-send", "on": ["send"], "match": {"port": 53},
+                                   "do": {"fail": "ECONNREFUSED"}}]}
+    d = h.run_shim([client, "http://sockshim-dns-test.invalid/", "1"], rules=rules, options=["--expect-fired", "dns-send"])
+    h.expect(f"{label} DNS send refused: exit (the client's own 1, not 4)", d.rc, 1)
+    h.check("lookup sockshim-dns-test.invalid" in d.stdout and "write: connection refused" in d.stdout,
+            f"{label} DNS send refused: Go's own lookup error: got {d.stdout!r}")
+    if d.data:
+        h.expect_counters(f"{label} DNS send refused: inet/dgram/udp", h.need_socket(d.data, "inet", "dgram", "udp"),
+                          {"faults_injected": (">=", 1), "send_bytes": 0})
+
+
 def delayed_connects(client, url, port):
     """delay_ms on connect: the client's requests take that much longer and succeed; four
     clients delayed at once are not served one after another (the supervisor never sleeps)."""
@@ -161,13 +270,14 @@ def delayed_connects(client, url, port):
 
 
 def server_under_shim(built, tmp):
-    """The Go server under `sockshim run` (seccomp: non-blocking accept4), the client plainly:
-    its three connections are counted accepted, with the listener's cookie."""
+    """The Go server under `sockshim run --seccomp-rw` (seccomp: non-blocking accept4), the
+    client plainly: its three connections are counted accepted, with the listener's cookie, and
+    the server's reads and writes on them are the bytes the client wrote and read."""
     name = h.new_segment_name()
     h.on_cleanup(lambda: h.remove_segment(name))
     json_out = os.path.join(tmp, "server.json")
     portfile = os.path.join(tmp, "server-port")
-    proc = subprocess.Popen([h.SOCKSHIM, "run", "--name", name, "--json-out", json_out, "--",
+    proc = subprocess.Popen([h.SOCKSHIM, "run", "--name", name, "--json-out", json_out, "--seccomp-rw", "--",
                              built["httpserve"], portfile],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, env=h.clean_env(), start_new_session=True)
@@ -179,7 +289,9 @@ def server_under_shim(built, tmp):
         return
     with open(portfile) as f:
         port = int(f.read())
-    c = h.run_plain([built["httpget-static"], f"http://127.0.0.1:{port}/", "3"])
+    client = [built["httpget-static"], f"http://127.0.0.1:{port}/", "3"]
+    _, moved = strace_bytes(client, tmp)   # what the client writes and reads, 3 requests
+    c = h.run_plain(client)
     h.expect("client of the server under sockshim: exit", c.rc, 0)
     proc.terminate()   # sockshim run forwards SIGTERM to the server
     _, err = proc.communicate(timeout=15)
@@ -188,7 +300,9 @@ def server_under_shim(built, tmp):
         data = json.load(f)
     tcp = h.need_socket(data, "inet", "stream", "tcp")
     h.expect_counters("server under sockshim: inet/stream/tcp", tcp, {
-        "opened": 1, "listened": 1, "accepted": 3, "accept_failed": 0, "closed": (">=", 2)})
+        "opened": 1, "listened": 1, "accepted": 6, "accept_failed": 0, "closed": (">=", 2),
+        # two clients of 3 requests each (the one under strace, then this one)
+        "recv_bytes": 2 * moved["send"], "send_bytes": 2 * moved["recv"]})
 
 
 def body(tmp):
@@ -198,6 +312,10 @@ def body(tmp):
     url = f"http://127.0.0.1:{server.port}/"
     variant("go static", built["httpget-static"], url, server.port, tmp)
     variant("go cgo", built["httpget-cgo"], url, server.port, tmp)
+    transfers("go static", built["httpget-static"], url, server.port, tmp)
+    transfers("go cgo", built["httpget-cgo"], url, server.port, tmp)
+    dns_send_rule("go static", built["httpget-static"])
+    dns_send_rule("go cgo", built["httpget-cgo"])
     delayed_connects(built["httpget-static"], url, server.port)
     server_under_shim(built, tmp)
 
@@ -208,18 +326,18 @@ def body(tmp):
              (self_run.data or {}).get("intercept", {}).get("mode"), "preload")
 
     # Rules seccomp mode cannot carry out yet are refused by name, by check and by run.
-    rules = os.path.join(tmp, "send.json")
+    rules = os.path.join(tmp, "rate.json")
     with open(rules, "w") as fh:
-        fh.write('{"rules": [{"name": "reset-3rd-send", "on": ["send"], "match": {"protocol": "tcp"}, "when": {"nth": 3}, '
-                 '"do": {"reset": true}}]}\n')
+        fh.write('{"rules": [{"name": "slow-link", "on": ["connect"], "match": {"protocol": "tcp"}, '
+                 '"do": {"rate": "1MiB/s"}}]}\n')
     c = h.run_plain([h.SOCKSHIM, "check", "--intercept", "seccomp", rules])
-    h.expect("check --intercept seccomp (send rule): exit", c.rc, 2)
-    h.check("reset-3rd-send" in c.stderr and "seccomp" in c.stderr,
-            f"check --intercept seccomp names the rule and the mode: got {c.stderr!r}")
-    h.expect("check (send rule, no --intercept): exit", h.run_plain([h.SOCKSHIM, "check", rules]).rc, 0)
+    h.expect("check --intercept seccomp (rate rule): exit", c.rc, 2)
+    h.check("slow-link (line 1)" in c.stderr and "rate" in c.stderr and "seccomp" in c.stderr,
+            f"check --intercept seccomp names the rule, its line, the key and the mode: got {c.stderr!r}")
+    h.expect("check (rate rule, no --intercept): exit", h.run_plain([h.SOCKSHIM, "check", rules]).rc, 0)
     r = h.run_shim([built["httpget-static"], url, "1"], rules=rules)
-    h.expect("run (auto → seccomp) with a send rule: exit", r.rc, 2)
-    h.check("reset-3rd-send" in r.stderr, f"run names the refused rule: got {r.stderr!r}")
+    h.expect("run (auto → seccomp) with a rate rule: exit", r.rc, 2)
+    h.check("slow-link" in r.stderr, f"run names the refused rule: got {r.stderr!r}")
     server.stop()
 
 

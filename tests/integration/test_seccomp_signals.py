@@ -19,6 +19,10 @@ be the same in all three, and the counters the same in both modes:
     counts connect_pending, in about the time set;
   - a program that installs a seccomp filter of its own (getppid fails with EPERM): filters stack,
     so its filter's verdict holds and its socket calls are still served and counted.
+progs/held_recv.py: a held blocking recv ended by a signal whose handler raises, one with
+SA_RESTART, and SO_RCVTIMEO: the same output plainly and in both modes.
+progs/signal_transfers.py sends and receives 3000 bytes one at a time under a 200 µs SIGALRM
+timer: every byte arrives once, in order, and is counted once, in both modes.
 After each seccomp case, once the program has closed its sockets, `sockshim run` holds no socket
 (no duplicate leaked) and no pidfd of a process that ended.
 Skipped (77) without seccomp user notification.
@@ -299,6 +303,39 @@ def own_filter():
         "opened": 2, "connected": 1, "listened": 1, "accepted": 1})
 
 
+def transfers_under_signals():
+    """progs/signal_transfers.py: 3000 one-byte sends and receives while SIGALRM comes every 200
+    µs (SA_RESTART). The supervisor makes each call; a signal after it received one must not make
+    it run twice (the kernel drops an answer that races a signal, and the restart would send the
+    byte again or take the next one): every byte arrives once and in order, counted once."""
+    for mode in ("preload", "seccomp"):
+        r = h.run_shim([h.PYTHON, "-I", os.path.join(h.PROGS, "signal_transfers.py"), "3000"],
+                       options=["--intercept", mode], timeout=120)
+        h.expect(f"transfers under signals ({mode}): exit", r.rc, 0)
+        h.expect(f"transfers under signals ({mode}): output", r.stdout, "ok 3000 signals=some\n")
+        if r.data:
+            h.expect_counters(f"transfers under signals ({mode}): inet/stream/tcp",
+                              h.need_socket(r.data, "inet", "stream", "tcp"),
+                              {"send_calls": 3000, "send_bytes": 3000, "recv_calls": 3000, "recv_bytes": 3000})
+
+
+def held_recv():
+    """progs/held_recv.py: a blocking recv the supervisor holds, ended by a signal whose handler
+    raises (the byte sent afterwards still arrives: nothing was taken for nobody), by a signal
+    with SA_RESTART (the recv goes on), and by SO_RCVTIMEO: the same output plainly and in both
+    modes."""
+    want = "interrupted\nnext recv: b'a'\nrestarted recv: b'b' after 1 signal\ntimed out: about 0.3 s\n"
+    argv = [h.PYTHON, "-I", os.path.join(h.PROGS, "held_recv.py")]
+    h.expect("held recv (plain): output", h.run_plain(argv, timeout=30).stdout, want)
+    for mode in ("preload", "seccomp"):
+        r = h.run_shim(argv, options=["--intercept", mode], timeout=30)
+        h.expect(f"held recv ({mode}): exit", r.rc, 0)
+        h.expect(f"held recv ({mode}): output", r.stdout, want)
+        if r.data:
+            h.expect_counters(f"held recv ({mode}): inet/stream/tcp", h.need_socket(r.data, "inet", "stream", "tcp"),
+                              {"recv_bytes": 2, "send_bytes": 2})
+
+
 def body(tmp):
     if not HELD or not os.access(HELD, os.X_OK):
         h.fail(f"HELD_CALL does not name the built progs/held_call ({HELD!r})")
@@ -313,6 +350,8 @@ def body(tmp):
     timeouts(netns)
     kill_held()
     own_filter()
+    transfers_under_signals()
+    held_recv()
 
 
 h.main("seccomp_signals", body)

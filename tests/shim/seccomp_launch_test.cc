@@ -68,7 +68,9 @@ TEST_CASE("launch: NO_NEW_PRIVS refused stops before the filter", "[seccomp][lau
 void check_notified(const bs::ValidatedProgram& filter, std::initializer_list<int> extra) {
   for (int nr = 0; nr < 512; ++nr) {
     bool notified = nr == SYS_socket || nr == SYS_socketpair || nr == SYS_connect || nr == SYS_close ||
-                    nr == SYS_accept || nr == SYS_accept4 || nr == SYS_listen;
+                    nr == SYS_accept || nr == SYS_accept4 || nr == SYS_listen || nr == SYS_sendto ||
+                    nr == SYS_recvfrom || nr == SYS_sendmsg || nr == SYS_recvmsg || nr == SYS_sendmmsg ||
+                    nr == SYS_recvmmsg;
     for (int e : extra) notified = notified || nr == e;
     const std::uint32_t got = bs::run(filter, bs::Data{.nr = nr, .arch = bs::kAuditArchX86_64});
     INFO("nr " << nr);
@@ -76,7 +78,8 @@ void check_notified(const bs::ValidatedProgram& filter, std::initializer_list<in
   }
 }
 
-TEST_CASE("the filter hands socket, socketpair, connect, listen, accept and close to the supervisor, nothing else",
+TEST_CASE("the filter hands socket, socketpair, connect, listen, accept, close and the socket-only transfers to the "
+          "supervisor, nothing else",
           "[seccomp][filter]") {
   const auto filter = sc::build_filter();
   REQUIRE(filter);
@@ -119,6 +122,10 @@ TEST_CASE("rules seccomp mode cannot carry out are refused by name", "[seccomp][
     {"name": "refuse", "on": ["connect"], "match": {"port": 80}, "do": {"fail": "ECONNREFUSED"}},
     {"name": "no-sockets", "on": ["socket"], "do": {"fail": "EMFILE"}},
     {"name": "reset-send", "on": ["send"], "match": {"protocol": "tcp"}, "do": {"reset": true}},
+    {"name": "lossy", "on": ["socket"], "match": {"family": "inet"}, "do": {"inbound_loss": 0.5}},
+    {"name": "so-error", "on": ["connect"], "then": {"so_error": "ECONNREFUSED"}},
+    {"name": "then-on-close", "on": ["close", "recv"], "then": {"fail": "EIO"}},
+    {"name": "own-port", "on": ["recv"], "match": {"local_port": 8080}, "then": {"truncate": 1}},
     {"name": "slow", "on": ["connect"], "do": {"delay_ms": 100}},
     {"name": "per-socket", "on": ["close"], "when": {"count": "socket", "nth": 2}, "do": {"fail": "EIO"}},
     {"name": "no-bind", "on": ["bind"], "match": {"port": 8080}, "do": {"fail": "EADDRINUSE"}},
@@ -128,8 +135,37 @@ TEST_CASE("rules seccomp mode cannot carry out are refused by name", "[seccomp][
   ]})", "t.json");
   const std::vector<std::string> bad = sc::unsupported_rules(t);
   // Delays and hangs are carried out (the call waits aside, the supervisor never sleeps), and so
-  // are per-socket counts.
-  REQUIRE(bad.size() == 2);
-  CHECK(bad[0].rfind("rule reset-send (line 4): \"on\": send", 0) == 0);
-  CHECK(bad[1].rfind("rule dns (line 8): \"on\": getaddrinfo: libc's", 0) == 0);
+  // are per-socket counts, reset on send and local_port.
+  REQUIRE(bad.size() == 4);
+  CHECK(bad[0].rfind("rule lossy (line 5): \"do\": inbound_loss and rate", 0) == 0);
+  CHECK(bad[1].rfind("rule so-error (line 6): \"then\": so_error", 0) == 0);
+  CHECK(bad[2].rfind("rule then-on-close (line 7): \"then\": after-actions work on send and recv only", 0) == 0);
+  CHECK(bad[3].rfind("rule dns (line 12): \"on\": getaddrinfo: libc's", 0) == 0);
+}
+
+TEST_CASE("a rule on local_port brings bind to the supervisor (the port a socket bound)", "[seccomp][filter]") {
+  const filters::Table t = filters::load_table_text(R"({"rules": [
+    {"name": "own-port", "on": ["close"], "match": {"local_port": 8080}, "do": {"fail": "EIO"}}
+  ]})", "t.json");
+  const auto f = sc::build_filter(&t);
+  REQUIRE(f);
+  check_notified(*f, {SYS_bind});
+  CHECK(sc::unsupported_rules(t).empty());
+}
+
+TEST_CASE("read, write, readv and writev reach the supervisor when asked or when a rule is on send or recv",
+          "[seccomp][filter]") {
+  const int rw[] = {SYS_read, SYS_write, SYS_readv, SYS_writev};
+  const auto asked = sc::build_filter(nullptr, true);
+  REQUIRE(asked);
+  check_notified(*asked, {rw[0], rw[1], rw[2], rw[3]});
+  for (const char* on : {"send", "recv"}) {
+    const filters::Table t = filters::load_table_text(std::string(R"({"rules": [{"name": "x", "on": [")") + on +
+                                                          R"("], "when": {"nth": 5}, "do": {"fail": "EIO"}}]})",
+                                                      "t.json");
+    const auto f = sc::build_filter(&t);
+    REQUIRE(f);
+    check_notified(*f, {rw[0], rw[1], rw[2], rw[3]});
+    CHECK(sc::unsupported_rules(t).empty());
+  }
 }

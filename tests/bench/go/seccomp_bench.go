@@ -7,6 +7,11 @@
 //	                                         connections or each on a fresh one; exit 1 on an error
 //	seccomp_bench syscalls N                 N getppid calls (never notified: the filter lets them
 //	                                         through in the kernel); prints ns per call
+//	seccomp_bench transfers N rw|sendto      N times one byte sent on one end of a loopback TCP
+//	                                         connection and received on the other, with write/read
+//	                                         or sendto/recvfrom system calls made directly (no
+//	                                         netpoller: both are ready at once on loopback); prints
+//	                                         ns per send and receive pair
 package main
 
 import (
@@ -20,6 +25,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 func die(format string, a ...any) {
@@ -88,6 +94,64 @@ func syscalls(n int) {
 	fmt.Printf("%.1f\n", float64(time.Since(start).Nanoseconds())/float64(n))
 }
 
+// A connected pair of TCP sockets on 127.0.0.1, blocking, made with raw system calls.
+func tcpPair() (int, int) {
+	ln, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		die("socket: %v", err)
+	}
+	if err := syscall.Bind(ln, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		die("bind: %v", err)
+	}
+	if err := syscall.Listen(ln, 1); err != nil {
+		die("listen: %v", err)
+	}
+	sa, err := syscall.Getsockname(ln)
+	if err != nil {
+		die("getsockname: %v", err)
+	}
+	c, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		die("socket: %v", err)
+	}
+	if err := syscall.Connect(c, sa); err != nil {
+		die("connect: %v", err)
+	}
+	s, _, err := syscall.Accept(ln)
+	if err != nil {
+		die("accept: %v", err)
+	}
+	syscall.Close(ln)
+	return c, s
+}
+
+func transfers(n int, how string) {
+	c, s := tcpPair()
+	out, in := []byte{'x'}, make([]byte, 16)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		var err error
+		if how == "rw" {
+			if _, err = syscall.Write(c, out); err == nil {
+				_, err = syscall.Read(s, in)
+			}
+		} else {
+			// sendto(fd, buf, 1, 0, NULL, 0): syscall.Sendto wants an address.
+			if _, _, e := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(c), uintptr(unsafe.Pointer(&out[0])), 1, 0, 0, 0); e != 0 {
+				err = e
+			} else {
+				_, _, err = syscall.Recvfrom(s, in, 0)
+			}
+		}
+		if err != nil {
+			die("transfer %d: %v", i, err)
+		}
+	}
+	fmt.Printf("%.1f\n", float64(time.Since(start).Nanoseconds())/float64(n))
+	syscall.Close(c)
+	syscall.Close(s)
+}
+
 func main() {
 	a := os.Args
 	switch {
@@ -97,7 +161,9 @@ func main() {
 		get(a[2], number(a[3], 10000000), a[4] == "keepalive", number(a[5], 1024))
 	case len(a) == 3 && a[1] == "syscalls":
 		syscalls(number(a[2], 1000000000))
+	case len(a) == 4 && a[1] == "transfers" && (a[3] == "rw" || a[3] == "sendto"):
+		transfers(number(a[2], 100000000), a[3])
 	default:
-		die("usage: serve PORTFILE SECONDS | get URL N keepalive|fresh P | syscalls N")
+		die("usage: serve PORTFILE SECONDS | get URL N keepalive|fresh P | syscalls N | transfers N rw|sendto")
 	}
 }
