@@ -211,15 +211,17 @@ class SocketBook {
   static constexpr std::uint32_t kDupGroups = 1024;
   static constexpr std::uint64_t kScanId = std::uint64_t{1} << 63;
 
+  // What setup writes first, together: a process that never makes a socket touches one page of
+  // the switch (a page fault saved in every exec'd program). The 4 KiB of dup groups last.
   FdTable fds_;
   RuleProfile profile_;
   stats::Segment* seg_ = nullptr;
-  std::atomic<std::uint64_t> next_sock_id_{0};   // kScanId identities (kScanId alone is one: never 0)
-  std::atomic<std::uint32_t> dup_refs_[kDupGroups] = {};   // 0: the group is free
-  std::atomic<std::uint32_t> dup_cursor_{0};
   std::atomic<int> owner_pid_{0};   // the process this table describes
+  std::atomic<std::uint64_t> next_sock_id_{0};   // kScanId identities (kScanId alone is one: never 0)
+  std::atomic<std::uint32_t> dup_cursor_{0};
   std::atomic<stats::CookieSlot*> slot_cache_[16] = {};
   stats::CookieSlot overflow_slot_{};   // counters of cookies the segment had no room for
+  std::atomic<std::uint32_t> dup_refs_[kDupGroups] = {};   // 0: the group is free
 };
 
 }  // namespace shim

@@ -424,14 +424,15 @@ class Switch {
   // The switch's parts, each of its own concern, none of them knowing the switch: the socket
   // life cycle, which rule concerns a call, the rules that act on the socket itself, and a rule
   // firing. Members of the one constinit object, so the hot paths address them directly; all
-  // zero until setup, so the object lives in .bss.
-  SocketBook book_;
+  // zero until setup, so the object lives in .bss. The book last: its large, rarely written
+  // tables at the end, everything setup writes in the first bytes (SocketBook's members).
   RuleLookup rules_;
   PacketRules packets_;
   RuleFiring firing_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> hot_ready_{false};
   bool general_only_ = false;
+  SocketBook book_;
 };
 
 // The one Switch of the process. constinit: usable before any constructor has run.
