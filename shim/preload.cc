@@ -151,6 +151,12 @@ bool map_private_segment() noexcept {
   return true;
 }
 
+// The constructor's messages, in one buffer outside the stack: a Msg on the stack for each of
+// its refusals made the constructor's frame 10 KiB, three stack pages the exec'd program would
+// otherwise never touch (a page fault each). The constructor runs once, in one thread.
+Msg g_init_msg;
+Msg& init_msg() noexcept { return g_init_msg.clear(); }
+
 [[noreturn]] void fail_before_main(const Msg& why) noexcept {
   say(why);
   _exit(2);   // not exit(): the program's own exit handlers must not run before its main did
@@ -159,13 +165,13 @@ bool map_private_segment() noexcept {
 // The rule file, read once (regular files only: a FIFO would block this process before main).
 rules::Text read_rules(const char* path) noexcept {
   rules::Text text;
-  Msg err;
+  Msg& err = init_msg();
   if (!rules::read(path, text, err)) fail_before_main(err);
   return text;
 }
 
 const filters::Table* load_rules(std::string_view text, const char* file) noexcept {
-  Msg err;
+  Msg& err = init_msg();
   const filters::Table* t = rules::compile(text, file, err);
   if (!t) fail_before_main(err);
   // const_cast: the table is this process's own copy (rules::compile), not yet shared.
@@ -184,7 +190,7 @@ const filters::Table* compiled_rules(const stats::Mapping& m, const char* name) 
   const char* why = "";
   const filters::Table* t = rules::view(m.seg->compiled, h.compiled_len, &why);
   if (!t) {
-    Msg msg;
+    Msg& msg = init_msg();
     segment_msg(msg, name).s("its compiled rule table is unusable (").s(why).s("); parsing its rule text");
     say(msg);
     return nullptr;
@@ -219,6 +225,15 @@ RunSetup own_rules(const char* rules, const std::uint64_t* seed_opt, rules::Text
 // Joins the segment NAME, or creates it. A segment carries its rule table (the text its creator
 // validated) and seed: every process of a run loads that copy, so a rule file edited or removed
 // during the run, a pipe, or a relative path after chdir cannot change what later processes do.
+// The first process of a run makes the segment. Out of line: the rule names it gathers take
+// 9 KiB of stack, which every process that joins an existing segment (all but the first) would
+// otherwise reserve below the constructor, touching stack pages it never uses.
+[[gnu::noinline]] stats::SegmentError create_run_segment(const char* name, const RunSetup& run, const rules::Text& text,
+                                                          const char* rules, stats::Mapping& m, int* sys) noexcept {
+  stats::TableInit init(run.table, text.view(), rules, run.seed);
+  return stats::create_segment(name, init.init(), m, sys);
+}
+
 // A process that was told to use a different table or seed refuses to join, loudly: its counts
 // would land in another table's rule slots.
 RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed_opt) noexcept {
@@ -233,8 +248,7 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
       // The first process of the run: it makes the segment from its own rule file.
       if (!own_loaded) run = own_rules(rules, seed_opt, &text);
       own_loaded = true;
-      stats::TableInit init(run.table, text.view(), rules, run.seed);
-      e = stats::create_segment(name, init.init(), m, &sys);
+      e = create_run_segment(name, run, text, rules, m, &sys);
       if (e == stats::SegmentError::kExists) continue;   // another process won: join it
       if (e == stats::SegmentError::kNone) {
         g_map = m;
@@ -242,7 +256,7 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
       }
     }
     if (e != stats::SegmentError::kNone) {
-      Msg why;
+      Msg& why = init_msg();
       segment_msg(why, name).s(stats::describe(e));
       if (e == stats::SegmentError::kNotRegular) why.s(" (a ").s(m.file_type).s(")");
       if (sys) why.s(" (").s(std::strerror(sys)).s(")");
@@ -252,7 +266,7 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
     break;
   }
   if (!m) {
-    Msg why;
+    Msg& why = init_msg();
     fail_before_main(segment_msg(why, name).s("cannot attach or create it"));
   }
   const stats::Header& h = m.seg->header;
@@ -260,26 +274,26 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
   while (made_from_len < sizeof h.rules_file && h.rules_file[made_from_len]) ++made_from_len;
   const std::string_view made_from(h.rules_file, made_from_len);
   if (h.rules_text_len > stats::kMaxRulesText) {
-    Msg why;
+    Msg& why = init_msg();
     fail_before_main(segment_msg(why, name).s("damaged (rule table of ").u(h.rules_text_len).s(" bytes)"));
   }
   const std::string_view seg_text(m.seg->rules_text, h.rules_text_len);
   if (rules && *rules) {
     if (h.rules_text_len == 0) {
-      Msg why;
+      Msg& why = init_msg();
       fail_before_main(why.s("SOCKSHIM_RULES=").s(rules).s(" but stats segment ").s(name)
                            .s(" belongs to a run without rules; use another SOCKSHIM_STATS name"));
     }
     // The same path as the creator's means its table (never re-read: the file may have changed).
     if (std::strncmp(rules, h.rules_file, sizeof h.rules_file) != 0 && read_rules(rules).view() != seg_text) {
-      Msg why;
+      Msg& why = init_msg();
       why.s("SOCKSHIM_RULES=").s(rules).s(" differs from the rule table of stats segment ").s(name).s(" (made from ");
       if (made_from.empty()) why.s("no rule file"); else why.s("\"").s(made_from).s("\"");
       fail_before_main(why.s("); every process of a run uses one table: use another SOCKSHIM_STATS name"));
     }
   }
   if (seed_opt && *seed_opt != h.seed) {
-    Msg why;
+    Msg& why = init_msg();
     fail_before_main(why.s("SOCKSHIM_SEED=").u(*seed_opt).s(" differs from the seed ").u(h.seed).s(" of stats segment ")
                          .s(name).s("; use another SOCKSHIM_STATS name"));
   }
@@ -289,16 +303,16 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
     if (!run.table) {
       // A copy: the segment is writable by every process of the run.
       char* copy = static_cast<char*>(std::malloc(seg_text.size() + 1));
-      if (!copy) fail_before_main(Msg().s("out of memory copying the run's rule table"));
+      if (!copy) fail_before_main(init_msg().s("out of memory copying the run's rule table"));
       std::memcpy(copy, seg_text.data(), seg_text.size());
       if (stats::rules_digest(copy, seg_text.size()) != h.rules_digest) {
-        Msg why;
+        Msg& why = init_msg();
         fail_before_main(segment_msg(why, name).s("damaged (its rule table does not match its digest)"));
       }
       run.table = load_rules(std::string_view(copy, seg_text.size()), h.rules_file);
     }
     if (run.table->rules().size() != h.rule_count) {
-      Msg why;
+      Msg& why = init_msg();
       fail_before_main(segment_msg(why, name).s("damaged (rule count)"));
     }
   }
@@ -323,15 +337,15 @@ void init(int argc, char** argv, char** envp) {
   const std::uint64_t* seed_opt = nullptr;
   if (seed_text && *seed_text) {
     if (!parse_seed(seed_text, seed_value))
-      fail_before_main(Msg().s("SOCKSHIM_SEED: expected ").s(kSeedSyntax).s(", got ").q(seed_text));
+      fail_before_main(init_msg().s("SOCKSHIM_SEED: expected ").s(kSeedSyntax).s(", got ").q(seed_text));
     seed_opt = &seed_value;
   }
   bool debug = false;
   if (dbg && !parse_switch(dbg, debug))
-    fail_before_main(Msg().s("SOCKSHIM_DEBUG: expected 1/true/yes/on or 0/false/no/off, got ").q(dbg));
+    fail_before_main(init_msg().s("SOCKSHIM_DEBUG: expected 1/true/yes/on or 0/false/no/off, got ").q(dbg));
   // Without its fd table the shim would see no socket at all: a chaos run that injects nothing.
   if (!g_switch.fds().init())
-    fail_before_main(Msg().s("cannot map memory for the fd table (RLIMIT_AS?); the shim cannot serve this process"));
+    fail_before_main(init_msg().s("cannot map memory for the fd table (RLIMIT_AS?); the shim cannot serve this process"));
   RunSetup run;
   if (name && *name) {
     run = join_run(name, rules, seed_opt);
@@ -340,8 +354,8 @@ void init(int argc, char** argv, char** envp) {
   }
   const bool private_segment = !g_map;
   if (!g_map && !map_private_segment()) {
-    if (run.table) fail_before_main(Msg().s("cannot map memory for the counters; the rules cannot be applied"));
-    say(Msg().s("cannot map memory for counters; the shim stays inert in this process"));
+    if (run.table) fail_before_main(init_msg().s("cannot map memory for the counters; the rules cannot be applied"));
+    say(init_msg().s("cannot map memory for counters; the shim stays inert in this process"));
     return;
   }
   stats::Segment& seg = *g_map.seg;
@@ -367,7 +381,7 @@ void init(int argc, char** argv, char** envp) {
     if (capture::init(env.capture, &why))
       g_switch.set_general_only();   // captured calls are the general path's (after())
     else
-      say(Msg().s("--pcap: ").s(why).s(" (").s(env.capture).s("); this process is not captured"));
+      say(init_msg().s("--pcap: ").s(why).s(" (").s(env.capture).s("); this process is not captured"));
   }
   arm_fork_canary();
   on_exit(at_exit, nullptr);

@@ -44,6 +44,11 @@ class TextBuf {
   }
   // "\"TEXT\"": values quoted in messages, as the command quotes them.
   TextBuf& q(const char* p) noexcept { return s("\"").s(p).s("\""); }
+  TextBuf& clear() noexcept {
+    n_ = 0;
+    b_[0] = '\0';
+    return *this;
+  }
   const char* c_str() const noexcept { return b_; }
   std::size_t size() const noexcept { return n_; }
 
