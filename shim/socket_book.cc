@@ -243,7 +243,7 @@ std::uint64_t SocketBook::share(FdEntry& e) noexcept {
   if (id == 0) {
     // A free group (count 0) becomes this socket's with one reference, its own number's; a few
     // probes only: with that many dup'd sockets open, scanning on close is the lesser cost.
-    std::uint64_t fresh = kScanId | next_sock_id_.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t fresh = 0;
     for (int probe = 0; probe < 8; ++probe) {
       const std::uint32_t g = dup_cursor_.fetch_add(1, std::memory_order_relaxed) % kDupGroups;
       std::uint32_t free = 0;
@@ -252,6 +252,7 @@ std::uint64_t SocketBook::share(FdEntry& e) noexcept {
         break;
       }
     }
+    if (fresh == 0) fresh = kScanId | next_sock_id_.fetch_add(1, std::memory_order_relaxed);
     // Two threads dup'ing the same socket for the first time: one identity wins.
     if (e.sock_id.compare_exchange_strong(id, fresh, std::memory_order_acq_rel)) {
       id = fresh;
