@@ -1,4 +1,5 @@
 #include "shim/fdtable.h"
+#include "shim/once.h"
 #include "shim/sys.h"
 
 #include <sys/mman.h>
@@ -6,7 +7,7 @@
 
 namespace shim {
 
-bool FdTable::init() noexcept {
+SHIM_ONCE bool FdTable::init() noexcept {
   rlimit rl{};
   rlim_t max = kMaxFds;
   // The hard limit bounds every fd the process can ever get (only root can raise it later, and

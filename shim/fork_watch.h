@@ -2,8 +2,10 @@
 // only for fork(); a child of _Fork(), of clone() without CLONE_VM or of a raw clone system call
 // starts without them, with the parent's fd table and process record. The kernel zeroes a page
 // marked MADV_WIPEONFORK in every such child (Linux 4.14), whatever made it, so a word on that
-// page that the shim keeps at 1 reads 0 exactly in a child not yet adopted. Threads and vfork
-// children share the page and see 1.
+// page that the shim keeps at 1 reads 0 exactly in a child not yet adopted, or adopted by the
+// fork handler, which leaves it at 0 (a page fault saved in every fork that goes straight to
+// exec) for adopt_fork() to tell by the pid and arm. Threads and vfork children share the page
+// and see 1.
 #pragma once
 
 #include <atomic>

@@ -16,6 +16,7 @@
 
 #include "filters/table.h"
 #include "shim/debug_log.h"
+#include "shim/once.h"
 #include "shim/capture.h"
 #include "shim/env_values.h"
 #include "shim/fork_watch.h"
@@ -55,7 +56,7 @@ using Msg = rules::Error;
 
 void say(const Msg& m) noexcept { debug::line(m.c_str()); }
 
-const char* base_name(const char* path) noexcept {
+SHIM_ONCE const char* base_name(const char* path) noexcept {
   if (!path) return "?";
   const char* base = path;
   for (const char* p = path; *p; ++p)
@@ -64,7 +65,7 @@ const char* base_name(const char* path) noexcept {
 }
 
 // Copies and cuts to fit, NUL-terminated (snprintf("%s") without stdio's machinery).
-void copy_name(char* out, std::size_t size, const char* s) noexcept {
+SHIM_ONCE void copy_name(char* out, std::size_t size, const char* s) noexcept {
   std::size_t i = 0;
   for (; i + 1 < size && s[i]; ++i) out[i] = s[i];
   out[i] = '\0';
@@ -76,7 +77,7 @@ void format_addr(const sockaddr_storage& ss, socklen_t n, char* out, std::size_t
 
 // The sockets this process opened or accepted and never closed. Inherited ones belong to the
 // process that created them and are not listed (see docs/stats.md).
-void record_leaks(stats::ProcessRecord& p) noexcept {
+SHIM_ONCE void record_leaks(stats::ProcessRecord& p) noexcept {
   std::uint32_t n = 0;
   g_switch.fds().for_each_socket([&](int fd, FdEntry& e) {
     if (FdState{e.state.load(std::memory_order_relaxed)}.has(FdState::kInherited)) return;
@@ -98,24 +99,29 @@ void record_leaks(stats::ProcessRecord& p) noexcept {
   p.leak_count = n;
 }
 
+// The process the fork handler adopted (below); 0 before any fork.
+std::atomic<int> g_adopted_pid{0};
+
 // What a new child needs: its own record, and the parent's sockets marked as inherited (their
-// closes here are not the ones `closed` counts).
-void adopt_child() noexcept {
-  g_switch.mark_all_inherited();
-  if (g_map) g_proc = stats::add_process(*g_map.seg, sys::getpid(), sys::getppid(), g_argv0);
+// closes here are not the ones `closed` counts). Returns its pid.
+SHIM_ONCE int adopt_child() noexcept {
+  const int pid = sys::getpid();
+  g_switch.mark_all_inherited(pid);
+  if (g_map) g_proc = stats::add_process(*g_map.seg, pid, sys::getppid(), g_argv0);
+  return pid;
 }
 
-// Runs in the child of every fork(), also the ones libc makes itself (daemon()).
-void after_fork_in_child() {
-  g_fork_canary->store(1, std::memory_order_relaxed);
-  adopt_child();
-}
+// Runs in the child of every fork(), also the ones libc makes itself (daemon()). It leaves the
+// fork canary at 0 (the kernel wiped its page): writing it would cost the child a page fault, and
+// most children of a shell exec at once. The first call that finds the canary at 0 asks
+// adopt_fork(), which tells this adopted process from an unseen one by its pid and arms it then.
+SHIM_ONCE void after_fork_in_child() { g_adopted_pid.store(adopt_child(), std::memory_order_relaxed); }
 
-void adopt_fork_if_new() noexcept {
+SHIM_ONCE void adopt_fork_if_new() noexcept {
   if (forked_unseen()) adopt_fork();
 }
 
-void arm_fork_canary() noexcept {
+SHIM_ONCE void arm_fork_canary() noexcept {
   void* p = sys::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return;
   if (sys::madvise(p, 4096, MADV_WIPEONFORK) != 0) {
@@ -127,7 +133,7 @@ void arm_fork_canary() noexcept {
   g_fork_canary = word;
 }
 
-void at_exit(int status, void*) {
+SHIM_ONCE void at_exit(int status, void*) {
   ReentryGuard guard;   // our own calls below pass straight through
   adopt_fork_if_new();  // a child of _Fork() or clone() that made no wrapped call since
   if (!g_proc || g_proc->pid != sys::getpid()) return;
@@ -138,7 +144,7 @@ void at_exit(int status, void*) {
 }
 
 // Without SOCKSHIM_STATS the counters still work, in memory only this process sees.
-bool map_private_segment() noexcept {
+SHIM_ONCE bool map_private_segment() noexcept {
   void* p = sys::mmap(nullptr, sizeof(stats::Segment), PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return false;
@@ -155,22 +161,22 @@ bool map_private_segment() noexcept {
 // its refusals made the constructor's frame 10 KiB, three stack pages the exec'd program would
 // otherwise never touch (a page fault each). The constructor runs once, in one thread.
 Msg g_init_msg;
-Msg& init_msg() noexcept { return g_init_msg.clear(); }
+SHIM_ONCE Msg& init_msg() noexcept { return g_init_msg.clear(); }
 
-[[noreturn]] void fail_before_main(const Msg& why) noexcept {
+SHIM_ONCE [[noreturn]] void fail_before_main(const Msg& why) noexcept {
   say(why);
   _exit(2);   // not exit(): the program's own exit handlers must not run before its main did
 }
 
 // The rule file, read once (regular files only: a FIFO would block this process before main).
-rules::Text read_rules(const char* path) noexcept {
+SHIM_ONCE rules::Text read_rules(const char* path) noexcept {
   rules::Text text;
   Msg& err = init_msg();
   if (!rules::read(path, text, err)) fail_before_main(err);
   return text;
 }
 
-const filters::Table* load_rules(std::string_view text, const char* file) noexcept {
+SHIM_ONCE const filters::Table* load_rules(std::string_view text, const char* file) noexcept {
   Msg& err = init_msg();
   const filters::Table* t = rules::compile(text, file, err);
   if (!t) fail_before_main(err);
@@ -179,12 +185,12 @@ const filters::Table* load_rules(std::string_view text, const char* file) noexce
   return t;
 }
 
-Msg& segment_msg(Msg& m, const char* name) noexcept { return m.s("stats segment ").s(name).s(": "); }
+SHIM_ONCE Msg& segment_msg(Msg& m, const char* name) noexcept { return m.s("stats segment ").s(name).s(": "); }
 
 // The run's table as its creator compiled it into the segment (filters/table_image.h): matched
 // with in place, so joining a run with rules parses nothing. Null when the segment has none or
 // it is not usable by this build (the caller then parses the segment's rule text).
-const filters::Table* compiled_rules(const stats::Mapping& m, const char* name) noexcept {
+SHIM_ONCE const filters::Table* compiled_rules(const stats::Mapping& m, const char* name) noexcept {
   const stats::Header& h = m.seg->header;
   if (h.compiled_len == 0 || h.compiled_len > stats::kMaxCompiled) return nullptr;
   const char* why = "";
@@ -210,7 +216,7 @@ struct RunSetup {
 };
 
 // This process's own rule file, read and compiled (no segment to take a table from).
-RunSetup own_rules(const char* rules, const std::uint64_t* seed_opt, rules::Text* text_out) noexcept {
+SHIM_ONCE RunSetup own_rules(const char* rules, const std::uint64_t* seed_opt, rules::Text* text_out) noexcept {
   RunSetup run;
   rules::Text text;
   if (rules) {
@@ -228,7 +234,7 @@ RunSetup own_rules(const char* rules, const std::uint64_t* seed_opt, rules::Text
 // The first process of a run makes the segment. Out of line: the rule names it gathers take
 // 9 KiB of stack, which every process that joins an existing segment (all but the first) would
 // otherwise reserve below the constructor, touching stack pages it never uses.
-[[gnu::noinline]] stats::SegmentError create_run_segment(const char* name, const RunSetup& run, const rules::Text& text,
+SHIM_ONCE [[gnu::noinline]] stats::SegmentError create_run_segment(const char* name, const RunSetup& run, const rules::Text& text,
                                                           const char* rules, stats::Mapping& m, int* sys) noexcept {
   stats::TableInit init(run.table, text.view(), rules, run.seed);
   return stats::create_segment(name, init.init(), m, sys);
@@ -236,7 +242,7 @@ RunSetup own_rules(const char* rules, const std::uint64_t* seed_opt, rules::Text
 
 // A process that was told to use a different table or seed refuses to join, loudly: its counts
 // would land in another table's rule slots.
-RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed_opt) noexcept {
+SHIM_ONCE RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed_opt) noexcept {
   RunSetup run;
   rules::Text text;
   bool own_loaded = false;
@@ -320,7 +326,7 @@ RunSetup join_run(const char* name, const char* rules, const std::uint64_t* seed
   return run;
 }
 
-void init(int argc, char** argv, char** envp) {
+SHIM_ONCE void init(int argc, char** argv, char** envp) {
   // Also in secure-exec processes: vfork there must still be the real vfork.
   real::setup();
   // Secure-exec (setuid, file capabilities): the environment is the caller's, not to be trusted.
@@ -391,7 +397,13 @@ void init(int argc, char** argv, char** envp) {
 
 }  // namespace
 
-void adopt_fork() noexcept {
+SHIM_ONCE void adopt_fork() noexcept {
+  // Adopted by the fork handler already (which left the canary for the first call to arm)? A
+  // child of a raw clone made from such a process before it armed the canary has another pid.
+  if (g_adopted_pid.load(std::memory_order_relaxed) == sys::getpid()) {
+    g_fork_canary->store(1, std::memory_order_relaxed);
+    return;
+  }
   std::uint32_t unseen = 0;
   if (!g_fork_canary->compare_exchange_strong(unseen, 1, std::memory_order_relaxed)) return;
   ReentryGuard guard;

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "shim/next_symbol.h"
+#include "shim/once.h"
 
 extern "C" void* sockshim_real_vfork;
 extern "C" void* sockshim_find_vfork() noexcept;
@@ -89,7 +90,7 @@ constinit Table fns = {
 #undef SHIM_SYMBOL_VA
 };
 
-bool setup() noexcept {
+SHIM_ONCE bool setup() noexcept {
   if (g_objects_state.load(std::memory_order_acquire) != 3) return true;   // resolved on first calls
   bool all = sockshim_find_vfork() != nullptr;
 #define SHIM_LOAD(name)                                                                         \

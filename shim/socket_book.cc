@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "shim/once.h"
 #include "shim/os.h"
 #include "shim/reentry.h"
 
@@ -316,8 +317,8 @@ bool SocketBook::in_vfork_child() const noexcept {
   return false;
 }
 
-void SocketBook::mark_all_inherited() noexcept {
-  owner_pid_.store(os::getpid(), std::memory_order_relaxed);
+SHIM_ONCE void SocketBook::mark_all_inherited(int pid) noexcept {
+  owner_pid_.store(pid, std::memory_order_relaxed);
   fds_.for_each_socket([](int, FdEntry& e) {
     e.state.fetch_or(FdState::kInherited, std::memory_order_relaxed);
   });

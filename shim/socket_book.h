@@ -183,7 +183,7 @@ class SocketBook {
   bool in_vfork_child() const noexcept;
   // After fork(), in the child: every socket now also belongs to the parent, and the table to
   // the child.
-  void mark_all_inherited() noexcept;
+  void mark_all_inherited(int pid) noexcept;
 
   // Sets or clears one of FdState's flags on a socket's entry.
   static void set_flag(FdEntry& e, std::uint32_t flag, bool on) noexcept;

@@ -409,7 +409,7 @@ class Switch {
 
   // After fork(), in the child: every socket now also belongs to the parent, and the table to
   // the child.
-  void mark_all_inherited() noexcept { book_.mark_all_inherited(); }
+  void mark_all_inherited(int pid) noexcept { book_.mark_all_inherited(pid); }
   void set_owner(int pid) noexcept { book_.set_owner(pid); }
 
  private:

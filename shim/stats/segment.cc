@@ -1,4 +1,6 @@
 #include "shim/stats/segment.h"
+
+#include "shim/once.h"
 #include "shim/sys.h"
 
 #include <fcntl.h>
@@ -96,7 +98,7 @@ const char* describe(SegmentError e) noexcept {
   return "?";
 }
 
-bool segment_path(const char* name, char* out, std::size_t out_len) noexcept {
+SHIM_ONCE bool segment_path(const char* name, char* out, std::size_t out_len) noexcept {
   if (!valid_name(name)) return false;
   // Copied by hand: this runs before main in every process of a run, and strlen and memcpy
   // would each cost a lazy binding there (shim/sys.h says why that matters).
@@ -237,7 +239,7 @@ SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& 
   return SegmentError::kNone;
 }
 
-SegmentError attach_segment(const char* name, bool writable, int wait_ms, Mapping& out,
+SHIM_ONCE SegmentError attach_segment(const char* name, bool writable, int wait_ms, Mapping& out,
                             int* sys_errno) noexcept {
   char path[sizeof(kPrefix) + kMaxName + 1];
   if (!segment_path(name, path, sizeof path)) return SegmentError::kBadName;
@@ -450,7 +452,7 @@ CookieSlot* cookie_slot(Segment& s, Cookie c) noexcept {
   return nullptr;
 }
 
-ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0, std::uint32_t intercept) noexcept {
+SHIM_ONCE ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0, std::uint32_t intercept) noexcept {
   const std::uint32_t i = s.header.process_next.fetch_add(1, std::memory_order_relaxed);
   if (i >= kMaxProcesses) {
     s.header.process_overflow.fetch_add(1, std::memory_order_relaxed);
@@ -467,7 +469,7 @@ ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0, std
   return &r;
 }
 
-ProcessRecord* newest_process(Segment& s, int pid) noexcept {
+SHIM_ONCE ProcessRecord* newest_process(Segment& s, int pid) noexcept {
   const std::uint32_t v = s.newest_by_pid[static_cast<std::uint32_t>(pid) % kPidSlots].load(std::memory_order_acquire);
   if (v == 0 || v > kMaxProcesses) return nullptr;
   ProcessRecord& r = s.processes[v - 1];
@@ -484,7 +486,7 @@ ProcessRecord* find_process(Segment& s, int pid) noexcept {
   return nullptr;
 }
 
-std::int64_t realtime_ns() noexcept {
+SHIM_ONCE std::int64_t realtime_ns() noexcept {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
