@@ -106,6 +106,49 @@ TEST_CASE("a child of a raw clone system call is noticed the same way", "[preloa
   check_unannounced_child([] { return static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr)); });
 }
 
+// Records of pid in the segment (an exec'd image has two: before and after; a process one).
+int records_of(pid_t pid) {
+  st::Segment& s = segment();
+  std::uint32_t n = s.header.process_next.load();
+  if (n > st::kMaxProcesses) n = st::kMaxProcesses;
+  int found = 0;
+  for (std::uint32_t i = 0; i < n; ++i)
+    found += s.processes[i].state.load() != st::kProcFree && s.processes[i].pid == pid;
+  return found;
+}
+
+// The fork handler adopts a child and leaves the fork canary for the child's first call to arm
+// (shim/fork_watch.h): that call must not adopt it again, and a raw clone the child makes before
+// any call (its canary still at 0, inherited along with the adopter's pid) must still be noticed.
+TEST_CASE("a fork child is adopted once, and a raw clone it makes before any call is noticed", "[preload][fork]") {
+  only_rule(-1);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  REQUIRE(fd >= 0);
+  const auto closed0 = counter(kUdp, st::kClosed);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const pid_t g = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+    if (g == 0) {
+      ::close(fd);   // the grandchild's inherited copy
+      _exit(0);
+    }
+    int status = 0;
+    const bool waited = g > 0 && waitpid(g, &status, 0) == g && WIFEXITED(status);
+    ::close(fd);   // the child's first wrapped call after the clone: arms the canary
+    const st::ProcessRecord* gr = waited ? record_of(g) : nullptr;
+    const bool ok = gr && gr->ppid == getpid() && records_of(getpid()) == 1 && records_of(g) == 1;
+    _exit(ok ? 0 : 1);
+  }
+  REQUIRE(pid > 0);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(counter(kUdp, st::kClosed) - closed0 == 0);   // both inherited copies' closes
+  ::close(fd);
+  CHECK(counter(kUdp, st::kClosed) - closed0 == 1);
+}
+
 // One thread swaps a unix seqpacket socket and a UDP socket onto one fd number with dup2 while
 // another receives on that number. Every count must stay with the kinds the program made: the
 // number never reads as unknown (so it is never classified half from one socket, half from the
