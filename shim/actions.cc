@@ -114,7 +114,23 @@ long transfer(const Call& c, std::size_t limit) noexcept {
       return chk_ok ? real::fns.read(c.fd, c.buf, len)
                     : real::fns.__read_chk(c.fd, c.buf, c.len, c.buflen);
     case Fn::kSendmmsg: return real::fns.sendmmsg(c.fd, c.mmsg, c.vlen, c.flags);
-    case Fn::kRecvmmsg: return real::fns.recvmmsg(c.fd, c.mmsg, c.vlen, c.flags, c.timeout);
+    case Fn::kRecvmmsg: {
+      if (limit == SIZE_MAX || !c.mmsg || c.vlen == 0) return real::fns.recvmmsg(c.fd, c.mmsg, c.vlen, c.flags, c.timeout);
+      // A cut (a paced socket's step): the first message alone, its iovecs cut to the limit.
+      msghdr& first = c.mmsg[0].msg_hdr;
+      iovec cut[kMaxIov];
+      mmsghdr one = c.mmsg[0];
+      one.msg_hdr.msg_iov = cut;
+      one.msg_hdr.msg_iovlen = static_cast<std::size_t>(clamp_iov(first.msg_iov, first.msg_iovlen, limit, cut));
+      const int r = real::fns.recvmmsg(c.fd, &one, 1, c.flags, c.timeout);
+      if (r == 1) {
+        first.msg_namelen = one.msg_hdr.msg_namelen;
+        first.msg_controllen = one.msg_hdr.msg_controllen;
+        first.msg_flags = one.msg_hdr.msg_flags;
+        c.mmsg[0].msg_len = one.msg_len;
+      }
+      return r;
+    }
     case Fn::kReadv: case Fn::kWritev: case Fn::kSendmsg: case Fn::kRecvmsg: {
       std::size_t n = 0;
       const iovec* iov = iov_of(c, n);

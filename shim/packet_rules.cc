@@ -47,6 +47,33 @@ void PacketRules::inherit_filter(const FdEntry& listener, FdEntry* accepted) noe
   seg()->rules[idx].armed.fetch_add(1, std::memory_order_relaxed);
 }
 
+void PacketRules::recover(int fd, FdEntry& e) noexcept {
+  if (!rules_->profile().any()) return;
+  const Cookie ck = e.cookie.load(std::memory_order_relaxed);
+  const int family = cookie_family(ck);
+  if (family != AF_INET && family != AF_INET6) return;
+  const auto rules = rules_->table().rules();
+  std::uint32_t pacing = 0;   // 0: not asked yet
+  for (std::size_t i = 0; i < rules.size() && i < stats::kMaxRules; ++i) {
+    const filters::Action& a = rules[i].action;
+    if (a.rate != 0 && cookie_type(ck) == SOCK_STREAM && !(e.state.load(std::memory_order_relaxed) & FdState::kPaced)) {
+      if (pacing == 0) {
+        socklen_t n = sizeof pacing;
+        const int saved = errno;
+        if (os::getsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &pacing, &n) != 0) pacing = ~0u;
+        errno = saved;
+      }
+      if (pacing == a.rate) set_recv_rate(&e, a.rate);
+    }
+    if (a.kind == filters::ActionKind::kInboundLoss && !(e.state.load(std::memory_order_relaxed) & FdState::kArmed)) {
+      bpfvm::Instruction gate[bpfvm::kMaxComposedLossFilter];
+      const std::size_t n = loss_gate(static_cast<int>(i), gate);
+      const int own = n ? socket_filter::own_behind(fd, {gate, n}) : -1;
+      if (own >= 0) set_filter_state(&e, static_cast<std::uint16_t>(i + 1), static_cast<std::uint16_t>(own));
+    }
+  }
+}
+
 void PacketRules::pace(int fd, FdEntry* e, int idx) noexcept {
   const filters::Table& table = rules_->table();
   if (idx < 0 || static_cast<std::size_t>(idx) >= table.rules().size()) return;

@@ -33,6 +33,12 @@ class PacketRules {
   void arm_loss(int fd, FdEntry* e, int family, int idx) noexcept;
   // The kernel copies a listener's filter to the connections it accepts: so does the record.
   void inherit_filter(const FdEntry& listener, FdEntry* accepted) noexcept;
+  // A socket this image did not make (inherited across execve, classified afresh): the rule
+  // records the kernel still shows. A classic filter that starts with an inbound_loss rule's gate
+  // is that rule's (with the program's part behind it); a TCP socket whose SO_MAX_PACING_RATE is
+  // a rate rule's rate is that rule's, and its receives are paced again. Counts nothing: the
+  // image that armed the socket counted it.
+  void recover(int fd, FdEntry& e) noexcept;
   // rate rule idx on fd, a TCP socket: SO_MAX_PACING_RATE for what it sends, and (in e) the
   // pacing of what it receives.
   void pace(int fd, FdEntry* e, int idx) noexcept;
@@ -42,6 +48,13 @@ class PacketRules {
   static void hold_back(const Call& c, Decision& d) noexcept;
   // n bytes received on a paced socket: its due time moves on by n / rate.
   static void charge(FdEntry& e, std::uint64_t n) noexcept;
+  // The bytes a receive that returned r > 0 took (recvmmsg: r is a count of messages).
+  static std::uint64_t received(const Call& c, long r) noexcept {
+    if (c.op != Op::kRecvmmsg) return static_cast<std::uint64_t>(r);
+    std::uint64_t n = 0;
+    for (long i = 0; c.mmsg && i < r; ++i) n += c.mmsg[i].msg_len;
+    return n;
+  }
 
   // A SOL_SOCKET option socket_filter answers on a socket that carries a rule's filter.
   static bool filter_option_of(bool set, int level, int name) noexcept {

@@ -134,6 +134,27 @@ Result arm(int fd, std::span<const bpfvm::Instruction> gate, int own_hint) noexc
   return r;
 }
 
+int own_behind(int fd, std::span<const bpfvm::Instruction> gate) noexcept {
+  const std::size_t there = kernel_filter_len(fd);
+  if (there == 0 || there == kEbpf || there > bpfvm::kMaxInsns) return -1;
+  const std::size_t prefix = bpfvm::gate_prefix_size(gate.size());
+  const std::size_t want = there == gate.size() ? gate.size() : prefix;   // attached alone, or composed
+  if (there < want) return -1;
+  Scratch buf(there + prefix);
+  const int saved = errno;
+  socklen_t len = static_cast<socklen_t>(there);
+  const bool got = buf.get() && real::getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, buf.get(), &len) == 0 && len == there;
+  errno = saved;
+  if (!got) return -1;
+  bpfvm::Instruction* const ours = buf.get() + there;
+  if (want == gate.size())
+    std::memcpy(ours, gate.data(), gate.size() * sizeof(bpfvm::Instruction));
+  else if (bpfvm::write_gate_prefix(gate, {ours, prefix}) != prefix)
+    return -1;
+  if (std::memcmp(buf.get(), ours, want * sizeof(bpfvm::Instruction)) != 0) return -1;
+  return static_cast<int>(there - want);
+}
+
 Result attach(int fd, std::span<const bpfvm::Instruction> gate, const void* optval, socklen_t optlen) noexcept {
   // The kernel takes exactly a struct sock_fprog (copy_bpf_fprog_from_user); anything else, and
   // programs it refuses by their length, get its own answer.

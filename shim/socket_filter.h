@@ -64,4 +64,9 @@ Result detach(int fd, std::span<const bpfvm::Instruction> gate, std::uint16_t ow
 // not what the record says (changed behind the shim's back), the kernel's answer unchanged.
 Result get(int fd, std::size_t prefix, std::uint16_t own_len, void* optval, socklen_t* optlen) noexcept;
 
+// The length of the program's part behind gate on fd's filter (0: the gate alone), or -1 when
+// fd's filter does not start with gate. For a socket an earlier program image armed (execve
+// keeps the socket and its filter, not the image's record of it).
+int own_behind(int fd, std::span<const bpfvm::Instruction> gate) noexcept;
+
 }  // namespace shim::socket_filter

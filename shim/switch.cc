@@ -95,6 +95,7 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
     }
     e = book_.fds().find(c.fd);   // the high-water mark only once it is a socket (classify)
     if (!e || !book_.classify(c.fd, *e)) return false;
+    packets_.recover(c.fd, *e);   // execve kept the socket's filter and pacing, not their record
     bits = e->state.load(std::memory_order_relaxed);
     kind = FdState{bits}.kind();
   }
@@ -115,8 +116,10 @@ bool Switch::before_fd(const Call& c, Decision& d) noexcept {
     d.custom = true;   // perform() answers it
     d.filter_option = true;
   }
-  // Peeked bytes stay queued: only the recv that takes them is paced.
-  if ((bits & FdState::kPaced) && (c.op == Op::kRecv || c.op == Op::kRead) && !(c.flags & MSG_PEEK)) PacketRules::hold_back(c, d);
+  // Every receive on a paced socket waits for its due time, recvmmsg and MSG_PEEK too (a peek
+  // shows what the next read may take; after() charges only the bytes a read takes).
+  if ((bits & FdState::kPaced) && (c.op == Op::kRecv || c.op == Op::kRead || c.op == Op::kRecvmmsg))
+    PacketRules::hold_back(c, d);
   if (c.op == Op::kClose) {
     if (book_.in_vfork_child()) return false;
     d.count_close = book_.forget_fd(c.fd, d.slot);
@@ -211,7 +214,7 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
     case Op::kSend: case Op::kWrite: case Op::kSendmmsg:
     case Op::kRecv: case Op::kRead: case Op::kRecvmmsg:
       book_.after_transfer(c, d, r, e);
-      if (d.paced && r > 0) PacketRules::charge(*d.entry, static_cast<std::uint64_t>(r));
+      if (d.paced && r > 0 && !(c.flags & MSG_PEEK)) PacketRules::charge(*d.entry, PacketRules::received(c, r));
       break;
     case Op::kDup: case Op::kDup2:
       book_.after_dup(c, d, r);

@@ -152,7 +152,8 @@ class Switch {
         // As send and recv: with rules, only once the socket's decision is cached as "none" (the
         // vector calls are decided by the socket alone, never by a message's address).
         if (FdState{bits}.kind() != FdKind::kSocket || FdState{bits}.conn() == ConnState::kConnecting ||
-            (rules_.has_rules(t) && e->cached_rule(t) != 1) || (!send && (p.flags & MSG_PEEK)))
+            (rules_.has_rules(t) && e->cached_rule(t) != 1) || (!send && (p.flags & MSG_PEEK)) ||
+            (!send && (bits & FdState::kPaced)))   // held back on the general path, as recv
           break;
         const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
         const R r = real();

@@ -93,6 +93,7 @@ int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcep
     case SO_DOMAIN: v = f->domain; break;
     case SO_PROTOCOL: v = f->protocol; break;
     case SO_ACCEPTCONN: v = f->listening; break;
+    case SO_MAX_PACING_RATE: v = static_cast<int>(f->pacing_rate); break;
     default: return fake_os::fail(ENOPROTOOPT);
   }
   std::memcpy(value, &v, sizeof v);

@@ -19,6 +19,7 @@ struct Fd {
   std::uint16_t local_port = 0, peer_port = 0;
   std::uint64_t inode = 1;
   bool inode_flips = false;         // every fstat reports another inode (a number being reused)
+  std::uint32_t pacing_rate = ~0u;  // SO_MAX_PACING_RATE (the kernel's default: unlimited)
 };
 
 // The descriptors the kernel knows (absent: EBADF).

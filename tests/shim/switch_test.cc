@@ -2,9 +2,14 @@
 // lambdas (no system call made for the program), over a scripted kernel for the calls the switch
 // makes itself (tests/shim/fake_os.h), and reads the counters it left in a real stats segment.
 #include <arpa/inet.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -301,4 +306,144 @@ TEST_CASE("only sockets raise the fd table's high-water mark that fork's scan re
   int found = 0;
   rig.sw->fds().for_each_socket([&](int fd, shim::FdEntry&) { found += fd == 300; });
   CHECK(found == 1);
+}
+
+namespace {
+
+// A real loopback TCP connection (the paced tests need the kernel's bytes; the switch's own
+// calls still go to fake_os): mine is the program's end, peer the other.
+struct TcpPair {
+  int mine = -1, peer = -1;
+  TcpPair() {
+    const int ls = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a = loopback(0);
+    socklen_t n = sizeof a;
+    REQUIRE(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(ls, 1) == 0);
+    REQUIRE(::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &n) == 0);
+    mine = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int room = 1 << 20;   // rmem_max may cut it: queue() asks for no more than 128 KiB + 1
+    ::setsockopt(mine, SOL_SOCKET, SO_RCVBUF, &room, sizeof room);
+    REQUIRE(::connect(mine, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    peer = ::accept(ls, nullptr, nullptr);
+    ::close(ls);
+    REQUIRE(peer >= 0);
+  }
+  ~TcpPair() {
+    ::close(mine);
+    ::close(peer);
+  }
+  // Sends want bytes to mine (the peer's write never blocks: MSG_DONTWAIT) and waits until more
+  // than two steps of them are queued there (more than a paced read may take).
+  void queue(std::size_t want) {
+    static char junk[64 << 10];
+    for (std::size_t i = 0; i < sizeof junk; ++i) junk[i] = static_cast<char>(i * 7);
+    std::size_t sent = 0;
+    for (int tries = 0; sent < want && tries < 100; ++tries) {
+      const ssize_t r = ::send(peer, junk, std::min(sizeof junk, want - sent), MSG_DONTWAIT);
+      if (r > 0) sent += static_cast<std::size_t>(r);
+      else ::usleep(1000);
+    }
+    REQUIRE(sent == want);
+    int queued = 0;
+    const std::size_t enough = 2 * (64 << 10) + 1;
+    for (int tries = 0; tries < 1000 && static_cast<std::size_t>(queued) < enough; ++tries) {
+      ::ioctl(mine, FIONREAD, &queued);
+      if (static_cast<std::size_t>(queued) < enough) ::usleep(1000);
+    }
+    REQUIRE(static_cast<std::size_t>(queued) >= enough);
+  }
+};
+
+double seconds_since(const timespec& t0) {
+  timespec t{};
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<double>(t.tv_sec - t0.tv_sec) + static_cast<double>(t.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+timespec now() {
+  timespec t{};
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return t;
+}
+
+constexpr const char* kPacedRules = R"({"rules": [{"name": "slow", "on": "socket",
+    "match": {"protocol": "tcp"}, "do": {"rate": "1MiB/s"}}]})";
+constexpr std::size_t kStep = 64 << 10;   // at 1 MiB/s a read takes at most 64 KiB: 62.5 ms' worth
+constexpr double kStepSeconds = 0.055;    // 62.5 ms, less a timer's slack
+
+// The switch learns of pair.mine as the socket() a rate rule paces.
+void pace(Rig& rig, const TcpPair& pair) {
+  fake_os::fds[pair.mine] = fake_os::Fd{.connected = true};
+  const int fd = pair.mine;
+  REQUIRE(rig.call(socket_call(), [fd] { return fd; }) == fd);
+  REQUIRE((rig.sw->fds().find(fd)->state.load() & shim::FdState::kPaced) != 0);
+}
+
+}  // namespace
+
+TEST_CASE("recvmmsg on a paced socket is held back: one message of one step, then a wait", "[switch][rate]") {
+  Rig rig(kPacedRules);
+  TcpPair pair;
+  pace(rig, pair);
+  pair.queue(3 * kStep);
+  static char bufs[4][kStep];
+  iovec iov[4];
+  mmsghdr m[4]{};
+  for (int i = 0; i < 4; ++i) {
+    iov[i] = {bufs[i], kStep};
+    m[i].msg_hdr.msg_iov = &iov[i];
+    m[i].msg_hdr.msg_iovlen = 1;
+  }
+  // MSG_WAITFORONE: only the first message waits (else the call would wait for all four).
+  const Call c{.op = Op::kRecvmmsg, .fn = shim::Fn::kRecvmmsg, .fd = pair.mine, .mmsg = m, .vlen = 4, .flags = MSG_WAITFORONE};
+  const auto real = [&] { return ::recvmmsg(pair.mine, m, 4, MSG_WAITFORONE, nullptr); };
+  // Unpaced, one call would take all three steps queued, in three messages.
+  timespec t0 = now();
+  CHECK(rig.call(c, real) == 1);
+  CHECK(m[0].msg_len == kStep);
+  CHECK(seconds_since(t0) < kStepSeconds);   // the first read is free
+  t0 = now();
+  CHECK(rig.call(c, real) == 1);
+  CHECK(m[0].msg_len == kStep);
+  CHECK(seconds_since(t0) >= kStepSeconds);   // paid for the first step's 64 KiB
+  CHECK(rig.counter(kTcp4, shim::stats::kRecvBytes) == 2 * kStep);
+}
+
+TEST_CASE("MSG_PEEK on a paced socket waits as a read, sees what the read takes, and costs nothing", "[switch][rate]") {
+  Rig rig(kPacedRules);
+  TcpPair pair;
+  pace(rig, pair);
+  pair.queue(3 * kStep);
+  static char first[4 * kStep], peeked[4 * kStep], taken[4 * kStep];
+  const auto recv_into = [&](char* buf, int flags) {
+    const Call c{.op = Op::kRecv, .fn = shim::Fn::kRecv, .fd = pair.mine, .buf = buf, .len = 4 * kStep, .flags = flags};
+    return rig.call(c, [&] { return ::recv(pair.mine, buf, 4 * kStep, flags); });
+  };
+  CHECK(recv_into(first, 0) == static_cast<ssize_t>(kStep));   // free
+  timespec t0 = now();
+  CHECK(recv_into(peeked, MSG_PEEK) == static_cast<ssize_t>(kStep));   // cut to one step
+  CHECK(seconds_since(t0) >= kStepSeconds);                         // waited for the first read's due time
+  t0 = now();
+  CHECK(recv_into(taken, 0) == static_cast<ssize_t>(kStep));
+  CHECK(seconds_since(t0) < kStepSeconds);   // the peek took nothing, so cost nothing
+  CHECK(std::memcmp(peeked, taken, kStep) == 0);
+  t0 = now();
+  CHECK(recv_into(taken, MSG_PEEK) == static_cast<ssize_t>(kStep));
+  CHECK(seconds_since(t0) >= kStepSeconds);   // the read after the peek was charged
+}
+
+TEST_CASE("a socket inherited across execve with a rate rule's pacing rate is paced again", "[switch][rate]") {
+  Rig rig(R"({"rules": [{"name": "slow", "on": "connect", "match": {"protocol": "tcp"},
+                         "do": {"rate": "1MiB/s"}}]})");
+  fake_os::fds[9] = fake_os::Fd{.connected = true, .peer_port = 443, .pacing_rate = 1 << 20};    // the rule's
+  fake_os::fds[10] = fake_os::Fd{.connected = true, .peer_port = 443};                           // unpaced
+  fake_os::fds[11] = fake_os::Fd{.connected = true, .peer_port = 443, .pacing_rate = 512 << 10};  // the program's own
+  for (int fd : {9, 10, 11}) CHECK(rig.call(send_call(fd, 10), [] { return ssize_t{10}; }) == 10);
+  const auto paced = [&](int fd) { return (rig.sw->fds().find(fd)->state.load() & shim::FdState::kPaced) != 0; };
+  CHECK(paced(9));
+  CHECK(rig.sw->fds().find(9)->recv_rate.load() == 1u << 20);
+  CHECK_FALSE(paced(10));
+  CHECK_FALSE(paced(11));
+  CHECK(rig.map.seg->rules[0].armed.load() == 0);   // counted by the image that paced it
 }
