@@ -358,8 +358,8 @@ void Supervisor::Impl::interrupt_signalled() {
   signal_cursor = n ? (signal_cursor + k) % n : 0;
   std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
   std::erase_if(delayed, [this](const Delayed& d) {
-    const auto* n = reinterpret_cast<const seccomp_notif*>(d.notif.data());
-    return signal_pending(static_cast<pid_t>(n->pid)) && reply(n->id, -1, kErestartsys);
+    const auto* notif = reinterpret_cast<const seccomp_notif*>(d.notif.data());
+    return signal_pending(static_cast<pid_t>(notif->pid)) && reply(notif->id, -1, kErestartsys);
   });
 }
 
