@@ -632,6 +632,7 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   close(s.wake_fd);
   s.wake_fd = -1;
+  s.procs.finish(pid);   // the command's leaks; how the others that ended meanwhile ended
   close(child);
   int raw = 0;
   while (waitpid(pid, &raw, 0) < 0) {
