@@ -463,7 +463,14 @@ void Supervisor::Impl::on_listen(const seccomp_notif& n, Proc& p) {
 // Receives one notification into this thread's buffer and handles it under mu; its answers go
 // out after mu is released. False when this worker is done: errno EINTR (the wake-up to stop),
 // ENOENT (the listener hung up) or another failure.
-bool Supervisor::Impl::serve_one() {
+//
+// One worker waits in NOTIF_RECV at a time: the one holding `turn` (recv_mu). It keeps it from
+// call to call, unless more calls are waiting when it received one: then it lets it go, and the
+// next worker receives them while this one handles its own. So a program making one call at a
+// time is served by one thread, warm, as before (the kernel would hand successive calls to the
+// waiting workers in turn: about 3 µs more per call, measured), and calls made at once are
+// still taken at once.
+bool Supervisor::Impl::serve_one(std::unique_lock<std::mutex>& turn) {
   std::vector<std::byte>& req = req_buf();
   std::fill(req.begin(), req.end(), std::byte{0});   // the kernel refuses a dirty buffer
   auto* n = reinterpret_cast<seccomp_notif*>(req.data());
@@ -474,6 +481,7 @@ bool Supervisor::Impl::serve_one() {
     pollfd hup{listener, 0, 0};
     return !(poll(&hup, 1, 0) == 1 && (hup.revents & (POLLHUP | POLLERR)));
   }
+  if (pollfd more{listener, POLLIN, 0}; poll(&more, 1, 0) == 1 && (more.revents & POLLIN)) turn.unlock();
   {
     std::unique_lock<std::mutex> lock(mu);
     bufs().lock = &lock;
@@ -523,7 +531,6 @@ const SupervisorCounts& Supervisor::counts() const {
 
 namespace {
 
-std::atomic<bool> g_stop_workers{false};
 void wake_worker(int) {}   // only ends the worker's wait in NOTIF_RECV (EINTR)
 const int kWakeSignal = SIGRTMIN + 3;
 
@@ -540,9 +547,14 @@ int worker_count() {
 void Supervisor::Impl::work() {
   std::vector<Answer> outbox;
   bufs().outbox = &outbox;
-  while (!g_stop_workers.load(std::memory_order_acquire)) {
+  std::unique_lock<std::mutex> turn(recv_mu, std::defer_lock);
+  while (!stopping.load(std::memory_order_acquire)) {
+    if (!turn.owns_lock()) {
+      turn.lock();
+      continue;   // stopping may have come meanwhile
+    }
     errno = 0;
-    if (!serve_one() && errno != EINTR) break;   // the listener hung up, or failed
+    if (!serve_one(turn) && errno != EINTR) break;   // the listener hung up, or failed
   }
   bufs().outbox = nullptr;
   workers_running.fetch_sub(1, std::memory_order_release);
@@ -566,10 +578,11 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
   sigfillset(&all);
   sigdelset(&all, kWakeSignal);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  g_stop_workers.store(false);
+  s.stopping.store(false);
   std::vector<std::thread> workers;
-  s.workers_running.store(worker_count());
-  for (int i = 0; i < worker_count(); ++i) workers.emplace_back([&s] { s.work(); });
+  const int count = worker_count();
+  s.workers_running.store(count);
+  for (int i = 0; i < count; ++i) workers.emplace_back([&s] { s.work(); });
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   sigset_t wake;
   sigemptyset(&wake);
@@ -623,7 +636,7 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
   Impl::bufs().outbox = nullptr;
   // The workers wait in NOTIF_RECV: the wake signal ends that wait (again, in case one was
   // between its check of the flag and the ioctl when it came).
-  g_stop_workers.store(true, std::memory_order_release);
+  s.stopping.store(true, std::memory_order_release);
   for (int i = 0; i < 5000 && s.workers_running.load(std::memory_order_acquire) > 0; ++i) {
     for (std::thread& t : workers) pthread_kill(t.native_handle(), kWakeSignal);
     usleep(1000);

@@ -191,7 +191,9 @@ struct Supervisor::Impl {
   std::uint64_t next_serial = 1;
   std::size_t notif_size = 0, resp_size = 0;
   int wake_fd = -1;
-  std::atomic<int> workers_running{0};   // an eventfd: a worker added a watch or a delay, serve()'s poll looks again
+  std::atomic<int> workers_running{0};
+  std::atomic<bool> stopping{false};   // serve() is ending: the workers leave
+  std::mutex recv_mu;                  // the turn to wait in NOTIF_RECV (serve_one; never with mu)   // an eventfd: a worker added a watch or a delay, serve()'s poll looks again
   ino_t netns = own_netns();
   static ThreadBufs& bufs() {
     static thread_local ThreadBufs b;
@@ -510,7 +512,7 @@ struct Supervisor::Impl {
   void settle_unix(KnownSocket& k, int dup);
   void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
   void resolve(Watch& w, bool now);
-  bool serve_one();
+  bool serve_one(std::unique_lock<std::mutex>& turn);
   void dispatch(const seccomp_notif& n);
   void serve_watches(const std::vector<pollfd>& fds, std::size_t first, const std::vector<std::uint64_t>& polled);
   Watch* following(pid_t tgid, int fd, ino_t ino);
