@@ -12,8 +12,9 @@
 #       - N requests over keep-alive connections (target: within 1.10x of plain);
 #       - N requests, each on a fresh connection (target: within 2x; each socket, connect, close
 #         and the server's accept is a notified call, so the per-call cost is given too);
-#       - the same fresh connections made by P goroutines at once (the supervisor is one thread:
-#         how it scales).
+#       - the same fresh connections made by P goroutines at once (how the supervisor's worker
+#         threads scale: docs/shim.md, "Many threads at once"; SOCKSHIM_SUPERVISOR_THREADS=N in
+#         this script's environment sets their number).
 #     Rounds alternate the order of the modes, so load from elsewhere slows each alike; medians
 #     and the spread of the per-round ratios;
 #  3. a send and a receive of one byte on loopback TCP, made with write/read and with

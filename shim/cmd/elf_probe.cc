@@ -1,14 +1,14 @@
 #include "shim/cmd/elf_probe.h"
 
 #include <elf.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <initializer_list>
 #include <sstream>
 #include <vector>
 
@@ -27,43 +27,87 @@ std::string find_in_path(const std::string& cmd) {
   return {};
 }
 
+// The program file, read only where the probe looks (pread): its first page, the program and
+// section headers and the section names. Reading a whole Go binary (10 MB and more) cost
+// `sockshim run` tens of milliseconds before the program could start.
+class File {
+ public:
+  File(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
+  // Fills out with len bytes at off; false when the file is shorter or unreadable there.
+  bool read(std::uint64_t off, void* out, std::size_t len) const {
+    if (off > size_ || len > size_ - off) return false;
+    auto* p = static_cast<char*>(out);
+    while (len > 0) {
+      const ssize_t r = pread(fd_, p, len, static_cast<off_t>(off));
+      if (r <= 0) return false;
+      p += r, off += static_cast<std::uint64_t>(r), len -= static_cast<std::size_t>(r);
+    }
+    return true;
+  }
+
+ private:
+  int fd_;
+  std::uint64_t size_;
+};
+
 // True when the ELF file has a PT_INTERP program header (it is dynamically linked).
-bool has_interp(const std::vector<char>& f) {
-  if (f.size() < sizeof(Elf64_Ehdr) || f[EI_CLASS] != ELFCLASS64) return true;  // be lenient
-  Elf64_Ehdr eh;
-  std::memcpy(&eh, f.data(), sizeof eh);
+bool has_interp(const File& f, const Elf64_Ehdr& eh) {
   for (unsigned i = 0; i < eh.e_phnum; ++i) {
-    const std::size_t off = eh.e_phoff + static_cast<std::size_t>(i) * eh.e_phentsize;
-    if (off > f.size() || sizeof(Elf64_Phdr) > f.size() - off) break;
     Elf64_Phdr ph;
-    std::memcpy(&ph, f.data() + off, sizeof ph);
+    if (!f.read(eh.e_phoff + static_cast<std::uint64_t>(i) * eh.e_phentsize, &ph, sizeof ph)) break;
     if (ph.p_type == PT_INTERP) return true;
   }
   return false;
 }
 
-// True when the ELF file has a section of that name (section headers may be stripped: then no).
-bool has_section(const std::vector<char>& f, const char* name) {
-  if (f.size() < sizeof(Elf64_Ehdr) || f[EI_CLASS] != ELFCLASS64) return false;
-  Elf64_Ehdr eh;
-  std::memcpy(&eh, f.data(), sizeof eh);
+// True when the ELF file has a section of one of these names (section headers may be stripped:
+// then no).
+bool has_section(const File& f, const Elf64_Ehdr& eh, std::initializer_list<const char*> wanted) {
   const auto header = [&](unsigned i, Elf64_Shdr& sh) {
-    const std::size_t off = eh.e_shoff + static_cast<std::size_t>(i) * eh.e_shentsize;
-    if (eh.e_shentsize < sizeof sh || off > f.size() || sizeof sh > f.size() - off) return false;
-    std::memcpy(&sh, f.data() + off, sizeof sh);
-    return true;
+    return eh.e_shentsize >= sizeof sh && f.read(eh.e_shoff + static_cast<std::uint64_t>(i) * eh.e_shentsize, &sh, sizeof sh);
   };
   Elf64_Shdr names;
-  if (eh.e_shstrndx >= eh.e_shnum || !header(eh.e_shstrndx, names) || names.sh_offset > f.size()) return false;
-  const std::size_t want = std::strlen(name) + 1;
+  if (eh.e_shstrndx >= eh.e_shnum || !header(eh.e_shstrndx, names)) return false;
+  char name[64];
   for (unsigned i = 0; i < eh.e_shnum; ++i) {
     Elf64_Shdr sh;
     if (!header(i, sh)) return false;
-    const std::size_t at = names.sh_offset + sh.sh_name;
-    if (sh.sh_name < names.sh_size && at <= f.size() && want <= f.size() - at && std::memcmp(f.data() + at, name, want) == 0)
-      return true;
+    for (const char* w : wanted) {
+      const std::size_t want = std::strlen(w) + 1;
+      if (want <= sizeof name && sh.sh_name < names.sh_size && f.read(names.sh_offset + sh.sh_name, name, want) &&
+          std::memcmp(name, w, want) == 0)
+        return true;
+    }
   }
   return false;
+}
+
+// What the first page says (a script and its interpreter, an ELF file's kind and machine) and,
+// for ELF, its headers and sections.
+void probe_contents(const File& f, const std::vector<char>& head, ExecProbe& p) {
+  if (head.size() >= 2 && head[0] == '#' && head[1] == '!') {
+    p.kind = ExecProbe::Kind::kScript;
+    std::string line(head.begin() + 2, std::find(head.begin(), head.end(), '\n'));
+    std::stringstream words(line);
+    words >> p.interpreter;
+    return;
+  }
+  if (head.size() < 4 || std::memcmp(head.data(), ELFMAG, SELFMAG) != 0) {
+    p.kind = ExecProbe::Kind::kNotElf;
+    return;
+  }
+  if (head.size() < sizeof(Elf64_Ehdr) || head[EI_CLASS] != ELFCLASS64) {
+    p.kind = ExecProbe::Kind::kDynamic;   // be lenient: a 32-bit or truncated file
+    return;
+  }
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, head.data(), sizeof eh);
+  p.kind = has_interp(f, eh) ? ExecProbe::Kind::kDynamic : ExecProbe::Kind::kStatic;
+  p.x86_64 = eh.e_machine == EM_X86_64;
+  // Go's linker writes .go.buildinfo (the module and build settings) and the .note.go.buildid
+  // note. Sections, not a string search: any program that merely mentions "Go build ID" (this
+  // command does) would pass for Go, and `auto` would take the wrong mode.
+  p.go = has_section(f, eh, {".go.buildinfo", ".note.go.buildid"});
 }
 
 }  // namespace
@@ -75,33 +119,18 @@ ExecProbe probe_executable(const std::string& command) {
   struct stat st {};
   if (stat(p.path.c_str(), &st) != 0) return p;
   p.setid = (st.st_mode & (S_ISUID | S_ISGID)) != 0;
-  std::ifstream in(p.path, std::ios::binary);
-  if (!in) {
+  const int fd = open(p.path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat opened {};
+  if (fd < 0 || fstat(fd, &opened) != 0) {
+    if (fd >= 0) close(fd);
     p.kind = ExecProbe::Kind::kUnreadable;
     return p;
   }
-  std::vector<char> f((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (f.size() >= 2 && f[0] == '#' && f[1] == '!') {
-    p.kind = ExecProbe::Kind::kScript;
-    std::string line(f.begin() + 2, std::find(f.begin(), f.end(), '\n'));
-    std::stringstream words(line);
-    words >> p.interpreter;
-    return p;
-  }
-  if (f.size() < 4 || std::memcmp(f.data(), ELFMAG, SELFMAG) != 0) {
-    p.kind = ExecProbe::Kind::kNotElf;
-    return p;
-  }
-  p.kind = has_interp(f) ? ExecProbe::Kind::kDynamic : ExecProbe::Kind::kStatic;
-  if (f.size() >= sizeof(Elf64_Ehdr) && f[EI_CLASS] == ELFCLASS64) {
-    Elf64_Ehdr eh;
-    std::memcpy(&eh, f.data(), sizeof eh);
-    p.x86_64 = eh.e_machine == EM_X86_64;
-  }
-  // Go's linker writes .go.buildinfo (the module and build settings) and the .note.go.buildid
-  // note. Sections, not a string search: any program that merely mentions "Go build ID" (this
-  // command does) would pass for Go, and `auto` would take the wrong mode.
-  p.go = has_section(f, ".go.buildinfo") || has_section(f, ".note.go.buildid");
+  const File f(fd, static_cast<std::uint64_t>(opened.st_size));
+  std::vector<char> head(std::min<std::uint64_t>(static_cast<std::uint64_t>(opened.st_size), 4096));
+  const bool read_head = f.read(0, head.data(), head.size());
+  probe_contents(f, read_head ? head : std::vector<char>{}, p);
+  close(fd);
   return p;
 }
 

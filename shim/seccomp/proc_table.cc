@@ -1,9 +1,13 @@
 #include "shim/seccomp/proc_table.h"
 
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -33,6 +37,27 @@ Status read_status(pid_t tid) {
   return s;
 }
 
+// <linux/pidfd.h> of Linux 6.15 (PIDFD_GET_INFO, PIDFD_INFO_EXIT), which the build's headers
+// may predate: the first published struct pidfd_info (PIDFD_INFO_SIZE_VER0, 64 bytes).
+struct PidfdInfo {
+  std::uint64_t mask;
+  std::uint64_t cgroupid;
+  std::uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  std::int32_t exit_code;   // a wait status
+};
+static_assert(sizeof(PidfdInfo) == 64);
+constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
+constexpr std::uint64_t kPidfdInfoExit = 1u << 3;
+
+// How the process of pidfd ended (a wait status), once its parent reaped it; -1 before that or
+// on a kernel without PIDFD_INFO_EXIT.
+int exit_status_of(int pidfd) {
+  PidfdInfo info{};
+  info.mask = kPidfdInfoExit;
+  if (ioctl(pidfd, kPidfdGetInfo, &info) != 0 || !(info.mask & kPidfdInfoExit)) return -1;
+  return info.exit_code;
+}
+
 bool ended(int pidfd) {
   pollfd p{pidfd, POLLIN, 0};
   return poll(&p, 1, 0) == 1;
@@ -42,6 +67,7 @@ bool ended(int pidfd) {
 
 ProcTable::~ProcTable() {
   for (auto& [tgid, p] : procs_) close(p.pidfd);
+  for (Ended& e : ended_) close(e.pidfd);
 }
 
 Proc* ProcTable::add(pid_t tgid, pid_t ppid, const char* argv0) {
@@ -61,6 +87,7 @@ Proc* ProcTable::add(pid_t tgid, pid_t ppid, const char* argv0) {
 
 void ProcTable::add_main(pid_t pid, const std::string& argv0) {
   const std::string base = argv0.substr(argv0.rfind('/') + 1);
+  main_ = pid;
   add(pid, getpid(), base.c_str());
 }
 
@@ -80,17 +107,78 @@ Proc* ProcTable::of_thread(pid_t tid) {
   return proc;
 }
 
+// The sockets it opened or accepted and never closed, as the preload object lists them at exit:
+// inherited ones belong to the process that made them.
+std::vector<std::pair<int, KnownSocket>> ProcTable::leaks_of(const Proc& p) {
+  std::vector<std::pair<int, KnownSocket>> open;
+  for (const auto& [fd, k] : p.fds)
+    if (!k.inherited) open.emplace_back(fd, k);
+  std::sort(open.begin(), open.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return open;
+}
+
+// Only what the supervisor knows of a socket it can no longer ask: fd and cookie, and the peer's
+// port (`:PORT`) when it connected somewhere.
+void ProcTable::record_leaks(stats::ProcessRecord& r, const std::vector<std::pair<int, KnownSocket>>& open) {
+  std::uint32_t n = 0;
+  for (const auto& [fd, k] : open) {
+    if (n < stats::kMaxLeaks) {
+      stats::LeakRecord& l = r.leaks[n];
+      l = stats::LeakRecord{};
+      l.fd = fd;
+      l.cookie = k.cookie;
+      if (k.local_port > 0) std::snprintf(l.local, sizeof l.local, ":%d", k.local_port);
+      if (k.peer_port > 0) std::snprintf(l.peer, sizeof l.peer, ":%d", k.peer_port);
+    }
+    ++n;
+  }
+  r.leak_count = n;
+}
+
+// True when e's record is settled (or has none): exited with its status and leaks, or killed.
+bool ProcTable::settle(Ended& e) {
+  if (e.tgid == main_) return true;   // the command's: `sockshim run` reaps it and settles its record
+  const int raw = exit_status_of(e.pidfd);
+  if (raw < 0) return false;
+  stats::ProcessRecord* r = stats::newest_process(seg_, e.tgid);
+  if (r && r->state.load(std::memory_order_acquire) == stats::kProcRunning) {
+    r->end_ns = stats::realtime_ns();
+    if (WIFSIGNALED(raw)) {
+      r->exit_status = 128 + WTERMSIG(raw);
+      r->state.store(stats::kProcKilled, std::memory_order_release);
+    } else {
+      r->exit_status = WEXITSTATUS(raw);
+      record_leaks(*r, e.open);
+      r->state.store(stats::kProcExited, std::memory_order_release);
+    }
+  }
+  return true;
+}
+
 void ProcTable::sweep() {
   for (auto it = procs_.begin(); it != procs_.end();) {
     if (!ended(it->second.pidfd)) {
       ++it;
       continue;
     }
-    close(it->second.pidfd);
     const pid_t gone = it->first;
+    ended_.push_back(Ended{gone, it->second.pidfd, leaks_of(it->second)});
     it = procs_.erase(it);
     std::erase_if(tgid_of_, [gone](const auto& kv) { return kv.second == gone; });
   }
+  std::erase_if(ended_, [this](Ended& e) {
+    if (!settle(e)) return false;
+    close(e.pidfd);
+    return true;
+  });
+}
+
+void ProcTable::finish(pid_t pid) {
+  stats::ProcessRecord* r = stats::newest_process(seg_, pid);
+  if (Proc* p = find(pid); p && r) record_leaks(*r, leaks_of(*p));
+  for (const Ended& e : ended_)
+    if (e.tgid == pid && r) record_leaks(*r, e.open);
+  sweep();
 }
 
 }  // namespace shim::seccomp

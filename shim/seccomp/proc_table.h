@@ -80,7 +80,13 @@ class ProcTable {
   // never makes a socket call, as the preload object's would).
   void add_main(pid_t pid, const std::string& argv0);
   // Forgets processes that ended (their pidfd is readable). Bounded by the number of processes.
+  // Each one's record gets its exit status and leaks once the kernel says how it ended
+  // (PIDFD_GET_INFO with PIDFD_INFO_EXIT, Linux 6.15: after its parent reaped it, from any
+  // process holding a pidfd); until then (a zombie) it waits in ended_, looked at again here.
   void sweep();
+  // The command (`pid`) ended: its record's leaks, from the sockets known open in it (its exit
+  // status is `sockshim run`'s waitpid's). Then a last sweep.
+  void finish(pid_t pid);
   bool has(pid_t tgid) const { return procs_.contains(tgid); }
   Proc* find(pid_t tgid) {
     auto p = procs_.find(tgid);
@@ -89,6 +95,17 @@ class ProcTable {
 
  private:
   Proc* add(pid_t tgid, pid_t ppid, const char* argv0);
+  // A process that ended: its pidfd (to ask how) and the sockets it left open.
+  struct Ended {
+    pid_t tgid = -1;
+    int pidfd = -1;
+    std::vector<std::pair<int, KnownSocket>> open;
+  };
+  static std::vector<std::pair<int, KnownSocket>> leaks_of(const Proc& p);
+  void record_leaks(stats::ProcessRecord& r, const std::vector<std::pair<int, KnownSocket>>& open);
+  bool settle(Ended& e);
+  std::vector<Ended> ended_;
+  pid_t main_ = -1;   // the command
   stats::Segment& seg_;
   std::unordered_map<pid_t, Proc> procs_;      // by tgid
   std::unordered_map<pid_t, pid_t> tgid_of_;   // tid → tgid

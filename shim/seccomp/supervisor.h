@@ -4,10 +4,12 @@
 // counts into the run's stats segment with the same cookies, counters, rule slots, events and
 // process records as the preload object, so `sockshim stats` cannot tell the modes apart.
 //
-// One thread, never blocked by a program: socket, connect and accept are performed here on the
-// program's behalf (on a duplicate of its descriptor, pidfd_getfd) only where they cannot block;
-// a blocking connect or accept is held, its notification answered when poll on the duplicate
-// says the socket is ready, while other notifications are served. What is passed through unchanged is
+// Never blocked by a program: socket, connect and accept are performed here on the program's
+// behalf (on a duplicate of its descriptor, pidfd_getfd) only where they cannot block; a
+// blocking connect or accept is held, its notification answered when poll on the duplicate
+// says the socket is ready, while other notifications are served. Worker threads (one per
+// CPU) receive and handle notifications at once; serve()'s thread follows the held calls
+// (docs/shim.md, "Many threads at once"). What is passed through unchanged is
 // answered SECCOMP_USER_NOTIF_FLAG_CONTINUE.
 #pragma once
 

@@ -8,19 +8,32 @@ namespace shim::seccomp {
 // TCP: started non-blocking here. A non-blocking socket's program gets the answer at once
 // (EINPROGRESS usually) and the outcome is counted when the socket says it; a blocking one's
 // call is held until then and answered with the outcome, as the kernel's own wait would.
-void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss,
-                                      socklen_t len) {
+void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& caller, int dup, Cookie c,
+                                      const sockaddr_storage& ss, socklen_t len) {
   const int fd = static_cast<int>(n.data.args[0]);
   const ino_t ino = inode_of(dup);
   const int flags = fcntl(dup, F_GETFL);
   const bool blocking = flags >= 0 && !(flags & O_NONBLOCK);
-  // The flag is the open file's, shared with the program: set only for the one call. A second
-  // thread of the program using this socket in that instant would see it non-blocking.
-  if (blocking) fcntl(dup, F_SETFL, flags | O_NONBLOCK);
-  const int r = ::connect(dup, reinterpret_cast<const sockaddr*>(&ss), len);
-  const int e = errno;
-  if (blocking) fcntl(dup, F_SETFL, flags);
+  const pid_t tgid = caller.tgid;
+  int r = -1, e = 0;
+  {
+    // A loopback connect makes the whole handshake in this call: without mu (a worker's).
+    Unlocked u;
+    // The flag is the open file's, shared with the program: set only for the one call. A second
+    // thread of the program using this socket in that instant would see it non-blocking.
+    if (blocking) fcntl(dup, F_SETFL, flags | O_NONBLOCK);
+    r = ::connect(dup, reinterpret_cast<const sockaddr*>(&ss), len);
+    e = errno;
+    if (blocking) fcntl(dup, F_SETFL, flags);
+  }
   ++counts.performed;
+  Proc* q = procs.find(tgid);
+  if (!q) {   // killed meanwhile: nobody waits for the answer
+    close(dup);
+    ++counts.gone;
+    return;
+  }
+  Proc& p = *q;
   const bool in_progress = r != 0 && (e == EINPROGRESS || e == EALREADY);
   if (r == 0 || in_progress) became_client(p, fd, port_of(ss));
   if (Watch* prior = following(p.tgid, fd, ino)) {
@@ -41,11 +54,14 @@ void Supervisor::Impl::connect_stream(const seccomp_notif& n, Proc& p, int dup, 
     Watch w{Watch::Kind::kConnect, dup, p.tgid, fd, c, blocking, n.id, {}, ino, false,
             blocking ? deadline(dup, SO_SNDTIMEO) : 0};
     w.connect_tid = static_cast<pid_t>(n.pid);
-    add_watch(std::move(w));
     if (!blocking) {
       stats::add(slot(c), stats::kConnectPending);
       answer(n.id, -1, e);
     }
+    // On loopback the handshake is usually over by now: decided here, with no watch (and no
+    // wake of serve()'s thread to poll it).
+    if (pollfd ready{dup, POLLOUT, 0}; poll(&ready, 1, 0) == 1) return resolve(w, false);
+    add_watch(std::move(w));
     return;
   }
   close(dup);

@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <memory>
+#include <mutex>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -158,16 +160,50 @@ struct Watch {
 };
 
 
+// Threads (docs/shim.md, "Many threads at once"): kWorkers threads wait in
+// SECCOMP_IOCTL_NOTIF_RECV (the kernel hands each notification to one of them) and handle what
+// they received under `mu`; the thread in serve() follows the held calls (watches, delays,
+// signals, timeouts) under `mu` too. Everything below is guarded by mu, but for what a thread
+// keeps to itself (its notification and answer buffers, its outbox) and the atomics.
+// The answers a handler gives (answer, pass) wait in its thread's outbox until mu is released:
+// the ioctl that wakes the program runs while another thread handles the next call.
+struct Answer {
+  std::uint64_t id;
+  std::int64_t val;
+  int err;
+  bool cont;
+};
+struct ThreadBufs {
+  std::vector<std::byte> req, resp;
+  std::vector<Answer>* outbox = nullptr;   // null: answers go out at once
+  std::unique_lock<std::mutex>* lock = nullptr;   // a worker's hold on mu while it handles a call
+};
+
 struct Supervisor::Impl {
   int listener;
   stats::Segment& seg;
   const filters::Table* table;
+  std::mutex mu;
   ProcTable procs;
   SupervisorCounts counts;
+  std::atomic<std::uint64_t> gone_unlocked{0};   // answers sent from an outbox that found no caller
   std::vector<Watch> watches;
   std::uint64_t next_serial = 1;
-  std::vector<std::byte> req_buf, resp_buf;
+  std::size_t notif_size = 0, resp_size = 0;
+  int wake_fd = -1;
+  std::atomic<int> workers_running{0};
+  std::atomic<bool> stopping{false};   // serve() is ending: the workers leave
+  std::mutex recv_mu;                  // the turn to wait in NOTIF_RECV (serve_one; never with mu)   // an eventfd: a worker added a watch or a delay, serve()'s poll looks again
   ino_t netns = own_netns();
+  static ThreadBufs& bufs() {
+    static thread_local ThreadBufs b;
+    return b;
+  }
+  std::vector<std::byte>& req_buf() {
+    ThreadBufs& b = bufs();
+    if (b.req.size() != notif_size) b.req.assign(notif_size, std::byte{0});
+    return b.req;
+  }
 
   // The program's wait is killable only once we received a call (WAIT_KILLABLE_RECV): a call
   // we hold cannot be ended by a signal behind our back.
@@ -178,18 +214,37 @@ struct Supervisor::Impl {
     seccomp_notif_sizes sizes{};
     syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes);
     // The kernel's structs may be larger than the headers' (new fields): size buffers for both.
-    req_buf.resize(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
-    resp_buf.resize(std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+    notif_size = std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif));
+    resp_size = std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp));
   }
 
   bool valid(std::uint64_t id) { return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
 
   // err: a positive errno to fail the call with, 0 to return val. False when the caller is gone
   // (killed, or a signal ended its wait: its EINTR, or its restart, a new notification).
-  void answer(std::uint64_t id, std::int64_t val, int err, bool cont = false) { reply(id, val, err, cont); }
+  // answer() and pass() go into the thread's outbox when it has one (flush, after mu is
+  // released); reply() answers at once, for the callers that need to know it arrived.
+  void answer(std::uint64_t id, std::int64_t val, int err, bool cont = false) {
+    if (std::vector<Answer>* out = bufs().outbox) return out->push_back({id, val, err, cont});
+    reply(id, val, err, cont);
+  }
+  // Sends the outbox's answers; called without mu.
+  void flush() {
+    std::vector<Answer>* out = bufs().outbox;
+    if (!out) return;
+    for (const Answer& a : *out)
+      if (!send_answer(a.id, a.val, a.err, a.cont)) gone_unlocked.fetch_add(1, std::memory_order_relaxed);
+    out->clear();
+  }
   bool reply(std::uint64_t id, std::int64_t val, int err, bool cont = false) {
-    std::fill(resp_buf.begin(), resp_buf.end(), std::byte{0});
-    auto* r = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
+    const bool ok = send_answer(id, val, err, cont);
+    if (!ok) ++counts.gone;
+    return ok;
+  }
+  bool send_answer(std::uint64_t id, std::int64_t val, int err, bool cont) {
+    ThreadBufs& b = bufs();
+    b.resp.assign(resp_size, std::byte{0});
+    auto* r = reinterpret_cast<seccomp_notif_resp*>(b.resp.data());
     r->id = id;
     r->val = val;
     r->error = err ? -err : 0;
@@ -198,7 +253,6 @@ struct Supervisor::Impl {
     int rc = 0;
     for (int i = 0; i < 8 && (rc = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, r)) != 0 && errno == EINTR; ++i) {
     }
-    if (rc != 0) ++counts.gone;
     return rc == 0;
   }
   void pass(std::uint64_t id) {
@@ -322,8 +376,11 @@ struct Supervisor::Impl {
     std::uint64_t hit = 0;
   };
   std::vector<Delayed> delayed;
-  int replay_rule = -1;   // while a delayed call is replayed: the rule that fired on it
-  std::uint64_t replay_hit = 0;   // and the hit it fired on (corrupt's seeded bits)
+  // While a delayed call is replayed (by serve()'s thread): the rule that fired on it and the hit
+  // it fired on (corrupt's seeded bits). The replaying thread's own: a worker that lets mu go
+  // meanwhile (Unlocked) must not lend them to another's call.
+  static inline thread_local int replay_rule = -1;
+  static inline thread_local std::uint64_t replay_hit = 0;
 
   // The rule's delay for hit n: delay_ms plus the seeded jitter the preload object draws, plus a
   // hang's hang_ms (a hang is a delay that then fails the call).
@@ -342,10 +399,18 @@ struct Supervisor::Impl {
     Delayed d;
     d.hit = hit;
     d.due_ns = stats::monotonic_ns() + ms * 1'000'000;
-    d.notif.assign(req_buf.begin(), req_buf.end());
+    const std::vector<std::byte>& req = req_buf();
+    d.notif.assign(req.begin(), req.end());
     std::memcpy(d.notif.data(), &n, std::min(d.notif.size(), sizeof n));
     d.rule = idx;
     delayed.push_back(std::move(d));
+    wake();
+  }
+  // serve()'s poll must look again: a watch or a delay was added by a worker.
+  void wake() const {
+    if (wake_fd < 0) return;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t r = ::write(wake_fd, &one, sizeof one);
   }
   // Milliseconds until the first delayed call is due (at most `cap`), for poll.
   int until_due(int cap) const {
@@ -447,7 +512,7 @@ struct Supervisor::Impl {
   void settle_unix(KnownSocket& k, int dup);
   void connect_stream(const seccomp_notif& n, Proc& p, int dup, Cookie c, const sockaddr_storage& ss, socklen_t len);
   void resolve(Watch& w, bool now);
-  void serve_one();
+  bool serve_one(std::unique_lock<std::mutex>& turn);
   void dispatch(const seccomp_notif& n);
   void serve_watches(const std::vector<pollfd>& fds, std::size_t first, const std::vector<std::uint64_t>& polled);
   Watch* following(pid_t tgid, int fd, ino_t ino);
@@ -456,7 +521,23 @@ struct Supervisor::Impl {
   void add_watch(Watch w) {
     w.serial = next_serial++;
     watches.push_back(w);
+    wake();
   }
+  void work();   // a worker thread: receive, handle under mu, answer
+  // A worker lets the others in for the length of a system call that touches nothing shared
+  // (a socket being made, a connect on our duplicate); serve()'s thread keeps mu. After it, a
+  // Proc& held before may be gone (sweep): find it again by tgid.
+  struct Unlocked {
+    Unlocked() : l(bufs().lock) {
+      if (l) l->unlock();
+    }
+    ~Unlocked() {
+      if (l) l->lock();
+    }
+    Unlocked(const Unlocked&) = delete;
+    Unlocked& operator=(const Unlocked&) = delete;
+    std::unique_lock<std::mutex>* l;
+  };
   void drop_finished();
   // Sends and receives (supervisor_io.cc).
   void on_transfer(const seccomp_notif& n, Proc& p);
