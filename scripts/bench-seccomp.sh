@@ -227,15 +227,6 @@ report >"$tmp/report.md"
 cat "$tmp/report.md"
 
 if ((write_doc)); then
-  doc=docs/performance.md
-  if ! grep -q '^<!-- bench-seccomp:begin' "$doc" 2>/dev/null || ! grep -q '^<!-- bench-seccomp:end' "$doc"; then
-    echo "bench-seccomp.sh: $doc has no bench-seccomp:begin/end markers; not written" >&2
-    exit 1
-  fi
-  awk -v report="$tmp/report.md" '
-    /^<!-- bench-seccomp:begin/ { print; while ((getline line < report) > 0) print line; skip = 1; next }
-    /^<!-- bench-seccomp:end/   { skip = 0 }
-    !skip' "$doc" >"$tmp/doc.md"
-  cat "$tmp/doc.md" >"$doc"
-  log "wrote the figures into $doc"
+  write_doc_section bench-seccomp "$tmp/report.md" || exit 1
+  log "wrote the figures into docs/performance.md"
 fi

@@ -613,15 +613,6 @@ report >"$tmp/report.md"
 cat "$tmp/report.md"
 
 if ((write_doc)); then
-  doc=docs/performance.md
-  if ! grep -q '^<!-- bench-shim:begin' "$doc" 2>/dev/null || ! grep -q '^<!-- bench-shim:end' "$doc"; then
-    echo "bench-shim.sh: $doc has no bench-shim:begin/end markers; not written" >&2
-    exit 1
-  fi
-  awk -v report="$tmp/report.md" '
-    /^<!-- bench-shim:begin/ { print; while ((getline line < report) > 0) print line; skip = 1; next }
-    /^<!-- bench-shim:end/   { skip = 0 }
-    !skip' "$doc" >"$tmp/doc.md"
-  cat "$tmp/doc.md" >"$doc"
-  log "wrote the figures into $doc"
+  write_doc_section bench-shim "$tmp/report.md" || exit 1
+  log "wrote the figures into docs/performance.md"
 fi

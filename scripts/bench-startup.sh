@@ -296,19 +296,7 @@ report() {
 out=$(report)
 printf '%s\n' "$out"
 if ((write_doc)); then
-  doc=docs/performance.md
-  if ! grep -q 'bench-startup:begin' "$doc"; then
-    echo "bench-startup.sh: $doc has no bench-startup:begin marker" >&2
-    exit 1
-  fi
-  python3 - "$doc" "$out" <<'PY'
-import sys
-path, body = sys.argv[1], sys.argv[2]
-text = open(path).read()
-begin = text.index("<!-- bench-startup:begin")
-begin = text.index("\n", begin) + 1
-end = text.index("<!-- bench-startup:end")
-open(path, "w").write(text[:begin] + body + "\n" + text[end:])
-PY
-  log "wrote $doc"
+  printf '%s\n' "$out" >"$tmp/report.md"
+  write_doc_section bench-startup "$tmp/report.md" || exit 1
+  log "wrote docs/performance.md"
 fi

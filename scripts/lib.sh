@@ -80,3 +80,23 @@ bench_cleanup() {
   for s in "${segments[@]}"; do rm -f "/dev/shm/sockshim-$s"; done
   rm -rf "$tmp"
 }
+
+# write_doc_section NAME REPORT [DOC]: replaces what DOC (docs/performance.md) holds between its
+# `<!-- NAME:begin` and `<!-- NAME:end` marker lines with the file REPORT; the markers stay. Fails
+# with a message naming the markers when DOC lacks them. The benchmarks' --write-doc.
+write_doc_section() {
+  local name=$1 report=$2 doc=${3:-docs/performance.md}
+  if ! grep -q "^<!-- $name:begin" "$doc" 2>/dev/null || ! grep -q "^<!-- $name:end" "$doc"; then
+    echo "$doc has no $name:begin/end markers; not written" >&2
+    return 1
+  fi
+  local out
+  out=$(mktemp) || return 1
+  awk -v report="$report" -v begin="^<!-- $name:begin" -v end="^<!-- $name:end" '
+    $0 ~ begin { print; while ((getline line < report) > 0) print line; skip = 1; next }
+    $0 ~ end   { skip = 0 }
+    !skip' "$doc" >"$out" && cat "$out" >"$doc"
+  local rc=$?
+  rm -f "$out"
+  return $rc
+}
