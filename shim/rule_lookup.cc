@@ -25,8 +25,7 @@ bool names_address(Op op) noexcept { return op == Op::kConnect || op == Op::kSen
 
 RuleLookup::Ports RuleLookup::ports_of(const Call& c, const FdEntry& e, std::uint32_t bits) noexcept {
   const sockaddr* addr = names_address(c.op) ? c.addr : nullptr;
-  return ports(FdState{bits}.conn(), e.peer_port.load(std::memory_order_relaxed),
-               e.local_port.load(std::memory_order_relaxed), addr, c.addrlen, c.op != Op::kBind);
+  return ports(FdState{bits}.conn(), e, addr, c.addrlen, c.op != Op::kBind);
 }
 
 // connect, bind and addressed sends carry the address that decides the service port; every other
@@ -70,9 +69,7 @@ bool RuleLookup::rule_free_by_port(FdEntry& e, filters::CallType t, std::uint32_
                                    socklen_t addrlen) noexcept {
   // The service port as ports_of() has it for a call that names no address (or, with addr, for a
   // connect or a send to it), without building a Call.
-  const int service = ports(FdState{bits}.conn(), e.peer_port.load(std::memory_order_relaxed),
-                            e.local_port.load(std::memory_order_relaxed), addr, addrlen, true)
-                          .service;
+  const int service = service_port(FdState{bits}.conn(), e, addr, addrlen);
   // The port bitmap's answer needs no call, so this function needs no frame; the family lists
   // only when a rule names the port (rule_free_by_family).
   if (table_->port_may_match(t, service)) return rule_free_by_family(e, t, service, addr != nullptr);

@@ -28,25 +28,38 @@ class RuleLookup {
   const RuleProfile& profile() const noexcept { return profile_; }
   bool has_rules(filters::CallType t) const noexcept { return profile_.has(t); }
 
-  // The ports of a call, as the facts report them (-1 unknown), from the socket's state and
-  // known ports (0: not known) and the address the call names: a connect's or send's is the
-  // peer's (`addr_is_peer`), a bind's the local one. The service port is the peer's on a socket
-  // that connects or sends to an address (or is connected), else the local one (bound,
-  // listening, accepted). The one place that says which port is the service.
+  // The service port of a call on socket e (state `conn`): the port of the address a connect or
+  // send names (peer_addr), else the peer's on a connected or connecting socket, else the local
+  // one (bound, listening, accepted); -1 when none is known. The one place that says which port
+  // is the service (ports() and rule_free_by_port() both ask it). The entry's ports are read only
+  // when the call names no address.
+  [[gnu::always_inline]] static int service_port(ConnState conn, const FdEntry& e, const sockaddr* peer_addr,
+                                                 socklen_t addrlen) noexcept {
+    if (peer_addr) return port_of(peer_addr, addrlen);
+    const int peer = e.peer_port.load(std::memory_order_relaxed);
+    if (peer && (conn == ConnState::kConnected || conn == ConnState::kConnecting)) return peer;
+    const int local = e.local_port.load(std::memory_order_relaxed);
+    return local ? local : -1;
+  }
+  // The ports of a call, as the facts report them (-1 unknown): the socket's known ports (0: not
+  // known) and the address the call names, a connect's or send's the peer's (`addr_is_peer`), a
+  // bind's the local one.
   struct Ports {
     int local = -1, peer = -1, service = -1;
   };
-  [[gnu::always_inline]] static Ports ports(ConnState conn, int peer, int local, const sockaddr* addr,
-                                            socklen_t addrlen, bool addr_is_peer) noexcept {
+  static Ports ports(ConnState conn, const FdEntry& e, const sockaddr* addr, socklen_t addrlen,
+                     bool addr_is_peer) noexcept {
     Ports p;
+    const int peer = e.peer_port.load(std::memory_order_relaxed);
+    const int local = e.local_port.load(std::memory_order_relaxed);
     const bool connected = conn == ConnState::kConnected || conn == ConnState::kConnecting;
     if (local) p.local = local;
     if (peer && connected) p.peer = peer;
     if (addr) (addr_is_peer ? p.peer : p.local) = port_of(addr, addrlen);
-    if ((addr && addr_is_peer) || (connected && peer))
-      p.service = p.peer;
-    else if (p.local >= 0)
-      p.service = p.local;
+    if (addr && !addr_is_peer)   // a bind names the local port, 0 included
+      p.service = connected && peer ? peer : p.local;
+    else
+      p.service = service_port(conn, e, addr, addrlen);
     return p;
   }
 

@@ -66,9 +66,10 @@ class SocketBook {
   // tail call, and without a call on its common path (a cached slot, a number below the
   // table's high-water mark, no rules), so it needs no frame either; the rest is socket_made_slow.
   [[gnu::noinline]] int socket_made(int r, Cookie cookie) noexcept {
+    if (profile_.any()) [[unlikely]] return socket_made_slow(r, cookie);   // rule state to reset
     stats::CookieSlot* s = slot_cache_[(cookie * 0x9e3779b97f4a7c15ull) >> 60].load(std::memory_order_relaxed);
     FdEntry* e = fds_.get_below_high(r);
-    if (!e || !s || s->key.load(std::memory_order_relaxed) != (cookie | stats::kKeyUsed) || profile_.any()) [[unlikely]]
+    if (!e || !s || s->key.load(std::memory_order_relaxed) != (cookie | stats::kKeyUsed)) [[unlikely]]
       return socket_made_slow(r, cookie);
     e->cookie.store(cookie, std::memory_order_relaxed);
     e->sock_id.store(0, std::memory_order_relaxed);
