@@ -121,14 +121,11 @@ std::uint64_t SocketBook::elapsed_ms() const noexcept {
   return ns > 0 ? static_cast<std::uint64_t>(ns) / 1000000u : 0;
 }
 
-void SocketBook::listened(FdEntry& e, int fd, std::uint32_t bits) const noexcept {
-  // The port (bind to port 0 left it to the kernel) is a fact for rules only, and a getsockname
-  // away: without rules it is never asked for (rules cannot appear later in a process).
-  if (profile_.any() && e.local_port.load(std::memory_order_relaxed) == 0)
+// listened()'s part for rules: the port the kernel chose, and the facts changed.
+void SocketBook::listened_rules(FdEntry& e, int fd) const noexcept {
+  if (e.local_port.load(std::memory_order_relaxed) == 0)
     e.local_port.store(local_port_of(fd), std::memory_order_relaxed);
-  e.state.store(FdState::make(FdKind::kSocket, ConnState::kListening, flags_of(bits)), std::memory_order_relaxed);
-  forget_rules(e);
-  stats::bump(*e.slot.load(std::memory_order_relaxed), stats::kListened);
+  e.reset_rule_cache();
 }
 
 void SocketBook::resolve_pending(Decision& d, bool connected) noexcept {
@@ -277,10 +274,12 @@ void SocketBook::dup_socket(FdEntry& from, std::uint32_t bits, int nfd, std::uin
   n->cookie.store(from.cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
   n->sock_id.store(id, std::memory_order_relaxed);
   n->slot.store(from.slot.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  n->local_port.store(from.local_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  n->peer_port.store(from.peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  forget_rules(*n);
-  if (profile_.socket_state) n->reset_rule_state();   // per-socket counters start afresh on the new fd
+  if (profile_.any()) [[unlikely]] {   // facts and state for rules only (open_socket)
+    n->local_port.store(from.local_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    n->peer_port.store(from.peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    n->reset_rule_cache();
+    if (profile_.socket_state) n->reset_rule_state();   // per-socket counters start afresh on the new fd
+  }
   if (bits & (FdState::kArmed | FdState::kPaced)) [[unlikely]] {   // the socket's, whichever number names it
     n->loss_rule.store(from.loss_rule.load(std::memory_order_relaxed), std::memory_order_relaxed);
     n->own_filter_len.store(from.own_filter_len.load(std::memory_order_relaxed), std::memory_order_relaxed);

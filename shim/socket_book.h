@@ -51,9 +51,13 @@ class SocketBook {
     e->cookie.store(cookie, std::memory_order_relaxed);
     e->sock_id.store(0, std::memory_order_relaxed);   // given when first dup'd
     e->slot.store(slot, std::memory_order_relaxed);
-    e->local_port.store(local_port, std::memory_order_relaxed);
-    e->peer_port.store(peer_port, std::memory_order_relaxed);
-    if (profile_.any()) [[unlikely]] open_rule_state(*e, conn);
+    // The ports are facts for rules only (RuleLookup): without rules nothing reads them, and a
+    // process gets no rules later, so they are not written.
+    if (profile_.any()) [[unlikely]] {
+      e->local_port.store(local_port, std::memory_order_relaxed);
+      e->peer_port.store(peer_port, std::memory_order_relaxed);
+      open_rule_state(*e, conn);
+    }
     e->state.store(FdState::make(FdKind::kSocket, conn, 0), std::memory_order_relaxed);
     return slot;
   }
@@ -73,9 +77,7 @@ class SocketBook {
       return socket_made_slow(r, cookie);
     e->cookie.store(cookie, std::memory_order_relaxed);
     e->sock_id.store(0, std::memory_order_relaxed);
-    e->slot.store(s, std::memory_order_relaxed);
-    e->local_port.store(0, std::memory_order_relaxed);
-    e->peer_port.store(0, std::memory_order_relaxed);
+    e->slot.store(s, std::memory_order_relaxed);   // no rules: no ports to keep (open_socket)
     e->state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
     stats::bump(*s, stats::kOpened);
     return r;
@@ -102,19 +104,29 @@ class SocketBook {
   // connect() succeeded at once on a socket that was not connecting: a connected client.
   void connected(FdEntry& e, const sockaddr* addr, socklen_t len) const noexcept {
     const std::uint32_t bits = e.state.load(std::memory_order_relaxed);
-    e.peer_port.store(port_of(addr, len), std::memory_order_relaxed);
-    forget_rules(e);
-    stamp_connected(e);
+    if (profile_.any()) [[unlikely]] {   // facts for rules only (open_socket)
+      e.peer_port.store(port_of(addr, len), std::memory_order_relaxed);
+      e.reset_rule_cache();
+      stamp_connected(e);
+    }
     e.state.store(FdState::make(FdKind::kSocket, ConnState::kConnected, flags_of(bits)), std::memory_order_relaxed);
     stats::bump(*e.slot.load(std::memory_order_relaxed), stats::kConnected);
   }
   // bind() succeeded: the local port is the one asked for (0 until listen() learns the kernel's).
   void bound(FdEntry& e, const sockaddr* addr, socklen_t len) const noexcept {
+    if (!profile_.any()) return;   // the port is a fact for rules only (open_socket)
     e.local_port.store(port_of(addr, len), std::memory_order_relaxed);
-    forget_rules(e);
+    e.reset_rule_cache();
   }
   // listen() succeeded on fd (whose state was `bits` before): a listener, counted.
-  void listened(FdEntry& e, int fd, std::uint32_t bits) const noexcept;
+  // Inlined: it is most of what listen() adds.
+  [[gnu::always_inline]] void listened(FdEntry& e, int fd, std::uint32_t bits) const noexcept {
+    // The port (bind to port 0 left it to the kernel) is a fact for rules only, and a getsockname
+    // away: without rules it is never asked for (rules cannot appear later in a process).
+    if (profile_.any()) [[unlikely]] listened_rules(e, fd);
+    e.state.store(FdState::make(FdKind::kSocket, ConnState::kListening, flags_of(bits)), std::memory_order_relaxed);
+    stats::bump(*e.slot.load(std::memory_order_relaxed), stats::kListened);
+  }
   // accept() on listener e returned fd: the new socket shares the listener's kind and local port.
   // Returns the listener's counters.
   [[gnu::always_inline]] stats::CookieSlot* accepted(FdEntry& listener, int fd) noexcept {
@@ -202,6 +214,7 @@ class SocketBook {
     if (profile_.conn_time) e.connected_at.store(static_cast<std::uint32_t>(elapsed_ms() + 1), std::memory_order_relaxed);
   }
   void open_rule_state(FdEntry& e, ConnState conn) noexcept;
+  void listened_rules(FdEntry& e, int fd) const noexcept;
   stats::CookieSlot* slot_for_miss(Cookie c) noexcept;
   bool last_reference(int fd, std::uint64_t sock_id) const noexcept;
 

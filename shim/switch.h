@@ -36,8 +36,8 @@ class Switch {
   // the table, after it resolved the real functions, so they are there. Everything else goes
   // to hot(), a function of its own taking the wrapper's arguments, so this part needs no stack
   // frame and ends in a jump: a dozen instructions for a read of a pipe.
-  template <class MakeCall, class Real, class Hot>
-  [[gnu::always_inline]] inline auto front(MakeCall&& make, Real&& real, Hot&& hot) noexcept -> decltype(real()) {
+  template <class MakeCall, class Real, class Hot, class Sock>
+  [[gnu::always_inline]] inline auto front(MakeCall&& make, Real&& real, Hot&& hot, Sock&& sock) noexcept -> decltype(real()) {
     const Call p = make();
     // Only read, write and close: send, recv and the socket options are made on sockets (their
     // hot paths handle the odd exception), and a check here would cost every such call.
@@ -54,9 +54,24 @@ class Switch {
         if (FdState{bits}.kind() == FdKind::kSocket) return close_socket(p.fd, &e, bits);
       } else if (bits == FdState::kNotSocketBits) {
         return real();
+      } else if (FdState{bits}.kind() == FdKind::kSocket) {
+        // A socket's read or write: its hot path, handed the entry this function already read
+        // (hot() would look it up again).
+        return sock(&e, bits);
       }
     }
     return hot();
+  }
+
+  // read, write and their vector and _chk forms on a socket front() found in the table: the
+  // transfer hot path with that entry, else the general path.
+  template <class MakeCall, class Real, class Slow>
+  [[gnu::always_inline]] inline auto socket_io(MakeCall&& make, Real&& real, Slow&& slow, FdEntry* e,
+                                               std::uint32_t bits) noexcept -> decltype(real()) {
+    const Call p = make();
+    if (t_depth != 0) [[unlikely]]
+      return slow();
+    return transfer<true>(p, e, bits, real, slow);
   }
 
   // close() of a socket the exported close found in the table (shim/wrappers.cc: it is the real
@@ -119,27 +134,7 @@ class Switch {
         if ((p.op == Op::kSend || p.op == Op::kRecv) &&
             bits == FdState::kNotSocketBits)
           return real();
-        const bool send = p.op == Op::kSend || p.op == Op::kWrite;
-        const auto t = send ? filters::CallType::kSend : filters::CallType::kRecv;
-        // MSG_PEEK leaves the bytes queued: the recv that takes them counts them (general path).
-        if (p.op == Op::kRecv && (p.flags & MSG_PEEK)) break;
-        // A socket whose rule decision is not cached yet takes the general path once, which
-        // caches it: a call here before the real call would cost every transfer saved registers.
-        // A paced socket's receives are held back on the general path (send is constant per
-        // wrapper, so sends pay nothing for the test).
-        if (FdState{bits}.kind() == FdKind::kSocket && FdState{bits}.conn() != ConnState::kConnecting &&
-            (send || !(bits & FdState::kPaced)) && (!rules_.has_rules(t) || (!p.addr && e->cached_rule(t) == 1))) {
-          const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
-          const R r = real();
-          if (r >= 0) {
-            if (__builtin_expect(e->swaps.load(std::memory_order_acquire) == swaps && !(swaps & 1), 1))
-              book_.count_transfer(*e, send, static_cast<std::uint64_t>(r));
-            else
-              book_.count_raced(static_cast<std::uint64_t>(r));
-          }
-          return r;
-        }
-        break;
+        return transfer(p, e, bits, real, slow);
       }
       // The datagram-vector calls (QUIC stacks make them for every batch): one call, the bytes
       // of the messages it moved, as the general path counts them (after_transfer).
@@ -306,6 +301,36 @@ class Switch {
         break;
       default:
         break;
+    }
+    return slow();
+  }
+
+  // A send, receive, read or write on fd entry e (state bits) with no rule decision to make: the
+  // real call, counted; anything else goes the general way.
+  // kSocket: the caller knows the entry is a socket's.
+  template <bool kSocket = false, class Real, class Slow>
+  [[gnu::always_inline]] inline auto transfer(const Call& p, FdEntry* e, std::uint32_t bits, Real& real,
+                                              Slow& slow) noexcept -> decltype(real()) {
+    using R = decltype(real());
+    const bool send = p.op == Op::kSend || p.op == Op::kWrite;
+    const auto t = send ? filters::CallType::kSend : filters::CallType::kRecv;
+    // MSG_PEEK leaves the bytes queued: the recv that takes them counts them (general path).
+    if (p.op == Op::kRecv && (p.flags & MSG_PEEK)) return slow();
+    // A socket whose rule decision is not cached yet takes the general path once, which
+    // caches it: a call here before the real call would cost every transfer saved registers.
+    // A paced socket's receives are held back on the general path (send is constant per
+    // wrapper, so sends pay nothing for the test).
+    if ((kSocket || FdState{bits}.kind() == FdKind::kSocket) && FdState{bits}.conn() != ConnState::kConnecting &&
+        (send || !(bits & FdState::kPaced)) && (!rules_.has_rules(t) || (!p.addr && e->cached_rule(t) == 1))) {
+      const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
+      const R r = real();
+      if (r >= 0) {
+        if (__builtin_expect(e->swaps.load(std::memory_order_acquire) == swaps && !(swaps & 1), 1))
+          book_.count_transfer(*e, send, static_cast<std::uint64_t>(r));
+        else
+          book_.count_raced(static_cast<std::uint64_t>(r));
+      }
+      return r;
     }
     return slow();
   }

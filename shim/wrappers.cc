@@ -36,10 +36,46 @@ bool is_dup(int cmd) noexcept { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
 
 #define SHIM_EXPORT extern "C" __attribute__((visibility("default")))
 
-// Per symbol, three functions that take the wrapper's own arguments, so each hands over to the
-// next with a jump: the exported NAME only tells descriptors that are no sockets (Switch::front);
+// The hot paths' real call (shim_hot_real::NAME): the real function itself, except for the _chk
+// forms, which make their check and call the plain function as libc's own do (its __recv_chk is
+// that check and a call to recv): a libc frame fewer, and no stack argument for
+// __recvfrom_chk's seventh. A failed check is left to libc's _chk function, which aborts as
+// without the shim. The general path keeps calling the _chk functions themselves (actions.cc).
+namespace shim_hot_real_all {
+#define SHIM_SYMBOL(ret, name, params, args, call) \
+  [[gnu::always_inline]] inline ret name params { return shim::real::fns.name args; }
+#define SHIM_SYMBOL_VA(ret, name)
+#include "shim/symbols.def"
+#undef SHIM_SYMBOL
+#undef SHIM_SYMBOL_VA
+}  // namespace shim_hot_real_all
+namespace shim_hot_real {
+using namespace shim_hot_real_all;   // qualified look-up finds the three below first
+[[gnu::always_inline]] inline ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
+  if (n > buflen) [[unlikely]] return shim::real::fns.__recv_chk(fd, buf, n, buflen, flags);
+  return shim::real::fns.recv(fd, buf, n, flags);
+}
+[[gnu::always_inline]] inline ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags,
+                                                     struct sockaddr* addr, socklen_t* len) {
+  if (n > buflen) [[unlikely]] return shim::real::fns.__recvfrom_chk(fd, buf, n, buflen, flags, addr, len);
+  return shim::real::fns.recvfrom(fd, buf, n, flags, addr, len);
+}
+[[gnu::always_inline]] inline ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+  if (n > buflen) [[unlikely]] return shim::real::fns.__read_chk(fd, buf, n, buflen);
+  return shim::real::fns.read(fd, buf, n);
+}
+}  // namespace shim_hot_real
+
+// A wrapper's parameters (or arguments) with the fd entry and its state appended.
+#define SHIM_WITH_ENTRY(...) (__VA_ARGS__ __VA_OPT__(,) shim::FdEntry* shim_e, std::uint32_t shim_bits)
+#define SHIM_WITH_ENTRY_ARGS(...) (__VA_ARGS__ __VA_OPT__(,) shim_e, shim_bits)
+
+// Per symbol, functions that take the wrapper's own arguments, so each hands over to the next
+// with a jump: the exported NAME only tells descriptors that are no sockets (Switch::front);
 // shim_hot::NAME (not exported, out of line) runs the hot paths on sockets (Switch::dispatch);
-// shim_general::NAME runs the Switch's general path.
+// shim_general::NAME runs the Switch's general path. shim_sock::NAME also takes the fd entry
+// the exported function read: a read or write of a socket (Switch::socket_io) needs no second
+// look-up; the other symbols never call theirs, and the compiler drops them.
 #define SHIM_SYMBOL(ret, name, params, args, call)                                          \
   namespace shim_general {                                                                  \
   [[gnu::noinline]] ret name params {                                                       \
@@ -51,14 +87,27 @@ bool is_dup(int cmd) noexcept { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
   namespace shim_hot {                                                                      \
   [[gnu::noinline]] ret name params {                                                       \
     return shim::g_switch.dispatch([=]() noexcept { return call; },                         \
-                                   [=]() -> ret { return shim::real::fns.name args; },      \
+                                   [=]() -> ret { return shim_hot_real::name args; },       \
                                    [=]() -> ret { return shim_general::name args; });       \
   }                                                                                         \
   }                                                                                         \
+  namespace {                                                                               \
+  namespace shim_sock {                                                                     \
+  [[gnu::noinline]] ret name SHIM_WITH_ENTRY params {                                       \
+    return shim::g_switch.socket_io([=]() noexcept { return call; },                        \
+                                    [=]() -> ret { return shim_hot_real::name args; },      \
+                                    [=]() -> ret { return shim_general::name args; },       \
+                                    shim_e, shim_bits);                                     \
+  }                                                                                         \
+  }                                                                                         \
+  }                                                                                         \
   SHIM_EXPORT ret name params {                                                             \
-    return shim::g_switch.front([=]() noexcept { return call; },                            \
-                                [=]() -> ret { return shim::real::fns.name args; },         \
-                                [=]() -> ret { return shim_hot::name args; });              \
+    return shim::g_switch.front(                                                            \
+        [=]() noexcept { return call; }, [=]() -> ret { return shim_hot_real::name args; },  \
+        [=]() -> ret { return shim_hot::name args; },                                       \
+        [=](shim::FdEntry* shim_e, std::uint32_t shim_bits) -> ret {                        \
+          return shim_sock::name SHIM_WITH_ENTRY_ARGS args;                                 \
+        });                                                                                 \
   }
 #define SHIM_SYMBOL_VA(ret, name)
 #include "shim/symbols.def"
