@@ -19,18 +19,21 @@ namespace shim {
 // through meanwhile.
 enum class FdKind : std::uint32_t { kUnknown = 0, kNotSocket = 1, kSocket = 2, kBusy = 3 };
 
-// Where a socket is in its life, as far as the counters care.
+// Where a socket is in its life, as far as the counters care. kConnecting is the only value with
+// the low bit set (FdState::kConnectingBit), so the transfer hot paths tell a socket they can
+// serve (kind, not connecting, not paced) with one mask test.
 enum class ConnState : std::uint32_t {
   kNone = 0,
   kConnecting = 1,  // connect() said EINPROGRESS (or EINTR): completion still to be counted
   kConnected = 2,   // client side of a connection
-  kListening = 3,
-  kAccepted = 4,    // server side of a connection
+  kListening = 4,
+  kAccepted = 6,    // server side of a connection
 };
 
 // Packed into FdEntry::state so one load tells everything the hot path needs.
 struct FdState {
   static constexpr std::uint32_t kKindMask = 0x3, kConnShift = 2, kConnMask = 0x7 << kConnShift;
+  static constexpr std::uint32_t kConnectingBit = static_cast<std::uint32_t>(ConnState::kConnecting) << kConnShift;
   static constexpr std::uint32_t kInherited = 1u << 5;  // came from fork/exec: not ours to count closed
   static constexpr std::uint32_t kShared = 1u << 6;     // dup'd: another fd may name the same socket
   // A rule's inbound_loss filter is on the socket (FdEntry::loss_rule): the program's socket

@@ -36,8 +36,9 @@ class Switch {
   // the table, after it resolved the real functions, so they are there. Everything else goes
   // to hot(), a function of its own taking the wrapper's arguments, so this part needs no stack
   // frame and ends in a jump: a dozen instructions for a read of a pipe.
-  template <class MakeCall, class Real, class Hot, class Sock>
-  [[gnu::always_inline]] inline auto front(MakeCall&& make, Real&& real, Hot&& hot, Sock&& sock) noexcept -> decltype(real()) {
+  template <class MakeCall, class Real, class Hot, class Sock, class Ruled>
+  [[gnu::always_inline]] inline auto front(MakeCall&& make, Real&& real, Hot&& hot, Sock&& sock, Ruled&& ruled) noexcept
+      -> decltype(real()) {
     const Call p = make();
     // Only read, write and close: send, recv and the socket options are made on sockets (their
     // hot paths handle the odd exception), and a check here would cost every such call.
@@ -60,6 +61,11 @@ class Switch {
         return sock(&e, bits);
       }
     }
+    // The hot paths without rule tests, or with them when the call's type has rules (dispatch):
+    // decided here, where the test costs no saved register.
+    const filters::CallType t = call_type_of(p.op);
+    if (t != filters::CallType::kCount && rules_.has_rules(t)) [[unlikely]]
+      return ruled();
     return hot();
   }
 
@@ -113,10 +119,30 @@ class Switch {
   // its own (each wrapper has one, taking the wrapper's own arguments). Only the hot path is
   // inlined into the exported function: its closures stay in registers, and everything else is
   // one tail call away, so the exported function's frame holds no Call and few saved registers.
+  //
+  // Two instances per wrapper: a call whose type has no rules at all (the common case; front()
+  // tells) runs dispatch_unruled(), the hot paths compiled without any rule test, so no rule
+  // look-up's call makes them save registers; one with rules runs dispatch(), where the
+  // per-socket cache and the port test keep it hot when they can.
+  template <class MakeCall, class Real, class Slow>
+  [[gnu::always_inline]] inline auto dispatch_unruled(MakeCall&& make, Real&& real, Slow&& slow) noexcept
+      -> decltype(real()) {
+    return dispatch_as<false>(make, real, slow);
+  }
   template <class MakeCall, class Real, class Slow>
   [[gnu::always_inline]] inline auto dispatch(MakeCall&& make, Real&& real, Slow&& slow) noexcept -> decltype(real()) {
+    return dispatch_as<true>(make, real, slow);
+  }
+  // kRuled: rules may exist for the call's type (else the caller made sure none do).
+  template <bool kRuled, class MakeCall, class Real, class Slow>
+  [[gnu::always_inline]] inline auto dispatch_as(MakeCall& make, Real& real, Slow& slow) noexcept -> decltype(real()) {
     using R = decltype(real());
     const Call p = make();
+    // The rule tests below, which a call without rules for its type is compiled without.
+    auto has_rules = [this](filters::CallType t) { return kRuled && rules_.has_rules(t); };
+    auto rule_free = [this](FdEntry& e, filters::CallType t, std::uint32_t b, const sockaddr* a, socklen_t n) {
+      return !kRuled || rules_.rule_free(e, t, b, a, n);
+    };
     // Wrappers call the real functions through real::fns without a null test: every entry is
     // callable from the start (a resolver until its first call, shim/real.h).
     if (t_depth != 0) [[unlikely]]
@@ -134,7 +160,7 @@ class Switch {
         if ((p.op == Op::kSend || p.op == Op::kRecv) &&
             bits == FdState::kNotSocketBits)
           return real();
-        return transfer(p, e, bits, real, slow);
+        return transfer<false, kRuled>(p, e, bits, real, slow);
       }
       // The datagram-vector calls (QUIC stacks make them for every batch): one call, the bytes
       // of the messages it moved, as the general path counts them (after_transfer).
@@ -146,9 +172,11 @@ class Switch {
         const auto t = send ? filters::CallType::kSend : filters::CallType::kRecv;
         // As send and recv: with rules, only once the socket's decision is cached as "none" (the
         // vector calls are decided by the socket alone, never by a message's address).
-        if (FdState{bits}.kind() != FdKind::kSocket || FdState{bits}.conn() == ConnState::kConnecting ||
-            (rules_.has_rules(t) && e->cached_rule(t) != 1) || (!send && (p.flags & MSG_PEEK)) ||
-            (!send && (bits & FdState::kPaced)))   // held back on the general path, as recv
+        // One mask test, as transfer(): a socket, not connecting, for receives not paced (held
+        // back on the general path, as recv).
+        const std::uint32_t mask = FdState::kKindMask | FdState::kConnectingBit | (send ? 0 : FdState::kPaced);
+        if ((bits & mask) != static_cast<std::uint32_t>(FdKind::kSocket) ||
+            (has_rules(t) && e->cached_rule(t) != 1) || (!send && (p.flags & MSG_PEEK)))
           break;
         const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
         const R r = real();
@@ -168,7 +196,7 @@ class Switch {
         if (!book_.fds().tracked(p.fd)) break;
         FdEntry* const e = &book_.fds().at(p.fd);
         const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
-        if (FdState{bits}.kind() != FdKind::kSocket || rules_.has_rules(call_type_of(p.op))) break;
+        if (FdState{bits}.kind() != FdKind::kSocket || has_rules(call_type_of(p.op))) break;
         const R r = real();
         if (p.op == Op::kBind) {
           if (r == 0) book_.bound(*e, p.addr, p.addrlen);
@@ -182,7 +210,7 @@ class Switch {
       case Op::kSocket: {
         const int type = p.b & kSockTypeMask;
         const int protocol = fixed_protocol(p.a, type, p.c);
-        if (protocol < 0 || !hot_ready() || rules_.has_rules(filters::CallType::kSocket)) break;
+        if (protocol < 0 || !hot_ready() || has_rules(filters::CallType::kSocket)) break;
         // Only the cookie lives across the real call, and the bookkeeping is a tail call to a
         // function that needs no frame on its common path: this one saves one register.
         const Cookie ck = make_cookie(p.a, type, protocol);
@@ -191,7 +219,7 @@ class Switch {
       case Op::kSocketpair: {
         const int type = p.b & kSockTypeMask;
         const int protocol = fixed_protocol(p.a, type, p.c);
-        if (protocol < 0 || !p.sv || !hot_ready() || rules_.has_rules(filters::CallType::kSocket)) break;
+        if (protocol < 0 || !p.sv || !hot_ready() || has_rules(filters::CallType::kSocket)) break;
         const Cookie ck = make_cookie(p.a, type, protocol);
         const R r = real();
         if (r == 0) [[likely]] {
@@ -208,7 +236,7 @@ class Switch {
         FdEntry* const e = &book_.fds().at(p.fd);
         const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
         if (FdState{bits}.kind() != FdKind::kSocket || FdState{bits}.conn() != ConnState::kNone) break;
-        if (!rules_.rule_free(*e, filters::CallType::kConnect, bits, p.addr, p.addrlen)) break;
+        if (!rule_free(*e, filters::CallType::kConnect, bits, p.addr, p.addrlen)) break;
         const R r = real();
         if (r == 0) [[likely]] {
           book_.connected(*e, p.addr, p.addrlen);
@@ -222,7 +250,7 @@ class Switch {
         const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
         // A listener that carries a rule's filter or pacing passes it on (after() records it).
         if (FdState{bits}.kind() != FdKind::kSocket || (bits & (FdState::kArmed | FdState::kPaced))) break;
-        if (!rules_.rule_free(*e, filters::CallType::kAccept, bits, nullptr, 0)) break;
+        if (!rule_free(*e, filters::CallType::kAccept, bits, nullptr, 0)) break;
         const R r = real();
         if (r >= 0) [[likely]] {
           book_.accepted(*e, static_cast<int>(r));
@@ -236,7 +264,7 @@ class Switch {
         if (!book_.fds().tracked(p.fd)) break;
         const std::uint32_t bits = book_.fds().at(p.fd).state.load(std::memory_order_relaxed);
         if (bits == FdState::kNotSocketBits) return real();
-        if (FdState{bits}.kind() != FdKind::kSocket || rules_.has_rules(call_type_of(p.op))) break;
+        if (FdState{bits}.kind() != FdKind::kSocket || has_rules(call_type_of(p.op))) break;
         // getsockopt(SO_ERROR) settles a pending connect or reports an injected error: general.
         if (p.op == Op::kGetsockopt && (FdState{bits}.conn() == ConnState::kConnecting || rules_.profile().socket_state)) break;
         // A rule's filter is on the socket: the program's own filter options go the general way
@@ -288,7 +316,7 @@ class Switch {
       // socket calls of the NSS modules it runs are libc's, not the program's), and nothing to
       // count.
       case Op::kGetaddrinfo:
-        if (!hot_ready() || rules_.has_rules(filters::CallType::kGetaddrinfo)) break;
+        if (!hot_ready() || has_rules(filters::CallType::kGetaddrinfo)) break;
         return guarded(real);
       // close_range in the process that made the table: the sockets in the range are counted and
       // forgotten as before() does it, without the rest of the general path.
@@ -308,7 +336,8 @@ class Switch {
   // A send, receive, read or write on fd entry e (state bits) with no rule decision to make: the
   // real call, counted; anything else goes the general way.
   // kSocket: the caller knows the entry is a socket's.
-  template <bool kSocket = false, class Real, class Slow>
+  // kRuled as dispatch_as().
+  template <bool kSocket = false, bool kRuled = true, class Real, class Slow>
   [[gnu::always_inline]] inline auto transfer(const Call& p, FdEntry* e, std::uint32_t bits, Real& real,
                                               Slow& slow) noexcept -> decltype(real()) {
     using R = decltype(real());
@@ -320,8 +349,11 @@ class Switch {
     // caches it: a call here before the real call would cost every transfer saved registers.
     // A paced socket's receives are held back on the general path (send is constant per
     // wrapper, so sends pay nothing for the test).
-    if ((kSocket || FdState{bits}.kind() == FdKind::kSocket) && FdState{bits}.conn() != ConnState::kConnecting &&
-        (send || !(bits & FdState::kPaced)) && (!rules_.has_rules(t) || (!p.addr && e->cached_rule(t) == 1))) {
+    // One mask test: a socket (unless the caller knows), not connecting, for receives not paced.
+    const std::uint32_t mask = (kSocket ? 0 : FdState::kKindMask) | FdState::kConnectingBit |
+                                   (send ? 0 : FdState::kPaced);
+    constexpr std::uint32_t want = kSocket ? 0 : static_cast<std::uint32_t>(FdKind::kSocket);
+    if ((bits & mask) == want && (!kRuled || !rules_.has_rules(t) || (!p.addr && e->cached_rule(t) == 1))) {
       const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
       const R r = real();
       if (r >= 0) {

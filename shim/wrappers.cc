@@ -72,7 +72,8 @@ using namespace shim_hot_real_all;   // qualified look-up finds the three below 
 
 // Per symbol, functions that take the wrapper's own arguments, so each hands over to the next
 // with a jump: the exported NAME only tells descriptors that are no sockets (Switch::front);
-// shim_hot::NAME (not exported, out of line) runs the hot paths on sockets (Switch::dispatch);
+// shim_hot::NAME (not exported, out of line) runs the hot paths on sockets when no rule exists for
+// the call's type (Switch::dispatch_unruled), shim_ruled::NAME when one does (Switch::dispatch);
 // shim_general::NAME runs the Switch's general path. shim_sock::NAME also takes the fd entry
 // the exported function read: a read or write of a socket (Switch::socket_io) needs no second
 // look-up; the other symbols never call theirs, and the compiler drops them.
@@ -84,11 +85,18 @@ using namespace shim_hot_real_all;   // qualified look-up finds the three below 
     return shim::g_switch.general(make, real);                                              \
   }                                                                                         \
   }                                                                                         \
-  namespace shim_hot {                                                                      \
+  namespace shim_ruled {                                                                    \
   [[gnu::noinline]] ret name params {                                                       \
     return shim::g_switch.dispatch([=]() noexcept { return call; },                         \
                                    [=]() -> ret { return shim_hot_real::name args; },       \
                                    [=]() -> ret { return shim_general::name args; });       \
+  }                                                                                         \
+  }                                                                                         \
+  namespace shim_hot {                                                                      \
+  [[gnu::noinline]] ret name params {                                                       \
+    return shim::g_switch.dispatch_unruled([=]() noexcept { return call; },                 \
+                                           [=]() -> ret { return shim_hot_real::name args; }, \
+                                           [=]() -> ret { return shim_general::name args; }); \
   }                                                                                         \
   }                                                                                         \
   namespace {                                                                               \
@@ -107,7 +115,8 @@ using namespace shim_hot_real_all;   // qualified look-up finds the three below 
         [=]() -> ret { return shim_hot::name args; },                                       \
         [=](shim::FdEntry* shim_e, std::uint32_t shim_bits) -> ret {                        \
           return shim_sock::name SHIM_WITH_ENTRY_ARGS args;                                 \
-        });                                                                                 \
+        },                                                                                  \
+        [=]() -> ret { return shim_ruled::name args; });                                    \
   }
 #define SHIM_SYMBOL_VA(ret, name)
 #include "shim/symbols.def"
