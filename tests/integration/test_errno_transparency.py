@@ -64,6 +64,29 @@ def body(tmp):
     if h._failures:
         plain.show()
         shim.show()
+    chk_forms()
+
+
+def chk_forms():
+    """libc's _chk receive functions: the shim's hot paths make their size check and call the
+    plain function, as libc's own do. A fitting buffer receives and is counted; one smaller than
+    the length asked for ends the program with SIGABRT, with and without the shim."""
+    for name in ("__recv_chk", "__recvfrom_chk", "__read_chk"):
+        plain = h.run_plain(h.python_prog("chk_probe.py", name, 8, 16))
+        shim = h.run_shim(h.python_prog("chk_probe.py", name, 8, 16))
+        h.expect(f"{name} within its buffer, plain: output", plain.stdout, "8 01234567\n")
+        h.expect(f"{name} within its buffer, shim: output", shim.stdout, "8 01234567\n")
+        h.expect(f"{name} within its buffer, shim: exit status", shim.rc, 0)
+        unix = h.need_socket(shim.data, "unix", "stream", "default") if shim.data else None
+        if unix:
+            h.expect(f"{name} within its buffer, shim: unix/stream recv_bytes", unix.get("recv_bytes"), 8)
+        plain = h.run_plain(h.python_prog("chk_probe.py", name, 16, 8))
+        shim = h.run_shim(h.python_prog("chk_probe.py", name, 16, 8))
+        h.expect(f"{name} past its buffer, plain: killed by", plain.rc, -6)
+        h.expect(f"{name} past its buffer, shim: exit status (128 + SIGABRT)", shim.rc, 134)
+        h.check("buffer overflow detected" in shim.stderr,
+                f"{name} past its buffer, shim: libc's message missing from stderr: {shim.stderr!r}")
+        h.expect(f"{name} past its buffer, shim: nothing received", shim.stdout, "")
 
 
 h.main("errno_transparency", body)
