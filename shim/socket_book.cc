@@ -224,9 +224,16 @@ void SocketBook::close_range(unsigned first, unsigned last, int flags) noexcept 
   constexpr int kKnownFlags = CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC;
   if ((flags & ~kKnownFlags) || (flags & CLOSE_RANGE_CLOEXEC) || first > last) return;
   // Clear before the real call: once it returns, the numbers can be reused by other threads.
-  fds_.for_each_socket_in(first, last, [&](int fd, FdEntry&) {
-    stats::CookieSlot* slot = nullptr;
-    if (forget_fd(fd, slot)) stats::add(slot, stats::kClosed);
+  // forget_fd() for each, with the entry the scan found: a close_range of a few sockets costs
+  // their bookkeeping, not a second look-up and a call each.
+  fds_.for_each_socket_in(first, last, [&](int fd, FdEntry& e) {
+    const std::uint32_t bits = e.state.load(std::memory_order_relaxed);
+    if (FdState{bits}.kind() != FdKind::kSocket) return;   // closed meanwhile by another thread
+    stats::CookieSlot* const slot = e.slot.load(std::memory_order_relaxed);
+    const bool last_number = !(bits & FdState::kShared) ||
+                             release_reference(fd, e.sock_id.load(std::memory_order_relaxed));
+    e.state.store(0, std::memory_order_relaxed);
+    if (last_number && !(bits & FdState::kInherited)) stats::bump(*slot, stats::kClosed);
   });
 }
 
@@ -267,26 +274,30 @@ void SocketBook::unshare(std::uint64_t id, stats::CookieSlot* slot) noexcept {
   if (dup_refs_[id - 1].fetch_sub(1, std::memory_order_acq_rel) == 1) stats::bump(*slot, stats::kClosed);
 }
 
-void SocketBook::dup_socket(FdEntry& from, std::uint32_t bits, int nfd, std::uint64_t id) noexcept {
+[[gnu::always_inline]] inline void SocketBook::dup_socket(FdEntry& from, std::uint32_t bits, int nfd, std::uint64_t id) noexcept {
   FdEntry* n = fds_.get(nfd);
   if (!n) return;
   const std::uint32_t shared = bits | FdState::kShared;
   n->cookie.store(from.cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
   n->sock_id.store(id, std::memory_order_relaxed);
   n->slot.store(from.slot.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  if (profile_.any()) [[unlikely]] {   // facts and state for rules only (open_socket)
-    n->local_port.store(from.local_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    n->peer_port.store(from.peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    n->reset_rule_cache();
-    if (profile_.socket_state) n->reset_rule_state();   // per-socket counters start afresh on the new fd
-  }
-  if (bits & (FdState::kArmed | FdState::kPaced)) [[unlikely]] {   // the socket's, whichever number names it
-    n->loss_rule.store(from.loss_rule.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    n->own_filter_len.store(from.own_filter_len.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    n->recv_rate.store(from.recv_rate.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    n->recv_due_ns.store(0, std::memory_order_relaxed);   // each number paces its own reads
-  }
+  if (profile_.any()) [[unlikely]] copy_rule_facts(from, *n);
+  if (bits & (FdState::kArmed | FdState::kPaced)) [[unlikely]]   // the socket's, whichever number names it
+    copy_packet_rules(from, *n);
   n->state.store(shared, std::memory_order_relaxed);   // `from` was marked shared by share()
+}
+
+int SocketBook::dup_made_slow(int r, FdEntry* src, std::uint32_t bits, std::uint64_t id, FdEntry* target) noexcept {
+  if (r >= 0) {
+    if (src)
+      dup_socket(*src, bits, r, id);
+    else if (FdEntry* e = fds_.find(r))
+      e->state.store(0, std::memory_order_relaxed);   // FdTable::clear: whatever the number named is gone
+  } else if (src) {
+    unshare(id, src->slot.load(std::memory_order_relaxed));   // errno untouched
+  }
+  if (target) target->swaps.fetch_add(1, std::memory_order_acq_rel);
+  return r;
 }
 
 void SocketBook::after_dup(const Call& c, Decision& d, long r) noexcept {

@@ -82,6 +82,32 @@ class SocketBook {
     stats::bump(*s, stats::kOpened);
     return r;
   }
+  // socketpair() made the two sockets in sv, of this cookie: recorded and counted opened.
+  // Returns 0. socket_made()'s shape: no frame on the common path.
+  [[gnu::noinline]] int pair_made(const int* sv, Cookie cookie) noexcept {
+    if (profile_.conn_time) [[unlikely]] return pair_made_slow(sv, cookie);
+    stats::CookieSlot* s = slot_cache_[(cookie * 0x9e3779b97f4a7c15ull) >> 60].load(std::memory_order_relaxed);
+    FdEntry* a = fds_.get_below_high(sv[0]);
+    FdEntry* b = fds_.get_below_high(sv[1]);
+    if (!a || !b || !s || s->key.load(std::memory_order_relaxed) != (cookie | stats::kKeyUsed)) [[unlikely]]
+      return pair_made_slow(sv, cookie);
+    auto fill = [this, cookie, s](FdEntry& e) {
+      e.cookie.store(cookie, std::memory_order_relaxed);
+      e.sock_id.store(0, std::memory_order_relaxed);
+      e.slot.store(s, std::memory_order_relaxed);
+      if (profile_.any()) [[unlikely]] new_rule_facts(e, 0, 0);
+      e.state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
+    };
+    fill(*a);
+    fill(*b);
+    stats::bump(*s, stats::kOpened, 2);
+    return 0;
+  }
+  [[gnu::noinline]] int pair_made_slow(const int* sv, Cookie cookie) noexcept {
+    stats::CookieSlot* slot = open_socket(sv[0], cookie, ConnState::kNone, 0, 0);
+    stats::bump(*open_socket(sv[1], cookie, ConnState::kNone, 0, 0, slot), stats::kOpened, 2);
+    return 0;
+  }
   [[gnu::noinline]] int socket_made_slow(int r, Cookie cookie) noexcept {
     if (r >= 0)
       stats::bump(*open_socket(r, cookie, ConnState::kNone, 0, 0), stats::kOpened);
@@ -136,6 +162,25 @@ class SocketBook {
                 listener.local_port.load(std::memory_order_relaxed), 0, slot);
     return slot;
   }
+  // accepted() for the hot path: returns fd. No frame on its common path (a number below the
+  // high-water mark, no rules); the rest is accepted() itself.
+  [[gnu::noinline]] int accept_made(FdEntry& listener, int fd) noexcept {
+    FdEntry* e = !profile_.conn_time ? fds_.get_below_high(fd) : nullptr;   // conn_time: a clock to read
+    if (!e) [[unlikely]] return accept_made_slow(listener, fd);
+    stats::CookieSlot* slot = listener.slot.load(std::memory_order_relaxed);
+    e->cookie.store(listener.cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    e->sock_id.store(0, std::memory_order_relaxed);
+    e->slot.store(slot, std::memory_order_relaxed);
+    if (profile_.any()) [[unlikely]]   // stores only: no call, so no frame
+      new_rule_facts(*e, listener.local_port.load(std::memory_order_relaxed), 0);
+    e->state.store(FdState::make(FdKind::kSocket, ConnState::kAccepted, 0), std::memory_order_relaxed);
+    stats::bump(*slot, stats::kAccepted);
+    return fd;
+  }
+  [[gnu::noinline]] int accept_made_slow(FdEntry& listener, int fd) noexcept {
+    accepted(listener, fd);
+    return fd;
+  }
   // A connect's outcome as the general path sees it (also pending ones: EINPROGRESS, EINTR,
   // EALREADY, EISCONN). d.state is the entry's state before the call.
   void after_connect(const Call& c, Decision& d, long r, int e) noexcept;
@@ -174,6 +219,44 @@ class SocketBook {
 
   // The socket's sharing identity (given on its first dup), with a reference taken for a copy.
   std::uint64_t share(FdEntry& e) noexcept;
+  // share() for the hot path: a socket already shared (bits, its state, say so) takes one more
+  // reference at once; its first dup allocates the identity out of line.
+  [[gnu::always_inline]] std::uint64_t share_hot(FdEntry& e, std::uint32_t bits) noexcept {
+    if (bits & FdState::kShared) {
+      const std::uint64_t id = e.sock_id.load(std::memory_order_acquire);
+      if (id - 1 < kDupGroups) {
+        dup_refs_[id - 1].fetch_add(1, std::memory_order_acq_rel);
+        return id;
+      }
+    }
+    return share(e);
+  }
+  // A dup's outcome on the hot path: r, the new number or the failure (errno untouched), of a
+  // dup of `src` (nullptr: no socket) whose state was bits and sharing identity id (share_hot),
+  // onto target when a dup2 (its swap count goes even again). Returns r. No frame on its common
+  // path (a socket's copy below the high-water mark, no rules): dup_made_slow does the rest.
+  [[gnu::noinline]] int dup_made(int r, FdEntry* src, std::uint32_t bits, std::uint64_t id, FdEntry* target) noexcept {
+    if (!src) {   // a file or pipe: its new number is forgotten, classified when next used
+      if (FdEntry* e = fds_.find(r)) e->state.store(0, std::memory_order_relaxed);   // FdTable::clear
+      if (target) target->swaps.fetch_add(1, std::memory_order_acq_rel);
+      return r;
+    }
+    FdEntry* n = fds_.get_below_high(r);
+    if (!n) [[unlikely]]
+      return dup_made_slow(r, src, bits, id, target);
+    n->cookie.store(src->cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    n->sock_id.store(id, std::memory_order_relaxed);
+    n->slot.store(src->slot.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    if (profile_.any()) [[unlikely]]   // stores only: no call, so no frame
+      copy_rule_facts(*src, *n);
+    if (bits & (FdState::kArmed | FdState::kPaced)) [[unlikely]]
+      copy_packet_rules(*src, *n);
+    n->state.store(bits | FdState::kShared, std::memory_order_relaxed);   // src was marked by share()
+    if (target) target->swaps.fetch_add(1, std::memory_order_acq_rel);
+    return r;
+  }
+  [[gnu::noinline]] int dup_made_slow(int r, FdEntry* src, std::uint32_t bits, std::uint64_t id, FdEntry* target) noexcept;
+
   // The copy share() counted was not made after all (the dup failed). Counts the close when a
   // close of another number, racing the dup, left this reference the last one.
   void unshare(std::uint64_t id, stats::CookieSlot* slot) noexcept;
@@ -215,6 +298,27 @@ class SocketBook {
   }
   void open_rule_state(FdEntry& e, ConnState conn) noexcept;
   void listened_rules(FdEntry& e, int fd) const noexcept;
+  // A dup's facts for rules (its ports), with no rule decision or per-socket rule state carried
+  // over (dup_socket's part for rules).
+  [[gnu::always_inline]] void copy_rule_facts(const FdEntry& from, FdEntry& to) const noexcept {
+    new_rule_facts(to, from.local_port.load(std::memory_order_relaxed), from.peer_port.load(std::memory_order_relaxed));
+  }
+  // A new socket's (or number's) facts for rules: its ports, no rule decision, no per-socket rule
+  // state of whatever the number named before (open_socket's part for rules, without
+  // after_connected_ms's clock: callers leave sockets that need it to open_socket).
+  [[gnu::always_inline]] void new_rule_facts(FdEntry& e, std::uint16_t local, std::uint16_t peer) const noexcept {
+    e.local_port.store(local, std::memory_order_relaxed);
+    e.peer_port.store(peer, std::memory_order_relaxed);
+    e.reset_rule_cache();
+    if (profile_.socket_state) e.reset_rule_state();
+  }
+  // What an inbound_loss or rate rule left on a socket, onto another number of it.
+  [[gnu::always_inline]] static void copy_packet_rules(const FdEntry& from, FdEntry& to) noexcept {
+    to.loss_rule.store(from.loss_rule.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    to.own_filter_len.store(from.own_filter_len.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    to.recv_rate.store(from.recv_rate.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    to.recv_due_ns.store(0, std::memory_order_relaxed);   // each number paces its own reads
+  }
   stats::CookieSlot* slot_for_miss(Cookie c) noexcept;
   bool last_reference(int fd, std::uint64_t sock_id) const noexcept;
 

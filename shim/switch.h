@@ -220,14 +220,17 @@ class Switch {
         const int type = p.b & kSockTypeMask;
         const int protocol = fixed_protocol(p.a, type, p.c);
         if (protocol < 0 || !p.sv || !hot_ready() || has_rules(filters::CallType::kSocket)) break;
+        // As socket(): the cookie and the array live across the real call, the bookkeeping is a
+        // tail call without a frame on its common path.
         const Cookie ck = make_cookie(p.a, type, protocol);
-        const R r = real();
-        if (r == 0) [[likely]] {
-          stats::CookieSlot* slot = book_.open_socket(p.sv[0], ck, ConnState::kNone, 0, 0);
-          stats::bump(*book_.open_socket(p.sv[1], ck, ConnState::kNone, 0, 0, slot), stats::kOpened, 2);
-          return r;
-        }
-        return static_cast<R>(settle_socket(ck, static_cast<long>(r)));   // as socket()'s failure
+        int* const sv = p.sv;
+        const int r = static_cast<int>(real());
+        if (r != 0) [[unlikely]]
+          return static_cast<R>(settle_socket(ck, r));   // as socket()'s failure
+        if constexpr (!kRuled) return static_cast<R>(book_.pair_made(sv, ck));
+        stats::CookieSlot* slot = book_.open_socket(sv[0], ck, ConnState::kNone, 0, 0);
+        stats::bump(*book_.open_socket(sv[1], ck, ConnState::kNone, 0, 0, slot), stats::kOpened, 2);
+        return r;
       }
       // The three below keep only the entry (and connect's address) across the real call; what
       // else they need afterwards is reloaded from the entry.
@@ -253,6 +256,9 @@ class Switch {
         if (!rule_free(*e, filters::CallType::kAccept, bits, nullptr, 0)) break;
         const R r = real();
         if (r >= 0) [[likely]] {
+          // Without rules for accept, as socket(): a tail call without a frame on its common
+          // path; with them (their state to reset), inline as before.
+          if constexpr (!kRuled) return static_cast<R>(book_.accept_made(*e, static_cast<int>(r)));
           book_.accepted(*e, static_cast<int>(r));
           return r;
         }
@@ -284,9 +290,11 @@ class Switch {
       // dup files and pipes all the time: shells, daemons redirecting stdio). dup2 onto a socket
       // (its close may count), onto itself, a vfork child or a fork nobody told us of: general.
       case Op::kDup: case Op::kDup2: {
-        if (sockshim_vfork_hint || forked_unseen() || !hot_ready()) break;
-        FdEntry* const src = book_.fds().tracked(p.fd) ? &book_.fds().at(p.fd) : nullptr;
-        const std::uint32_t bits = src ? src->state.load(std::memory_order_relaxed) : 0;
+        // An untracked source (also every number before setup and under --pcap, whose capture
+        // sees dups on the general path) goes the general way.
+        if (sockshim_vfork_hint || forked_unseen() || !book_.fds().tracked(p.fd)) break;
+        FdEntry* const src = &book_.fds().at(p.fd);
+        const std::uint32_t bits = src->state.load(std::memory_order_relaxed);
         FdEntry* target = nullptr;
         if (p.op == Op::kDup2) {
           if (p.a == p.fd) break;
@@ -299,18 +307,10 @@ class Switch {
         // A socket's copy holds a reference from before the call, so a close of another of its
         // numbers racing this dup cannot take it for the last.
         const bool sock = FdState{bits}.kind() == FdKind::kSocket;
-        const std::uint64_t id = sock ? book_.share(*src) : 0;
-        const R r = real();
-        if (r >= 0) {
-          if (sock)
-            book_.dup_socket(*src, bits, static_cast<int>(r), id);
-          else if (book_.fds().tracked(static_cast<int>(r)))
-            book_.fds().at(static_cast<int>(r)).state.store(0, std::memory_order_relaxed);   // FdTable::clear
-        } else if (sock) {
-          book_.unshare(id, src->slot.load(std::memory_order_relaxed));   // errno untouched
-        }
-        if (target) target->swaps.fetch_add(1, std::memory_order_acq_rel);
-        return r;
+        const std::uint64_t id = sock ? book_.share_hot(*src, bits) : 0;
+        // The bookkeeping afterwards is a tail call to a function without a frame on its common
+        // path: only the source, its state, the identity and the target live across the call.
+        return static_cast<R>(book_.dup_made(static_cast<int>(real()), sock ? src : nullptr, bits, id, target));
       }
       // getaddrinfo without DNS rules: its real call, guarded as the general path guards it (the
       // socket calls of the NSS modules it runs are libc's, not the program's), and nothing to

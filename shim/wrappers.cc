@@ -85,11 +85,13 @@ using namespace shim_hot_real_all;   // qualified look-up finds the three below 
     return shim::g_switch.general(make, real);                                              \
   }                                                                                         \
   }                                                                                         \
+  namespace {                                                                               \
   namespace shim_ruled {                                                                    \
   [[gnu::noinline]] ret name params {                                                       \
     return shim::g_switch.dispatch([=]() noexcept { return call; },                         \
                                    [=]() -> ret { return shim_hot_real::name args; },       \
                                    [=]() -> ret { return shim_general::name args; });       \
+  }                                                                                         \
   }                                                                                         \
   }                                                                                         \
   namespace shim_hot {                                                                      \
