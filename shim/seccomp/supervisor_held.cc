@@ -380,6 +380,7 @@ void Supervisor::Impl::interrupt_signalled() {
 }
 
 void Supervisor::Impl::drop_finished() {
+  check_execs();   // an ended process's image is told before its sockets become its leaks
   procs.sweep();
   for (Watch& w : watches) {
     const bool process_gone = !procs.has(w.tgid);

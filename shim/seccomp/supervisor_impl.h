@@ -416,7 +416,7 @@ struct Supervisor::Impl {
   int until_due(int cap) const {
     // Held and delayed calls wait killable (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV): their
     // signals are looked for this often (interrupt_signalled).
-    bool holding = !delayed.empty();
+    bool holding = !delayed.empty() || pending_execs > 0;
     for (const Watch& w : watches) holding = holding || w.held;
     if (holding) cap = std::min(cap, kSignalPollMs);
     std::int64_t first = -1;
@@ -475,6 +475,18 @@ struct Supervisor::Impl {
   }
   void on_connect(const seccomp_notif& n, Proc& p);
   void on_close(const seccomp_notif& n, Proc& p);
+  void on_dup(const seccomp_notif& n, Proc& p);
+  void on_exec(const seccomp_notif& n, Proc& p);
+  // Whether p's pending exec replaced its image, when that can be told now (caller: the thread
+  // of the call being handled, -1 for none); then its records and sockets follow.
+  void check_exec(Proc& p, pid_t caller);
+  void check_execs();   // every process with a pending exec (serve()'s thread, each round)
+  std::size_t pending_execs = 0;
+  void on_close_range(const seccomp_notif& n, Proc& p);
+  // The number fd of p no longer names socket k (closed, or a dup2 put another file there):
+  // connects followed on it are decided, and `closed` is counted as the preload object counts it.
+  void number_closed(Proc& p, int fd, const KnownSocket& k);
+  void decide_connects_on(Proc& p, int fd);
   void on_accept(const seccomp_notif& n, Proc& p);
   void on_listen(const seccomp_notif& n, Proc& p);
   void on_socketpair(const seccomp_notif& n, Proc& p);

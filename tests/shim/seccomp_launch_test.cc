@@ -70,7 +70,11 @@ void check_notified(const bs::ValidatedProgram& filter, std::initializer_list<in
     bool notified = nr == SYS_socket || nr == SYS_socketpair || nr == SYS_connect || nr == SYS_close ||
                     nr == SYS_accept || nr == SYS_accept4 || nr == SYS_listen || nr == SYS_sendto ||
                     nr == SYS_recvfrom || nr == SYS_sendmsg || nr == SYS_recvmsg || nr == SYS_sendmmsg ||
-                    nr == SYS_recvmmsg;
+                    nr == SYS_recvmmsg ||
+                    // what can close a socket or replace the image (dup2 over a socket, an exec
+                    // closing FD_CLOEXEC ones), and dup (a socket's second number)
+                    nr == SYS_dup || nr == SYS_dup2 || nr == SYS_dup3 || nr == SYS_close_range ||
+                    nr == SYS_execve || nr == SYS_execveat;
     for (int e : extra) notified = notified || nr == e;
     const std::uint32_t got = bs::run(filter, bs::Data{.nr = nr, .arch = bs::kAuditArchX86_64});
     INFO("nr " << nr);
@@ -78,8 +82,8 @@ void check_notified(const bs::ValidatedProgram& filter, std::initializer_list<in
   }
 }
 
-TEST_CASE("the filter hands socket, socketpair, connect, listen, accept, close and the socket-only transfers to the "
-          "supervisor, nothing else",
+TEST_CASE("the filter hands socket, socketpair, connect, listen, accept, close, the dups, close_range, the execs "
+          "and the socket-only transfers to the supervisor, nothing else",
           "[seccomp][filter]") {
   const auto filter = sc::build_filter();
   REQUIRE(filter);
