@@ -57,6 +57,9 @@ struct KnownSocket {
   // Another number of the process names this socket too (a dup2 or dup3 the supervisor made):
   // only the close of its last number counts `closed`, as the preload object's dup groups do.
   bool shared = false;
+  // A unix socket's peer (the other end of a socketpair, or asked of sock_diag at its first
+  // send): whether a send here may be made by the supervisor depends on it (creds_wanted).
+  ino_t peer_ino = 0;
   std::vector<RuleCount> rule_counts{};   // a few at most: rules that count per socket and matched it
   RuleCount& count_of(int rule) {
     for (RuleCount& c : rule_counts)

@@ -171,6 +171,7 @@ void Supervisor::Impl::on_socketpair(const seccomp_notif& n, Proc& p) {
   }
   p.fds[fds[0]] = KnownSocket{cookie, ino[0]};
   p.fds[fds[1]] = KnownSocket{cookie, ino[1]};
+  if (family == AF_UNIX) p.fds[fds[0]].peer_ino = ino[1], p.fds[fds[1]].peer_ino = ino[0];
   stats::add(slot(cookie), stats::kOpened);
   stats::add(slot(cookie), stats::kOpened);
   answer(n.id, 0, 0);

@@ -9,6 +9,10 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -90,6 +94,18 @@ struct AcceptCall {
   int flags = 0;                         // accept4's SOCK_NONBLOCK | SOCK_CLOEXEC
 };
 
+// Descriptors the supervisor holds for a transfer (a sendmsg's SCM_RIGHTS, taken from the
+// program): closed when the transfer is done with, however it ends.
+struct OwnedFds {
+  std::vector<int> fds;
+  OwnedFds() = default;
+  OwnedFds(const OwnedFds&) = delete;
+  OwnedFds& operator=(const OwnedFds&) = delete;
+  ~OwnedFds() {
+    for (int fd : fds) ::close(fd);
+  }
+};
+
 // A send or receive the supervisor performs on the program's behalf (supervisor_io.cc): the
 // program's buffers (addresses in its memory), read or written with process_vm_readv/writev, and
 // what a fired rule changes. Held (in a Watch) while a blocking call waits for its socket.
@@ -108,6 +124,12 @@ struct Transfer {
   socklen_t to_len = 0;
   std::uint64_t name = 0, name_len = 0;   // recvfrom, recvmsg: where the source address and its length go
   std::uint64_t msg = 0;              // recvmsg: the program's msghdr, for msg_flags
+  // sendmsg, recvmsg: the program's msg_control and msg_controllen. A send's control bytes are
+  // kept with our duplicates' numbers in its SCM_RIGHTS (rights owns them), sent with the first
+  // bytes; a receive's descriptors are installed in the program and their numbers written back.
+  std::uint64_t control = 0, control_len = 0;
+  std::vector<unsigned char> cmsg;
+  std::shared_ptr<OwnedFds> rights;
   std::uint64_t done = 0;             // a held MSG_WAITALL receive: bytes given already
   Cookie cookie = 0;
   ino_t ino = 0;
@@ -566,6 +588,9 @@ struct Supervisor::Impl {
   long send_once(Transfer& x, int dup, int& err);
   long recv_once(Transfer& x, int dup, int& err, std::uint64_t& shown);
   void count_transfer(const Transfer& x, std::uint64_t bytes);
+  bool creds_wanted(const Transfer& x, KnownSocket& k, int dup);
+  bool take_rights(Transfer& x, int pidfd);
+  void give_control(Transfer& x, msghdr& m);
   KnownSocket* known_of(pid_t tgid, int fd, ino_t ino) {
     Proc* p = procs.find(tgid);
     if (!p) return nullptr;
