@@ -66,7 +66,10 @@ bool Supervisor::Impl::decide_socket(const seccomp_notif& n, Proc& p, NewSocket&
   const int family = static_cast<int>(n.data.args[0]);
   const int type = out.type_flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   const int protocol = normal_protocol(family, type, static_cast<int>(n.data.args[2]));
-  if (!same_netns(static_cast<pid_t>(n.pid))) {
+  ThreadBufs& b = bufs();
+  const bool same = b.netns_checked ? b.netns_same : same_netns(static_cast<pid_t>(n.pid));
+  b.netns_checked = false;
+  if (!same) {
     pass(n.id);
     return false;
   }
@@ -705,12 +708,17 @@ bool Supervisor::Impl::serve_one(std::unique_lock<std::mutex>& turn) {
     return !(poll(&hup, 1, 0) == 1 && (hup.revents & (POLLHUP | POLLERR)));
   }
   if (pollfd more{listener, POLLIN, 0}; poll(&more, 1, 0) == 1 && (more.revents & POLLIN)) turn.unlock();
+  if (n->data.nr == SYS_socket || n->data.nr == SYS_socketpair) {
+    bufs().netns_same = same_netns(static_cast<pid_t>(n->pid));   // outside mu: only `netns`, fixed, is read
+    bufs().netns_checked = true;
+  }
   {
     std::unique_lock<std::mutex> lock(mu);
     bufs().lock = &lock;
     ++counts.notifications;
     dispatch(*n);
     bufs().lock = nullptr;
+    bufs().netns_checked = false;   // a call that never reached decide_socket (a rule delayed it)
   }
   flush();
   return true;

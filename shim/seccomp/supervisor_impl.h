@@ -199,6 +199,10 @@ struct ThreadBufs {
   std::vector<std::byte> req, resp;
   std::vector<Answer>* outbox = nullptr;   // null: answers go out at once
   std::unique_lock<std::mutex>* lock = nullptr;   // a worker's hold on mu while it handles a call
+  // The call in hand is a socket() or socketpair() whose thread's network namespace was looked
+  // at before mu was taken (serve_one): the stat of /proc/TID/ns/net costs a few µs that no
+  // other call should wait for. Otherwise decide_socket looks itself.
+  bool netns_checked = false, netns_same = false;
 };
 
 struct Supervisor::Impl {
