@@ -1,5 +1,6 @@
 #include "shim/seccomp/supervisor_impl.h"
 
+#include <dirent.h>
 #include <linux/kcmp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -536,6 +537,52 @@ void Supervisor::Impl::check_execs() {
     if (Proc* p = procs.find(t); p && p->exec) check_exec(*p, -1);
 }
 
+// wait4, waitid: CONTINUE, after the process's children are looked at (/proc/PID/task/*/children,
+// zombies included): one the supervisor does not know yet (a fork child that made no notified
+// call: it only printed, computed, or forked in turn) gets its record and pidfd now, before this
+// wait can reap it, so its exit status is asked of the kernel as any other's. The preload
+// object's fork handler writes such a child's record at its fork; the filter cannot hand forks
+// over without handing every thread creation too (clone's flags are an argument, clone3's in
+// memory), and the child's pid is the answer the supervisor never sees. A child nobody waits
+// for (its parent ended first, or ignores SIGCHLD) is found at the 1 s sweep if it lives that
+// long, else not at all.
+void Supervisor::Impl::on_wait(const seccomp_notif& n, Proc& p) {
+  find_children(p);
+  pass(n.id);
+}
+
+void Supervisor::Impl::find_children(Proc& p) {
+  const pid_t tgid = p.tgid;
+  const std::string task = "/proc/" + std::to_string(tgid) + "/task";
+  DIR* d = opendir(task.c_str());
+  if (!d) return;
+  std::vector<pid_t> found;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    const int fd = ::open((task + "/" + e->d_name + "/children").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    char buf[4096];
+    const ssize_t got = ::read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0) continue;
+    buf[got] = 0;
+    for (char* at = buf; *at;) {
+      char* end = nullptr;
+      const long child = std::strtol(at, &end, 10);
+      if (end == at) break;
+      if (child > 0) found.push_back(static_cast<pid_t>(child));
+      at = end;
+    }
+  }
+  closedir(d);
+  for (pid_t child : found)
+    if (!procs.has(child)) {
+      // Its parent's pending exec first: the child's copy of the parent's sockets follows it.
+      if (Proc* q = procs.find(tgid); q && q->exec) check_exec(*q, -1);
+      procs.of_thread(child);
+    }
+}
+
 // close_range(first, last, flags): the sockets we know in the range are closed, counted as
 // close counts them (no close rules: the preload object applies none to close_range either);
 // then CONTINUE. What closes nothing is passed at once: CLOSE_RANGE_CLOEXEC (an exec will close
@@ -745,6 +792,8 @@ void Supervisor::Impl::dispatch(const seccomp_notif& notif) {
     case SYS_close_range: return on_close_range(*n, *p);
     case SYS_execve:
     case SYS_execveat: return on_exec(*n, *p);
+    case SYS_wait4:
+    case SYS_waitid: return on_wait(*n, *p);
     case SYS_listen: return on_listen(*n, *p);
     case SYS_accept:
     case SYS_accept4: return on_accept(*n, *p);

@@ -503,6 +503,8 @@ struct Supervisor::Impl {
   void on_close(const seccomp_notif& n, Proc& p);
   void on_dup(const seccomp_notif& n, Proc& p);
   void on_exec(const seccomp_notif& n, Proc& p);
+  void on_wait(const seccomp_notif& n, Proc& p);
+  void find_children(Proc& p);   // registers the children of p the supervisor does not know
   // Whether p's pending exec replaced its image, when that can be told now (caller: the thread
   // of the call being handled, -1 for none); then its records and sockets follow.
   void check_exec(Proc& p, pid_t caller);

@@ -13,7 +13,8 @@ and shutdown calls under rules on each of them (some fire, some only count hits)
 progs/close_kinds.py closes sockets with close_range and dup2 and keeps copies made with dup and
 dup3; progs/exec_kinds.py execs (a failed execve first) with FD_CLOEXEC and inherited sockets,
 and its new image forks a child that execs /bin/true: for these two the process records
-(program, state, exit status, leaked sockets) must be the same too. progs/ancillary_oob.py sends
+(program, state, exit status, leaked sockets) must be the same too, as for
+progs/quiet_child.py's child that makes no socket call. progs/ancillary_oob.py sends
 on unix sockets, passes a descriptor with SCM_RIGHTS and sends TCP out-of-band data: there the
 transfer counters of unix sockets are compared too. Each runs once
 with --intercept preload and once with --intercept seccomp: every kind of socket must have the
@@ -135,6 +136,7 @@ def body(tmp):
         same_records = [
             ("python close_range and dups", h.python_prog("close_kinds.py"), None, 0, inet),
             ("python exec with CLOEXEC and inherited sockets", h.python_prog("exec_kinds.py"), None, 0, inet),
+            ("python child without socket calls", h.python_prog("quiet_child.py"), None, 0, inet),
         ]
         # Unix sends, a descriptor passed with SCM_RIGHTS, MSG_OOB: every transfer counter of
         # every kind, unix ones too, with the receive calls (each receive here takes one message).

@@ -74,7 +74,9 @@ void check_notified(const bs::ValidatedProgram& filter, std::initializer_list<in
                     // what can close a socket or replace the image (dup2 over a socket, an exec
                     // closing FD_CLOEXEC ones), and dup (a socket's second number)
                     nr == SYS_dup || nr == SYS_dup2 || nr == SYS_dup3 || nr == SYS_close_range ||
-                    nr == SYS_execve || nr == SYS_execveat;
+                    nr == SYS_execve || nr == SYS_execveat ||
+                    // a parent's wait, before which its children are looked at
+                    nr == SYS_wait4 || nr == SYS_waitid;
     for (int e : extra) notified = notified || nr == e;
     const std::uint32_t got = bs::run(filter, bs::Data{.nr = nr, .arch = bs::kAuditArchX86_64});
     INFO("nr " << nr);
