@@ -533,6 +533,7 @@ void Supervisor::Impl::check_execs() {
   procs.for_each([&due](Proc& p) {
     if (p.exec) due.push_back(p.tgid);
   });
+  pending_execs = due.size();   // a sweep may have dropped an ended process's pending exec
   for (pid_t t : due)
     if (Proc* p = procs.find(t); p && p->exec) check_exec(*p, -1);
 }
