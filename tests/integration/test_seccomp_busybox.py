@@ -63,9 +63,9 @@ def supervisor_killed(busybox, url):
         out, err = proc.communicate()
         h.fail(f"supervisor killed: the program did not finish within 15 s: {out!r} {err!r}")
         return
-    # The shell's execve of wget is a notified call too (docs/shim.md, "Execs"): it, or wget's
-    # socket call when the exec came first, fails with ENOSYS; either way the command fails and
-    # says why, and nothing hangs.
+    # The shell's own exec and wait are notified calls too (docs/shim.md, "Execs"): they, or
+    # wget's socket call, fail with ENOSYS; either way the command fails and says why, and
+    # nothing hangs.
     h.check("wget-exit=" in out and "wget-exit=0" not in out, f"supervisor killed: wget failed: got stdout {out!r}")
     h.check("Function not implemented" in err, f"supervisor killed: ENOSYS reached the program: got stderr {err!r}")
 
