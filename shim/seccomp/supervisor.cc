@@ -366,7 +366,7 @@ void Supervisor::Impl::number_closed(Proc& p, int, const KnownSocket& k) {
   stats::add(slot(k.cookie), stats::kClosed);
 }
 
-// dup(from), dup2(from, to) and dup3(from, to, flags). A number that held a socket is closed by
+// dup(from), dup2(from, to), dup3(from, to, flags) and fcntl(from, F_DUPFD*, 0). A number that held a socket is closed by
 // dup2 and dup3, and a socket gains a number (its close then counts only at its last number).
 // Neither number a socket we know (a shell moving its pipes and files onto 0, 1 and 2): CONTINUE
 // at once. Otherwise the supervisor makes the call itself, so it knows whether it happened:
@@ -376,9 +376,16 @@ void Supervisor::Impl::number_closed(Proc& p, int, const KnownSocket& k) {
 // before doing anything (from == to, unknown flags, a bad `from`) is the kernel's.
 void Supervisor::Impl::on_dup(const seccomp_notif& n, Proc& p) {
   const int from = static_cast<int>(n.data.args[0]);
-  const bool one = n.data.nr == SYS_dup;
+  // fcntl(from, F_DUPFD or F_DUPFD_CLOEXEC, lowest), the only fcntls the filter hands over, is a
+  // dup when `lowest` is 0 (Python's os.dup, Go's dupSocket); ADDFD has no lowest number, so
+  // with another the copy is the kernel's, a number the supervisor does not know.
+  const bool fcntl_dup = n.data.nr == SYS_fcntl;
+  if (fcntl_dup && (n.data.args[2] != 0 || !p.fds.contains(from))) return pass(n.id);
+  const bool one = n.data.nr == SYS_dup || fcntl_dup;
   const int to = one ? -1 : static_cast<int>(n.data.args[1]);
-  const int flags = n.data.nr == SYS_dup3 ? static_cast<int>(n.data.args[2]) : 0;
+  const int flags = n.data.nr == SYS_dup3                                                ? static_cast<int>(n.data.args[2])
+                    : fcntl_dup && static_cast<std::uint32_t>(n.data.args[1]) == F_DUPFD_CLOEXEC ? O_CLOEXEC
+                                                                                                  : 0;
   const bool known_to = !one && p.fds.contains(to), known_from = p.fds.contains(from);
   if ((!known_to && !known_from) || (!one && (from == to || to < 0)) || (flags & ~O_CLOEXEC)) return pass(n.id);
   const int src = pidfd_getfd(p.pidfd, from);
@@ -789,7 +796,8 @@ void Supervisor::Impl::dispatch(const seccomp_notif& notif) {
     case SYS_close: return on_close(*n, *p);
     case SYS_dup:
     case SYS_dup2:
-    case SYS_dup3: return on_dup(*n, *p);
+    case SYS_dup3:
+    case SYS_fcntl: return on_dup(*n, *p);
     case SYS_close_range: return on_close_range(*n, *p);
     case SYS_execve:
     case SYS_execveat: return on_exec(*n, *p);

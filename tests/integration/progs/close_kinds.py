@@ -5,8 +5,8 @@ make them (issue 16: seccomp mode's `closed` counts and leak lists must be the p
 - dup2 of a file over a TCP client: that socket closed;
 - dup3 (os.dup2 with inheritable=False) of a client onto another number, then close of the
   original: not the last number, nothing closed; the copy stays open and is leaked at exit;
-- dup (libc's: os.dup is fcntl(F_DUPFD_CLOEXEC), which seccomp mode does not see) of an
-  accepted socket, the original closed: the copy is leaked;
+- dup (libc's) of an accepted socket, and os.dup (fcntl(F_DUPFD_CLOEXEC, 0)) of another, the
+  originals closed: the copies are leaked;
 - dup2 of one accepted socket over another: the one replaced is closed; the copy's number then
   closed too: its socket is closed once both numbers are gone;
 - the listener is left open (leaked).
@@ -57,7 +57,11 @@ c4, a4 = pair()
 copy4 = libc.dup(a4)
 os.close(a4)
 os.close(c4)
-print("dup copy kept")
+c7, a7 = pair()
+copy7 = os.dup(a7)
+os.close(a7)
+os.close(c7)
+print("dup copies kept")
 # One accepted socket over another, then both numbers closed.
 c5, a5 = pair()
 c6, a6 = pair()
