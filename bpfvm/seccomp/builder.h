@@ -16,6 +16,7 @@
 #include <map>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "bpfvm/expected.h"
 #include "bpfvm/seccomp/data.h"
@@ -23,9 +24,20 @@
 
 namespace bpfvm::seccomp {
 
+// A system call whose action depends on one argument: when the low 32 bits of args[arg] are one
+// of `values`, `action`; any other value gets what the number gets without the rule. For an
+// argument the kernel takes as a 32-bit int (fcntl's cmd: only F_DUPFD hands a socket a second
+// number; handing every fcntl over would cost far more). Little-endian: the low word is first.
+struct ArgRule {
+  unsigned arg = 0;                    // 0..5
+  std::vector<std::uint32_t> values;   // at most 200
+  std::uint32_t action = kRetUserNotif;
+};
+
 struct SyscallFilterSpec {
   std::uint32_t arch = kAuditArchX86_64;
   std::map<std::uint32_t, std::uint32_t> actions;  // system call number → return value
+  std::map<std::uint32_t, ArgRule> arg_rules;      // system call number → a rule on one argument
   std::uint32_t default_action = kRetAllow;
   std::uint32_t bad_arch_action = kRetKillProcess;
   std::uint32_t x32_action = kRetKillProcess;  // used only when arch is AUDIT_ARCH_X86_64
@@ -34,6 +46,7 @@ struct SyscallFilterSpec {
 enum class BuildError : std::uint8_t {
   kX32Number,  // a number with the x32 bit set on x86-64: the x32 check would shadow it
   kTooLong,    // more than BPF_MAXINSNS instructions (thousands of alternating ranges)
+  kBadArgRule, // an ArgRule on an argument past the sixth, or with more than 200 values
 };
 std::string_view reason(BuildError e);
 

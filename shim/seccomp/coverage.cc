@@ -1,5 +1,6 @@
 #include "shim/seccomp/coverage.h"
 
+#include <fcntl.h>
 #include <sys/syscall.h>
 
 namespace shim::seccomp {
@@ -11,7 +12,9 @@ using filters::CallType;
 
 constexpr std::uint32_t kAlways[] = {SYS_close,   SYS_socket,   SYS_socketpair, SYS_connect,  SYS_accept,
                                      SYS_listen,  SYS_accept4,  SYS_sendto,     SYS_recvfrom, SYS_sendmsg,
-                                     SYS_recvmsg, SYS_sendmmsg, SYS_recvmmsg};
+                                     SYS_recvmsg, SYS_sendmmsg, SYS_recvmmsg, SYS_dup,      SYS_dup2,
+                                     SYS_dup3,    SYS_close_range, SYS_execve, SYS_execveat, SYS_wait4,
+                                     SYS_waitid};
 constexpr std::uint32_t kReadWrite[] = {SYS_read, SYS_write, SYS_readv, SYS_writev};
 struct OnRule {
   CallType type;
@@ -85,7 +88,12 @@ std::vector<std::uint32_t> notified_syscalls(const filters::Table* table, bool r
 
 bpfvm::Expected<bpfvm::seccomp::ValidatedProgram, bpfvm::seccomp::BuildError> build_filter(const filters::Table* table,
                                                                                             bool read_write) {
-  return bpfvm::seccomp::build_notify_list(notified_syscalls(table, read_write));
+  bpfvm::seccomp::SyscallFilterSpec spec;
+  for (std::uint32_t nr : notified_syscalls(table, read_write)) spec.actions[nr] = bpfvm::seccomp::kRetUserNotif;
+  // fcntl only for F_DUPFD and F_DUPFD_CLOEXEC (a socket's second number: Python's os.dup, Go's
+  // dupSocket); Go alone makes several other fcntls per socket, every one a round trip otherwise.
+  spec.arg_rules[SYS_fcntl] = bpfvm::seccomp::ArgRule{1, {F_DUPFD, F_DUPFD_CLOEXEC}, bpfvm::seccomp::kRetUserNotif};
+  return bpfvm::seccomp::build_syscall_filter(spec);
 }
 
 std::vector<std::string> unsupported_rules(const filters::Table& table) {

@@ -14,7 +14,10 @@
 namespace shim::seccomp {
 
 // x86-64 numbers handed to the supervisor: socket, socketpair, connect, listen, accept, accept4,
-// close, sendto, recvfrom, sendmsg, recvmsg, sendmmsg and recvmmsg always (the stats need them); bind, shutdown,
+// close, sendto, recvfrom, sendmsg, recvmsg, sendmmsg and recvmmsg, and dup, dup2, dup3,
+// close_range, execve, execveat, wait4 and waitid (a socket's numbers, a process's images and
+// its children, for `closed`, the leaks and the process records) always (the stats need them),
+// and fcntl when its cmd is F_DUPFD or F_DUPFD_CLOEXEC (build_filter: an argument compare); bind, shutdown,
 // getsockopt and setsockopt only when `table` has a rule on that call type (nothing is counted
 // for them, as in the preload object, so without a rule each would be a round trip for nothing),
 // bind also when a rule matches `local_port` (the port a socket bound);

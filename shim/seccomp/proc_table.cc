@@ -1,5 +1,6 @@
 #include "shim/seccomp/proc_table.h"
 
+#include <linux/kcmp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -66,7 +67,10 @@ bool ended(int pidfd) {
 }  // namespace
 
 ProcTable::~ProcTable() {
-  for (auto& [tgid, p] : procs_) close(p.pidfd);
+  for (auto& [tgid, p] : procs_) {
+    close(p.pidfd);
+    if (p.exec) close(p.exec->mem);
+  }
   for (Ended& e : ended_) close(e.pidfd);
 }
 
@@ -75,12 +79,19 @@ Proc* ProcTable::add(pid_t tgid, pid_t ppid, const char* argv0) {
   if (pidfd < 0) return nullptr;
   Proc& p = procs_[tgid];
   p.tgid = tgid;
+  p.ppid = ppid;
   p.pidfd = static_cast<int>(pidfd);
   if (auto parent = procs_.find(ppid); parent != procs_.end()) {
     p.fds = parent->second.fds;
     for (auto& [fd, k] : p.fds) k.inherited = true;
   }
-  if (!stats::newest_process(seg_, tgid)) stats::add_process(seg_, tgid, ppid, argv0, stats::kInterceptSeccomp);
+  p.shares_parent_vm = ppid > 0 && syscall(SYS_kcmp, tgid, ppid, KCMP_VM, 0, 0) == 0;
+  if (!p.shares_parent_vm && !stats::newest_process(seg_, tgid)) {
+    // A fork child carries its parent's program name, as the preload object's copy of it does
+    // (the kernel's comm is cut to 15 bytes and may differ from argv[0]).
+    const stats::ProcessRecord* parent = stats::newest_process(seg_, ppid);
+    stats::add_process(seg_, tgid, ppid, parent ? parent->argv0 : argv0, stats::kInterceptSeccomp);
+  }
   tgid_of_[tgid] = tgid;
   return &p;
 }
@@ -88,10 +99,27 @@ Proc* ProcTable::add(pid_t tgid, pid_t ppid, const char* argv0) {
 void ProcTable::add_main(pid_t pid, const std::string& argv0) {
   const std::string base = argv0.substr(argv0.rfind('/') + 1);
   main_ = pid;
-  add(pid, getpid(), base.c_str());
+  if (Proc* p = add(pid, getpid(), base.c_str())) p->launching = true;
 }
 
-Proc* ProcTable::of_thread(pid_t tid) {
+void ProcTable::replaced_image(Proc& p, const std::string& argv0) {
+  stats::ProcessRecord* r = stats::newest_process(seg_, p.tgid);
+  if (p.launching) {
+    // The launcher became the command: its record is made already, named as the command's image
+    // names itself (a script's interpreter), as the preload object there would name it.
+    p.launching = false;
+    if (r && !argv0.empty()) std::snprintf(r->argv0, sizeof r->argv0, "%s", argv0.c_str());
+    return;
+  }
+  if (r && r->state.load(std::memory_order_acquire) == stats::kProcRunning) {
+    r->end_ns = stats::realtime_ns();
+    r->state.store(stats::kProcExeced, std::memory_order_release);
+  }
+  p.shares_parent_vm = false;
+  stats::add_process(seg_, p.tgid, r ? r->ppid : p.ppid, argv0.c_str(), stats::kInterceptSeccomp);
+}
+
+Proc* ProcTable::of_thread(pid_t tid, const std::function<void(pid_t)>& before_add) {
   if (auto t = tgid_of_.find(tid); t != tgid_of_.end())
     if (auto p = procs_.find(t->second); p != procs_.end()) return &p->second;
   const Status s = read_status(tid);
@@ -101,6 +129,7 @@ Proc* ProcTable::of_thread(pid_t tid) {
   if (!proc) {
     // A thread other than the leader: the group's parent is the leader's.
     const Status leader = s.tgid == tid ? s : read_status(s.tgid);
+    if (before_add) before_add(leader.ppid);
     proc = add(s.tgid, leader.ppid, leader.name.c_str());
   }
   if (proc) tgid_of_[tid] = s.tgid;
@@ -162,6 +191,7 @@ void ProcTable::sweep() {
       continue;
     }
     const pid_t gone = it->first;
+    if (it->second.exec) close(it->second.exec->mem);
     ended_.push_back(Ended{gone, it->second.pidfd, leaks_of(it->second)});
     it = procs_.erase(it);
     std::erase_if(tgid_of_, [gone](const auto& kv) { return kv.second == gone; });

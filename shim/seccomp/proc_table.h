@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <string>
+#include <functional>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -52,6 +54,12 @@ struct KnownSocket {
   // Copied from the parent at fork: its close here is not the one `closed` counts (the preload
   // object marks a child's sockets inherited the same way).
   bool inherited = false;
+  // Another number of the process names this socket too (a dup2 or dup3 the supervisor made):
+  // only the close of its last number counts `closed`, as the preload object's dup groups do.
+  bool shared = false;
+  // A unix socket's peer (the other end of a socketpair, or asked of sock_diag at its first
+  // send): whether a send here may be made by the supervisor depends on it (creds_wanted).
+  ino_t peer_ino = 0;
   std::vector<RuleCount> rule_counts{};   // a few at most: rules that count per socket and matched it
   RuleCount& count_of(int rule) {
     for (RuleCount& c : rule_counts)
@@ -60,10 +68,27 @@ struct KnownSocket {
   }
 };
 
+// An execve or execveat the process made, passed to the kernel (CONTINUE), until the supervisor
+// knows whether it replaced the process's image (docs/shim.md, "Process records in seccomp mode").
+struct PendingExec {
+  pid_t tid = -1;          // the calling thread: a call of its own while the image lives means it failed
+  int mem = -1;            // /proc/TID/mem opened before the exec: reads nothing once that memory is gone
+  std::uint64_t ip = 0;    // an address mapped in that image: the call's instruction pointer
+  std::string argv0;       // the base name of the new image's argv[0], for its record
+  std::int64_t at_ns = 0;  // when it was made (CLOCK_MONOTONIC): an image alive a second later is the old one
+};
+
 struct Proc {
   pid_t tgid = -1;
+  pid_t ppid = -1;
   int pidfd = -1;
   std::unordered_map<int, KnownSocket> fds;
+  // A vfork child (CLONE_VM: vfork, posix_spawn) runs in its parent's memory until it execs:
+  // the preload object writes it no record (no fork handler runs there), only its new image.
+  bool shares_parent_vm = false;
+  // The command before its first exec: the launcher, whose record is already the command's.
+  bool launching = false;
+  std::optional<PendingExec> exec;
 };
 
 class ProcTable {
@@ -75,7 +100,9 @@ class ProcTable {
 
   // The process of thread `tid`, registered (pidfd, stats record, the fds of a parent we know,
   // as fork copies them) on first sight; nullptr when it is gone already.
-  Proc* of_thread(pid_t tid);
+  // before_add(ppid) runs before a new process copies its parent's sockets (the supervisor
+  // settles the parent's pending exec there).
+  Proc* of_thread(pid_t tid, const std::function<void(pid_t)>& before_add = {});
   // Registers the command itself with its argv0 before it runs (its record exists even if it
   // never makes a socket call, as the preload object's would).
   void add_main(pid_t pid, const std::string& argv0);
@@ -88,6 +115,13 @@ class ProcTable {
   // status is `sockshim run`'s waitpid's). Then a last sweep.
   void finish(pid_t pid);
   bool has(pid_t tgid) const { return procs_.contains(tgid); }
+  template <class F>
+  void for_each(F f) {
+    for (auto& [tgid, p] : procs_) f(p);
+  }
+  // p's exec succeeded: its record becomes `execed` and the new image gets one of its own, as
+  // the preload object's constructor in the new image writes them.
+  void replaced_image(Proc& p, const std::string& argv0);
   Proc* find(pid_t tgid) {
     auto p = procs_.find(tgid);
     return p == procs_.end() ? nullptr : &p->second;

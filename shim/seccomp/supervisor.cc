@@ -1,5 +1,7 @@
 #include "shim/seccomp/supervisor_impl.h"
 
+#include <dirent.h>
+#include <linux/kcmp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -65,7 +67,10 @@ bool Supervisor::Impl::decide_socket(const seccomp_notif& n, Proc& p, NewSocket&
   const int family = static_cast<int>(n.data.args[0]);
   const int type = out.type_flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   const int protocol = normal_protocol(family, type, static_cast<int>(n.data.args[2]));
-  if (!same_netns(static_cast<pid_t>(n.pid))) {
+  ThreadBufs& b = bufs();
+  const bool same = b.netns_checked ? b.netns_same : same_netns(static_cast<pid_t>(n.pid));
+  b.netns_checked = false;
+  if (!same) {
     pass(n.id);
     return false;
   }
@@ -170,6 +175,7 @@ void Supervisor::Impl::on_socketpair(const seccomp_notif& n, Proc& p) {
   }
   p.fds[fds[0]] = KnownSocket{cookie, ino[0]};
   p.fds[fds[1]] = KnownSocket{cookie, ino[1]};
+  if (family == AF_UNIX) p.fds[fds[0]].peer_ino = ino[1], p.fds[fds[1]].peer_ino = ino[0];
   stats::add(slot(cookie), stats::kOpened);
   stats::add(slot(cookie), stats::kOpened);
   answer(n.id, 0, 0);
@@ -318,16 +324,7 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
   if (known == p.fds.end()) return pass(n.id);
   KnownSocket k = known->second;
   p.fds.erase(known);
-  // A held accept keeps waiting, as the kernel's blocked accept keeps its reference to the file;
-  // so does another thread's held connect. A held connect whose caller left (the EINTR of a
-  // signal, not noticed yet) is decided now, as an interrupted one.
-  for (Watch& w : watches) {
-    if (w.kind != Watch::Kind::kConnect || w.dup < 0 || w.tgid != p.tgid || w.fd != fd) continue;
-    if (w.held && valid(w.id)) continue;
-    if (w.held) w.held = false, w.interrupted = true;
-    resolve(w, true);
-  }
-  std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
+  decide_connects_on(p, fd);
   const int dup = pidfd_getfd(p.pidfd, fd);
   const bool same = dup >= 0 && inode_of(dup) == k.ino;
   Local l;
@@ -340,7 +337,291 @@ void Supervisor::Impl::on_close(const seccomp_notif& n, Proc& p) {
       p.fds[fd] = k;   // the fd stays open: the program was told its close failed
       return;
     }
-    if (!k.inherited) stats::add(slot(k.cookie), stats::kClosed);
+    number_closed(p, fd, k);
+  }
+  pass(n.id);
+}
+
+// A held accept keeps waiting, as the kernel's blocked accept keeps its reference to the file;
+// so does another thread's held connect. A held connect whose caller left (the EINTR of a
+// signal, not noticed yet) is decided now, as an interrupted one: our duplicate must not keep
+// the program's connection open after the program let go of its number.
+void Supervisor::Impl::decide_connects_on(Proc& p, int fd) {
+  for (Watch& w : watches) {
+    if (w.kind != Watch::Kind::kConnect || w.dup < 0 || w.tgid != p.tgid || w.fd != fd) continue;
+    if (w.held && valid(w.id)) continue;
+    if (w.held) w.held = false, w.interrupted = true;
+    resolve(w, true);
+  }
+  std::erase_if(watches, [](const Watch& w) { return w.dup < 0; });
+}
+
+// k is no longer in p.fds. As the preload object counts (SocketBook::forget_fd): not for a
+// socket the process inherited, and for a socket with several numbers only at its last.
+void Supervisor::Impl::number_closed(Proc& p, int, const KnownSocket& k) {
+  if (k.inherited) return;
+  if (k.shared)
+    for (const auto& [other, o] : p.fds)
+      if (o.ino == k.ino) return;
+  stats::add(slot(k.cookie), stats::kClosed);
+}
+
+// dup(from), dup2(from, to), dup3(from, to, flags) and fcntl(from, F_DUPFD*, 0). A number that held a socket is closed by
+// dup2 and dup3, and a socket gains a number (its close then counts only at its last number).
+// Neither number a socket we know (a shell moving its pipes and files onto 0, 1 and 2): CONTINUE
+// at once. Otherwise the supervisor makes the call itself, so it knows whether it happened:
+// SECCOMP_IOCTL_NOTIF_ADDFD puts our duplicate of `from` (the same open file) in the program's
+// own table, at `to` with FLAG_SETFD (closing what was there, as dup2 does) or at the lowest free
+// number (as dup does), and FLAG_SEND answers the call with that number. What the kernel refuses
+// before doing anything (from == to, unknown flags, a bad `from`) is the kernel's.
+void Supervisor::Impl::on_dup(const seccomp_notif& n, Proc& p) {
+  const int from = static_cast<int>(n.data.args[0]);
+  // fcntl(from, F_DUPFD or F_DUPFD_CLOEXEC, lowest), the only fcntls the filter hands over, is a
+  // dup when `lowest` is 0 (Python's os.dup, Go's dupSocket); ADDFD has no lowest number, so
+  // with another the copy is the kernel's, a number the supervisor does not know.
+  const bool fcntl_dup = n.data.nr == SYS_fcntl;
+  if (fcntl_dup && (n.data.args[2] != 0 || !p.fds.contains(from))) return pass(n.id);
+  const bool one = n.data.nr == SYS_dup || fcntl_dup;
+  const int to = one ? -1 : static_cast<int>(n.data.args[1]);
+  const int flags = n.data.nr == SYS_dup3                                                ? static_cast<int>(n.data.args[2])
+                    : fcntl_dup && static_cast<std::uint32_t>(n.data.args[1]) == F_DUPFD_CLOEXEC ? O_CLOEXEC
+                                                                                                  : 0;
+  const bool known_to = !one && p.fds.contains(to), known_from = p.fds.contains(from);
+  if ((!known_to && !known_from) || (!one && (from == to || to < 0)) || (flags & ~O_CLOEXEC)) return pass(n.id);
+  const int src = pidfd_getfd(p.pidfd, from);
+  if (src < 0) return pass(n.id);   // EBADF: the kernel says it
+  const ino_t src_ino = inode_of(src);
+  // What `to` holds now: the entry may be stale (the number reused behind our back).
+  bool to_same = false;
+  if (known_to) {
+    const int old = pidfd_getfd(p.pidfd, to);
+    to_same = old >= 0 && inode_of(old) == p.fds[to].ino;
+    if (to_same) settle_unix(p.fds[to], old);
+    if (old >= 0) close(old);
+  }
+  seccomp_notif_addfd add{};
+  add.id = n.id;
+  add.flags = one ? SECCOMP_ADDFD_FLAG_SEND : SECCOMP_ADDFD_FLAG_SETFD | SECCOMP_ADDFD_FLAG_SEND;
+  add.srcfd = static_cast<std::uint32_t>(src);
+  add.newfd = one ? 0 : static_cast<std::uint32_t>(to);
+  add.newfd_flags = static_cast<std::uint32_t>(flags & O_CLOEXEC);
+  int got = -1;
+  for (int i = 0; i < 8 && (got = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add)) < 0 && errno == EINTR; ++i) {
+  }
+  const int e = errno;
+  close(src);
+  if (got < 0) {
+    // ENOENT: the caller is gone or was interrupted, nothing happened. Else (EBADF: `to` beyond
+    // the program's limit; EMFILE; EBUSY) the call still waits and fails as the kernel fails it.
+    if (e == ENOENT) return void(++counts.gone);
+    return answer(n.id, -1, e);
+  }
+  ++counts.performed;
+  if (auto t = p.fds.find(got); t != p.fds.end()) {
+    const KnownSocket k = t->second;
+    p.fds.erase(t);
+    decide_connects_on(p, got);
+    if (to_same) number_closed(p, got, k);
+  }
+  if (auto f = p.fds.find(from); f != p.fds.end() && f->second.ino == src_ino) {
+    f->second.shared = true;
+    p.fds[got] = f->second;
+  }
+}
+
+// execve(path, argv, envp), execveat(dirfd, path, argv, envp, flags): the kernel's (CONTINUE),
+// whose outcome the supervisor is never told. What it needs to learn it afterwards is taken
+// before the answer, while the calling image still exists: /proc/TID/mem opened now holds that
+// image's memory, and reading it gives nothing once the image is gone (mm_users 0: the exec
+// replaced it, or the process ended); a vfork child's image is its parent's, so for it the
+// question is whether it still shares its parent's memory (kcmp). And the new image's argv[0],
+// for its record. check_exec answers the question at the process's next call, every 10 ms on
+// serve()'s thread, and before an ended process is swept. Why not something cheaper: docs/shim.md.
+void Supervisor::Impl::on_exec(const seccomp_notif& n, Proc& p) {
+  const auto tid = static_cast<pid_t>(n.pid);
+  const bool at = n.data.nr == SYS_execveat;
+  PendingExec x;
+  x.tid = tid;
+  x.ip = n.data.instruction_pointer;
+  x.at_ns = stats::monotonic_ns();
+  // argv[0], else the path: at most 255 bytes, in pieces that stay within a page.
+  const auto read_string = [tid](std::uint64_t addr) {
+    std::string out;
+    char buf[256];
+    while (addr && out.size() < 255) {
+      const std::size_t room = std::min<std::size_t>(4096 - (addr % 4096), 255 - out.size());
+      iovec mine{buf, room}, theirs{reinterpret_cast<void*>(addr), room};
+      const ssize_t got = process_vm_readv(tid, &mine, 1, &theirs, 1, 0);
+      if (got <= 0) break;
+      const std::size_t len = ::strnlen(buf, static_cast<std::size_t>(got));
+      out.append(buf, len);
+      if (len < static_cast<std::size_t>(got)) break;
+      addr += static_cast<std::uint64_t>(got);
+    }
+    return out;
+  };
+  std::uint64_t argv0_at = 0;
+  iovec mine{&argv0_at, sizeof argv0_at}, theirs{reinterpret_cast<void*>(n.data.args[at ? 2 : 1]), sizeof argv0_at};
+  if (n.data.args[at ? 2 : 1] == 0 || process_vm_readv(tid, &mine, 1, &theirs, 1, 0) != sizeof argv0_at) argv0_at = 0;
+  std::string name = read_string(argv0_at);
+  if (name.empty()) name = read_string(n.data.args[at ? 1 : 0]);
+  x.argv0 = name.substr(name.rfind('/') + 1);
+  if (!p.shares_parent_vm) x.mem = ::open(("/proc/" + std::to_string(tid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+  if (!valid(n.id)) {   // what was read may be another thread's by now
+    if (x.mem >= 0) close(x.mem);
+    return void(++counts.gone);
+  }
+  if (p.exec) close(p.exec->mem);
+  else ++pending_execs;
+  p.exec = std::move(x);
+  pass(n.id);
+}
+
+void Supervisor::Impl::check_exec(Proc& p, pid_t caller) {
+  PendingExec& x = *p.exec;
+  bool gone = false;   // the image that made the call is no more
+  if (p.shares_parent_vm) {
+    gone = syscall(SYS_kcmp, p.tgid, p.ppid, KCMP_VM, 0, 0) != 0;
+  } else {
+    char byte = 0;
+    gone = x.mem < 0 || pread(x.mem, &byte, 1, static_cast<off_t>(x.ip)) != 1;
+  }
+  pollfd ended{p.pidfd, POLLIN, 0};
+  const bool alive = poll(&ended, 1, 0) == 0;
+  // Still in the call, or another thread asks: later. An exec takes milliseconds: the image still
+  // there a second later, with the process alive, is the old one going on after a failure.
+  if (!gone && alive && caller != x.tid && stats::monotonic_ns() - x.at_ns < kSweepNs) return;
+  const std::string argv0 = std::move(x.argv0);
+  close(x.mem);
+  p.exec.reset();
+  --pending_execs;
+  // The same thread back in its old image (or a second gone by): the exec failed. Gone while the process lives: it
+  // succeeded. Gone with the process ended: it cannot be told which image ended it; taken as
+  // succeeded (an exec that fails is mostly followed by another, or by a message, first).
+  if (!gone) return;
+  // The new image's argv[0] as the kernel gave it (a script's is its interpreter's, as the
+  // preload object in that interpreter reads it); the call's own when the process is gone.
+  std::string name;
+  if (alive) {
+    if (std::FILE* f = std::fopen(("/proc/" + std::to_string(p.tgid) + "/cmdline").c_str(), "re")) {
+      char buf[256] = {};
+      const std::size_t got = std::fread(buf, 1, sizeof buf - 1, f);
+      std::fclose(f);
+      name.assign(buf, ::strnlen(buf, got));
+      name = name.substr(name.rfind('/') + 1);
+    }
+  }
+  procs.replaced_image(p, name.empty() ? argv0 : name);
+  // The new image starts with no sockets known, as the preload object's fd table in it: the
+  // ones still open there (no FD_CLOEXEC) are inherited, their close not counted, no leak;
+  // the ones the exec closed are forgotten, neither closed nor leaked (the preload object sees
+  // no exec either).
+  for (auto it = p.fds.begin(); it != p.fds.end();) {
+    const int dup = alive ? pidfd_getfd(p.pidfd, it->first) : -1;
+    const bool kept = dup >= 0 && inode_of(dup) == it->second.ino;
+    if (dup >= 0) close(dup);
+    if (!kept) {
+      it = p.fds.erase(it);
+      continue;
+    }
+    KnownSocket& k = it->second;
+    k.inherited = true;
+    k.shared = false;
+    k.rule_counts.clear();
+    ++it;
+  }
+  // Inherited copies of one socket count nothing; the preload object's table in the new image
+  // knows none of them as shared.
+}
+
+void Supervisor::Impl::check_execs() {
+  if (pending_execs == 0) return;
+  std::vector<pid_t> due;
+  procs.for_each([&due](Proc& p) {
+    if (p.exec) due.push_back(p.tgid);
+  });
+  pending_execs = due.size();   // a sweep may have dropped an ended process's pending exec
+  for (pid_t t : due)
+    if (Proc* p = procs.find(t); p && p->exec) check_exec(*p, -1);
+}
+
+// wait4, waitid: CONTINUE, after the process's children are looked at (/proc/PID/task/*/children,
+// zombies included): one the supervisor does not know yet (a fork child that made no notified
+// call: it only printed, computed, or forked in turn) gets its record and pidfd now, before this
+// wait can reap it, so its exit status is asked of the kernel as any other's. The preload
+// object's fork handler writes such a child's record at its fork; the filter cannot hand forks
+// over without handing every thread creation too (clone's flags are an argument, clone3's in
+// memory), and the child's pid is the answer the supervisor never sees. A child nobody waits
+// for (its parent ended first, or ignores SIGCHLD) is found at the 1 s sweep if it lives that
+// long, else not at all.
+void Supervisor::Impl::on_wait(const seccomp_notif& n, Proc& p) {
+  find_children(p);
+  pass(n.id);
+}
+
+void Supervisor::Impl::find_children(Proc& p) {
+  const pid_t tgid = p.tgid;
+  const std::string task = "/proc/" + std::to_string(tgid) + "/task";
+  DIR* d = opendir(task.c_str());
+  if (!d) return;
+  std::vector<pid_t> found;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    const int fd = ::open((task + "/" + e->d_name + "/children").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    char buf[4096];
+    const ssize_t got = ::read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0) continue;
+    buf[got] = 0;
+    for (char* at = buf; *at;) {
+      char* end = nullptr;
+      const long child = std::strtol(at, &end, 10);
+      if (end == at) break;
+      if (child > 0) found.push_back(static_cast<pid_t>(child));
+      at = end;
+    }
+  }
+  closedir(d);
+  for (pid_t child : found)
+    if (!procs.has(child)) {
+      // Its parent's pending exec first: the child's copy of the parent's sockets follows it.
+      if (Proc* q = procs.find(tgid); q && q->exec) check_exec(*q, -1);
+      procs.of_thread(child);
+    }
+}
+
+// close_range(first, last, flags): the sockets we know in the range are closed, counted as
+// close counts them (no close rules: the preload object applies none to close_range either);
+// then CONTINUE. What closes nothing is passed at once: CLOSE_RANGE_CLOEXEC (an exec will close
+// them: see on_exec), flags the kernel refuses, first > last.
+void Supervisor::Impl::on_close_range(const seccomp_notif& n, Proc& p) {
+  const auto first = static_cast<unsigned>(n.data.args[0]), last = static_cast<unsigned>(n.data.args[1]);
+  const auto flags = static_cast<unsigned>(n.data.args[2]);
+  constexpr unsigned kUnshare = 2, kCloexec = 4;   // CLOSE_RANGE_UNSHARE, CLOSE_RANGE_CLOEXEC
+  if ((flags & ~(kUnshare | kCloexec)) || (flags & kCloexec) || first > last) return pass(n.id);
+  std::vector<std::pair<int, KnownSocket>> gone;
+  for (auto it = p.fds.begin(); it != p.fds.end();) {
+    const auto fd = static_cast<unsigned>(it->first);
+    if (fd < first || fd > last) {
+      ++it;
+      continue;
+    }
+    const int dup = pidfd_getfd(p.pidfd, it->first);
+    if (dup >= 0 && inode_of(dup) == it->second.ino) {
+      settle_unix(it->second, dup);
+      gone.emplace_back(it->first, it->second);
+    }
+    if (dup >= 0) close(dup);
+    it = p.fds.erase(it);
+  }
+  // Two numbers of one socket in the range: its close is counted once.
+  std::vector<ino_t> counted;
+  for (const auto& [fd, k] : gone) {
+    decide_connects_on(p, fd);
+    if (std::find(counted.begin(), counted.end(), k.ino) != counted.end()) continue;
+    counted.push_back(k.ino);
+    number_closed(p, fd, k);
   }
   pass(n.id);
 }
@@ -482,12 +763,17 @@ bool Supervisor::Impl::serve_one(std::unique_lock<std::mutex>& turn) {
     return !(poll(&hup, 1, 0) == 1 && (hup.revents & (POLLHUP | POLLERR)));
   }
   if (pollfd more{listener, POLLIN, 0}; poll(&more, 1, 0) == 1 && (more.revents & POLLIN)) turn.unlock();
+  if (n->data.nr == SYS_socket || n->data.nr == SYS_socketpair) {
+    bufs().netns_same = same_netns(static_cast<pid_t>(n->pid));   // outside mu: only `netns`, fixed, is read
+    bufs().netns_checked = true;
+  }
   {
     std::unique_lock<std::mutex> lock(mu);
     bufs().lock = &lock;
     ++counts.notifications;
     dispatch(*n);
     bufs().lock = nullptr;
+    bufs().netns_checked = false;   // a call that never reached decide_socket (a rule delayed it)
   }
   flush();
   return true;
@@ -495,12 +781,28 @@ bool Supervisor::Impl::serve_one(std::unique_lock<std::mutex>& turn) {
 
 void Supervisor::Impl::dispatch(const seccomp_notif& notif) {
   const seccomp_notif* n = &notif;
-  Proc* p = procs.of_thread(static_cast<pid_t>(n->pid));
+  Proc* p = procs.of_thread(static_cast<pid_t>(n->pid), [this](pid_t parent) {
+    if (Proc* q = procs.find(parent); q && q->exec) check_exec(*q, -1);
+  });
   if (!p) return pass(n->id);
+  if (p->exec) {
+    // Its own image must be known before its call is: an exec since may have closed sockets.
+    check_exec(*p, static_cast<pid_t>(n->pid));
+    if (!(p = procs.of_thread(static_cast<pid_t>(n->pid)))) return pass(n->id);
+  }
   switch (n->data.nr) {
     case SYS_socket: return on_socket(*n, *p);
     case SYS_connect: return on_connect(*n, *p);
     case SYS_close: return on_close(*n, *p);
+    case SYS_dup:
+    case SYS_dup2:
+    case SYS_dup3:
+    case SYS_fcntl: return on_dup(*n, *p);
+    case SYS_close_range: return on_close_range(*n, *p);
+    case SYS_execve:
+    case SYS_execveat: return on_exec(*n, *p);
+    case SYS_wait4:
+    case SYS_waitid: return on_wait(*n, *p);
     case SYS_listen: return on_listen(*n, *p);
     case SYS_accept:
     case SYS_accept4: return on_accept(*n, *p);
@@ -625,6 +927,7 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
       if (!s.delayed.empty()) s.run_due();
       s.time_out_held();
       s.interrupt_signalled();
+      s.check_execs();
       if (stats::monotonic_ns() >= next_sweep) {
         s.drop_finished();
         next_sweep = stats::monotonic_ns() + kSweepNs;
@@ -645,6 +948,7 @@ int Supervisor::serve(pid_t pid, const std::string& argv0) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   close(s.wake_fd);
   s.wake_fd = -1;
+  s.check_execs();       // before the books are read for leaks
   s.procs.finish(pid);   // the command's leaks; how the others that ended meanwhile ended
   close(child);
   int raw = 0;

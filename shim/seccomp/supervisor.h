@@ -1,6 +1,7 @@
 // The seccomp supervisor: answers the notifications of the launched process tree (socket,
-// socketpair, connect, listen, accept, close; bind, shutdown and the socket options when a rule is
-// on them: shim/seccomp/coverage.h) with the run's filters::Table, and
+// socketpair, connect, listen, accept, close, the sends and receives, dup, dup2, dup3,
+// close_range and the execs; bind, shutdown and the socket options when a rule is on them:
+// shim/seccomp/coverage.h) with the run's filters::Table, and
 // counts into the run's stats segment with the same cookies, counters, rule slots, events and
 // process records as the preload object, so `sockshim stats` cannot tell the modes apart.
 //

@@ -380,6 +380,12 @@ void Supervisor::Impl::interrupt_signalled() {
 }
 
 void Supervisor::Impl::drop_finished() {
+  // Children nobody waited for yet (on_wait): found while they live, and so recorded.
+  std::vector<pid_t> known;
+  procs.for_each([&known](Proc& p) { known.push_back(p.tgid); });
+  for (pid_t t : known)
+    if (Proc* p = procs.find(t)) find_children(*p);
+  check_execs();   // an ended process's image is told before its sockets become its leaks
   procs.sweep();
   for (Watch& w : watches) {
     const bool process_gone = !procs.has(w.tgid);

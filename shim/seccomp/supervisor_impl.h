@@ -9,6 +9,10 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -90,6 +94,18 @@ struct AcceptCall {
   int flags = 0;                         // accept4's SOCK_NONBLOCK | SOCK_CLOEXEC
 };
 
+// Descriptors the supervisor holds for a transfer (a sendmsg's SCM_RIGHTS, taken from the
+// program): closed when the transfer is done with, however it ends.
+struct OwnedFds {
+  std::vector<int> fds;
+  OwnedFds() = default;
+  OwnedFds(const OwnedFds&) = delete;
+  OwnedFds& operator=(const OwnedFds&) = delete;
+  ~OwnedFds() {
+    for (int fd : fds) ::close(fd);
+  }
+};
+
 // A send or receive the supervisor performs on the program's behalf (supervisor_io.cc): the
 // program's buffers (addresses in its memory), read or written with process_vm_readv/writev, and
 // what a fired rule changes. Held (in a Watch) while a blocking call waits for its socket.
@@ -108,6 +124,12 @@ struct Transfer {
   socklen_t to_len = 0;
   std::uint64_t name = 0, name_len = 0;   // recvfrom, recvmsg: where the source address and its length go
   std::uint64_t msg = 0;              // recvmsg: the program's msghdr, for msg_flags
+  // sendmsg, recvmsg: the program's msg_control and msg_controllen. A send's control bytes are
+  // kept with our duplicates' numbers in its SCM_RIGHTS (rights owns them), sent with the first
+  // bytes; a receive's descriptors are installed in the program and their numbers written back.
+  std::uint64_t control = 0, control_len = 0;
+  std::vector<unsigned char> cmsg;
+  std::shared_ptr<OwnedFds> rights;
   std::uint64_t done = 0;             // a held MSG_WAITALL receive: bytes given already
   Cookie cookie = 0;
   ino_t ino = 0;
@@ -177,6 +199,10 @@ struct ThreadBufs {
   std::vector<std::byte> req, resp;
   std::vector<Answer>* outbox = nullptr;   // null: answers go out at once
   std::unique_lock<std::mutex>* lock = nullptr;   // a worker's hold on mu while it handles a call
+  // The call in hand is a socket() or socketpair() whose thread's network namespace was looked
+  // at before mu was taken (serve_one): the stat of /proc/TID/ns/net costs a few µs that no
+  // other call should wait for. Otherwise decide_socket looks itself.
+  bool netns_checked = false, netns_same = false;
 };
 
 struct Supervisor::Impl {
@@ -416,7 +442,7 @@ struct Supervisor::Impl {
   int until_due(int cap) const {
     // Held and delayed calls wait killable (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV): their
     // signals are looked for this often (interrupt_signalled).
-    bool holding = !delayed.empty();
+    bool holding = !delayed.empty() || pending_execs > 0;
     for (const Watch& w : watches) holding = holding || w.held;
     if (holding) cap = std::min(cap, kSignalPollMs);
     std::int64_t first = -1;
@@ -475,6 +501,20 @@ struct Supervisor::Impl {
   }
   void on_connect(const seccomp_notif& n, Proc& p);
   void on_close(const seccomp_notif& n, Proc& p);
+  void on_dup(const seccomp_notif& n, Proc& p);
+  void on_exec(const seccomp_notif& n, Proc& p);
+  void on_wait(const seccomp_notif& n, Proc& p);
+  void find_children(Proc& p);   // registers the children of p the supervisor does not know
+  // Whether p's pending exec replaced its image, when that can be told now (caller: the thread
+  // of the call being handled, -1 for none); then its records and sockets follow.
+  void check_exec(Proc& p, pid_t caller);
+  void check_execs();   // every process with a pending exec (serve()'s thread, each round)
+  std::size_t pending_execs = 0;
+  void on_close_range(const seccomp_notif& n, Proc& p);
+  // The number fd of p no longer names socket k (closed, or a dup2 put another file there):
+  // connects followed on it are decided, and `closed` is counted as the preload object counts it.
+  void number_closed(Proc& p, int fd, const KnownSocket& k);
+  void decide_connects_on(Proc& p, int fd);
   void on_accept(const seccomp_notif& n, Proc& p);
   void on_listen(const seccomp_notif& n, Proc& p);
   void on_socketpair(const seccomp_notif& n, Proc& p);
@@ -554,6 +594,9 @@ struct Supervisor::Impl {
   long send_once(Transfer& x, int dup, int& err);
   long recv_once(Transfer& x, int dup, int& err, std::uint64_t& shown);
   void count_transfer(const Transfer& x, std::uint64_t bytes);
+  bool creds_wanted(const Transfer& x, KnownSocket& k, int dup);
+  bool take_rights(Transfer& x, int pidfd);
+  void give_control(Transfer& x, msghdr& m);
   KnownSocket* known_of(pid_t tgid, int fd, ino_t ino) {
     Proc* p = procs.find(tgid);
     if (!p) return nullptr;

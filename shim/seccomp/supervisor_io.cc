@@ -15,8 +15,10 @@ constexpr std::size_t kMaxDatagram = 16u << 20;   // a larger datagram is the ke
 constexpr std::size_t kMaxCorruptCopy = 64 * 1024;   // as the preload object: one corrupted send moves at most this
 constexpr std::size_t kMaxIov = 1024;             // UIO_MAXIOV: the kernel refuses more itself
 // x86-64's struct msghdr, as the program's memory holds it.
-constexpr std::size_t kMsgName = 0, kMsgNamelen = 8, kMsgIov = 16, kMsgIovlen = 24, kMsgControllen = 40,
-                      kMsgFlags = 48, kMsgSize = 56;
+constexpr std::size_t kMsgName = 0, kMsgNamelen = 8, kMsgIov = 16, kMsgIovlen = 24, kMsgControl = 32,
+                      kMsgControllen = 40, kMsgFlags = 48, kMsgSize = 56;
+constexpr std::size_t kMaxControl = 64 * 1024;   // more ancillary bytes: the kernel's call
+constexpr int kScmPidfd = 4;                     // SCM_PIDFD (Linux 6.5): a pidfd, installed like SCM_RIGHTS
 
 bool read_mem(pid_t tid, void* to, std::size_t len, std::uint64_t from) {
   if (len == 0) return true;
@@ -79,8 +81,9 @@ void flip(unsigned char* p, std::size_t n, std::uint64_t bits, std::uint64_t see
 }  // namespace
 
 // What the call asks, read from its arguments and the program's memory. kPass: the kernel
-// answers it (buffers or lengths it refuses, ancillary data, out-of-band and error-queue
-// calls); kGone: the caller left while we read.
+// answers it (buffers or lengths it refuses, ancillary data but descriptors, error-queue calls); kGone: the
+// caller left while we read. Out-of-band data (MSG_OOB) is moved here as any other: the flag
+// goes with the call on our duplicate.
 Supervisor::Impl::Parse Supervisor::Impl::parse_transfer(const seccomp_notif& n, Transfer& x) {
   const auto* a = n.data.args;
   x.id = n.id;
@@ -126,7 +129,7 @@ Supervisor::Impl::Parse Supervisor::Impl::parse_transfer(const seccomp_notif& n,
       break;
     default: return Parse::kPass;
   }
-  if (x.flags & (MSG_OOB | MSG_ERRQUEUE)) return Parse::kPass;
+  if (x.flags & MSG_ERRQUEUE) return Parse::kPass;
   if (!sum_iov(x)) return Parse::kPass;
   if (!valid(n.id)) return Parse::kGone;   // what we read may be another process's by now
   return Parse::kOk;
@@ -134,14 +137,31 @@ Supervisor::Impl::Parse Supervisor::Impl::parse_transfer(const seccomp_notif& n,
 
 // The buffers and address of the msghdr at `at` in the program (sendmsg, recvmsg, one message of
 // the mmsg calls) into x. False for what the kernel should answer itself: memory it cannot
-// read, too many iovecs, ancillary data (descriptors and credentials are the program's to pass).
+// read, too many iovecs, ancillary data in the mmsg calls, and a send's ancillary data but
+// SCM_RIGHTS (credentials are the program's to pass: ours would show our pid). A receive's
+// ancillary data is taken here and given to the program (give_control).
 bool Supervisor::Impl::parse_msghdr(Transfer& x, std::uint64_t at) {
   unsigned char m[kMsgSize];
   if (!read_mem(x.tid, m, sizeof m, at)) return false;
   const auto u64 = [&m](std::size_t off) { std::uint64_t v; std::memcpy(&v, m + off, sizeof v); return v; };
   std::uint32_t namelen = 0;
   std::memcpy(&namelen, m + kMsgNamelen, sizeof namelen);
-  if (u64(kMsgControllen) != 0) return false;
+  x.control = x.control_len = 0;
+  x.cmsg.clear();
+  if (const std::uint64_t clen = u64(kMsgControllen); clen != 0) {
+    if (x.nr == SYS_sendmmsg || x.nr == SYS_recvmmsg || clen > kMaxControl) return false;
+    x.control = u64(kMsgControl);
+    x.control_len = clen;
+    if (x.send) {
+      x.cmsg.resize(clen);
+      if (!read_mem(x.tid, x.cmsg.data(), clen, x.control)) return false;
+      msghdr view{};
+      view.msg_control = x.cmsg.data();
+      view.msg_controllen = clen;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&view); c; c = CMSG_NXTHDR(&view, c))
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) return false;
+    }
+  }
   const std::uint64_t count = u64(kMsgIovlen);
   if (count > kMaxIov) return false;
   x.iov.assign(count, iovec{});
@@ -249,6 +269,79 @@ bool Supervisor::Impl::answered_before(const seccomp_notif& n) {
   return false;
 }
 
+namespace {
+
+// The socket asks the kernel for its peer's credentials with each message (SO_PASSCRED, or
+// SO_PASSPIDFD since Linux 6.5): a send on a unix socket attaches the sender's then.
+bool asks_credentials(int fd) {
+  constexpr int kSoPassPidfd = 76;
+  int on = 0;
+  socklen_t len = sizeof on;
+  if (getsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, &len) != 0 || on) return true;
+  on = 0;
+  len = sizeof on;
+  return getsockopt(fd, SOL_SOCKET, kSoPassPidfd, &on, &len) == 0 && on;
+}
+
+// The inode of the unix socket connected to socket `ino` (sock_diag, UNIX_DIAG_PEER: no
+// privilege needed); 0 when it has none or the kernel does not say.
+ino_t unix_peer(ino_t ino) {
+  const int nl = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (nl < 0) return 0;
+  struct {
+    nlmsghdr h;
+    unix_diag_req r;
+  } req{};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  req.h.nlmsg_flags = NLM_F_REQUEST;
+  req.r.sdiag_family = AF_UNIX;
+  req.r.udiag_states = ~0u;
+  req.r.udiag_ino = static_cast<std::uint32_t>(ino);
+  req.r.udiag_show = UDIAG_SHOW_PEER;
+  req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = ~0u;   // INET_DIAG_NOCOOKIE: any socket of that inode
+  ino_t peer = 0;
+  alignas(nlmsghdr) char buf[1024];
+  if (::send(nl, &req, sizeof req, 0) == static_cast<ssize_t>(sizeof req)) {
+    const ssize_t got = ::recv(nl, buf, sizeof buf, 0);
+    const auto* h = reinterpret_cast<const nlmsghdr*>(buf);
+    if (got > 0 && NLMSG_OK(h, static_cast<std::size_t>(got)) && h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+      const auto* m = static_cast<const unix_diag_msg*>(NLMSG_DATA(h));
+      int left = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+      for (const auto* a = reinterpret_cast<const rtattr*>(m + 1); RTA_OK(a, left); a = RTA_NEXT(a, left))
+        if (a->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(a) >= sizeof(std::uint32_t))
+          peer = *static_cast<const std::uint32_t*>(RTA_DATA(a));
+    }
+  }
+  close(nl);
+  return peer;
+}
+
+}  // namespace
+
+// Whether a unix send made here (on dup, our duplicate of the program's socket k) could show
+// its receiver our credentials instead of the program's: the socket or its peer asks for them
+// (SO_PASSCRED, SO_PASSPIDFD: systemd's notify socket checks the sender's pid, journald logs
+// it), or the peer is nothing the supervisor can look at (a process outside the run, a datagram
+// sent to an address). Then the send stays the program's, uncounted. Otherwise the supervisor
+// makes it and it is counted, as the preload object counts it.
+bool Supervisor::Impl::creds_wanted(const Transfer& x, KnownSocket& k, int dup) {
+  if (x.to_len || asks_credentials(dup)) return true;
+  if (!k.peer_ino) k.peer_ino = unix_peer(k.ino);
+  if (!k.peer_ino) return true;
+  bool wanted = true, found = false;
+  procs.for_each([&](Proc& q) {
+    for (const auto& [fd, other] : q.fds) {
+      if (found || other.ino != k.peer_ino) continue;
+      const int peer = pidfd_getfd(q.pidfd, fd);
+      if (peer < 0) continue;
+      if (inode_of(peer) == k.peer_ino) found = true, wanted = asks_credentials(peer);
+      close(peer);
+    }
+  });
+  return wanted;
+}
+
 void Supervisor::Impl::on_transfer(const seccomp_notif& n, Proc& p) {
   if (answered_before(n)) return;
   const int fd = static_cast<int>(n.data.args[0]);
@@ -266,20 +359,27 @@ void Supervisor::Impl::on_transfer(const seccomp_notif& n, Proc& p) {
   const int family = cookie_family(x->cookie);
   x->stream = cookie_type(x->cookie) == SOCK_STREAM;
   const Parse parsed = parse_transfer(n, *x);
-  // Unix sends stay the program's: a receiver with SO_PASSCRED must see its credentials, not
-  // ours. Passed through, uncounted, unless a rule acts on them (decide_transfer).
+  // A unix send made here would carry our credentials, not the program's: it stays the
+  // program's (passed through, uncounted) when anyone may look at them (creds_wanted), unless
+  // a rule acts on it (decide_transfer).
   const bool unix_send = family == AF_UNIX && x->send;
   if (parsed != Parse::kOk || (!x->stream && x->total > kMaxDatagram)) {
     close(dup);
     return parsed == Parse::kGone ? void(++counts.gone) : pass(n.id);
   }
+  if (!x->cmsg.empty() && !take_rights(*x, p.pidfd)) {
+    close(dup);
+    return pass(n.id);   // a number that is no descriptor: the kernel's EBADF
+  }
   const int fl = fcntl(dup, F_GETFL);
-  x->blocking = fl >= 0 && !(fl & O_NONBLOCK) && !(x->flags & MSG_DONTWAIT);
+  // A receive of out-of-band data never waits in the kernel (EINVAL or EAGAIN when there is
+  // none): it is never held either.
+  x->blocking = fl >= 0 && !(fl & O_NONBLOCK) && !(x->flags & MSG_DONTWAIT) && !(!x->send && (x->flags & MSG_OOB));
   if (decide_transfer(n, p, *x, *known, dup)) {
     close(dup);
     return;
   }
-  if (unix_send && x->rule < 0 && x->limit == UINT64_MAX) {
+  if (unix_send && x->rule < 0 && x->limit == UINT64_MAX && creds_wanted(*x, *known, dup)) {
     close(dup);
     return pass(n.id);
   }
@@ -377,11 +477,81 @@ long Supervisor::Impl::send_once(Transfer& x, int dup, int& err) {
   m.msg_iov = &one;
   m.msg_iovlen = 1;
   if (x.to_len) m.msg_name = &x.to, m.msg_namelen = x.to_len;
+  if (!x.cmsg.empty()) m.msg_control = x.cmsg.data(), m.msg_controllen = x.cmsg.size();
   const int flags = x.flags | MSG_DONTWAIT | MSG_NOSIGNAL;
   const long r = ::sendmsg(dup, &m, flags);
   err = errno;
+  if (r >= 0) x.cmsg.clear();   // the descriptors went with these bytes, not with the rest
   if (r >= 0 && x.duplicate) ::sendmsg(dup, &m, flags);   // the copy's result is not the program's
   return r;
+}
+
+// The descriptors a sendmsg passes (SCM_RIGHTS, the program's numbers) become our duplicates
+// of them in x.cmsg, owned by x.rights. False when one is no descriptor of the program.
+bool Supervisor::Impl::take_rights(Transfer& x, int pidfd) {
+  x.rights = std::make_shared<OwnedFds>();
+  msghdr view{};
+  view.msg_control = x.cmsg.data();
+  view.msg_controllen = x.cmsg.size();
+  for (cmsghdr* c = CMSG_FIRSTHDR(&view); c; c = CMSG_NXTHDR(&view, c)) {
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    auto* data = reinterpret_cast<unsigned char*>(CMSG_DATA(c));
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd = -1;
+      std::memcpy(&fd, data + i * sizeof fd, sizeof fd);
+      const int mine = pidfd_getfd(pidfd, fd);
+      if (mine < 0) return false;
+      x.rights->fds.push_back(mine);
+      std::memcpy(data + i * sizeof mine, &mine, sizeof mine);
+    }
+  }
+  return true;
+}
+
+// A receive's ancillary data (m: what our recvmsg got) to the program: the descriptors it
+// brought (SCM_RIGHTS, SCM_PIDFD) installed there with ADDFD (O_CLOEXEC for MSG_CMSG_CLOEXEC)
+// and their numbers written in place of ours; everything else (SCM_CREDENTIALS are the
+// sender's, timestamps) as received; then msg_controllen. A descriptor the program has no room
+// for ends the control data there with MSG_CTRUNC, as the kernel's scm_detach_fds does.
+void Supervisor::Impl::give_control(Transfer& x, msghdr& m) {
+  std::size_t used = m.msg_controllen;
+  const bool cloexec = x.flags & MSG_CMSG_CLOEXEC;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level != SOL_SOCKET || (c->cmsg_type != SCM_RIGHTS && c->cmsg_type != kScmPidfd)) continue;
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    auto* data = reinterpret_cast<unsigned char*>(CMSG_DATA(c));
+    std::size_t given = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      int mine = -1;
+      std::memcpy(&mine, data + i * sizeof mine, sizeof mine);
+      const int theirs = given == i ? add_fd(x.id, mine, cloexec, false) : -1;
+      close(mine);
+      if (theirs < 0) continue;
+      std::memcpy(data + given * sizeof theirs, &theirs, sizeof theirs);
+      ++given;
+    }
+    if (given < count) {
+      c->cmsg_len = CMSG_LEN(given * sizeof(int));
+      used = static_cast<std::size_t>(reinterpret_cast<unsigned char*>(c) - static_cast<unsigned char*>(m.msg_control)) +
+             c->cmsg_len;
+      m.msg_flags |= MSG_CTRUNC;
+      // Later messages' descriptors are ours only: closed, never given.
+      for (cmsghdr* d = CMSG_NXTHDR(&m, c); d; d = CMSG_NXTHDR(&m, d)) {
+        if (d->cmsg_level != SOL_SOCKET || (d->cmsg_type != SCM_RIGHTS && d->cmsg_type != kScmPidfd)) continue;
+        const std::size_t more = (d->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < more; ++i) {
+          int mine = -1;
+          std::memcpy(&mine, reinterpret_cast<unsigned char*>(CMSG_DATA(d)) + i * sizeof mine, sizeof mine);
+          close(mine);
+        }
+      }
+      break;
+    }
+  }
+  write_mem(x.tid, x.control, m.msg_control, used);
+  const std::uint64_t len = used;
+  write_mem(x.tid, x.msg + kMsgControllen, &len, sizeof len);
+  x.control_len = 0;   // a later pass of the same call (MSG_WAITALL) brings none
 }
 
 long Supervisor::Impl::recv_once(Transfer& x, int dup, int& err, std::uint64_t& shown) {
@@ -395,9 +565,13 @@ long Supervisor::Impl::recv_once(Transfer& x, int dup, int& err, std::uint64_t& 
   m.msg_namelen = sizeof from;
   m.msg_iov = &one;
   m.msg_iovlen = 1;
-  const long r = ::recvmsg(dup, &m, (x.flags & ~MSG_WAITALL) | MSG_DONTWAIT);
+  std::vector<unsigned char> control(x.control_len);
+  if (x.control_len) m.msg_control = control.data(), m.msg_controllen = control.size();
+  // Our copies of descriptors it receives close on exec: only the program's matter.
+  const long r = ::recvmsg(dup, &m, (x.flags & ~MSG_WAITALL) | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   err = errno;
   if (r < 0) return r;
+  if (x.control_len) give_control(x, m);
   std::uint64_t got = std::min<std::uint64_t>(static_cast<std::uint64_t>(r), n);   // MSG_TRUNC: r may be more
   // `then` on what this call received: truncate loses the rest, corrupt flips bits in it.
   if (x.then.kind == filters::AfterKind::kTruncate) got = std::min(got, x.then.count);
@@ -411,7 +585,8 @@ long Supervisor::Impl::recv_once(Transfer& x, int dup, int& err, std::uint64_t& 
   shown = x.then.kind == filters::AfterKind::kTruncate ? got : (x.stream ? got : static_cast<std::uint64_t>(r));
   if (x.name && x.name_len && m.msg_namelen > 0) copy_peer(AcceptCall{x.id, x.tid, x.name, x.name_len, 0}, from, m.msg_namelen);
   if (x.msg) {
-    const int mflags = m.msg_flags;
+    // The kernel reports MSG_CMSG_CLOEXEC back when asked: only the program's own asking shows.
+    const int mflags = (x.flags & MSG_CMSG_CLOEXEC) ? m.msg_flags : m.msg_flags & ~MSG_CMSG_CLOEXEC;
     write_mem(x.tid, x.msg + kMsgFlags, &mflags, sizeof mflags);
   }
   return r;

@@ -182,6 +182,36 @@ TEST_CASE("kernel, bpfvm and the spec agree on the builder's allow-lists for eve
   std::cerr << "seccomp oracle: " << 2 * lists.size() << " allow-lists, " << compared << " numbers compared\n";
 }
 
+TEST_CASE("kernel, bpfvm and the spec agree on an argument rule (the shim's fcntl F_DUPFD)", "[kernel][seccomp][builder]") {
+  auto oracle = SeccompOracle::open();
+  REQUIRE(oracle.has_value());
+  sc::SyscallFilterSpec spec;
+  spec.actions = {{71, sc::kRetErrno | 71}, {73, sc::kRetErrno | 73}, {3, sc::kRetErrno | 3}};
+  spec.arg_rules[72] = sc::ArgRule{1, {0, 1030}, sc::kRetErrno | 1072};   // fcntl: F_DUPFD, F_DUPFD_CLOEXEC
+  spec.arg_rules[3] = sc::ArgRule{0, {0xdead0001u}, sc::kRetErrno | 1003};
+  spec.default_action = sc::kRetErrno | 4090;
+  spec.bad_arch_action = sc::kRetErrno | 4091;
+  spec.x32_action = sc::kRetErrno | 4092;
+  auto built = sc::build_syscall_filter(spec);
+  REQUIRE(built.has_value());
+  std::vector<SyscallProbe> probes;
+  for (std::uint64_t nr : {0ull, 3ull, 71ull, 72ull, 73ull, 74ull})
+    for (std::uint64_t v : {0ull, 1ull, 3ull, 4ull, 1030ull, 0x100000000ull, 0x1000000000406ull, 0xdead0000dead0001ull,
+                            0xffffffffull})
+      for (unsigned arg : {0u, 1u, 5u}) {
+        std::array<std::uint64_t, 6> args = {0xdead0000dead0011, 0xdead0000dead0012, 0xdead0000dead0013,
+                                             0xdead0000dead0014, 0xdead0000dead0015, 0xdead0000dead0016};
+        args[arg] = v;
+        probes.push_back({false, nr, args});
+      }
+  const auto verdicts = check_agrees(*oracle, built->program(), probes);
+  REQUIRE(verdicts.size() == probes.size());
+  for (std::size_t i = 0; i < probes.size(); ++i) {
+    INFO(describe(probes[i]));
+    REQUIRE(verdicts[i] == SeccompOracle::predict(sc::expected_action(spec, SeccompOracle::data(probes[i]))));
+  }
+}
+
 TEST_CASE("uretprobe and uprobe are not filtered on x86-64", "[kernel][seccomp]") {
   auto oracle = SeccompOracle::open();
   REQUIRE(oracle.has_value());

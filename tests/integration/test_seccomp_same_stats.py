@@ -9,7 +9,14 @@ recv (one byte a receive, ten a send: both loop, so the output is the same); pro
 makes sendmmsg and recvmmsg calls, plainly, with the second batch failed and with the first
 dropped; progs/big_send.py makes one blocking send of 8 MiB to a slow reader (all of it moves
 in the one call); progs/socket_calls.py makes socketpair, bind, setsockopt, getsockopt
-and shutdown calls under rules on each of them (some fire, some only count hits). Each runs once
+and shutdown calls under rules on each of them (some fire, some only count hits);
+progs/close_kinds.py closes sockets with close_range and dup2 and keeps copies made with dup and
+dup3; progs/exec_kinds.py execs (a failed execve first) with FD_CLOEXEC and inherited sockets,
+and its new image forks a child that execs /bin/true: for these two the process records
+(program, state, exit status, leaked sockets) must be the same too, as for
+progs/quiet_child.py's child that makes no socket call. progs/ancillary_oob.py sends
+on unix sockets, passes a descriptor with SCM_RIGHTS and sends TCP out-of-band data: there the
+transfer counters of unix sockets are compared too. Each runs once
 with --intercept preload and once with --intercept seccomp: every kind of socket must have the
 same counters, every rule the same hits and fires, and the program the same output (curl's
 unix sockets aside: libc's own nscd lookups, which only seccomp mode sees). Every process record
@@ -60,8 +67,8 @@ SOCKET_CALL_RULES = {"rules": [
 ]}
 
 
-# Sends and receives: the calls and bytes of inet sockets (unix sends are left to the kernel in
-# seccomp mode, docs/shim.md). How many receives a response takes depends on how its segments
+# Sends and receives: the calls and bytes of inet sockets (unix sends to receivers outside the
+# run are left to the kernel in seccomp mode, docs/shim.md; libc's nscd lookups are such). How many receives a response takes depends on how its segments
 # arrive, so recv_calls is compared only where a rule fixes it (short: 1).
 TRANSFER_COUNTERS = ("send_calls", "send_bytes", "recv_bytes")
 
@@ -78,10 +85,19 @@ MMSG_DROP = {"rules": [{"name": "first-batch-dropped", "on": ["send"], "match": 
                         "when": {"times": 1}, "do": {"drop": True}}]}
 
 
-def counts(data, families, transfer_counters=TRANSFER_COUNTERS):
+def counts(data, families, transfer_counters=TRANSFER_COUNTERS, unix_transfers=False):
     return {(s["family"], s["type"], s["protocol"]):
-            {k: s.get(k) for k in COUNTERS + (transfer_counters if s["family"] != "unix" else ())}
+            {k: s.get(k) for k in COUNTERS + (transfer_counters if s["family"] != "unix" or unix_transfers else ())}
             for s in (data or {}).get("sockets", []) if s["family"] in families}
+
+
+def process_records(data):
+    """The process records as both modes must write them (sorted: a parent and its child race): program,
+    state, exit status, and the leaked sockets by number and kind (seccomp mode knows only the
+    ports of a leaked socket's addresses, so they are left out)."""
+    return sorted((p.get("argv0"), p.get("state"), p.get("exit"), p.get("leaked_count"),
+                   sorted((x.get("fd"), x.get("family"), x.get("type")) for x in p.get("leaked", [])))
+                  for p in (data or {}).get("processes", []))
 
 
 def rule_hits(data):
@@ -115,6 +131,23 @@ def body(tmp):
             ("python sendmmsg failed", h.python_prog("mmsg_pair.py"), MMSG_FAIL, 0, inet),
             ("python sendmmsg dropped", h.python_prog("mmsg_pair.py"), MMSG_DROP, 0, inet),
         ]
+        # Sockets closed by other calls than close, copies of sockets, execs, children: the same
+        # counters, and the same process records with the same leaks.
+        same_records = [
+            ("python close_range and dups", h.python_prog("close_kinds.py"), None, 0, inet),
+            ("python exec with CLOEXEC and inherited sockets", h.python_prog("exec_kinds.py"), None, 0, inet),
+            ("python child without socket calls", h.python_prog("quiet_child.py"), None, 0, inet),
+        ]
+        # Unix sends, a descriptor passed with SCM_RIGHTS, MSG_OOB: every transfer counter of
+        # every kind, unix ones too, with the receive calls (each receive here takes one message).
+        every_transfer = [
+            ("python unix sends, SCM_RIGHTS and MSG_OOB", h.python_prog("ancillary_oob.py"), None, 0, every),
+        ]
+        cases += every_transfer
+        cases += same_records
+        # SAME_STATS_ONLY=TEXT runs only the cases whose label has TEXT (while working on one).
+        only = os.environ.get("SAME_STATS_ONLY")
+        cases = [c for c in cases if not only or only in c[0]]
         for label, argv, rules, want_rc, families in cases:
             runs = {}
             for mode in ("preload", "seccomp"):
@@ -146,16 +179,28 @@ def body(tmp):
                          ["keepalive 1 first ENOBUFS", "keepalive 1 again ok",
                           "keepalive 2 first ENOBUFS", "keepalive 2 again ok"])
             if all(r.data for r in runs.values()):
-                fixed = rules is SHORT_RULES or "mmsg" in label   # one recvmmsg takes what is queued
+                unix = (label, argv, rules, want_rc, families) in every_transfer
+                fixed = rules is SHORT_RULES or "mmsg" in label or unix   # one recvmmsg takes what is queued
                 extra = TRANSFER_COUNTERS + (("recv_calls",) if fixed else ())
-                h.expect(f"{label}: counters, seccomp vs preload", counts(runs["seccomp"].data, families, extra),
-                         counts(runs["preload"].data, families, extra))
+                h.expect(f"{label}: counters, seccomp vs preload", counts(runs["seccomp"].data, families, extra, unix),
+                         counts(runs["preload"].data, families, extra, unix))
                 tcp = [x for x in runs["seccomp"].data.get("sockets", []) if x.get("protocol") == "tcp"]
-                moved = want_rc == 0 and rules is not SOCKET_CALL_RULES and "mmsg" not in label   # a page was fetched
+                moved = (want_rc == 0 and rules is not SOCKET_CALL_RULES and "mmsg" not in label   # a page was fetched
+                         and all(label != c[0] for c in same_records + every_transfer))
                 h.check(not moved or bool(tcp) and all(x.get("send_bytes", 0) > 0 and x.get("recv_bytes", 0) > 0 for x in tcp),
                         f"{label}: seccomp mode counted TCP bytes both ways: got {tcp}")
                 h.expect(f"{label}: rule hits and fires, seccomp vs preload", rule_hits(runs["seccomp"].data),
                          rule_hits(runs["preload"].data))
+                if (label, argv, rules, want_rc, families) in same_records:
+                    h.expect(f"{label}: process records and leaks, seccomp vs preload", process_records(runs["seccomp"].data),
+                             process_records(runs["preload"].data))
+
+
+        # A receiver asking for the sender's credentials sees the program's pid: that send stays
+        # the program's (uncounted in seccomp mode, docs/shim.md).
+        if not only or only in "passcred":
+            r = h.run_shim(h.python_prog("passcred.py"), options=["--intercept", "seccomp"])
+            h.expect("SO_PASSCRED receiver (seccomp): output", r.stdout, "passcred b'who' True\n")
 
 
 h.main("seccomp_same_stats", body)

@@ -2,6 +2,7 @@
 // refused, NO_NEW_PRIVS refused: one line, the child reaped, never a run without the filter), the
 // filter it installs (the calls notified always, and those only a rule brings), and the rules
 // seccomp mode refuses by name.
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -70,7 +71,15 @@ void check_notified(const bs::ValidatedProgram& filter, std::initializer_list<in
     bool notified = nr == SYS_socket || nr == SYS_socketpair || nr == SYS_connect || nr == SYS_close ||
                     nr == SYS_accept || nr == SYS_accept4 || nr == SYS_listen || nr == SYS_sendto ||
                     nr == SYS_recvfrom || nr == SYS_sendmsg || nr == SYS_recvmsg || nr == SYS_sendmmsg ||
-                    nr == SYS_recvmmsg;
+                    nr == SYS_recvmmsg ||
+                    // what can close a socket or replace the image (dup2 over a socket, an exec
+                    // closing FD_CLOEXEC ones), and dup (a socket's second number)
+                    nr == SYS_dup || nr == SYS_dup2 || nr == SYS_dup3 || nr == SYS_close_range ||
+                    nr == SYS_execve || nr == SYS_execveat ||
+                    // a parent's wait, before which its children are looked at
+                    nr == SYS_wait4 || nr == SYS_waitid ||
+                    // args[1] 0 is F_DUPFD: fcntl goes over for it (and F_DUPFD_CLOEXEC) only
+                    nr == SYS_fcntl;
     for (int e : extra) notified = notified || nr == e;
     const std::uint32_t got = bs::run(filter, bs::Data{.nr = nr, .arch = bs::kAuditArchX86_64});
     INFO("nr " << nr);
@@ -78,12 +87,20 @@ void check_notified(const bs::ValidatedProgram& filter, std::initializer_list<in
   }
 }
 
-TEST_CASE("the filter hands socket, socketpair, connect, listen, accept, close and the socket-only transfers to the "
-          "supervisor, nothing else",
+TEST_CASE("the filter hands socket, socketpair, connect, listen, accept, close, the dups, close_range, the execs "
+          "and the socket-only transfers to the supervisor, nothing else",
           "[seccomp][filter]") {
   const auto filter = sc::build_filter();
   REQUIRE(filter);
   check_notified(*filter, {});
+  // fcntl: F_DUPFD and F_DUPFD_CLOEXEC only (the cmd's low word; the kernel takes an int).
+  for (const auto& [cmd, want] : {std::pair{F_DUPFD_CLOEXEC, bs::kRetUserNotif}, std::pair{F_GETFL, bs::kRetAllow},
+                                  std::pair{F_SETFL, bs::kRetAllow}, std::pair{F_GETFD, bs::kRetAllow}}) {
+    bs::Data d{.nr = SYS_fcntl, .arch = bs::kAuditArchX86_64};
+    d.args[1] = static_cast<std::uint64_t>(cmd);
+    INFO("fcntl cmd " << cmd);
+    CHECK(bs::run(*filter, d) == want);
+  }
   // Another ABI (int $0x80) and x32 numbers never reach the number checks.
   CHECK(bs::run(*filter, bs::Data{.nr = SYS_socket, .arch = bs::kAuditArchI386}) == bs::kRetKillProcess);
   CHECK(bs::run(*filter, bs::Data{.nr = static_cast<std::int32_t>(SYS_socket | bs::kX32SyscallBit),
