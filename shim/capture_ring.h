@@ -18,7 +18,7 @@
 namespace shim::capture {
 
 inline constexpr std::uint64_t kRingMagic = 0x676e697270637373ull;   // "sscpring", little-endian
-inline constexpr std::uint32_t kRingVersion = 1;
+inline constexpr std::uint32_t kRingVersion = 2;   // 2: records name their socket (sock, skip)
 inline constexpr std::size_t kSlotSize = 4096;
 inline constexpr std::size_t kDefaultSlots = 4096;   // 16 MiB of shared memory
 inline constexpr int kMaxTries = 64;                  // CAS attempts before a record counts as lost
@@ -29,18 +29,26 @@ enum class Kind : std::uint8_t {
   kData = 1,
   kConnect = 2,   // the socket (local) connected to peer: the writer emits the handshake
   kAccept = 3,    // the socket (local) was accepted from peer: the handshake too
-  kFin = 4,       // dir kOut: the program shut down or closed its side; kIn: it read end of file
+  kFin = 4,       // dir kOut: the program shut down its side; kIn: it read end of file
   kRst = 5,       // dir kOut: a `reset` rule reset the connection; kIn: the peer reset it
+  kClose = 6,     // dir kOut: the socket's last number in the process that made it went away
+                  // (close, close_range, dup2 over it): the kernel sends a FIN unless it did
 };
 enum class Dir : std::uint8_t { kOut = 0, kIn = 1 };
 
-// One record: a socket's addresses as the program's socket has them, and what moved. Addresses
-// are 16 bytes in network order: IPv4 ones as IPv4-mapped IPv6 (::ffff:a.b.c.d), which the writer
-// turns back into IPv4 headers.
+// One record: which socket, its addresses as the program's socket has them, and what moved.
+// Addresses are 16 bytes in network order: IPv4 ones as IPv4-mapped IPv6 (::ffff:a.b.c.d), which
+// the writer turns back into IPv4 headers.
+// A TCP record carries no stream offset: the writer counts each socket's bytes itself, in the
+// order the records reach the ring, so that every descriptor number and every process that
+// writes one socket (dup, fork) continues the same count (docs/capture.md, "Streams").
 struct RecordHead {
   std::int64_t t_ns;                // CLOCK_REALTIME when the call returned
-  std::uint64_t offset;             // TCP: stream offset of the first payload byte in its direction
+  std::uint64_t sock;               // the socket's identity: its SO_COOKIE, the same in every process
   std::uint32_t len;                // payload bytes that follow the head
+  // TCP: bytes this number lost in its direction before this record (the ring was full): the
+  // writer leaves them as a gap in the sequence numbers instead of numbering later bytes wrong.
+  std::uint32_t skip;
   Kind kind;
   Dir dir;
   std::uint8_t protocol;            // 6 TCP, 17 UDP
@@ -55,6 +63,7 @@ struct Slot {
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 inline constexpr std::size_t kSlotPayload = kSlotSize - sizeof(Slot);
+static_assert(sizeof(RecordHead) == 64 && kSlotPayload == 4024, "docs/capture.md states the payload per slot");
 
 struct RingHeader {
   std::uint64_t magic;

@@ -46,7 +46,11 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
     case Op::kFork:
       return false;
     case Op::kCloseRange:
-      if (!book_.in_vfork_child()) book_.close_range(static_cast<unsigned>(c.a), static_cast<unsigned>(c.b), c.c);
+      if (book_.in_vfork_child()) return false;
+      if (capture::on())   // each socket closed by its last number: a FIN in the capture
+        book_.close_range(static_cast<unsigned>(c.a), static_cast<unsigned>(c.b), c.c, capture::closing);
+      else
+        book_.close_range(static_cast<unsigned>(c.a), static_cast<unsigned>(c.b), c.c);
       return false;
     case Op::kDup2: {
       // dup2 closes the target silently; remember what was there so after() can count it. The
@@ -217,7 +221,9 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
       if (d.paced && r > 0 && !(c.flags & MSG_PEEK)) PacketRules::charge(*d.entry, PacketRules::received(c, r));
       break;
     case Op::kDup: case Op::kDup2:
-      book_.after_dup(c, d, r);
+      // A socket that dup2 closed on its target number: capture's FIN (before after_call below
+      // gives the number the new socket's record).
+      if (book_.after_dup(c, d, r) && capture::on()) capture::closing(c.a, true);
       break;
     case Op::kShutdown: case Op::kSetsockopt: case Op::kCloseRange: case Op::kGetaddrinfo:
     case Op::kFork:

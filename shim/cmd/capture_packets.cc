@@ -92,8 +92,20 @@ void PacketBuilder::add(const capture::RecordHead& r, std::span<const std::byte>
   const bool outbound = r.dir == Dir::kOut;
   const Endpoint& src = outbound ? local : peer;
   const Endpoint& dst = outbound ? peer : local;
-  if (r.protocol == 6) tcp(r, src, dst, payload, out);
   if (r.protocol == 17 && r.kind == Kind::kData) udp(r, src, dst, payload, out);
+  if (r.protocol != 6) return;
+  // Sockets whose last number closed are forgotten first; a bound on programs that never close.
+  if (streams_.size() >= 65536) std::erase_if(streams_, [](const auto& kv) { return kv.second.closed; });
+  if (streams_.size() >= 65536) streams_.clear();
+  Stream& st = streams_[r.sock];
+  std::uint64_t& next = st.next[outbound ? 0 : 1];
+  const std::uint64_t offset = next + r.skip;   // the bytes the ring lost are a gap, not renumbered
+  next = offset + payload.size();
+  if (r.kind == Kind::kClose || (r.kind == Kind::kRst && outbound)) st.closed = true;
+  tcp(r, offset, src, dst, payload, out);
+  // A connection new to the file starts the socket's count afresh: a socket can connect again
+  // after a reset (connect(AF_UNSPEC)); a record of a connection already known changes nothing.
+  if ((r.kind == Kind::kConnect || r.kind == Kind::kAccept) && fresh_flow_) st = Stream{};
 }
 
 std::uint32_t PacketBuilder::ack_of(const Flow& f, int d) const {
@@ -134,8 +146,9 @@ void PacketBuilder::handshake(std::int64_t t, const FlowKey& k, Flow& f, std::ve
   f.established = true;
 }
 
-void PacketBuilder::tcp(const capture::RecordHead& r, const Endpoint& src, const Endpoint& dst,
+void PacketBuilder::tcp(const capture::RecordHead& r, std::uint64_t offset, const Endpoint& src, const Endpoint& dst,
                         std::span<const std::byte> payload, std::vector<Packet>& out) {
+  fresh_flow_ = false;
   const FlowKey k = src < dst ? FlowKey{src, dst} : FlowKey{dst, src};
   const int d = src < dst ? 0 : 1;
   auto it = flows_.find(k);
@@ -145,8 +158,9 @@ void PacketBuilder::tcp(const capture::RecordHead& r, const Endpoint& src, const
     it = flows_.end();
   }
   if (it == flows_.end()) {
-    if (r.kind == Kind::kFin || r.kind == Kind::kRst) return;   // never seen connected: nothing to end
+    if (r.kind == Kind::kFin || r.kind == Kind::kRst || r.kind == Kind::kClose) return;   // nothing to end
     if (flows_.size() >= 65536) std::erase_if(flows_, [](const auto& kv) { return kv.second.closed; });
+    fresh_flow_ = true;
     Flow f;
     f.isn[0] = isn_of(k.first, k.second);
     f.isn[1] = isn_of(k.second, k.first);
@@ -168,22 +182,22 @@ void PacketBuilder::tcp(const capture::RecordHead& r, const Endpoint& src, const
         if (f.client >= 0) handshake(t, k, f, out);
         f.established = true;   // else: a connection the run did not see start; no handshake
       }
-      const std::uint64_t end = r.offset + payload.size();
+      const std::uint64_t end = offset + payload.size();
       if (end <= f.next[d]) {
         duplicate_bytes_ += payload.size();
         break;
       }
-      const std::uint64_t from = std::max(r.offset, f.next[d]);
-      duplicate_bytes_ += from - r.offset;
-      const auto data = payload.subspan(static_cast<std::size_t>(from - r.offset));
+      const std::uint64_t from = std::max(offset, f.next[d]);
+      duplicate_bytes_ += from - offset;
+      const auto data = payload.subspan(static_cast<std::size_t>(from - offset));
       f.next[d] = from;   // a gap (records lost) leaves the sequence numbers right after it
       segment(t, k, f, d, h::kTcpFlagAck | h::kTcpFlagPsh, f.isn[d] + 1 + static_cast<std::uint32_t>(from), data, out);
       f.next[d] = end;
       break;
     }
-    case Kind::kFin: {
+    case Kind::kFin: case Kind::kClose: {
       if (!f.established || f.fin[d] || f.closed) break;
-      f.next[d] = std::max(f.next[d], r.offset);
+      f.next[d] = std::max(f.next[d], offset);
       segment(t, k, f, d, h::kTcpFlagFin | h::kTcpFlagAck, f.isn[d] + 1 + static_cast<std::uint32_t>(f.next[d]), {}, out);
       f.fin[d] = true;
       const int o = 1 - d;

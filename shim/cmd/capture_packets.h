@@ -1,8 +1,10 @@
 // Capture records (shim/capture_ring.h) into IP packets: the synthetic TCP and UDP that
 // `sockshim run --pcap` writes (docs/capture.md). Built with netstack's header views.
 //
-// TCP: each connection gets an initial sequence number per direction (a hash of its addresses);
-// a record's stream offset gives the sequence number of its first byte, and the acknowledgement
+// TCP: each connection gets an initial sequence number per direction (a hash of its addresses).
+// The builder counts each socket's bytes each way (records name their socket by its SO_COOKIE),
+// in the order the records come, whichever descriptor number or process of the run made them:
+// that count is a byte's stream offset, which gives its sequence number; the acknowledgement
 // is what was written the other way. A connect or accept makes the three-way handshake; a
 // shutdown, a close or an end of file makes a FIN (acknowledged at once); a reset an RST.
 // When both ends of a connection are in the run, each byte is seen twice (sent by one, received
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <map>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "shim/capture_ring.h"
@@ -56,7 +59,14 @@ class PacketBuilder {
     friend auto operator<=>(const DatagramKey&, const DatagramKey&) = default;
   };
 
-  void tcp(const capture::RecordHead& r, const Endpoint& src, const Endpoint& dst,
+  // What the builder counted of one socket: the stream offset of its next byte each way (Dir).
+  struct Stream {
+    std::uint64_t next[2] = {0, 0};
+    bool closed = false;   // its last number closed (or reset): forgotten first when too many
+  };
+
+  // offset: the stream offset of the record's first byte (for an event: of what follows it).
+  void tcp(const capture::RecordHead& r, std::uint64_t offset, const Endpoint& src, const Endpoint& dst,
            std::span<const std::byte> payload, std::vector<Packet>& out);
   void udp(const capture::RecordHead& r, Endpoint src, Endpoint dst, std::span<const std::byte> payload,
            std::vector<Packet>& out);
@@ -67,8 +77,10 @@ class PacketBuilder {
   std::uint32_t ack_of(const Flow& f, int d) const;   // what endpoint d acknowledges
 
   std::map<FlowKey, Flow> flows_;
+  std::unordered_map<std::uint64_t, Stream> streams_;   // by RecordHead::sock
   std::map<DatagramKey, long> datagrams_;   // > 0: sends not yet seen received; < 0: the reverse
   std::uint16_t ip_id_ = 1;
+  bool fresh_flow_ = false;   // tcp() made a new flow for the record it was given
   std::uint64_t duplicate_bytes_ = 0;
 };
 

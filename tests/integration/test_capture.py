@@ -19,6 +19,10 @@
 (l) a `duplicate` rule on UDP sends: each datagram twice in the file, its echoes too.
 (k) four curl processes at once in one run (a shell starts them): four streams in the file, each
     exactly the bytes its curl sent and received.
+(m) one socket, several numbers and processes (a python program against a server not under the
+    shim): sends alternately on a socket's two numbers (dup); parent and child sending in turn
+    (fork); a socket closed by close_range and one replaced by dup2. Each stream is exactly the
+    bytes the program sent, and each ends with the program's FIN.
 """
 import os
 import socket
@@ -313,6 +317,82 @@ def parallel(tmp, curl, srv):
     h.expect("(k) streams equal to their curl's bytes", matched, 4)
 
 
+# (m): one connection per case, each with its own first bytes; the test makes the same bytes.
+NUMBERS_CLIENT = r"""
+import ctypes, os, socket, sys
+port = int(sys.argv[1])
+def conn():
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+# dup: the socket's two numbers take turns
+s = conn()
+d = os.dup(s.fileno())
+for i in range(6):
+    os.write(s.fileno() if i % 2 == 0 else d, b"dup-%d:" % i + b"d" * (300 * i))
+os.close(d)
+s.close()
+# fork: parent and child take turns, each waiting for the other's go
+s = conn()
+go_child, go_parent = os.pipe(), os.pipe()
+pid = os.fork()
+if pid == 0:
+    for i in range(3):
+        os.read(go_child[0], 1)
+        s.sendall(b"child-%d:" % i + b"c" * (500 + i))
+        os.write(go_parent[1], b"k")
+    os._exit(0)
+for i in range(3):
+    s.sendall(b"fork-parent-%d:" % i + b"p" * (700 + i))
+    os.write(go_child[1], b"k")
+    os.read(go_parent[0], 1)
+os.waitpid(pid, 0)
+s.close()
+# close_range: the socket's only number closed by it (libc's close_range, as os.closerange uses)
+s = conn()
+s.sendall(b"close-range:" + b"r" * 900)
+fd = s.detach()
+ctypes.CDLL(None, use_errno=True).close_range(fd, fd, 0)
+# dup2: another descriptor put on the socket's only number
+s = conn()
+s.sendall(b"dup2-over:" + b"o" * 1100)
+null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(null, s.fileno())
+os.close(null)
+os.close(s.detach())
+"""
+
+
+def numbers_expected():
+    dup = b"".join(b"dup-%d:" % i + b"d" * (300 * i) for i in range(6))
+    fork = b"".join(b"fork-parent-%d:" % i + b"p" * (700 + i) + b"child-%d:" % i + b"c" * (500 + i) for i in range(3))
+    return {b"dup-": dup, b"fork-": fork, b"close-range:": b"close-range:" + b"r" * 900,
+            b"dup2-over:": b"dup2-over:" + b"o" * 1100}
+
+
+def numbers(tmp):
+    with h.TcpServer() as srv:
+        r, pcap = run_pcap(tmp, "m", [h.PYTHON, "-I", "-c", NUMBERS_CLIENT, str(srv.port)])
+        srv.wait_connections(4)
+    if not h.expect("(m) program exit", r.rc, 0):
+        r.show()
+        return
+    want = numbers_expected()
+    h.expect("(m) what the server received", sorted(srv.received), sorted(want.values()))
+    h.expect("(m) malformed or error packets", malformed(pcap), [])
+    streams = sorted({int(x[0]) for x in fields(pcap, "tcp.len > 0", "tcp.stream")})
+    h.expect("(m) TCP streams with data", len(streams), len(want))
+    fins = fields(pcap, "tcp.flags.fin == 1", "tcp.stream", "tcp.dstport")
+    for st in streams:
+        a, b, _ = follow(pcap, st)
+        tag = next((t for t in want if a.startswith(t)), None)
+        if not h.check(tag is not None, f"(m) stream {st}: bytes no case sent ({a[:30]!r})"):
+            continue
+        h.expect(f"(m) {tag.decode()} stream length", len(a), len(want[tag]))
+        h.check(a == want[tag], f"(m) {tag.decode()} stream: bytes differ from what the program sent")
+        h.expect(f"(m) {tag.decode()} bytes from the server", b, b"")
+        h.expect(f"(m) {tag.decode()} FIN segments (the program's, to the server)",
+                 [int(p) for s_, p in fins if int(s_) == st], [srv.port])
+
+
 def seccomp_refused(tmp):
     r = h.run_plain([h.SOCKSHIM, "run", "--intercept", "seccomp", "--pcap", os.path.join(tmp, "j.pcap"), "--",
                      "/bin/true"], env=h.clean_env({"SOCKSHIM_LIB": h.LIBSOCKSHIM}))
@@ -385,6 +465,7 @@ def body(tmp):
     udp_drop(tmp)
     udp_duplicate(tmp)
     live(tmp)
+    numbers(tmp)
     seccomp_refused(tmp)
     redis(tmp)
 

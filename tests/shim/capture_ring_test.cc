@@ -35,7 +35,7 @@ struct SharedRing {
 bool put(const Ring& r, std::uint32_t producer, std::uint32_t index) {
   RecordHead h{};
   h.kind = Kind::kData;
-  h.offset = index;
+  h.sock = index;
   h.local_port = static_cast<std::uint16_t>(producer);
   unsigned char body[200];
   const std::size_t len = 8 + index % 150;
@@ -52,7 +52,7 @@ bool intact(const RecordHead& h, const std::byte* payload) {
   if (h.len < 8) return false;
   std::memcpy(&producer, payload, 4);
   std::memcpy(&index, payload + 4, 4);
-  if (producer != h.local_port || index != h.offset || h.len != 8 + index % 150) return false;
+  if (producer != h.local_port || index != h.sock || h.len != 8 + index % 150) return false;
   for (std::size_t i = 8; i < h.len; ++i)
     if (static_cast<unsigned char>(payload[i]) != static_cast<unsigned char>(producer * 31 + index + i)) return false;
   return true;
@@ -92,7 +92,7 @@ TEST_CASE("a full ring loses records, counts them, and never blocks", "[capture]
   CHECK(s.ring.header->lost_records.load() == 4);
   CHECK(s.ring.header->lost_bytes.load() == (8 + 16) + (8 + 17) + (8 + 18) + (8 + 19));
   std::vector<std::uint64_t> order;
-  drain(s.ring, [&](const RecordHead& h, const std::byte*) { order.push_back(h.offset); });
+  drain(s.ring, [&](const RecordHead& h, const std::byte*) { order.push_back(h.sock); });
   REQUIRE(order.size() == 16);
   for (std::uint64_t i = 0; i < 16; ++i) CHECK(order[i] == i);
   CHECK(put(s.ring, 1, 99));   // room again
@@ -134,8 +134,8 @@ TEST_CASE("threads and processes append at once; every record arrives whole, onc
       return;
     }
     auto [it, fresh] = last.emplace(h.local_port, -1);
-    if (static_cast<std::int64_t>(h.offset) <= it->second) ++out_of_order;
-    it->second = static_cast<std::int64_t>(h.offset);
+    if (static_cast<std::int64_t>(h.sock) <= it->second) ++out_of_order;
+    it->second = static_cast<std::int64_t>(h.sock);
   };
   bool done = false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -165,7 +165,7 @@ TEST_CASE("a slot claimed and never published holds the drain until the final on
   s.ring.header->head.fetch_add(1);   // a producer that died between its claim and its publication
   REQUIRE(put(s.ring, 1, 2));
   std::vector<std::uint64_t> seen;
-  auto take = [&](const RecordHead& h, const std::byte*) { seen.push_back(h.offset); };
+  auto take = [&](const RecordHead& h, const std::byte*) { seen.push_back(h.sock); };
   drain(s.ring, take);
   CHECK(seen == std::vector<std::uint64_t>{0});
   drain(s.ring, take, true);
