@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <atomic>
@@ -30,6 +31,7 @@ struct Sock {
   std::uint16_t local_port = 0, peer_port = 0;
   std::uint8_t local[16] = {}, peer[16] = {};
   std::uint64_t cookie = 0;
+  std::uint32_t forks = 0;   // g_forks when this number was described: forked since if it differs
   // TCP bytes this number lost each way (the ring was full), told to the writer by the next
   // record that gets through (RecordHead::skip).
   std::atomic<std::uint32_t> lost[2] = {};
@@ -39,6 +41,10 @@ struct Sock {
 };
 
 constinit Ring g_ring{};
+// fork()s this process made or came from since capture began: a socket described before one may
+// be held by another process too, so its close is not known to be the last (kFlagLast).
+constinit std::atomic<std::uint32_t> g_forks{0};
+void count_fork() noexcept { g_forks.fetch_add(1, std::memory_order_relaxed); }
 constinit Sock* g_socks = nullptr;
 constinit std::size_t g_nsocks = 0;
 
@@ -123,6 +129,7 @@ Sock* describe(int fd, bool fresh) noexcept {
   s->lost[0].store(0, std::memory_order_relaxed);
   s->lost[1].store(0, std::memory_order_relaxed);
   s->pending.store(0, std::memory_order_relaxed);
+  s->forks = g_forks.load(std::memory_order_relaxed);
   s->state.store(next, std::memory_order_release);
   return next == kIgnored ? nullptr : s;
 }
@@ -284,6 +291,7 @@ void copy_number(int from, int nfd) noexcept {
   std::memcpy(b->local, a->local, 16);
   std::memcpy(b->peer, a->peer, 16);
   b->cookie = a->cookie;
+  b->forks = a->forks;
   b->lost[0].store(0, std::memory_order_relaxed);
   b->lost[1].store(0, std::memory_order_relaxed);
   b->pending.store(0, std::memory_order_relaxed);   // the old number records the handshake
@@ -326,6 +334,9 @@ bool init(const char* path, const char** why) noexcept {
     *why = "cannot map memory for the capture's socket table";
     return false;
   }
+  // In parent and child: after a fork either may hold a socket the other closes. (Children of
+  // _Fork or clone run no handlers: their closes may then claim a last reference wrongly.)
+  pthread_atfork(nullptr, count_fork, count_fork);
   g_ring = r;
   g_socks = static_cast<Sock*>(t);   // zero pages: every entry kUnknown
   g_nsocks = n;
@@ -413,7 +424,13 @@ void closing(int fd, bool last) noexcept {
   Sock* s = slot_of(fd);
   if (!s) return;
   const int saved = errno;
-  if (last && s->state.load(std::memory_order_acquire) == kTcp && s->peer_port != 0) event(*s, Kind::kClose, Dir::kOut);
+  // Every close of a connected TCP socket's number: only the kernel knows whether another
+  // process (or number) still holds it, and the writer asks it when this process cannot be sure.
+  if (s->state.load(std::memory_order_acquire) == kTcp && s->peer_port != 0) {
+    RecordHead h = head_of(*s, Kind::kClose, Dir::kOut, IPPROTO_TCP);
+    if (last && s->forks == g_forks.load(std::memory_order_relaxed)) h.flags = kFlagLast;
+    append_tcp(*s, h, nullptr, 0);
+  }
   forget(fd);
   errno = saved;
 }

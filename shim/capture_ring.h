@@ -31,9 +31,14 @@ enum class Kind : std::uint8_t {
   kAccept = 3,    // the socket (local) was accepted from peer: the handshake too
   kFin = 4,       // dir kOut: the program shut down its side; kIn: it read end of file
   kRst = 5,       // dir kOut: a `reset` rule reset the connection; kIn: the peer reset it
-  kClose = 6,     // dir kOut: the socket's last number in the process that made it went away
-                  // (close, close_range, dup2 over it): the kernel sends a FIN unless it did
+  kClose = 6,     // dir kOut: a number of the socket went away (close, close_range, dup2 over
+                  // it): a FIN once the kernel's last reference to the socket is gone (kFlagLast)
 };
+// RecordHead::flags of a kClose: this process is sure the close dropped the socket's last
+// reference (it made the socket, held no other number of it and has not forked since), so the
+// writer writes the FIN at once. Without it the writer asks the kernel (sock_diag) whether some
+// process still holds the socket, and writes the FIN when none does.
+inline constexpr std::uint8_t kFlagLast = 1;
 enum class Dir : std::uint8_t { kOut = 0, kIn = 1 };
 
 // One record: which socket, its addresses as the program's socket has them, and what moved.
@@ -52,7 +57,7 @@ struct RecordHead {
   Kind kind;
   Dir dir;
   std::uint8_t protocol;            // 6 TCP, 17 UDP
-  std::uint8_t pad0;
+  std::uint8_t flags;               // kFlagLast
   std::uint16_t local_port, peer_port;
   std::uint8_t local[16], peer[16];
 };

@@ -220,11 +220,14 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
       book_.after_transfer(c, d, r, e);
       if (d.paced && r > 0 && !(c.flags & MSG_PEEK)) PacketRules::charge(*d.entry, PacketRules::received(c, r));
       break;
-    case Op::kDup: case Op::kDup2:
-      // A socket that dup2 closed on its target number: capture's FIN (before after_call below
-      // gives the number the new socket's record).
-      if (book_.after_dup(c, d, r) && capture::on()) capture::closing(c.a, true);
+    case Op::kDup: case Op::kDup2: {
+      const bool closed = book_.after_dup(c, d, r);
+      // A socket dup2 took off its target number: capture's close, before after_call below gives
+      // the number the new socket's record.
+      if (capture::on() && r >= 0 && c.op == Op::kDup2 && FdState{d.target_state}.kind() == FdKind::kSocket)
+        capture::closing(c.a, closed);
       break;
+    }
     case Op::kShutdown: case Op::kSetsockopt: case Op::kCloseRange: case Op::kGetaddrinfo:
     case Op::kFork:
       break;

@@ -94,18 +94,84 @@ void PacketBuilder::add(const capture::RecordHead& r, std::span<const std::byte>
   const Endpoint& dst = outbound ? peer : local;
   if (r.protocol == 17 && r.kind == Kind::kData) udp(r, src, dst, payload, out);
   if (r.protocol != 6) return;
-  // Sockets whose last number closed are forgotten first; a bound on programs that never close.
-  if (streams_.size() >= 65536) std::erase_if(streams_, [](const auto& kv) { return kv.second.closed; });
-  if (streams_.size() >= 65536) streams_.clear();
+  // Sockets that ended are forgotten first; a bound on programs that never close.
+  if (streams_.size() >= 65536) {
+    std::erase_if(streams_, [this](const auto& kv) { return kv.second.ended && !pending_.count(kv.first); });
+    if (streams_.size() >= 65536) streams_.clear(), pending_.clear();
+  }
   Stream& st = streams_[r.sock];
+  st.last = r;
   std::uint64_t& next = st.next[outbound ? 0 : 1];
   const std::uint64_t offset = next + r.skip;   // the bytes the ring lost are a gap, not renumbered
   next = offset + payload.size();
-  if (r.kind == Kind::kClose || (r.kind == Kind::kRst && outbound)) st.closed = true;
+  if (r.kind == Kind::kRst || (r.kind == Kind::kFin && outbound)) st.ended = true;
+  if (r.kind == Kind::kClose) {
+    // A number of the socket went away: its FIN only once no process holds the socket. The
+    // kernel is asked later (probe_pending): the close may not have happened yet (the record is
+    // made before the real call), and other holders' records may still be on their way.
+    if (!(r.flags & capture::kFlagLast)) {
+      st.held_at = r.t_ns;
+      if (probe_) pending_.insert(r.sock);
+      return;   // without a probe: finish() decides
+    }
+    pending_.erase(r.sock);
+    st.ended = true;
+  }
   tcp(r, offset, src, dst, payload, out);
   // A connection new to the file starts the socket's count afresh: a socket can connect again
   // after a reset (connect(AF_UNSPEC)); a record of a connection already known changes nothing.
   if ((r.kind == Kind::kConnect || r.kind == Kind::kAccept) && fresh_flow_) st = Stream{};
+}
+
+void PacketBuilder::close_stream(std::uint64_t sock, Stream& st, std::int64_t t, std::vector<Packet>& out) {
+  capture::RecordHead r = st.last;
+  r.kind = Kind::kClose;
+  r.dir = Dir::kOut;
+  r.len = r.skip = 0;
+  r.t_ns = t;
+  pending_.erase(sock);
+  st.ended = true;
+  tcp(r, st.next[0], endpoint(r.local, r.local_port), endpoint(r.peer, r.peer_port), {}, out);
+}
+
+void PacketBuilder::probe_pending(std::int64_t now) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto st = streams_.find(*it);
+    if (st == streams_.end() || st->second.ended) {
+      it = pending_.erase(it);
+      continue;
+    }
+    if (probe_(st->second.last) == Held::kYes)
+      st->second.held_at = now;
+    else
+      st->second.released = true;
+    ++it;
+  }
+}
+
+void PacketBuilder::close_released(std::vector<Packet>& out) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const std::uint64_t sock = *it++;   // close_stream erases it
+    auto st = streams_.find(sock);
+    if (st == streams_.end() || st->second.ended) {
+      pending_.erase(sock);
+    } else if (st->second.released) {
+      // Between the last time it was seen held and the probe that found it released; after
+      // every record of it (a holder's last bytes come before its exit).
+      close_stream(sock, st->second, std::max(st->second.held_at, st->second.last.t_ns), out);
+    }
+  }
+}
+
+void PacketBuilder::finish(std::int64_t now, std::vector<Packet>& out) {
+  if (probe_) probe_pending(now);
+  close_released(out);
+  for (auto& [sock, st] : streams_) {
+    if (st.ended || st.last.protocol != 6) continue;
+    capture::RecordHead probe_rec = st.last;
+    if (probe_ && probe_(probe_rec) == Held::kYes) continue;   // held by a process outside the run
+    close_stream(sock, st, now, out);
+  }
 }
 
 std::uint32_t PacketBuilder::ack_of(const Flow& f, int d) const {

@@ -21,8 +21,9 @@
     exactly the bytes its curl sent and received.
 (m) one socket, several numbers and processes (a python program against a server not under the
     shim): sends alternately on a socket's two numbers (dup); parent and child sending in turn
-    (fork); a socket closed by close_range and one replaced by dup2. Each stream is exactly the
-    bytes the program sent, and each ends with the program's FIN.
+    (fork); a child sending after its parent closed the socket, and exiting without closing it;
+    a socket closed by close_range and one replaced by dup2. Each stream is exactly the bytes the
+    program sent, and ends with one FIN from the program, after those bytes.
 """
 import os
 import socket
@@ -346,6 +347,19 @@ for i in range(3):
     os.read(go_parent[0], 1)
 os.waitpid(pid, 0)
 s.close()
+# fork, the child last: the parent closes its copy first, the child sends after that and exits
+# without closing it: the kernel's FIN comes at the child's exit, after its bytes
+s = conn()
+s.sendall(b"handoff-parent:" + b"h" * 400)
+go = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.read(go[0], 1)
+    s.sendall(b"handoff-child:" + b"k" * 600)
+    os._exit(0)
+s.close()
+os.write(go[1], b"k")
+os.waitpid(pid, 0)
 # close_range: the socket's only number closed by it (libc's close_range, as os.closerange uses)
 s = conn()
 s.sendall(b"close-range:" + b"r" * 900)
@@ -364,7 +378,8 @@ os.close(s.detach())
 def numbers_expected():
     dup = b"".join(b"dup-%d:" % i + b"d" * (300 * i) for i in range(6))
     fork = b"".join(b"fork-parent-%d:" % i + b"p" * (700 + i) + b"child-%d:" % i + b"c" * (500 + i) for i in range(3))
-    return {b"dup-": dup, b"fork-": fork, b"close-range:": b"close-range:" + b"r" * 900,
+    return {b"dup-": dup, b"fork-": fork, b"handoff-": b"handoff-parent:" + b"h" * 400 + b"handoff-child:" + b"k" * 600,
+            b"close-range:": b"close-range:" + b"r" * 900,
             b"dup2-over:": b"dup2-over:" + b"o" * 1100}
 
 
@@ -380,7 +395,7 @@ def numbers(tmp):
     h.expect("(m) malformed or error packets", malformed(pcap), [])
     streams = sorted({int(x[0]) for x in fields(pcap, "tcp.len > 0", "tcp.stream")})
     h.expect("(m) TCP streams with data", len(streams), len(want))
-    fins = fields(pcap, "tcp.flags.fin == 1", "tcp.stream", "tcp.dstport")
+    fins = fields(pcap, "tcp.flags.fin == 1", "tcp.stream", "tcp.dstport", "tcp.seq")
     for st in streams:
         a, b, _ = follow(pcap, st)
         tag = next((t for t in want if a.startswith(t)), None)
@@ -389,8 +404,9 @@ def numbers(tmp):
         h.expect(f"(m) {tag.decode()} stream length", len(a), len(want[tag]))
         h.check(a == want[tag], f"(m) {tag.decode()} stream: bytes differ from what the program sent")
         h.expect(f"(m) {tag.decode()} bytes from the server", b, b"")
-        h.expect(f"(m) {tag.decode()} FIN segments (the program's, to the server)",
-                 [int(p) for s_, p in fins if int(s_) == st], [srv.port])
+        # One FIN, the program's, after all its bytes (relative sequence number: 1 + the bytes).
+        h.expect(f"(m) {tag.decode()} FIN segments (to port, relative seq)",
+                 [(int(p), int(q)) for s_, p, q in fins if int(s_) == st], [(srv.port, len(want[tag]) + 1)])
 
 
 def seccomp_refused(tmp):

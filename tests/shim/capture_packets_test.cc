@@ -140,8 +140,10 @@ TEST_CASE("a socket's bytes are numbered in the order its records come, whoever 
   RecordHead lost = rec(Kind::kData, Dir::kOut, true);
   lost.skip = 5;   // the number that wrote this lost 5 bytes before it (the ring was full)
   b.add(lost, bytes("after"), out);
-  b.add(rec(Kind::kClose, Dir::kOut, true), {}, out);   // the socket's last number closed: a FIN
-  b.add(rec(Kind::kClose, Dir::kOut, true), {}, out);   // a second one changes nothing
+  RecordHead last = rec(Kind::kClose, Dir::kOut, true);
+  last.flags = shim::capture::kFlagLast;   // the socket's last number closed: a FIN
+  b.add(last, {}, out);
+  b.add(last, {}, out);   // a second one changes nothing
   REQUIRE(out.size() == 8);
   const std::uint32_t c = tcp4(out[0]).seq;
   CHECK(tcp4(out[3]).seq == c + 1);
@@ -150,6 +152,56 @@ TEST_CASE("a socket's bytes are numbered in the order its records come, whoever 
   const Seg fin = tcp4(out[6]);
   CHECK((fin.flags == (h::kTcpFlagFin | h::kTcpFlagAck) && fin.seq == c + 1 + 23));
   CHECK(tcp4(out[7]).ack == c + 1 + 24);
+}
+
+TEST_CASE("a close not known to be the last waits until no process holds the socket", "[capture][packets]") {
+  shim::cmd::Held answer = shim::cmd::Held::kYes;
+  int asked = 0;
+  PacketBuilder b([&](const RecordHead& r) {
+    ++asked;
+    CHECK(r.sock == 1);
+    return answer;
+  });
+  std::vector<Packet> out;
+  b.add(rec(Kind::kConnect, Dir::kOut, true), {}, out);
+  b.add(rec(Kind::kData, Dir::kOut, true), bytes("from the parent"), out);
+  RecordHead close = rec(Kind::kClose, Dir::kOut, true);   // the parent's close: a child holds it
+  close.t_ns = 100;
+  b.add(close, {}, out);
+  REQUIRE(out.size() == 4);
+  CHECK(asked == 0);   // asked later: the real close had not run when the record was made
+  CHECK(b.rechecks_pending());
+  b.probe_pending(200);   // still held
+  CHECK(asked == 1);
+  answer = shim::cmd::Held::kNo;   // the child exits without closing it ...
+  b.probe_pending(300);
+  RecordHead child = rec(Kind::kData, Dir::kOut, true);   // ... after its bytes, which come later
+  child.t_ns = 250;
+  b.add(child, bytes("from the child"), out);
+  CHECK(out.size() == 5);
+  b.close_released(out);
+  REQUIRE(out.size() == 7);
+  CHECK(!b.rechecks_pending());
+  const Seg fin = tcp4(out[5]);
+  CHECK((fin.flags == (h::kTcpFlagFin | h::kTcpFlagAck) && fin.seq == tcp4(out[3]).seq + 29));
+  CHECK(out[5].t_ns == 250);   // after the last record of it, not before the last time seen held
+  b.finish(400, out);
+  CHECK(out.size() == 7);
+}
+
+TEST_CASE("at the end of the run, sockets no process holds get their FIN", "[capture][packets]") {
+  shim::cmd::Held answer = shim::cmd::Held::kYes;
+  PacketBuilder b([&](const RecordHead&) { return answer; });
+  std::vector<Packet> out;
+  b.add(rec(Kind::kConnect, Dir::kOut, true), {}, out);
+  b.add(rec(Kind::kData, Dir::kOut, true), bytes("never closed"), out);
+  b.finish(500, out);   // held by a process outside the run: no FIN
+  CHECK(out.size() == 4);
+  answer = shim::cmd::Held::kNo;   // its last holder exited
+  b.finish(600, out);
+  REQUIRE(out.size() == 6);
+  CHECK(tcp4(out[4]).flags == (h::kTcpFlagFin | h::kTcpFlagAck));
+  CHECK(out[4].t_ns == 600);
 }
 
 TEST_CASE("a socket connected again after a reset counts its new connection from 0", "[capture][packets]") {
