@@ -219,7 +219,7 @@ void datagram(int fd, Sock& s, Dir dir, const sockaddr* addr, socklen_t addrlen,
   if (s.local_port == 0) local_of(fd, s);   // the kernel bound it on the first send
   RecordHead h = head_of(s, Kind::kData, dir, IPPROTO_UDP);
   if (addr && !to_bytes(addr, addrlen, h.peer, h.peer_port)) return;
-  if (total > kSlotPayload) total = kSlotPayload;   // the rest of a large datagram is cut (docs/capture.md)
+  if (total > kMaxRecord) total = kMaxRecord;   // more than UDP carries: a datagram goes whole
   h.len = static_cast<std::uint32_t>(total);
   append(g_ring, h, parts, nparts);
 }

@@ -287,6 +287,11 @@ void PacketBuilder::udp(const capture::RecordHead& r, Endpoint src, Endpoint dst
   // the loopback address the datagram went to.
   if (unspecified(src) && loopback(dst)) src.addr = dst.addr;
   if (unspecified(dst) && loopback(src)) dst.addr = src.addr;
+  // The IP and UDP lengths are 16 bits: more than that no UDP socket sends (EMSGSIZE), so a
+  // record that says more is the program's damage, cut to fit.
+  const std::size_t most = mapped(src) && mapped(dst) ? 65535 - h::Ipv4View::kMinSize - h::UdpView::kSize
+                                                      : 65535 - h::UdpView::kSize;
+  if (payload.size() > most) payload = payload.first(most);
   DatagramKey key{src, dst, static_cast<std::uint32_t>(payload.size()), fnv(payload)};
   long& pending = datagrams_[key];
   const bool sent = r.dir == Dir::kOut;

@@ -121,7 +121,9 @@ std::unique_ptr<CaptureWriter> CaptureWriter::start(const std::string& pcap_path
   w->ring_ = capture::format_ring(w->mem_, slots, static_cast<std::uint32_t>(geteuid()));
   w->diag_ = std::make_unique<SockDiag>();
   w->builder_ = PacketBuilder([d = w->diag_.get()](const capture::RecordHead& r) { return d->held(r); });
-  w->pcap_ = pcap_open_dead_with_tstamp_precision(DLT_RAW, 65535, PCAP_TSTAMP_PRECISION_NANO);
+  // The snapshot length says what a packet may hold: a 64 KiB datagram with its IPv6 header is
+  // more than 65535 bytes (262144 is what tcpdump and Wireshark use).
+  w->pcap_ = pcap_open_dead_with_tstamp_precision(DLT_RAW, 262144, PCAP_TSTAMP_PRECISION_NANO);
   // Our own FILE with a 1 MiB buffer: libpcap writes a packet with two fwrite calls, and stdio's
   // default buffer would make that a write(2) for every few packets of a bulk transfer.
   FILE* f = std::fopen(pcap_path.c_str(), "wb");

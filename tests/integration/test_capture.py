@@ -17,6 +17,8 @@
 (i) IPv6: (b) over ::1, IPv6 headers and the same exact bytes.
 (j) --pcap with seccomp mode is refused (exit 2), naming the reason.
 (l) a `duplicate` rule on UDP sends: each datagram twice in the file, its echoes too.
+(n) UDP datagrams larger than a ring slot (4 025, 20 000 and 65 000 bytes) and their echoes are
+    in the file whole.
 (k) four curl processes at once in one run (a shell starts them): four streams in the file, each
     exactly the bytes its curl sent and received.
 (m) one socket, several numbers and processes (a python program against a server not under the
@@ -237,6 +239,32 @@ def udp_duplicate(tmp):
     rows = fields(pcap, "udp", "udp.dstport", "udp.payload")
     to_echo = [bytes.fromhex(p.replace(":", "")) for d, p in rows if int(d) == echo.port]
     h.expect("(l) datagrams sent in the file (each twice)", to_echo, [b"datagram-%d" % (i // 2) for i in range(20)])
+
+
+UDP_LARGE = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+for n in (4025, 20000, 65000):
+    s.sendto(bytes(i * 7 % 251 for i in range(n)), ("127.0.0.1", int(sys.argv[1])))
+    s.recvfrom(65536)
+"""
+
+
+def udp_large(tmp):
+    with h.UdpEchoServer() as echo:
+        r, pcap = run_pcap(tmp, "n", [h.PYTHON, "-I", "-c", UDP_LARGE, str(echo.port)])
+    if not h.expect("(n) program exit", r.rc, 0):
+        r.show()
+        return
+    h.expect("(n) malformed or error packets", malformed(pcap), [])
+    rows = fields(pcap, "udp", "udp.dstport", "udp.payload")
+    want = [bytes(i * 7 % 251 for i in range(n)) for n in (4025, 20000, 65000)]
+    to_echo = [bytes.fromhex(p.replace(":", "")) for d, p in rows if int(d) == echo.port]
+    back = [bytes.fromhex(p.replace(":", "")) for d, p in rows if int(d) != echo.port]
+    h.expect("(n) sizes of the datagrams sent in the file", [len(x) for x in to_echo], [len(x) for x in want])
+    h.check(to_echo == want, "(n) the datagrams sent differ from the program's")
+    h.check(back == want, f"(n) the echoes differ from the datagrams ({[len(x) for x in back]})")
 
 
 def udp_drop(tmp):
@@ -480,6 +508,7 @@ def body(tmp):
     both_ends(tmp, curl, www, "(i)", "::1")
     udp_drop(tmp)
     udp_duplicate(tmp)
+    udp_large(tmp)
     live(tmp)
     numbers(tmp)
     seccomp_refused(tmp)
