@@ -111,6 +111,7 @@ void PacketBuilder::add(const capture::RecordHead& r, std::span<const std::byte>
     // made before the real call), and other holders' records may still be on their way.
     if (!(r.flags & capture::kFlagLast)) {
       st.held_at = r.t_ns;
+      st.probe_due = st.probe_every = 0;   // a number went: worth asking soon
       if (probe_) pending_.insert(r.sock);
       return;   // without a probe: finish() decides
     }
@@ -134,18 +135,26 @@ void PacketBuilder::close_stream(std::uint64_t sock, Stream& st, std::int64_t t,
   tcp(r, st.next[0], endpoint(r.local, r.local_port), endpoint(r.peer, r.peer_port), {}, out);
 }
 
-void PacketBuilder::probe_pending(std::int64_t now) {
+void PacketBuilder::probe_pending(std::int64_t now, bool all) {
+  // A socket that stays held (a pre-fork server's children) is asked less and less often:
+  // 10 ms after its close, then twice the wait each time, at most every second.
+  constexpr std::int64_t kFirstNs = 10'000'000, kMostNs = 1'000'000'000;
   for (auto it = pending_.begin(); it != pending_.end();) {
-    auto st = streams_.find(*it);
-    if (st == streams_.end() || st->second.ended) {
+    auto found = streams_.find(*it);
+    if (found == streams_.end() || found->second.ended) {
       it = pending_.erase(it);
       continue;
     }
-    if (probe_(st->second.last) == Held::kYes)
-      st->second.held_at = now;
-    else
-      st->second.released = true;
     ++it;
+    Stream& st = found->second;
+    if (!all && now < st.probe_due) continue;
+    if (probe_(st.last) != Held::kYes) {
+      st.released = true;
+      continue;
+    }
+    st.held_at = now;
+    st.probe_every = std::min(std::max(2 * st.probe_every, kFirstNs), kMostNs);
+    st.probe_due = now + st.probe_every;
   }
 }
 
@@ -164,7 +173,7 @@ void PacketBuilder::close_released(std::vector<Packet>& out) {
 }
 
 void PacketBuilder::finish(std::int64_t now, std::vector<Packet>& out) {
-  if (probe_) probe_pending(now);
+  if (probe_) probe_pending(now, true);
   close_released(out);
   for (auto& [sock, st] : streams_) {
     if (st.ended || st.last.protocol != 6) continue;

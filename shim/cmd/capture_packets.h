@@ -52,7 +52,8 @@ class PacketBuilder {
   // more; close_released() writes their FINs. The caller calls it only once every record made
   // before the probe went through add(): a holder's last bytes come before it lets go.
   bool rechecks_pending() const { return !pending_.empty(); }
-  void probe_pending(std::int64_t now);
+  // all: also the sockets whose next question is not due yet (asked less often while held).
+  void probe_pending(std::int64_t now, bool all = false);
   void close_released(std::vector<Packet>& out);
   // The run is over: the FIN of every socket not ended yet that no process holds (the last
   // holder exited without closing it, or the close was not known to be the last).
@@ -85,6 +86,7 @@ class PacketBuilder {
     std::uint64_t next[2] = {0, 0};
     capture::RecordHead last{};   // its latest record: the socket's addresses, for its FIN
     std::int64_t held_at = 0;     // pending: when the probe last found the socket held
+    std::int64_t probe_due = 0, probe_every = 0;   // pending: when to ask next, the wait before
     bool released = false;        // pending: the probe found no process holding it
     bool ended = false;           // its end sent a FIN or RST: forgotten first when too many
   };

@@ -22,7 +22,7 @@ namespace shim::cmd {
 namespace {
 
 constexpr std::size_t kBatch = 1024;   // records per batch: one flush of the file each
-constexpr std::int64_t kRecheckNs = 10'000'000;   // how often closed-but-held sockets are asked about
+constexpr std::int64_t kRecheckNs = 10'000'000;   // how often closed sockets due a question are asked
 
 std::int64_t now_ns() {
   timespec ts{};

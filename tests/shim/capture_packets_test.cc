@@ -173,10 +173,17 @@ TEST_CASE("a close not known to be the last waits until no process holds the soc
   CHECK(b.rechecks_pending());
   b.probe_pending(200);   // still held
   CHECK(asked == 1);
+  b.probe_pending(5'000'200);   // not asked again before 10 ms, then less and less often
+  CHECK(asked == 1);
+  b.probe_pending(10'000'200);
+  CHECK(asked == 2);
+  b.probe_pending(20'000'200);
+  CHECK(asked == 2);
   answer = shim::cmd::Held::kNo;   // the child exits without closing it ...
-  b.probe_pending(300);
+  b.probe_pending(30'000'200);
+  CHECK(asked == 3);
   RecordHead child = rec(Kind::kData, Dir::kOut, true);   // ... after its bytes, which come later
-  child.t_ns = 250;
+  child.t_ns = 10'000'250;
   b.add(child, bytes("from the child"), out);
   CHECK(out.size() == 5);
   b.close_released(out);
@@ -184,7 +191,7 @@ TEST_CASE("a close not known to be the last waits until no process holds the soc
   CHECK(!b.rechecks_pending());
   const Seg fin = tcp4(out[5]);
   CHECK((fin.flags == (h::kTcpFlagFin | h::kTcpFlagAck) && fin.seq == tcp4(out[3]).seq + 29));
-  CHECK(out[5].t_ns == 250);   // after the last record of it, not before the last time seen held
+  CHECK(out[5].t_ns == 10'000'250);   // after the last record of it, not before the last time seen held
   b.finish(400, out);
   CHECK(out.size() == 7);
 }
