@@ -1,10 +1,10 @@
 #include "shim/capture.h"
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <pthread.h>
 #include <time.h>
 
 #include <atomic>

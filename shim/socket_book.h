@@ -157,8 +157,8 @@ class SocketBook {
   // socket's last number, not inherited).
   bool forget_fd(int fd, stats::CookieSlot*& slot) noexcept;
   // close_range(first, last, flags) is about to run: counts and forgets the sockets it will close.
-  // closed(fd, counted) hears of each before it is forgotten (capture's FIN; the hot path passes
-  // a no-op, which costs nothing).
+  // closed(fd, counted) hears of each before it is forgotten (capture's close record; the hot
+  // path's call passes a no-op, which costs nothing).
   template <class Closed>
   void close_range(unsigned first, unsigned last, int flags, Closed&& closed) noexcept {
     if (!closes_now(first, last, flags)) return;

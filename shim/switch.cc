@@ -47,7 +47,7 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
       return false;
     case Op::kCloseRange:
       if (book_.in_vfork_child()) return false;
-      if (capture::on())   // each socket closed by its last number: a FIN in the capture
+      if (capture::on())   // capture hears of each socket number it closes (its FIN, maybe)
         book_.close_range(static_cast<unsigned>(c.a), static_cast<unsigned>(c.b), c.c, capture::closing);
       else
         book_.close_range(static_cast<unsigned>(c.a), static_cast<unsigned>(c.b), c.c);
