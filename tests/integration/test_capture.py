@@ -24,8 +24,9 @@
 (m) one socket, several numbers and processes (a python program against a server not under the
     shim): sends alternately on a socket's two numbers (dup); parent and child sending in turn
     (fork); a child sending after its parent closed the socket, and exiting without closing it;
-    a socket closed by close_range and one replaced by dup2. Each stream is exactly the bytes the
-    program sent, and ends with one FIN from the program, after those bytes.
+    a socket closed by close_range (os.closerange) and one replaced by dup2. Each stream is
+    exactly the bytes the program sent and ends with one FIN from the program, after those bytes
+    and before the program's next connection (not at the end of the run).
 """
 import os
 import socket
@@ -348,7 +349,7 @@ def parallel(tmp, curl, srv):
 
 # (m): one connection per case, each with its own first bytes; the test makes the same bytes.
 NUMBERS_CLIENT = r"""
-import ctypes, os, socket, sys
+import os, socket, sys
 port = int(sys.argv[1])
 def conn():
     return socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -388,11 +389,11 @@ if pid == 0:
 s.close()
 os.write(go[1], b"k")
 os.waitpid(pid, 0)
-# close_range: the socket's only number closed by it (libc's close_range, as os.closerange uses)
+# close_range: the socket's only number closed by it (python's os.closerange calls libc's)
 s = conn()
 s.sendall(b"close-range:" + b"r" * 900)
 fd = s.detach()
-ctypes.CDLL(None, use_errno=True).close_range(fd, fd, 0)
+os.closerange(fd, fd + 1)
 # dup2: another descriptor put on the socket's only number
 s = conn()
 s.sendall(b"dup2-over:" + b"o" * 1100)
@@ -400,6 +401,10 @@ null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(null, s.fileno())
 os.close(null)
 os.close(s.detach())
+# the last connection: each one before must have its FIN before this one starts
+s = conn()
+s.sendall(b"end")
+s.close()
 """
 
 
@@ -408,13 +413,13 @@ def numbers_expected():
     fork = b"".join(b"fork-parent-%d:" % i + b"p" * (700 + i) + b"child-%d:" % i + b"c" * (500 + i) for i in range(3))
     return {b"dup-": dup, b"fork-": fork, b"handoff-": b"handoff-parent:" + b"h" * 400 + b"handoff-child:" + b"k" * 600,
             b"close-range:": b"close-range:" + b"r" * 900,
-            b"dup2-over:": b"dup2-over:" + b"o" * 1100}
+            b"dup2-over:": b"dup2-over:" + b"o" * 1100, b"end": b"end"}
 
 
 def numbers(tmp):
     with h.TcpServer() as srv:
         r, pcap = run_pcap(tmp, "m", [h.PYTHON, "-I", "-c", NUMBERS_CLIENT, str(srv.port)])
-        srv.wait_connections(4)
+        srv.wait_connections(len(numbers_expected()))
     if not h.expect("(m) program exit", r.rc, 0):
         r.show()
         return
@@ -423,7 +428,14 @@ def numbers(tmp):
     h.expect("(m) malformed or error packets", malformed(pcap), [])
     streams = sorted({int(x[0]) for x in fields(pcap, "tcp.len > 0", "tcp.stream")})
     h.expect("(m) TCP streams with data", len(streams), len(want))
-    fins = fields(pcap, "tcp.flags.fin == 1", "tcp.stream", "tcp.dstport", "tcp.seq")
+    fins = fields(pcap, "tcp.flags.fin == 1", "tcp.stream", "tcp.dstport", "tcp.seq", "frame.time_epoch")
+    syns = sorted((float(t), int(st)) for st, t in fields(pcap, "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+                                                          "tcp.stream", "frame.time_epoch"))
+    # The FIN went out when the socket's last reference went, before the program's next
+    # connection: a FIN written only at the end of the run (a close nobody saw) comes after.
+    fin_at = {int(st): float(t) for st, _, _, t in fins}
+    for (_, st), (t_next, _) in zip(syns, syns[1:]):
+        h.check(fin_at.get(st, t_next) < t_next, f"(m) stream {st}: its FIN is not before the next connection")
     for st in streams:
         a, b, _ = follow(pcap, st)
         tag = next((t for t in want if a.startswith(t)), None)
@@ -434,7 +446,7 @@ def numbers(tmp):
         h.expect(f"(m) {tag.decode()} bytes from the server", b, b"")
         # One FIN, the program's, after all its bytes (relative sequence number: 1 + the bytes).
         h.expect(f"(m) {tag.decode()} FIN segments (to port, relative seq)",
-                 [(int(p), int(q)) for s_, p, q in fins if int(s_) == st], [(srv.port, len(want[tag]) + 1)])
+                 [(int(p), int(q)) for s_, p, q, _ in fins if int(s_) == st], [(srv.port, len(want[tag]) + 1)])
 
 
 def seccomp_refused(tmp):
