@@ -1,6 +1,7 @@
 #include "shim/capture.h"
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -20,21 +21,30 @@ constinit bool g_on = false;
 
 namespace {
 
-// What capture knows of one fd number: the socket's addresses and, for TCP, how many bytes went
-// each way (the offsets the writer turns into sequence numbers). Filled on the socket's first
-// call that needs it, cleared when the number is closed or reused.
+// What capture knows of one fd number: the socket's identity (SO_COOKIE) and addresses. Filled
+// on the socket's first call that needs it (its connect or accept, else its first transfer),
+// copied to the numbers dup makes, cleared when the number is closed or reused. The bytes'
+// stream offsets are the writer's business (it counts per socket), not this number's.
 enum : std::uint32_t { kUnknown = 0, kBusy = 1, kTcp = 2, kUdp = 3, kIgnored = 4 };
 struct Sock {
   std::atomic<std::uint32_t> state{kUnknown};
   std::uint16_t local_port = 0, peer_port = 0;
   std::uint8_t local[16] = {}, peer[16] = {};
-  std::atomic<std::uint64_t> sent{0}, recvd{0};
+  std::uint64_t cookie = 0;
+  std::uint32_t forks = 0;   // g_forks when this number was described: forked since if it differs
+  // TCP bytes this number lost each way (the ring was full), told to the writer by the next
+  // record that gets through (RecordHead::skip).
+  std::atomic<std::uint32_t> lost[2] = {};
   // A non-blocking connect in progress: its handshake is recorded once the connection shows it
   // completed (the first transfer that succeeds), never for a connect that failed.
   std::atomic<std::uint32_t> pending{0};
 };
 
 constinit Ring g_ring{};
+// fork()s this process made or came from since capture began: a socket described before one may
+// be held by another process too, so its close is not known to be the last (kFlagLast).
+constinit std::atomic<std::uint32_t> g_forks{0};
+void count_fork() noexcept { g_forks.fetch_add(1, std::memory_order_relaxed); }
 constinit Sock* g_socks = nullptr;
 constinit std::size_t g_nsocks = 0;
 
@@ -76,6 +86,17 @@ void peer_of(int fd, Sock& s) noexcept {
   }
 }
 
+// The socket's identity, the same through dup, fork and exec: the kernel's SO_COOKIE (Linux
+// 4.15), else its inode number (unique among open sockets) with the top bit set. 0: neither.
+std::uint64_t cookie_of(int fd) noexcept {
+  std::uint64_t cookie = 0;
+  socklen_t n = sizeof cookie;
+  if (real::getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &n) == 0 && n == sizeof cookie && cookie != 0)
+    return cookie;
+  struct stat st {};
+  return sys::fstat(fd, &st) == 0 ? (std::uint64_t{1} << 63) | st.st_ino : 0;
+}
+
 Sock* slot_of(int fd) noexcept {
   return fd >= 0 && static_cast<std::size_t>(fd) < g_nsocks ? &g_socks[fd] : nullptr;
 }
@@ -100,13 +121,15 @@ Sock* describe(int fd, bool fresh) noexcept {
   if (real::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) == 0 && local_of(fd, *s)) {
     n = sizeof protocol;
     real::getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &n);
-    if (type == SOCK_STREAM && protocol == IPPROTO_TCP) next = kTcp;
+    s->cookie = cookie_of(fd);
+    if (type == SOCK_STREAM && protocol == IPPROTO_TCP && s->cookie) next = kTcp;
     if (type == SOCK_DGRAM && protocol == IPPROTO_UDP) next = kUdp;
     peer_of(fd, *s);
   }
-  s->sent.store(0, std::memory_order_relaxed);
-  s->recvd.store(0, std::memory_order_relaxed);
+  s->lost[0].store(0, std::memory_order_relaxed);
+  s->lost[1].store(0, std::memory_order_relaxed);
   s->pending.store(0, std::memory_order_relaxed);
+  s->forks = g_forks.load(std::memory_order_relaxed);
   s->state.store(next, std::memory_order_release);
   return next == kIgnored ? nullptr : s;
 }
@@ -120,6 +143,7 @@ std::int64_t now_ns() noexcept {
 RecordHead head_of(const Sock& s, Kind kind, Dir dir, std::uint8_t protocol) noexcept {
   RecordHead h{};
   h.t_ns = now_ns();
+  h.sock = s.cookie;
   h.kind = kind;
   h.dir = dir;
   h.protocol = protocol;
@@ -130,11 +154,19 @@ RecordHead head_of(const Sock& s, Kind kind, Dir dir, std::uint8_t protocol) noe
   return h;
 }
 
-// An event without bytes on a TCP socket; offset: the bytes that went that way before it.
-void event(const Sock& s, Kind kind, Dir dir) noexcept {
+// Appends a TCP record, telling the writer what this number lost that way before it; a record
+// that does not get through is added to that.
+void append_tcp(Sock& s, RecordHead& h, const Part* parts, std::size_t nparts) noexcept {
+  std::atomic<std::uint32_t>& lost = s.lost[static_cast<int>(h.dir)];
+  h.skip = lost.load(std::memory_order_relaxed) ? lost.exchange(0, std::memory_order_relaxed) : 0;
+  if (!append(g_ring, h, parts, nparts) && h.skip + h.len >= h.skip)   // a 4 GiB gap stays unknown
+    lost.fetch_add(h.skip + h.len, std::memory_order_relaxed);
+}
+
+// An event without bytes on a TCP socket: it comes after every byte recorded that way before it.
+void event(Sock& s, Kind kind, Dir dir) noexcept {
   RecordHead h = head_of(s, kind, dir, IPPROTO_TCP);
-  h.offset = (dir == Dir::kOut ? s.sent : s.recvd).load(std::memory_order_relaxed);
-  append(g_ring, h, nullptr, 0);
+  append_tcp(s, h, nullptr, 0);
 }
 
 // The iovecs of a call's bytes (one for the plain buffer functions), at most kMaxParts.
@@ -157,10 +189,8 @@ std::size_t parts_of(const Call& c, Part* out) noexcept {
   return n;
 }
 
-// Bytes of a TCP stream: one record per kSlotPayload bytes, offsets taken from the socket's count.
+// Bytes of a TCP stream: one record per kSlotPayload bytes, in order.
 void stream_bytes(Sock& s, Dir dir, const Part* parts, std::size_t nparts, std::size_t total) noexcept {
-  std::atomic<std::uint64_t>& count = dir == Dir::kOut ? s.sent : s.recvd;
-  std::uint64_t off = count.fetch_add(total, std::memory_order_relaxed);
   RecordHead h = head_of(s, Kind::kData, dir, IPPROTO_TCP);
   std::size_t part = 0, in_part = 0;
   for (std::size_t done = 0; done < total;) {
@@ -176,9 +206,8 @@ void stream_bytes(Sock& s, Dir dir, const Part* parts, std::size_t nparts, std::
       in_part += take;
       if (in_part == parts[part].len) ++part, in_part = 0;
     }
-    h.offset = off + done;
     h.len = static_cast<std::uint32_t>(len - need);
-    append(g_ring, h, slice, k);
+    append_tcp(s, h, slice, k);
     done += len;
   }
 }
@@ -190,7 +219,7 @@ void datagram(int fd, Sock& s, Dir dir, const sockaddr* addr, socklen_t addrlen,
   if (s.local_port == 0) local_of(fd, s);   // the kernel bound it on the first send
   RecordHead h = head_of(s, Kind::kData, dir, IPPROTO_UDP);
   if (addr && !to_bytes(addr, addrlen, h.peer, h.peer_port)) return;
-  if (total > kSlotPayload) total = kSlotPayload;   // the rest of a large datagram is cut (docs/capture.md)
+  if (total > kMaxRecord) total = kMaxRecord;   // more than UDP carries: a datagram goes whole
   h.len = static_cast<std::uint32_t>(total);
   append(g_ring, h, parts, nparts);
 }
@@ -243,6 +272,32 @@ void forget(int fd) noexcept {
   }
 }
 
+// nfd now names the socket `from` names (dup and friends): it takes its identity and addresses
+// without asking the kernel again. A number whose record is being filled, or that is no socket
+// we capture, leaves nfd unknown (described afresh on its first use).
+void copy_number(int from, int nfd) noexcept {
+  Sock* a = slot_of(from);
+  Sock* b = slot_of(nfd);
+  if (!b || a == b) return;
+  std::uint32_t was = b->state.load(std::memory_order_relaxed);
+  const std::uint32_t st = a ? a->state.load(std::memory_order_acquire) : kUnknown;
+  if ((st != kTcp && st != kUdp) || was == kBusy ||
+      !b->state.compare_exchange_strong(was, kBusy, std::memory_order_acquire)) {
+    forget(nfd);
+    return;
+  }
+  b->local_port = a->local_port;
+  b->peer_port = a->peer_port;
+  std::memcpy(b->local, a->local, 16);
+  std::memcpy(b->peer, a->peer, 16);
+  b->cookie = a->cookie;
+  b->forks = a->forks;
+  b->lost[0].store(0, std::memory_order_relaxed);
+  b->lost[1].store(0, std::memory_order_relaxed);
+  b->pending.store(0, std::memory_order_relaxed);   // the old number records the handshake
+  b->state.store(st, std::memory_order_release);
+}
+
 }  // namespace
 
 bool init(const char* path, const char** why) noexcept {
@@ -279,6 +334,9 @@ bool init(const char* path, const char** why) noexcept {
     *why = "cannot map memory for the capture's socket table";
     return false;
   }
+  // In parent and child: after a fork either may hold a socket the other closes. (Children of
+  // _Fork or clone run no handlers: their closes may then claim a last reference wrongly.)
+  pthread_atfork(nullptr, count_fork, count_fork);
   g_ring = r;
   g_socks = static_cast<Sock*>(t);   // zero pages: every entry kUnknown
   g_nsocks = n;
@@ -296,8 +354,8 @@ void after_call(const Call& c, long r, int err, bool bytes_recorded) noexcept {
       if (r == 0 && c.sv) forget(c.sv[0]), forget(c.sv[1]);
       break;
     case Op::kDup: case Op::kDup2:
-      // A new number for the socket: it starts without the old number's counts (docs/capture.md).
-      if (r >= 0) forget(static_cast<int>(r));
+      // A new number for the socket: the same stream (the writer counts per socket).
+      if (r >= 0) copy_number(c.fd, static_cast<int>(r));
       break;
     case Op::kConnect:
       if (r == 0 || err == EINPROGRESS) {
@@ -366,7 +424,13 @@ void closing(int fd, bool last) noexcept {
   Sock* s = slot_of(fd);
   if (!s) return;
   const int saved = errno;
-  if (last && s->state.load(std::memory_order_acquire) == kTcp && s->peer_port != 0) event(*s, Kind::kFin, Dir::kOut);
+  // Every close of a connected TCP socket's number: only the kernel knows whether another
+  // process (or number) still holds it, and the writer asks it when this process cannot be sure.
+  if (s->state.load(std::memory_order_acquire) == kTcp && s->peer_port != 0) {
+    RecordHead h = head_of(*s, Kind::kClose, Dir::kOut, IPPROTO_TCP);
+    if (last && s->forks == g_forks.load(std::memory_order_relaxed)) h.flags = kFlagLast;
+    append_tcp(*s, h, nullptr, 0);
+  }
   forget(fd);
   errno = saved;
 }

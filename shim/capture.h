@@ -30,8 +30,10 @@ void after_call(const Call& c, long r, int err, bool bytes_recorded) noexcept;
 // its result. Records the bytes that really went out.
 void sent(const Call& c, const void* bytes, long r) noexcept;
 
-// fd is about to be closed; last: this close ends the socket (its last number in the process
-// that made it), so the kernel sends a FIN.
+// fd is about to stop naming its socket (close, close_range, dup2/dup3 onto the number); last:
+// it was the socket's last number in the process that made it (SocketBook's count): unless the
+// process forked since, the kernel sends a FIN now; else the writer asks the kernel when.
+// Reads only capture's own record of fd: also right after a dup2 replaced it.
 void closing(int fd, bool last) noexcept;
 
 // A `reset` rule is about to abort fd's connection: the kernel sends a RST to the peer.

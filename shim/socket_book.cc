@@ -1,6 +1,5 @@
 #include "shim/socket_book.h"
 
-#include <linux/close_range.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -219,22 +218,7 @@ bool SocketBook::forget_fd(int fd, stats::CookieSlot*& slot) noexcept {
 }
 
 void SocketBook::close_range(unsigned first, unsigned last, int flags) noexcept {
-  // The kernel refuses (EINVAL) flags it does not know and first > last before closing
-  // anything: such a call closes nothing, so it counts nothing. CLOEXEC closes nothing yet.
-  constexpr int kKnownFlags = CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC;
-  if ((flags & ~kKnownFlags) || (flags & CLOSE_RANGE_CLOEXEC) || first > last) return;
-  // Clear before the real call: once it returns, the numbers can be reused by other threads.
-  // forget_fd() for each, with the entry the scan found: a close_range of a few sockets costs
-  // their bookkeeping, not a second look-up and a call each.
-  fds_.for_each_socket_in(first, last, [&](int fd, FdEntry& e) {
-    const std::uint32_t bits = e.state.load(std::memory_order_relaxed);
-    if (FdState{bits}.kind() != FdKind::kSocket) return;   // closed meanwhile by another thread
-    stats::CookieSlot* const slot = e.slot.load(std::memory_order_relaxed);
-    const bool last_number = !(bits & FdState::kShared) ||
-                             release_reference(fd, e.sock_id.load(std::memory_order_relaxed));
-    e.state.store(0, std::memory_order_relaxed);
-    if (last_number && !(bits & FdState::kInherited)) stats::bump(*slot, stats::kClosed);
-  });
+  close_range(first, last, flags, [](int, bool) {});
 }
 
 std::uint64_t SocketBook::share(FdEntry& e) noexcept {
@@ -300,23 +284,26 @@ int SocketBook::dup_made_slow(int r, FdEntry* src, std::uint32_t bits, std::uint
   return r;
 }
 
-void SocketBook::after_dup(const Call& c, Decision& d, long r) noexcept {
+bool SocketBook::after_dup(const Call& c, Decision& d, long r) noexcept {
   struct EndSwap {   // the target's swap count goes even again once its entry says what it holds
     FdEntry* t;
     ~EndSwap() { if (t) t->swaps.fetch_add(1, std::memory_order_acq_rel); }
   } end_swap{c.op == Op::kDup2 ? d.target : nullptr};
-  if (r < 0) return;   // dup2 failed: the target was not closed after all
+  if (r < 0) return false;   // dup2 failed: the target was not closed after all
   const FdState target{d.target_state};
+  bool closed = false;
   if (c.op == Op::kDup2 && target.kind() == FdKind::kSocket) {
     const bool last = !target.has(FdState::kShared) || release_reference(c.a, d.target_id);
-    if (last && !target.has(FdState::kInherited)) stats::add(d.slot, stats::kClosed);
+    closed = last && !target.has(FdState::kInherited);
+    if (closed) stats::add(d.slot, stats::kClosed);
   }
   const int nfd = static_cast<int>(r);
   if (!d.entry || FdState{d.state}.kind() != FdKind::kSocket) {
     fds_.clear(nfd);   // whatever the number named before is gone
-    return;
+    return closed;
   }
   dup_socket(*d.entry, d.state, nfd, share(*d.entry));
+  return closed;
 }
 
 // The vfork trampoline leaves a hint in the thread, so getpid() is asked only after a vfork.

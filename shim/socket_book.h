@@ -5,6 +5,7 @@
 // Everything here is allocation-free and lock-free (STYLE.md, section 7).
 #pragma once
 
+#include <linux/close_range.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -213,7 +214,27 @@ class SocketBook {
   // socket's last number, not inherited).
   bool forget_fd(int fd, stats::CookieSlot*& slot) noexcept;
   // close_range(first, last, flags) is about to run: counts and forgets the sockets it will close.
-  void close_range(unsigned first, unsigned last, int flags) noexcept;
+  // closed(fd, counted) hears of each before it is forgotten (capture's close record; the hot
+  // path's call passes a no-op, which costs nothing).
+  template <class Closed>
+  void close_range(unsigned first, unsigned last, int flags, Closed&& closed) noexcept {
+    if (!closes_now(first, last, flags)) return;
+    // Clear before the real call: once it returns, the numbers can be reused by other threads.
+    // forget_fd() for each, with the entry the scan found: a close_range of a few sockets costs
+    // their bookkeeping, not a second look-up and a call each.
+    fds_.for_each_socket_in(first, last, [&](int fd, FdEntry& e) {
+      const std::uint32_t bits = e.state.load(std::memory_order_relaxed);
+      if (FdState{bits}.kind() != FdKind::kSocket) return;   // closed meanwhile by another thread
+      stats::CookieSlot* const slot = e.slot.load(std::memory_order_relaxed);
+      const bool last_number = !(bits & FdState::kShared) ||
+                               release_reference(fd, e.sock_id.load(std::memory_order_relaxed));
+      e.state.store(0, std::memory_order_relaxed);
+      const bool counted = last_number && !(bits & FdState::kInherited);
+      closed(fd, counted);
+      if (counted) stats::bump(*slot, stats::kClosed);
+    });
+  }
+  void close_range(unsigned first, unsigned last, int flags) noexcept;   // out of line, as it was
 
   // --- Numbers that name one socket (dup and friends). ---
 
@@ -270,7 +291,8 @@ class SocketBook {
   // its sharing identity `id` (from share()).
   void dup_socket(FdEntry& from, std::uint32_t bits, int nfd, std::uint64_t id) noexcept;
   // dup/dup2's outcome as the general path sees it (the target a dup2 closed, the new number).
-  void after_dup(const Call& c, Decision& d, long r) noexcept;
+  // True when the dup2 closed a socket on its target number with a close `closed` counts.
+  bool after_dup(const Call& c, Decision& d, long r) noexcept;
 
   // --- The process. ---
 
@@ -321,6 +343,12 @@ class SocketBook {
   }
   stats::CookieSlot* slot_for_miss(Cookie c) noexcept;
   bool last_reference(int fd, std::uint64_t sock_id) const noexcept;
+  // Whether close_range(first, last, flags) closes anything now: the kernel refuses flags it
+  // does not know and first > last, and CLOEXEC only marks.
+  static bool closes_now(unsigned first, unsigned last, int flags) noexcept {
+    constexpr int kKnownFlags = CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC;
+    return !(flags & ~kKnownFlags) && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last;
+  }
 
   // Sockets named by more than one fd number (dup and friends) share a reference count, so the
   // close that drops the last reference is told at once instead of by scanning the fd table.

@@ -46,7 +46,11 @@ bool Switch::before(const Call& c, Decision& d) noexcept {
     case Op::kFork:
       return false;
     case Op::kCloseRange:
-      if (!book_.in_vfork_child()) book_.close_range(static_cast<unsigned>(c.a), static_cast<unsigned>(c.b), c.c);
+      if (book_.in_vfork_child()) return false;
+      if (capture::on())   // capture hears of each socket number it closes (its FIN, maybe)
+        book_.close_range(static_cast<unsigned>(c.a), static_cast<unsigned>(c.b), c.c, capture::closing);
+      else
+        book_.close_range(static_cast<unsigned>(c.a), static_cast<unsigned>(c.b), c.c);
       return false;
     case Op::kDup2: {
       // dup2 closes the target silently; remember what was there so after() can count it. The
@@ -216,9 +220,14 @@ int Switch::after(const Call& c, Decision& d, long r, int e) noexcept {
       book_.after_transfer(c, d, r, e);
       if (d.paced && r > 0 && !(c.flags & MSG_PEEK)) PacketRules::charge(*d.entry, PacketRules::received(c, r));
       break;
-    case Op::kDup: case Op::kDup2:
-      book_.after_dup(c, d, r);
+    case Op::kDup: case Op::kDup2: {
+      const bool closed = book_.after_dup(c, d, r);
+      // A socket dup2 took off its target number: capture's close, before after_call below gives
+      // the number the new socket's record.
+      if (capture::on() && r >= 0 && c.op == Op::kDup2 && FdState{d.target_state}.kind() == FdKind::kSocket)
+        capture::closing(c.a, closed);
       break;
+    }
     case Op::kShutdown: case Op::kSetsockopt: case Op::kCloseRange: case Op::kGetaddrinfo:
     case Op::kFork:
       break;

@@ -92,8 +92,95 @@ void PacketBuilder::add(const capture::RecordHead& r, std::span<const std::byte>
   const bool outbound = r.dir == Dir::kOut;
   const Endpoint& src = outbound ? local : peer;
   const Endpoint& dst = outbound ? peer : local;
-  if (r.protocol == 6) tcp(r, src, dst, payload, out);
   if (r.protocol == 17 && r.kind == Kind::kData) udp(r, src, dst, payload, out);
+  if (r.protocol != 6) return;
+  // Sockets that ended are forgotten first; a bound on programs that never close.
+  if (streams_.size() >= 65536) {
+    std::erase_if(streams_, [this](const auto& kv) { return kv.second.ended && !pending_.count(kv.first); });
+    if (streams_.size() >= 65536) streams_.clear(), pending_.clear();
+  }
+  Stream& st = streams_[r.sock];
+  st.last = r;
+  std::uint64_t& next = st.next[outbound ? 0 : 1];
+  const std::uint64_t offset = next + r.skip;   // the bytes the ring lost are a gap, not renumbered
+  next = offset + payload.size();
+  if (r.kind == Kind::kRst || (r.kind == Kind::kFin && outbound)) st.ended = true;
+  if (r.kind == Kind::kClose) {
+    // A number of the socket went away: its FIN only once no process holds the socket. The
+    // kernel is asked later (probe_pending): the close may not have happened yet (the record is
+    // made before the real call), and other holders' records may still be on their way.
+    if (!(r.flags & capture::kFlagLast)) {
+      st.held_at = r.t_ns;
+      st.probe_due = st.probe_every = 0;   // a number went: worth asking soon
+      if (probe_) pending_.insert(r.sock);
+      return;   // without a probe: finish() decides
+    }
+    pending_.erase(r.sock);
+    st.ended = true;
+  }
+  tcp(r, offset, src, dst, payload, out);
+  // A connection new to the file starts the socket's count afresh: a socket can connect again
+  // after a reset (connect(AF_UNSPEC)); a record of a connection already known changes nothing.
+  if ((r.kind == Kind::kConnect || r.kind == Kind::kAccept) && fresh_flow_) st = Stream{};
+}
+
+void PacketBuilder::close_stream(std::uint64_t sock, Stream& st, std::int64_t t, std::vector<Packet>& out) {
+  capture::RecordHead r = st.last;
+  r.kind = Kind::kClose;
+  r.dir = Dir::kOut;
+  r.len = r.skip = 0;
+  r.t_ns = t;
+  pending_.erase(sock);
+  st.ended = true;
+  tcp(r, st.next[0], endpoint(r.local, r.local_port), endpoint(r.peer, r.peer_port), {}, out);
+}
+
+void PacketBuilder::probe_pending(std::int64_t now, bool all) {
+  // A socket that stays held (a pre-fork server's children) is asked less and less often:
+  // 10 ms after its close, then twice the wait each time, at most every second.
+  constexpr std::int64_t kFirstNs = 10'000'000, kMostNs = 1'000'000'000;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto found = streams_.find(*it);
+    if (found == streams_.end() || found->second.ended) {
+      it = pending_.erase(it);
+      continue;
+    }
+    ++it;
+    Stream& st = found->second;
+    if (!all && now < st.probe_due) continue;
+    if (probe_(st.last) != Held::kYes) {
+      st.released = true;
+      continue;
+    }
+    st.held_at = now;
+    st.probe_every = std::min(std::max(2 * st.probe_every, kFirstNs), kMostNs);
+    st.probe_due = now + st.probe_every;
+  }
+}
+
+void PacketBuilder::close_released(std::vector<Packet>& out) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const std::uint64_t sock = *it++;   // close_stream erases it
+    auto st = streams_.find(sock);
+    if (st == streams_.end() || st->second.ended) {
+      pending_.erase(sock);
+    } else if (st->second.released) {
+      // Between the last time it was seen held and the probe that found it released; after
+      // every record of it (a holder's last bytes come before its exit).
+      close_stream(sock, st->second, std::max(st->second.held_at, st->second.last.t_ns), out);
+    }
+  }
+}
+
+void PacketBuilder::finish(std::int64_t now, std::vector<Packet>& out) {
+  if (probe_) probe_pending(now, true);
+  close_released(out);
+  for (auto& [sock, st] : streams_) {
+    if (st.ended || st.last.protocol != 6) continue;
+    capture::RecordHead probe_rec = st.last;
+    if (probe_ && probe_(probe_rec) == Held::kYes) continue;   // held by a process outside the run
+    close_stream(sock, st, now, out);
+  }
 }
 
 std::uint32_t PacketBuilder::ack_of(const Flow& f, int d) const {
@@ -134,8 +221,9 @@ void PacketBuilder::handshake(std::int64_t t, const FlowKey& k, Flow& f, std::ve
   f.established = true;
 }
 
-void PacketBuilder::tcp(const capture::RecordHead& r, const Endpoint& src, const Endpoint& dst,
+void PacketBuilder::tcp(const capture::RecordHead& r, std::uint64_t offset, const Endpoint& src, const Endpoint& dst,
                         std::span<const std::byte> payload, std::vector<Packet>& out) {
+  fresh_flow_ = false;
   const FlowKey k = src < dst ? FlowKey{src, dst} : FlowKey{dst, src};
   const int d = src < dst ? 0 : 1;
   auto it = flows_.find(k);
@@ -145,8 +233,9 @@ void PacketBuilder::tcp(const capture::RecordHead& r, const Endpoint& src, const
     it = flows_.end();
   }
   if (it == flows_.end()) {
-    if (r.kind == Kind::kFin || r.kind == Kind::kRst) return;   // never seen connected: nothing to end
+    if (r.kind == Kind::kFin || r.kind == Kind::kRst || r.kind == Kind::kClose) return;   // nothing to end
     if (flows_.size() >= 65536) std::erase_if(flows_, [](const auto& kv) { return kv.second.closed; });
+    fresh_flow_ = true;
     Flow f;
     f.isn[0] = isn_of(k.first, k.second);
     f.isn[1] = isn_of(k.second, k.first);
@@ -168,22 +257,22 @@ void PacketBuilder::tcp(const capture::RecordHead& r, const Endpoint& src, const
         if (f.client >= 0) handshake(t, k, f, out);
         f.established = true;   // else: a connection the run did not see start; no handshake
       }
-      const std::uint64_t end = r.offset + payload.size();
+      const std::uint64_t end = offset + payload.size();
       if (end <= f.next[d]) {
         duplicate_bytes_ += payload.size();
         break;
       }
-      const std::uint64_t from = std::max(r.offset, f.next[d]);
-      duplicate_bytes_ += from - r.offset;
-      const auto data = payload.subspan(static_cast<std::size_t>(from - r.offset));
+      const std::uint64_t from = std::max(offset, f.next[d]);
+      duplicate_bytes_ += from - offset;
+      const auto data = payload.subspan(static_cast<std::size_t>(from - offset));
       f.next[d] = from;   // a gap (records lost) leaves the sequence numbers right after it
       segment(t, k, f, d, h::kTcpFlagAck | h::kTcpFlagPsh, f.isn[d] + 1 + static_cast<std::uint32_t>(from), data, out);
       f.next[d] = end;
       break;
     }
-    case Kind::kFin: {
+    case Kind::kFin: case Kind::kClose: {
       if (!f.established || f.fin[d] || f.closed) break;
-      f.next[d] = std::max(f.next[d], r.offset);
+      f.next[d] = std::max(f.next[d], offset);
       segment(t, k, f, d, h::kTcpFlagFin | h::kTcpFlagAck, f.isn[d] + 1 + static_cast<std::uint32_t>(f.next[d]), {}, out);
       f.fin[d] = true;
       const int o = 1 - d;
@@ -207,6 +296,11 @@ void PacketBuilder::udp(const capture::RecordHead& r, Endpoint src, Endpoint dst
   // the loopback address the datagram went to.
   if (unspecified(src) && loopback(dst)) src.addr = dst.addr;
   if (unspecified(dst) && loopback(src)) dst.addr = src.addr;
+  // The IP and UDP lengths are 16 bits: more than that no UDP socket sends (EMSGSIZE), so a
+  // record that says more is the program's damage, cut to fit.
+  const std::size_t most = mapped(src) && mapped(dst) ? 65535 - h::Ipv4View::kMinSize - h::UdpView::kSize
+                                                      : 65535 - h::UdpView::kSize;
+  if (payload.size() > most) payload = payload.first(most);
   DatagramKey key{src, dst, static_cast<std::uint32_t>(payload.size()), fnv(payload)};
   long& pending = datagrams_[key];
   const bool sent = r.dir == Dir::kOut;

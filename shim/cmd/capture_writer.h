@@ -24,6 +24,8 @@ struct CaptureTotals {
   std::uint64_t duplicate_bytes = 0;                // bytes both ends of a connection recorded
 };
 
+class SockDiag;
+
 class CaptureWriter {
  public:
   // Makes the ring (slots: a power of two) at ring_path (O_EXCL, 0600) and opens pcap_path.
@@ -47,7 +49,11 @@ class CaptureWriter {
   capture::Ring ring_;
   pcap_t* pcap_ = nullptr;
   pcap_dumper_t* dumper_ = nullptr;
+  std::unique_ptr<SockDiag> diag_;   // asked by builder_: declared first, destroyed after it
   PacketBuilder builder_;
+  std::int64_t last_recheck_ = 0;
+  bool probed_ = false;           // probe_pending() ran; close_released() once the tail passed:
+  std::uint64_t probe_head_ = 0;  // the ring's head right after that probe
   CaptureTotals totals_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -17,8 +17,16 @@
 (i) IPv6: (b) over ::1, IPv6 headers and the same exact bytes.
 (j) --pcap with seccomp mode is refused (exit 2), naming the reason.
 (l) a `duplicate` rule on UDP sends: each datagram twice in the file, its echoes too.
+(n) UDP datagrams larger than a ring slot (4 025, 20 000 and 65 000 bytes) and their echoes are
+    in the file whole.
 (k) four curl processes at once in one run (a shell starts them): four streams in the file, each
     exactly the bytes its curl sent and received.
+(m) one socket, several numbers and processes (a python program against a server not under the
+    shim): sends alternately on a socket's two numbers (dup); parent and child sending in turn
+    (fork); a child sending after its parent closed the socket, and exiting without closing it;
+    a socket closed by close_range (os.closerange) and one replaced by dup2. Each stream is
+    exactly the bytes the program sent and ends with one FIN from the program, after those bytes
+    and before the program's next connection (not at the end of the run).
 """
 import os
 import socket
@@ -234,6 +242,32 @@ def udp_duplicate(tmp):
     h.expect("(l) datagrams sent in the file (each twice)", to_echo, [b"datagram-%d" % (i // 2) for i in range(20)])
 
 
+UDP_LARGE = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+for n in (4025, 20000, 65000):
+    s.sendto(bytes(i * 7 % 251 for i in range(n)), ("127.0.0.1", int(sys.argv[1])))
+    s.recvfrom(65536)
+"""
+
+
+def udp_large(tmp):
+    with h.UdpEchoServer() as echo:
+        r, pcap = run_pcap(tmp, "n", [h.PYTHON, "-I", "-c", UDP_LARGE, str(echo.port)])
+    if not h.expect("(n) program exit", r.rc, 0):
+        r.show()
+        return
+    h.expect("(n) malformed or error packets", malformed(pcap), [])
+    rows = fields(pcap, "udp", "udp.dstport", "udp.payload")
+    want = [bytes(i * 7 % 251 for i in range(n)) for n in (4025, 20000, 65000)]
+    to_echo = [bytes.fromhex(p.replace(":", "")) for d, p in rows if int(d) == echo.port]
+    back = [bytes.fromhex(p.replace(":", "")) for d, p in rows if int(d) != echo.port]
+    h.expect("(n) sizes of the datagrams sent in the file", [len(x) for x in to_echo], [len(x) for x in want])
+    h.check(to_echo == want, "(n) the datagrams sent differ from the program's")
+    h.check(back == want, f"(n) the echoes differ from the datagrams ({[len(x) for x in back]})")
+
+
 def udp_drop(tmp):
     with h.UdpEchoServer() as echo:
         rules = {"rules": [{"name": "drop", "on": ["send"], "match": {"type": "dgram"},
@@ -313,6 +347,108 @@ def parallel(tmp, curl, srv):
     h.expect("(k) streams equal to their curl's bytes", matched, 4)
 
 
+# (m): one connection per case, each with its own first bytes; the test makes the same bytes.
+NUMBERS_CLIENT = r"""
+import os, socket, sys
+port = int(sys.argv[1])
+def conn():
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+# dup: the socket's two numbers take turns
+s = conn()
+d = os.dup(s.fileno())
+for i in range(6):
+    os.write(s.fileno() if i % 2 == 0 else d, b"dup-%d:" % i + b"d" * (300 * i))
+os.close(d)
+s.close()
+# fork: parent and child take turns, each waiting for the other's go
+s = conn()
+go_child, go_parent = os.pipe(), os.pipe()
+pid = os.fork()
+if pid == 0:
+    for i in range(3):
+        os.read(go_child[0], 1)
+        s.sendall(b"child-%d:" % i + b"c" * (500 + i))
+        os.write(go_parent[1], b"k")
+    os._exit(0)
+for i in range(3):
+    s.sendall(b"fork-parent-%d:" % i + b"p" * (700 + i))
+    os.write(go_child[1], b"k")
+    os.read(go_parent[0], 1)
+os.waitpid(pid, 0)
+s.close()
+# fork, the child last: the parent closes its copy first, the child sends after that and exits
+# without closing it: the kernel's FIN comes at the child's exit, after its bytes
+s = conn()
+s.sendall(b"handoff-parent:" + b"h" * 400)
+go = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.read(go[0], 1)
+    s.sendall(b"handoff-child:" + b"k" * 600)
+    os._exit(0)
+s.close()
+os.write(go[1], b"k")
+os.waitpid(pid, 0)
+# close_range: the socket's only number closed by it (python's os.closerange calls libc's)
+s = conn()
+s.sendall(b"close-range:" + b"r" * 900)
+fd = s.detach()
+os.closerange(fd, fd + 1)
+# dup2: another descriptor put on the socket's only number
+s = conn()
+s.sendall(b"dup2-over:" + b"o" * 1100)
+null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(null, s.fileno())
+os.close(null)
+os.close(s.detach())
+# the last connection: each one before must have its FIN before this one starts
+s = conn()
+s.sendall(b"end")
+s.close()
+"""
+
+
+def numbers_expected():
+    dup = b"".join(b"dup-%d:" % i + b"d" * (300 * i) for i in range(6))
+    fork = b"".join(b"fork-parent-%d:" % i + b"p" * (700 + i) + b"child-%d:" % i + b"c" * (500 + i) for i in range(3))
+    return {b"dup-": dup, b"fork-": fork, b"handoff-": b"handoff-parent:" + b"h" * 400 + b"handoff-child:" + b"k" * 600,
+            b"close-range:": b"close-range:" + b"r" * 900,
+            b"dup2-over:": b"dup2-over:" + b"o" * 1100, b"end": b"end"}
+
+
+def numbers(tmp):
+    with h.TcpServer() as srv:
+        r, pcap = run_pcap(tmp, "m", [h.PYTHON, "-I", "-c", NUMBERS_CLIENT, str(srv.port)])
+        srv.wait_connections(len(numbers_expected()))
+    if not h.expect("(m) program exit", r.rc, 0):
+        r.show()
+        return
+    want = numbers_expected()
+    h.expect("(m) what the server received", sorted(srv.received), sorted(want.values()))
+    h.expect("(m) malformed or error packets", malformed(pcap), [])
+    streams = sorted({int(x[0]) for x in fields(pcap, "tcp.len > 0", "tcp.stream")})
+    h.expect("(m) TCP streams with data", len(streams), len(want))
+    fins = fields(pcap, "tcp.flags.fin == 1", "tcp.stream", "tcp.dstport", "tcp.seq", "frame.time_epoch")
+    syns = sorted((float(t), int(st)) for st, t in fields(pcap, "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+                                                          "tcp.stream", "frame.time_epoch"))
+    # The FIN went out when the socket's last reference went, before the program's next
+    # connection: a FIN written only at the end of the run (a close nobody saw) comes after.
+    fin_at = {int(st): float(t) for st, _, _, t in fins}
+    for (_, st), (t_next, _) in zip(syns, syns[1:]):
+        h.check(fin_at.get(st, t_next) < t_next, f"(m) stream {st}: its FIN is not before the next connection")
+    for st in streams:
+        a, b, _ = follow(pcap, st)
+        tag = next((t for t in want if a.startswith(t)), None)
+        if not h.check(tag is not None, f"(m) stream {st}: bytes no case sent ({a[:30]!r})"):
+            continue
+        h.expect(f"(m) {tag.decode()} stream length", len(a), len(want[tag]))
+        h.check(a == want[tag], f"(m) {tag.decode()} stream: bytes differ from what the program sent")
+        h.expect(f"(m) {tag.decode()} bytes from the server", b, b"")
+        # One FIN, the program's, after all its bytes (relative sequence number: 1 + the bytes).
+        h.expect(f"(m) {tag.decode()} FIN segments (to port, relative seq)",
+                 [(int(p), int(q)) for s_, p, q, _ in fins if int(s_) == st], [(srv.port, len(want[tag]) + 1)])
+
+
 def seccomp_refused(tmp):
     r = h.run_plain([h.SOCKSHIM, "run", "--intercept", "seccomp", "--pcap", os.path.join(tmp, "j.pcap"), "--",
                      "/bin/true"], env=h.clean_env({"SOCKSHIM_LIB": h.LIBSOCKSHIM}))
@@ -384,7 +520,9 @@ def body(tmp):
     both_ends(tmp, curl, www, "(i)", "::1")
     udp_drop(tmp)
     udp_duplicate(tmp)
+    udp_large(tmp)
     live(tmp)
+    numbers(tmp)
     seccomp_refused(tmp)
     redis(tmp)
 

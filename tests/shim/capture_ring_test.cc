@@ -30,15 +30,20 @@ struct SharedRing {
   Ring ring;
 };
 
+// Producers whose number is 3 mod 4 make every 7th record larger than a slot (up to 5 slots).
+std::size_t length_of(std::uint32_t producer, std::uint32_t index) {
+  return 8 + index % 150 + (producer % 4 == 3 && index % 7 == 3 ? 5000 + (index * 131) % 12000 : 0);
+}
+
 // Record `index` of `producer`: its payload is the producer, the index and a pattern of both, so
 // a torn or mixed record shows.
 bool put(const Ring& r, std::uint32_t producer, std::uint32_t index) {
   RecordHead h{};
   h.kind = Kind::kData;
-  h.offset = index;
+  h.sock = index;
   h.local_port = static_cast<std::uint16_t>(producer);
-  unsigned char body[200];
-  const std::size_t len = 8 + index % 150;
+  unsigned char body[20000];
+  const std::size_t len = length_of(producer, index);
   std::memcpy(body, &producer, 4);
   std::memcpy(body + 4, &index, 4);
   for (std::size_t i = 8; i < len; ++i) body[i] = static_cast<unsigned char>(producer * 31 + index + i);
@@ -52,7 +57,7 @@ bool intact(const RecordHead& h, const std::byte* payload) {
   if (h.len < 8) return false;
   std::memcpy(&producer, payload, 4);
   std::memcpy(&index, payload + 4, 4);
-  if (producer != h.local_port || index != h.offset || h.len != 8 + index % 150) return false;
+  if (producer != h.local_port || index != h.sock || h.len != length_of(producer, index)) return false;
   for (std::size_t i = 8; i < h.len; ++i)
     if (static_cast<unsigned char>(payload[i]) != static_cast<unsigned char>(producer * 31 + index + i)) return false;
   return true;
@@ -92,18 +97,50 @@ TEST_CASE("a full ring loses records, counts them, and never blocks", "[capture]
   CHECK(s.ring.header->lost_records.load() == 4);
   CHECK(s.ring.header->lost_bytes.load() == (8 + 16) + (8 + 17) + (8 + 18) + (8 + 19));
   std::vector<std::uint64_t> order;
-  drain(s.ring, [&](const RecordHead& h, const std::byte*) { order.push_back(h.offset); });
+  drain(s.ring, [&](const RecordHead& h, const std::byte*) { order.push_back(h.sock); });
   REQUIRE(order.size() == 16);
   for (std::uint64_t i = 0; i < 16; ++i) CHECK(order[i] == i);
   CHECK(put(s.ring, 1, 99));   // room again
 }
 
-TEST_CASE("a payload larger than a slot is refused and counted", "[capture][ring]") {
+TEST_CASE("a record larger than a slot spans several, also across the ring's end", "[capture][ring]") {
   SharedRing s(16);
-  RecordHead h{};
-  h.len = kSlotPayload + 1;
-  CHECK_FALSE(append(s.ring, h, nullptr, 0));
+  for (std::uint32_t i = 0; i < 14; ++i) REQUIRE(put(s.ring, 1, i));   // the next record starts at slot 14
+  CHECK(drain(s.ring, [](const RecordHead&, const std::byte*) {}) == 14);
+  REQUIRE(put(s.ring, 7, 24));   // 3 slots: 14, 15, 0
+  REQUIRE(put(s.ring, 7, 11));
+  CHECK(s.ring.header->head.load() == 14 + 3 + 1);
+  std::vector<std::size_t> lens;
+  drain(s.ring, [&](const RecordHead& h, const std::byte* p) {
+    CHECK(intact(h, p));
+    lens.push_back(h.len);
+  });
+  CHECK(lens == std::vector<std::size_t>{length_of(7, 24), length_of(7, 11)});
+  CHECK(slots_for(kSlotPayload) == 1);
+  CHECK(slots_for(kSlotPayload + 1) == 2);
+  CHECK(slots_for(kMaxRecord) == 17);
+}
+
+TEST_CASE("a large record needs all its slots free; one larger than the ring or kMaxRecord is lost",
+          "[capture][ring]") {
+  SharedRing s(16);
+  for (std::uint32_t i = 0; i < 14; ++i) REQUIRE(put(s.ring, 1, i));
+  CHECK_FALSE(put(s.ring, 7, 24));   // 3 slots, 2 free
   CHECK(s.ring.header->lost_records.load() == 1);
+  RecordHead h{};
+  h.len = kMaxRecord + 1;
+  CHECK_FALSE(append(s.ring, h, nullptr, 0));
+  drain(s.ring, [](const RecordHead&, const std::byte*) {});
+  h.len = kMaxRecord;   // 17 slots: more than this ring has
+  std::vector<unsigned char> big(kMaxRecord);
+  const Part part{big.data(), big.size()};
+  CHECK_FALSE(append(s.ring, h, &part, 1));
+  CHECK(s.ring.header->lost_records.load() == 3);
+  SharedRing t(32);
+  REQUIRE(append(t.ring, h, &part, 1));
+  std::size_t got = 0;
+  drain(t.ring, [&](const RecordHead& r, const std::byte*) { got = r.len; });
+  CHECK(got == kMaxRecord);
 }
 
 TEST_CASE("threads and processes append at once; every record arrives whole, once, in each producer's order",
@@ -123,7 +160,7 @@ TEST_CASE("threads and processes append at once; every record arrives whole, onc
   std::vector<std::thread> threads;
   for (std::uint32_t t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
-      for (std::uint32_t i = 0; i < kEach; ++i) put(s.ring, t, i);
+      for (std::uint32_t i = 0; i < kEach; ++i) put(s.ring, t * 3, i);   // thread 1: large ones too
     });
   std::map<std::uint32_t, std::int64_t> last;
   std::uint64_t received = 0, torn = 0, out_of_order = 0;
@@ -134,8 +171,8 @@ TEST_CASE("threads and processes append at once; every record arrives whole, onc
       return;
     }
     auto [it, fresh] = last.emplace(h.local_port, -1);
-    if (static_cast<std::int64_t>(h.offset) <= it->second) ++out_of_order;
-    it->second = static_cast<std::int64_t>(h.offset);
+    if (static_cast<std::int64_t>(h.sock) <= it->second) ++out_of_order;
+    it->second = static_cast<std::int64_t>(h.sock);
   };
   bool done = false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -165,7 +202,7 @@ TEST_CASE("a slot claimed and never published holds the drain until the final on
   s.ring.header->head.fetch_add(1);   // a producer that died between its claim and its publication
   REQUIRE(put(s.ring, 1, 2));
   std::vector<std::uint64_t> seen;
-  auto take = [&](const RecordHead& h, const std::byte*) { seen.push_back(h.offset); };
+  auto take = [&](const RecordHead& h, const std::byte*) { seen.push_back(h.sock); };
   drain(s.ring, take);
   CHECK(seen == std::vector<std::uint64_t>{0});
   drain(s.ring, take, true);
