@@ -173,11 +173,14 @@ class FdTable {
 
   // get() without raising the high-water mark: nullptr when fd is untracked or above it (then
   // get() is the way). No call on any path, so a caller can stay frameless.
+  // One compare: the mark never exceeds the limit (get() and note_socket() raise it only for
+  // tracked numbers), and a negative fd is a huge unsigned one.
   [[gnu::always_inline]] FdEntry* get_below_high(int fd) noexcept {
-    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(limit_) || fd >= high_.load(std::memory_order_relaxed))
-        [[unlikely]]
+    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(high_.load(std::memory_order_relaxed))) [[unlikely]]
       return nullptr;
-    return &at(fd);
+    FdEntry* const e = &at(fd);
+    if (!e) __builtin_unreachable();   // an entry of the mapped table: callers' null tests fold away
+    return e;
   }
 
   // fd's entry is about to say "socket": the scans of for_each_socket must reach it. get() does

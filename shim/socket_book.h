@@ -109,6 +109,25 @@ class SocketBook {
     stats::bump(*open_socket(sv[1], cookie, ConnState::kNone, 0, 0, slot), stats::kOpened, 2);
     return 0;
   }
+  // socket_made() for a socket of a common kind (kind_index): its counters found by that index,
+  // cached once the cookie's slot is known (a slot's key never changes).
+  [[gnu::noinline]] int socket_made_kind(int r, unsigned kind) noexcept {
+    stats::CookieSlot* s = kind_slot_[kind].load(std::memory_order_relaxed);
+    FdEntry* e = fds_.get_below_high(r);
+    if (!s || !e || profile_.any()) [[unlikely]] return socket_made_kind_slow(r, kind);
+    e->cookie.store(kDefaultCookies.v[kind], std::memory_order_relaxed);
+    e->sock_id.store(0, std::memory_order_relaxed);
+    e->slot.store(s, std::memory_order_relaxed);
+    e->state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
+    stats::bump(*s, stats::kOpened);
+    return r;
+  }
+  [[gnu::noinline]] int socket_made_kind_slow(int r, unsigned kind) noexcept {
+    const Cookie cookie = kDefaultCookies.v[kind];
+    if (!kind_slot_[kind].load(std::memory_order_relaxed))
+      kind_slot_[kind].store(slot_for(cookie), std::memory_order_relaxed);
+    return socket_made_slow(r, cookie);
+  }
   [[gnu::noinline]] int socket_made_slow(int r, Cookie cookie) noexcept {
     if (r >= 0)
       stats::bump(*open_socket(r, cookie, ConnState::kNone, 0, 0), stats::kOpened);
@@ -366,6 +385,7 @@ class SocketBook {
   std::atomic<std::uint64_t> next_sock_id_{0};   // kScanId identities (kScanId alone is one: never 0)
   std::atomic<std::uint32_t> dup_cursor_{0};
   std::atomic<stats::CookieSlot*> slot_cache_[16] = {};
+  std::atomic<stats::CookieSlot*> kind_slot_[kKindDomains * kKindTypes] = {};   // socket_made_kind
   stats::CookieSlot overflow_slot_{};   // counters of cookies the segment had no room for
   std::atomic<std::uint32_t> dup_refs_[kDupGroups] = {};   // 0: the group is free
 };

@@ -64,7 +64,7 @@ class Switch {
     // The hot paths without rule tests, or with them when the call's type has rules (dispatch):
     // decided here, where the test costs no saved register.
     const filters::CallType t = call_type_of(p.op);
-    if (t != filters::CallType::kCount && rules_.has_rules(t)) [[unlikely]]
+    if (t != filters::CallType::kCount && !((unruled_ >> static_cast<unsigned>(t)) & 1u)) [[unlikely]]
       return ruled();
     return hot();
   }
@@ -140,6 +140,8 @@ class Switch {
     const Call p = make();
     // The rule tests below, which a call without rules for its type is compiled without.
     auto has_rules = [this](filters::CallType t) { return kRuled && rules_.has_rules(t); };
+    // Unruled, the call came through front(), which tested it (unruled_).
+    auto hot_ready = [this]() { return !kRuled || this->hot_ready(); };
     auto rule_free = [this](FdEntry& e, filters::CallType t, std::uint32_t b, const sockaddr* a, socklen_t n) {
       return !kRuled || rules_.rule_free(e, t, b, a, n);
     };
@@ -209,6 +211,12 @@ class Switch {
       }
       case Op::kSocket: {
         const int type = p.b & kSockTypeMask;
+        // The common kinds: the cookie from a table, and only its index across the real call.
+        if (p.c == 0 && static_cast<unsigned>(p.a) < kKindDomains && static_cast<unsigned>(type) < kKindTypes) {
+          const unsigned kind = kind_index(p.a, type);
+          if (kDefaultCookies.v[kind] == 0 || !hot_ready() || has_rules(filters::CallType::kSocket)) break;
+          return static_cast<R>(book_.socket_made_kind(static_cast<int>(real()), kind));
+        }
         const int protocol = fixed_protocol(p.a, type, p.c);
         if (protocol < 0 || !hot_ready() || has_rules(filters::CallType::kSocket)) break;
         // Only the cookie lives across the real call, and the bookkeeping is a tail call to a
@@ -450,6 +458,7 @@ class Switch {
   stats::Segment* segment() const noexcept { return book_.segment(); }
   void set_ready() noexcept {
     hot_ready_.store(!general_only_, std::memory_order_release);
+    unruled_ = general_only_ ? 0 : ~rules_.profile().mask;
     ready_.store(true, std::memory_order_release);
   }
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
@@ -490,6 +499,11 @@ class Switch {
   std::atomic<bool> ready_{false};
   std::atomic<bool> hot_ready_{false};
   bool general_only_ = false;
+  // A bit per call type whose calls front() hands to dispatch_unruled(): no rules for the type,
+  // and ready (hot_ready()). 0 until set_ready(), so until then every call goes the way that
+  // tests both, and the unruled hot paths need no "ready" test of their own. Zero-initialised:
+  // the switch stays in .bss.
+  std::uint32_t unruled_ = 0;
   SocketBook book_;
 };
 
