@@ -117,6 +117,33 @@ TEST_CASE("columns count UTF-8 characters and skip a byte order mark", "[filters
   CHECK(value_at(doc, "[\"\xC3\xA9t\xC3\xA9\"]") == "1:9");
 }
 
+TEST_CASE("line index agrees with counting character by character", "[filters]") {
+  // LineIndex counts characters eight bytes at a time and finds line ends with memchr: compare
+  // every offset with the plain definition, over block edges, multi-byte characters and all three
+  // line ends (a "\r\n" split by a block edge included).
+  std::string text;
+  for (int i = 0; i < 40; ++i) {
+    text += "ab\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";
+    text += i % 3 == 0 ? "\r\n" : i % 3 == 1 ? "\r" : "\n";
+    text += std::string(static_cast<std::size_t>(i % 7), 'x');
+  }
+  text += "\r";
+  const LineIndex index(text);
+  int line = 1, col = 1;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    INFO("offset " << i);
+    const bool continuation = i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+    if (!continuation) CHECK(at(index.at(i)) == at(Position{line, col}));
+    if (i == text.size()) break;
+    if (text[i] == '\n' || (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'))) {
+      ++line;
+      col = 1;
+    } else if (!continuation) {
+      ++col;
+    }
+  }
+}
+
 TEST_CASE("syntax errors point at the offending character", "[filters]") {
   CHECK(syntax_error("{\"a\": 1,\n \"b\": x}") ==
         "2:7 |syntax error while parsing value - invalid literal");
