@@ -137,14 +137,12 @@ class PositionRecorder {
   const JsonSyntaxError& error() const { return *error_; }
 
  private:
-  // An open array or object. `key` points into the parent's members map, whose elements stay
-  // put when the map is moved (as the node vector grows; see the static_assert below), so a
-  // frame costs no copy of its key; paths are only built for messages.
+  // An open array or object. How its parent reaches it is read from its node (a member's key)
+  // or kept here (an element's index); paths are only built for messages.
   struct Frame {
     json* node;
     std::uint32_t id;                 // its PositionedJson node
-    const std::string* key = nullptr; // how the parent reaches it: a member key, or
-    std::size_t index = 0;            // an element index
+    std::size_t index = 0;            // an element's index in its array
   };
 
   std::size_t token_end() const { return std::min(*consumed_, text_.size()); }
@@ -170,9 +168,6 @@ class PositionRecorder {
   std::optional<JsonSyntaxError> error_;
 };
 
-// Growing PositionedJson::nodes must move its maps, not copy them, or Frame::key would dangle.
-static_assert(std::is_nothrow_move_constructible_v<PositionedJson::Node>);
-
 std::size_t PositionRecorder::number_start() const {
   std::size_t end = token_end();
   if (end > 0 && !is_number_char(text_[end - 1])) --end;  // the one character of lookahead
@@ -182,7 +177,9 @@ std::size_t PositionRecorder::number_start() const {
 std::string PositionRecorder::path_of_top() const {
   std::string path;
   for (std::size_t i = 1; i < frames_.size(); ++i) {
-    path = frames_[i].key ? member_path(path, *frames_[i].key) : element_path(path, frames_[i].index);
+    const PositionedJson::Node& n = out_->nodes[frames_[i].id];
+    path = n.key != PositionedJson::kNoKey ? member_path(path, out_->key_of(n))
+                                           : element_path(path, frames_[i].index);
   }
   return path;
 }
@@ -191,29 +188,34 @@ std::string PositionRecorder::path_of_top() const {
 std::string PositionRecorder::next_path() const {
   if (frames_.empty()) return {};
   const Frame& top = frames_.back();
-  if (top.node->is_array()) return element_path(path_of_top(), out_->nodes[top.id].elements.size());
+  if (top.node->is_array()) return element_path(path_of_top(), out_->nodes[top.id].child_count);
   return member_path(path_of_top(), key_);
 }
 
 // A position node for the value starting at `start`, linked into its parent; fills in how the
 // parent reaches it when `frame` is given. Node ids are 32-bit: far more than a rule file needs.
 std::optional<std::uint32_t> PositionRecorder::new_node(std::size_t start, Frame* frame) {
-  if (out_->nodes.size() >= std::numeric_limits<std::uint32_t>::max()) {
+  constexpr std::size_t kMax = std::numeric_limits<std::uint32_t>::max();
+  if (out_->nodes.size() >= kMax || out_->keys.size() + key_.size() >= kMax) {
     error_.emplace(out_->at(start), "", "too many values");
     return std::nullopt;
   }
   const auto id = static_cast<std::uint32_t>(out_->nodes.size());
-  out_->nodes.push_back(PositionedJson::Node{start, PositionedJson::kNoKey, {}, {}});
-  if (frames_.empty()) return id;
-  PositionedJson::Node& parent = out_->nodes[frames_.back().id];
-  if (frames_.back().node->is_array()) {
-    if (frame) frame->index = parent.elements.size();
-    parent.elements.push_back(id);
-  } else {
-    out_->nodes[id].key = key_pos_;
-    const auto it = parent.members.emplace(key_, id).first;
-    if (frame) frame->key = &it->first;
+  PositionedJson::Node node{start};
+  if (!frames_.empty()) {
+    node.parent = frames_.back().id;
+    PositionedJson::Node& parent = out_->nodes[node.parent];
+    if (frames_.back().node->is_array()) {
+      if (frame) frame->index = parent.child_count;
+    } else {
+      node.key = key_pos_;
+      node.key_first = static_cast<std::uint32_t>(out_->keys.size());
+      node.key_size = static_cast<std::uint32_t>(key_.size());
+      out_->keys += key_;
+    }
+    ++parent.child_count;
   }
+  out_->nodes.push_back(node);
   return id;
 }
 
@@ -227,9 +229,8 @@ json* PositionRecorder::insert(json&& v) {
     parent.push_back(std::move(v));
     return &parent.back();
   }
-  json& slot = parent[key_];
-  slot = std::move(v);
-  return &slot;
+  // new_node() has copied the key already.
+  return &parent.get_ref<json::object_t&>().insert_or_assign(std::move(key_), std::move(v)).first->second;
 }
 
 bool PositionRecorder::add(json&& v, std::size_t start) {
@@ -257,10 +258,13 @@ bool PositionRecorder::open(json&& container) {
 }
 
 bool PositionRecorder::key(json::string_t& k) {
-  const PositionedJson::Node& top = out_->nodes[frames_.back().id];
   const std::size_t here = token_start(text_, token_end() - 1);
-  if (const auto first = top.members.find(k); first != top.members.end()) {
-    const Position at = out_->at(out_->nodes[first->second].key);
+  // The DOM's object has every key read so far; only the message needs the first one's node.
+  if (frames_.back().node->contains(k)) {
+    const std::uint32_t top = frames_.back().id;
+    std::size_t first = top + 1;
+    while (out_->nodes[first].parent != top || out_->key_of(out_->nodes[first]) != k) ++first;
+    const Position at = out_->at(out_->nodes[first].key);
     error_.emplace(out_->at(here), member_path(path_of_top(), k),
                    "duplicate key \"" + k + "\" (first at " + std::to_string(at.line) + ":" +
                        std::to_string(at.col) + ")");
@@ -371,8 +375,7 @@ const PositionedJson::Node* PositionedJson::find(std::string_view path) const {
       if (close + 1 >= path.size() || path[close + 1] != ']') return nullptr;
       const json key = json::parse(path.substr(i + 1, close - i), nullptr, false);
       if (!key.is_string()) return nullptr;
-      const auto it = n->members.find(key.get_ref<const std::string&>());
-      n = it == n->members.end() ? nullptr : &nodes[it->second];
+      n = member(*n, key.get_ref<const std::string&>());
       i = close + 2;
     } else if (path[i] == '[') {
       const std::size_t close = path.find(']', i);
@@ -380,8 +383,8 @@ const PositionedJson::Node* PositionedJson::find(std::string_view path) const {
       const char* digits = path.data() + i + 1;
       const char* end = close == std::string_view::npos ? digits : path.data() + close;
       const auto [stop, ec] = std::from_chars(digits, end, index);
-      if (digits == end || ec != std::errc() || stop != end || index >= n->elements.size()) return nullptr;
-      n = &nodes[n->elements[index]];
+      if (digits == end || ec != std::errc() || stop != end || index >= n->child_count) return nullptr;
+      n = &nodes[children[n->child_first + index]];
       i = close + 1;
     } else {
       if (path[i] == '.' && i > 0) ++i;
@@ -389,12 +392,42 @@ const PositionedJson::Node* PositionedJson::find(std::string_view path) const {
       std::size_t end = i;
       while (end < path.size() && is_plain_key_char(path[end])) ++end;
       if (end == i) return nullptr;
-      const auto it = n->members.find(path.substr(i, end - i));
-      n = it == n->members.end() ? nullptr : &nodes[it->second];
+      n = member(*n, path.substr(i, end - i));
       i = end;
     }
   }
   return n;
+}
+
+// An object's member by key: its children are sorted by key. nullptr for anything else.
+const PositionedJson::Node* PositionedJson::member(const Node& n, std::string_view key) const {
+  if (n.child_count == 0 || text[n.value] != '{') return nullptr;
+  const auto first = children.begin() + n.child_first, last = first + n.child_count;
+  const auto it = std::lower_bound(first, last, key, [&](std::uint32_t id, std::string_view k) {
+    return key_of(nodes[id]) < k;
+  });
+  return it != last && key_of(nodes[*it]) == key ? &nodes[*it] : nullptr;
+}
+
+// Lays out every node's children in `children` (counted by new_node), in document order, then
+// sorts each object's by key: two passes over the nodes and one allocation for the whole tree.
+void PositionedJson::link_children() {
+  std::uint32_t next = 0;
+  for (Node& n : nodes) {
+    n.child_first = next;
+    next += n.child_count;
+    n.child_count = 0;
+  }
+  children.resize(next);
+  for (std::size_t id = 1; id < nodes.size(); ++id) {
+    Node& parent = nodes[nodes[id].parent];
+    children[parent.child_first + parent.child_count++] = static_cast<std::uint32_t>(id);
+  }
+  for (const Node& n : nodes) {
+    if (n.child_count < 2 || text[n.value] != '{') continue;
+    std::sort(children.begin() + n.child_first, children.begin() + n.child_first + n.child_count,
+              [&](std::uint32_t a, std::uint32_t b) { return key_of(nodes[a]) < key_of(nodes[b]); });
+  }
 }
 
 Position PositionedJson::at(std::size_t offset) const {
@@ -430,6 +463,7 @@ PositionedJson parse_json_with_positions(std::string_view text, std::size_t max_
   const bool ok = json::sax_parse(first, last, &recorder);
   if (recorder.failed()) throw recorder.error();
   if (!ok) throw JsonSyntaxError(out.at(consumed), "", "cannot parse JSON");
+  out.link_children();
   return out;
 }
 
