@@ -4,6 +4,7 @@
 #include <bit>
 #include <charconv>
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -287,6 +288,183 @@ bool PositionRecorder::parse_error(std::size_t position, const std::string& /*la
   return false;
 }
 
+// The common case, fast: the JSON a rule file is made of, parsed without nlohmann's lexer (which
+// reads through an iterator adapter and keeps every token's text for its messages: most of a
+// load's parse). It takes a strict subset of JSON: strings of printable ASCII without escapes,
+// numbers (integers of at most 18 digits, 19 without a sign), true, false, null, and no byte
+// order mark. Anything else, a syntax error, a duplicate key or nesting past the limit
+// included, makes it give up; the full parser then reads the text again, so every message and
+// every number or string conversion stays nlohmann's. It builds the same DOM and the same nodes.
+class CommonJsonParser {
+ public:
+  CommonJsonParser(std::string_view text, std::size_t max_depth, PositionedJson* out)
+      : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()),
+        max_depth_(max_depth), out_(out) {}
+
+  bool parse() {
+    // Node ids and key offsets are 32-bit; far beyond any file the subset is meant for.
+    if (static_cast<std::size_t>(end_ - begin_) >= std::numeric_limits<std::uint32_t>::max()) return false;
+    if (!value(out_->value, 0, 0, PositionedJson::kNoKey, {})) return false;
+    skip_blanks();
+    return p_ == end_;
+  }
+
+ private:
+  void skip_blanks() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool eat(char c) {
+    skip_blanks();
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+  std::size_t offset() const { return static_cast<std::size_t>(p_ - begin_); }
+
+  // The node of the value at the current offset, a member of `parent` when key_at is a key's.
+  std::uint32_t add_node(std::uint32_t parent, std::size_t key_at, std::string_view key) {
+    const auto id = static_cast<std::uint32_t>(out_->nodes.size());
+    PositionedJson::Node n{offset()};
+    if (id != 0) {
+      n.parent = parent;
+      ++out_->nodes[parent].child_count;
+      if (key_at != PositionedJson::kNoKey) {
+        n.key = key_at;
+        n.key_first = static_cast<std::uint32_t>(out_->keys.size());
+        n.key_size = static_cast<std::uint32_t>(key.size());
+        out_->keys += key;
+      }
+    }
+    out_->nodes.push_back(n);
+    return id;
+  }
+
+  // A string in the subset: *p_ is its opening quote.
+  bool string(std::string_view* s) {
+    const char* const first = ++p_;
+    while (p_ != end_ && *p_ != '"') {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c < 0x20 || c >= 0x7f || c == '\\') return false;
+      ++p_;
+    }
+    if (p_ == end_) return false;
+    *s = std::string_view(first, static_cast<std::size_t>(p_ - first));
+    ++p_;
+    return true;
+  }
+
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) return false;
+    p_ += word.size();
+    return true;
+  }
+
+  // Digits from p_ on; how many.
+  std::size_t digits() {
+    const char* const first = p_;
+    while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    return static_cast<std::size_t>(p_ - first);
+  }
+
+  // RFC 8259's number, converted as nlohmann converts it: with a fraction or an exponent a
+  // double, correctly rounded (strtod there, from_chars here) and finite; otherwise an unsigned
+  // integer, or a signed one after '-'. Integers long enough to overflow are left to it.
+  bool number(json* slot) {
+    const char* const first = p_;
+    const bool negative = *p_ == '-';
+    if (negative) ++p_;
+    const char* const integer = p_;
+    const std::size_t integer_digits = digits();
+    if (integer_digits == 0 || (*integer == '0' && integer_digits > 1)) return false;
+    bool is_float = false;
+    if (p_ != end_ && *p_ == '.') {
+      ++p_;
+      if (digits() == 0) return false;
+      is_float = true;
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (digits() == 0) return false;
+      is_float = true;
+    }
+    if (is_float) {
+      double d = 0;
+      const auto [stop, ec] = std::from_chars(first, p_, d);
+      if (ec != std::errc() || stop != p_ || !std::isfinite(d)) return false;
+      *slot = d;
+      return true;
+    }
+    if (integer_digits > (negative ? 18 : 19)) return false;
+    std::uint64_t n = 0;
+    for (const char* d = integer; d != p_; ++d) n = n * 10 + static_cast<std::uint64_t>(*d - '0');
+    if (negative) *slot = -static_cast<std::int64_t>(n);
+    else *slot = n;
+    return true;
+  }
+
+  bool value(json& slot, std::size_t depth, std::uint32_t parent, std::size_t key_at, std::string_view key) {
+    skip_blanks();
+    if (p_ == end_) return false;
+    const char c = *p_;
+    if (c == '{' || c == '[') {
+      if (depth >= max_depth_) return false;
+      const std::uint32_t id = add_node(parent, key_at, key);
+      ++p_;
+      return c == '{' ? object(slot, depth + 1, id) : array(slot, depth + 1, id);
+    }
+    add_node(parent, key_at, key);
+    if (c == '"') {
+      std::string_view s;
+      if (!string(&s)) return false;
+      slot = std::string(s);
+      return true;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) return number(&slot);
+    if (c == 't' && literal("true")) slot = true;
+    else if (c == 'f' && literal("false")) slot = false;
+    else if (c == 'n' && literal("null")) slot = nullptr;
+    else return false;
+    return true;
+  }
+
+  bool object(json& slot, std::size_t depth, std::uint32_t id) {
+    slot = json::object();
+    auto& members = slot.get_ref<json::object_t&>();
+    if (eat('}')) return true;
+    for (;;) {
+      skip_blanks();
+      if (p_ == end_ || *p_ != '"') return false;
+      const std::size_t key_at = offset();
+      std::string_view key;
+      if (!string(&key) || !eat(':')) return false;
+      const auto [it, inserted] = members.try_emplace(std::string(key));
+      if (!inserted) return false;   // a duplicate key: the full parser says where
+      if (!value(it->second, depth, id, key_at, key)) return false;
+      if (eat(',')) continue;
+      return eat('}');
+    }
+  }
+
+  bool array(json& slot, std::size_t depth, std::uint32_t id) {
+    slot = json::array();
+    auto& elements = slot.get_ref<json::array_t&>();
+    if (eat(']')) return true;
+    for (;;) {
+      elements.emplace_back();
+      if (!value(elements.back(), depth, id, PositionedJson::kNoKey, {})) return false;
+      if (eat(',')) continue;
+      return eat(']');
+    }
+  }
+
+  const char* const begin_;
+  const char* p_;
+  const char* const end_;
+  std::size_t max_depth_;
+  PositionedJson* out_;
+};
+
 }  // namespace
 
 std::string member_path(std::string_view parent, std::string_view key) {
@@ -453,7 +631,17 @@ bool PositionedJson::has_key(std::string_view path) const {
 JsonSyntaxError::JsonSyntaxError(Position pos, std::string path, const std::string& message)
     : std::runtime_error(message), pos_(pos), path_(std::move(path)) {}
 
-PositionedJson parse_json_with_positions(std::string_view text, std::size_t max_depth) {
+namespace detail {
+
+std::optional<PositionedJson> parse_common_json(std::string_view text, std::size_t max_depth) {
+  PositionedJson out;
+  out.text = text;
+  if (!CommonJsonParser(text, max_depth, &out).parse()) return std::nullopt;
+  out.link_children();
+  return out;
+}
+
+PositionedJson parse_full_json(std::string_view text, std::size_t max_depth) {
   PositionedJson out;
   out.text = text;
   std::size_t consumed = 0;
@@ -465,6 +653,13 @@ PositionedJson parse_json_with_positions(std::string_view text, std::size_t max_
   if (!ok) throw JsonSyntaxError(out.at(consumed), "", "cannot parse JSON");
   out.link_children();
   return out;
+}
+
+}  // namespace detail
+
+PositionedJson parse_json_with_positions(std::string_view text, std::size_t max_depth) {
+  if (auto common = detail::parse_common_json(text, max_depth)) return std::move(*common);
+  return detail::parse_full_json(text, max_depth);
 }
 
 }  // namespace filters

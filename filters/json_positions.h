@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -45,6 +46,15 @@ class LineIndex {
   std::vector<std::size_t> block_chars_;   // [i]: chars_before(i * kBlock)
   mutable std::size_t scanned_ = 0;
 };
+
+struct PositionedJson;
+// The two ways parse_json_with_positions works, apart so tests can compare them: a fast parser of
+// the JSON rule files are commonly made of, which gives up (nullopt) on anything else, and the
+// full one, which takes all of JSON and says what is wrong with the rest.
+namespace detail {
+std::optional<PositionedJson> parse_common_json(std::string_view text, std::size_t max_depth);
+PositionedJson parse_full_json(std::string_view text, std::size_t max_depth);
+}  // namespace detail
 
 // A parsed document and where each of its values and keys starts. Positions live in a tree
 // beside the DOM (one node per value; a key is stored once, in its member's node), not in maps keyed
@@ -87,7 +97,8 @@ struct PositionedJson {
   bool has_key(std::string_view path) const;
 
  private:
-  friend PositionedJson parse_json_with_positions(std::string_view text, std::size_t max_depth);
+  friend std::optional<PositionedJson> detail::parse_common_json(std::string_view, std::size_t);
+  friend PositionedJson detail::parse_full_json(std::string_view, std::size_t);
   const Node* find(std::string_view path) const;
   const Node* member(const Node& n, std::string_view key) const;
   void link_children();
