@@ -1,7 +1,6 @@
 #include "filters/json_positions.h"
 
 #include <algorithm>
-#include <bit>
 #include <charconv>
 #include <climits>
 #include <cmath>
@@ -487,15 +486,20 @@ namespace {
 
 // UTF-8 characters (bytes that are not continuation bytes, 10xxxxxx) in [p, p + len): eight bytes
 // a step, since building the index reads the whole text on every load that asks for a position
-// (each Rule keeps its own).
+// (each Rule keeps its own). Flags are summed in byte lanes and the lanes added by one multiply:
+// x86-64's baseline has no popcount instruction (std::popcount became a libgcc call).
 std::size_t count_chars(const char* p, std::size_t len) {
-  constexpr std::uint64_t kHigh = 0x8080808080808080u;
+  constexpr std::uint64_t kHigh = 0x8080808080808080u, kOnes = 0x0101010101010101u;
   std::size_t continuation = 0, i = 0;
-  for (; i + 8 <= len; i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p + i, sizeof w);
-    // Bit 7 of a byte set and its bit 6 (shifted up into bit 7) clear: a continuation byte.
-    continuation += static_cast<std::size_t>(std::popcount(w & ~(w << 1) & kHigh));
+  while (i + 8 <= len) {
+    std::uint64_t lanes = 0;   // at most 8 words: each lane stays at most 8, their sum at most 64
+    for (int k = 0; k < 8 && i + 8 <= len; ++k, i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, sizeof w);
+      // Bit 7 of a byte set and its bit 6 (shifted up into bit 7) clear: a continuation byte.
+      lanes += (w & ~(w << 1) & kHigh) >> 7;
+    }
+    continuation += static_cast<std::size_t>((lanes * kOnes) >> 56);
   }
   for (; i < len; ++i) continuation += (static_cast<unsigned char>(p[i]) & 0xC0) == 0x80;
   return len - continuation;
