@@ -1,6 +1,7 @@
 #include "filters/json_positions.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <climits>
 #include <cmath>
@@ -294,6 +295,19 @@ bool PositionRecorder::parse_error(std::size_t position, const std::string& /*la
 // order mark. Anything else, a syntax error, a duplicate key or nesting past the limit
 // included, makes it give up; the full parser then reads the text again, so every message and
 // every number or string conversion stays nlohmann's. It builds the same DOM and the same nodes.
+// Byte classes for it, one table look-up a byte: blanks between tokens, and the bytes a string of
+// the subset holds as they are (printable ASCII but '"' and '\\').
+constexpr std::array<bool, 256> kBlank = [] {
+  std::array<bool, 256> t{};
+  t[' '] = t['\n'] = t['\r'] = t['\t'] = true;
+  return t;
+}();
+constexpr std::array<bool, 256> kPlainStringByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x7f; ++c) t[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+  return t;
+}();
+
 class CommonJsonParser {
  public:
   CommonJsonParser(std::string_view text, std::size_t max_depth, PositionedJson* out)
@@ -310,7 +324,7 @@ class CommonJsonParser {
 
  private:
   void skip_blanks() {
-    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+    while (p_ != end_ && kBlank[static_cast<unsigned char>(*p_)]) ++p_;
   }
   bool eat(char c) {
     skip_blanks();
@@ -341,12 +355,8 @@ class CommonJsonParser {
   // A string in the subset: *p_ is its opening quote.
   bool string(std::string_view* s) {
     const char* const first = ++p_;
-    while (p_ != end_ && *p_ != '"') {
-      const auto c = static_cast<unsigned char>(*p_);
-      if (c < 0x20 || c >= 0x7f || c == '\\') return false;
-      ++p_;
-    }
-    if (p_ == end_) return false;
+    while (p_ != end_ && kPlainStringByte[static_cast<unsigned char>(*p_)]) ++p_;
+    if (p_ == end_ || *p_ != '"') return false;
     *s = std::string_view(first, static_cast<std::size_t>(p_ - first));
     ++p_;
     return true;
