@@ -32,6 +32,7 @@ namespace {
 constexpr const char* kTopKeys[] = {"$schema", "seed", "rules"};
 constexpr const char* kTopRequired[] = {"rules"};
 constexpr const char* kRuleKeys[] = {"name", "on", "match", "when", "do", "then", "enabled"};
+enum RuleKey : std::size_t { kName, kOn, kMatch, kWhen, kDo, kThen, kEnabled };   // kRuleKeys' order
 constexpr const char* kWhenKeys[] = {"probability", "nth",         "after",       "times",
                                      "from_ms",     "until_ms",    "after_bytes", "after_connected_ms",
                                      "count"};
@@ -67,6 +68,13 @@ std::string got(const json& v) {
 
 std::string in_quotes(std::string_view s) { return json(std::string(s)).dump(); }
 
+std::size_t key_index(std::span<const char* const> known, const std::string& key) {
+  // The first characters first: known keys mostly differ there, and a whole comparison with a
+  // const char* measures it (strlen) every time.
+  const auto is_key = [&](const char* k) { return k[0] == key[0] && key == k; };
+  return static_cast<std::size_t>(std::find_if(known.begin(), known.end(), is_key) - known.begin());
+}
+
 std::string call_list(std::uint32_t mask) {
   std::string out;
   for (std::size_t i = 0; i < kCallTypeCount; ++i) {
@@ -92,8 +100,7 @@ void Loader::check_keys(const json& object, const std::string& path,
     const std::string& key = it.key();
     // The first characters first: known keys mostly differ there, and a whole comparison with a
     // const char* measures it (strlen) every time.
-    const auto is_key = [&](const char* k) { return k[0] == key[0] && key == k; };
-    if (std::any_of(known.begin(), known.end(), is_key)) continue;
+    if (key_index(known, key) < known.size()) continue;
     const Position pos = key_at(member_path(path, key));
     if (!first_unknown || pos.line < first_pos.line ||
         (pos.line == first_pos.line && pos.col < first_pos.col)) {
@@ -204,24 +211,28 @@ void Loader::read_rule(const json& v, const std::string& path, Rule& rule) {
   static constexpr const char* kRequired[] = {"name", "on"};
   require_object(v, path);
   check_keys(v, path, kRuleKeys, kRequired);
+  // Every member in one pass over the object (check_keys left only known keys), instead of a
+  // look-up by a const char* key, measured and compared again, for each of a dozen questions.
+  std::array<const json*, std::size(kRuleKeys)> m{};
+  for (auto it = v.begin(); it != v.end(); ++it) m[key_index(kRuleKeys, it.key())] = &it.value();
   rule.pos = value_at(path);
-  rule.name = read_name(v["name"], path);
+  rule.name = read_name(*m[kName], path);
   rule_name_ = rule.name.c_str();
-  rule.on = read_on(v["on"], path + ".on");
-  if (v.contains("match")) rule.match = read_match(v["match"], path + ".match", rule.on);
-  if (v.contains("when")) rule.when = read_when(v["when"], path + ".when", rule.on);
-  if (!v.contains("do") && !v.contains("then")) {
+  rule.on = read_on(*m[kOn], path + ".on");
+  if (m[kMatch]) rule.match = read_match(*m[kMatch], path + ".match", rule.on);
+  if (m[kWhen]) rule.when = read_when(*m[kWhen], path + ".when", rule.on);
+  if (!m[kDo] && !m[kThen]) {
     fail(value_at(path), path, "needs an action: \"do\" (before the call), \"then\" (after it), or both");
   }
-  if (v.contains("do")) rule.action = read_do(v["do"], path + ".do", rule.on, rule.match);
-  if (v.contains("then")) {
-    rule.then = read_then(v["then"], path + ".then", rule.on);
+  if (m[kDo]) rule.action = read_do(*m[kDo], path + ".do", rule.on, rule.match);
+  if (m[kThen]) {
+    rule.then = read_then(*m[kThen], path + ".then", rule.on);
     if (rule.action.skips_call()) {
       fail_value(path + ".then", "cannot follow this \"do\": its action answers the call instead "
                                  "of running it, so there is no result for \"then\" to change");
     }
   }
-  if (v.contains("enabled")) rule.enabled = read_bool(v["enabled"], path + ".enabled");
+  if (m[kEnabled]) rule.enabled = read_bool(*m[kEnabled], path + ".enabled");
 }
 
 // Names are how `sockshim ctl` and the stats address a rule, so they must be unique and

@@ -23,6 +23,8 @@ constexpr std::uint32_t kAllCalls = (1u << kCallTypeCount) - 1;
 std::string got(const json& v);
 // JSON quoting, so a name with a quote or a control character shows its escapes.
 std::string in_quotes(std::string_view s);
+// Where `key` is in `known`; known.size() when it is not there.
+std::size_t key_index(std::span<const char* const> known, const std::string& key);
 // "send, recv": the call types in a mask, in CallType order.
 std::string call_list(std::uint32_t mask);
 // "10.0.0.0/8": as rule files write it (load_match.cc).
