@@ -1,8 +1,11 @@
 #include "filters/json_positions.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <climits>
+#include <cmath>
+#include <cstring>
 #include <iterator>
 #include <limits>
 #include <optional>
@@ -135,14 +138,12 @@ class PositionRecorder {
   const JsonSyntaxError& error() const { return *error_; }
 
  private:
-  // An open array or object. `key` points into the parent's members map, whose elements stay
-  // put when the map is moved (as the node vector grows; see the static_assert below), so a
-  // frame costs no copy of its key; paths are only built for messages.
+  // An open array or object. How its parent reaches it is read from its node (a member's key)
+  // or kept here (an element's index); paths are only built for messages.
   struct Frame {
     json* node;
     std::uint32_t id;                 // its PositionedJson node
-    const std::string* key = nullptr; // how the parent reaches it: a member key, or
-    std::size_t index = 0;            // an element index
+    std::size_t index = 0;            // an element's index in its array
   };
 
   std::size_t token_end() const { return std::min(*consumed_, text_.size()); }
@@ -168,9 +169,6 @@ class PositionRecorder {
   std::optional<JsonSyntaxError> error_;
 };
 
-// Growing PositionedJson::nodes must move its maps, not copy them, or Frame::key would dangle.
-static_assert(std::is_nothrow_move_constructible_v<PositionedJson::Node>);
-
 std::size_t PositionRecorder::number_start() const {
   std::size_t end = token_end();
   if (end > 0 && !is_number_char(text_[end - 1])) --end;  // the one character of lookahead
@@ -180,7 +178,9 @@ std::size_t PositionRecorder::number_start() const {
 std::string PositionRecorder::path_of_top() const {
   std::string path;
   for (std::size_t i = 1; i < frames_.size(); ++i) {
-    path = frames_[i].key ? member_path(path, *frames_[i].key) : element_path(path, frames_[i].index);
+    const PositionedJson::Node& n = out_->nodes[frames_[i].id];
+    path = n.key != PositionedJson::kNoKey ? member_path(path, out_->key_of(n))
+                                           : element_path(path, frames_[i].index);
   }
   return path;
 }
@@ -189,29 +189,34 @@ std::string PositionRecorder::path_of_top() const {
 std::string PositionRecorder::next_path() const {
   if (frames_.empty()) return {};
   const Frame& top = frames_.back();
-  if (top.node->is_array()) return element_path(path_of_top(), out_->nodes[top.id].elements.size());
+  if (top.node->is_array()) return element_path(path_of_top(), out_->nodes[top.id].child_count);
   return member_path(path_of_top(), key_);
 }
 
 // A position node for the value starting at `start`, linked into its parent; fills in how the
 // parent reaches it when `frame` is given. Node ids are 32-bit: far more than a rule file needs.
 std::optional<std::uint32_t> PositionRecorder::new_node(std::size_t start, Frame* frame) {
-  if (out_->nodes.size() >= std::numeric_limits<std::uint32_t>::max()) {
+  constexpr std::size_t kMax = std::numeric_limits<std::uint32_t>::max();
+  if (out_->nodes.size() >= kMax || out_->keys.size() + key_.size() >= kMax) {
     error_.emplace(out_->at(start), "", "too many values");
     return std::nullopt;
   }
   const auto id = static_cast<std::uint32_t>(out_->nodes.size());
-  out_->nodes.push_back(PositionedJson::Node{start, PositionedJson::kNoKey, {}, {}});
-  if (frames_.empty()) return id;
-  PositionedJson::Node& parent = out_->nodes[frames_.back().id];
-  if (frames_.back().node->is_array()) {
-    if (frame) frame->index = parent.elements.size();
-    parent.elements.push_back(id);
-  } else {
-    out_->nodes[id].key = key_pos_;
-    const auto it = parent.members.emplace(key_, id).first;
-    if (frame) frame->key = &it->first;
+  PositionedJson::Node node{start};
+  if (!frames_.empty()) {
+    node.parent = frames_.back().id;
+    PositionedJson::Node& parent = out_->nodes[node.parent];
+    if (frames_.back().node->is_array()) {
+      if (frame) frame->index = parent.child_count;
+    } else {
+      node.key = key_pos_;
+      node.key_first = static_cast<std::uint32_t>(out_->keys.size());
+      node.key_size = static_cast<std::uint32_t>(key_.size());
+      out_->keys += key_;
+    }
+    ++parent.child_count;
   }
+  out_->nodes.push_back(node);
   return id;
 }
 
@@ -225,9 +230,8 @@ json* PositionRecorder::insert(json&& v) {
     parent.push_back(std::move(v));
     return &parent.back();
   }
-  json& slot = parent[key_];
-  slot = std::move(v);
-  return &slot;
+  // new_node() has copied the key already.
+  return &parent.get_ref<json::object_t&>().insert_or_assign(std::move(key_), std::move(v)).first->second;
 }
 
 bool PositionRecorder::add(json&& v, std::size_t start) {
@@ -255,10 +259,13 @@ bool PositionRecorder::open(json&& container) {
 }
 
 bool PositionRecorder::key(json::string_t& k) {
-  const PositionedJson::Node& top = out_->nodes[frames_.back().id];
   const std::size_t here = token_start(text_, token_end() - 1);
-  if (const auto first = top.members.find(k); first != top.members.end()) {
-    const Position at = out_->at(out_->nodes[first->second].key);
+  // The DOM's object has every key read so far; only the message needs the first one's node.
+  if (frames_.back().node->contains(k)) {
+    const std::uint32_t top = frames_.back().id;
+    std::size_t first = top + 1;
+    while (out_->nodes[first].parent != top || out_->key_of(out_->nodes[first]) != k) ++first;
+    const Position at = out_->at(out_->nodes[first].key);
     error_.emplace(out_->at(here), member_path(path_of_top(), k),
                    "duplicate key \"" + k + "\" (first at " + std::to_string(at.line) + ":" +
                        std::to_string(at.col) + ")");
@@ -281,6 +288,192 @@ bool PositionRecorder::parse_error(std::size_t position, const std::string& /*la
   return false;
 }
 
+// The common case, fast: the JSON a rule file is made of, parsed without nlohmann's lexer (which
+// reads through an iterator adapter and keeps every token's text for its messages: most of a
+// load's parse). It takes a strict subset of JSON: strings of printable ASCII without escapes,
+// numbers (integers of at most 18 digits, 19 without a sign), true, false, null, and no byte
+// order mark. Anything else, a syntax error, a duplicate key or nesting past the limit
+// included, makes it give up; the full parser then reads the text again, so every message and
+// every number or string conversion stays nlohmann's. It builds the same DOM and the same nodes.
+// Byte classes for it, one table look-up a byte: blanks between tokens, and the bytes a string of
+// the subset holds as they are (printable ASCII but '"' and '\\').
+constexpr std::array<bool, 256> kBlank = [] {
+  std::array<bool, 256> t{};
+  t[' '] = t['\n'] = t['\r'] = t['\t'] = true;
+  return t;
+}();
+constexpr std::array<bool, 256> kPlainStringByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x7f; ++c) t[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+  return t;
+}();
+
+class CommonJsonParser {
+ public:
+  CommonJsonParser(std::string_view text, std::size_t max_depth, PositionedJson* out)
+      : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()),
+        max_depth_(max_depth), out_(out) {}
+
+  bool parse() {
+    // Node ids and key offsets are 32-bit; far beyond any file the subset is meant for.
+    if (static_cast<std::size_t>(end_ - begin_) >= std::numeric_limits<std::uint32_t>::max()) return false;
+    if (!value(out_->value, 0, 0, PositionedJson::kNoKey, {})) return false;
+    skip_blanks();
+    return p_ == end_;
+  }
+
+ private:
+  void skip_blanks() {
+    while (p_ != end_ && kBlank[static_cast<unsigned char>(*p_)]) ++p_;
+  }
+  bool eat(char c) {
+    skip_blanks();
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+  std::size_t offset() const { return static_cast<std::size_t>(p_ - begin_); }
+
+  // The node of the value at the current offset, a member of `parent` when key_at is a key's.
+  std::uint32_t add_node(std::uint32_t parent, std::size_t key_at, std::string_view key) {
+    const auto id = static_cast<std::uint32_t>(out_->nodes.size());
+    PositionedJson::Node n{offset()};
+    if (id != 0) {
+      n.parent = parent;
+      ++out_->nodes[parent].child_count;
+      if (key_at != PositionedJson::kNoKey) {
+        n.key = key_at;
+        n.key_first = static_cast<std::uint32_t>(out_->keys.size());
+        n.key_size = static_cast<std::uint32_t>(key.size());
+        out_->keys += key;
+      }
+    }
+    out_->nodes.push_back(n);
+    return id;
+  }
+
+  // A string in the subset: *p_ is its opening quote.
+  bool string(std::string_view* s) {
+    const char* const first = ++p_;
+    while (p_ != end_ && kPlainStringByte[static_cast<unsigned char>(*p_)]) ++p_;
+    if (p_ == end_ || *p_ != '"') return false;
+    *s = std::string_view(first, static_cast<std::size_t>(p_ - first));
+    ++p_;
+    return true;
+  }
+
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) return false;
+    p_ += word.size();
+    return true;
+  }
+
+  // Digits from p_ on; how many.
+  std::size_t digits() {
+    const char* const first = p_;
+    while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    return static_cast<std::size_t>(p_ - first);
+  }
+
+  // RFC 8259's number, converted as nlohmann converts it: with a fraction or an exponent a
+  // double, correctly rounded (strtod there, from_chars here) and finite; otherwise an unsigned
+  // integer, or a signed one after '-'. Integers long enough to overflow are left to it.
+  bool number(json* slot) {
+    const char* const first = p_;
+    const bool negative = *p_ == '-';
+    if (negative) ++p_;
+    const char* const integer = p_;
+    const std::size_t integer_digits = digits();
+    if (integer_digits == 0 || (*integer == '0' && integer_digits > 1)) return false;
+    bool is_float = false;
+    if (p_ != end_ && *p_ == '.') {
+      ++p_;
+      if (digits() == 0) return false;
+      is_float = true;
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (digits() == 0) return false;
+      is_float = true;
+    }
+    if (is_float) {
+      double d = 0;
+      const auto [stop, ec] = std::from_chars(first, p_, d);
+      if (ec != std::errc() || stop != p_ || !std::isfinite(d)) return false;
+      *slot = d;
+      return true;
+    }
+    if (integer_digits > (negative ? 18 : 19)) return false;
+    std::uint64_t n = 0;
+    for (const char* d = integer; d != p_; ++d) n = n * 10 + static_cast<std::uint64_t>(*d - '0');
+    if (negative) *slot = -static_cast<std::int64_t>(n);
+    else *slot = n;
+    return true;
+  }
+
+  bool value(json& slot, std::size_t depth, std::uint32_t parent, std::size_t key_at, std::string_view key) {
+    skip_blanks();
+    if (p_ == end_) return false;
+    const char c = *p_;
+    if (c == '{' || c == '[') {
+      if (depth >= max_depth_) return false;
+      const std::uint32_t id = add_node(parent, key_at, key);
+      ++p_;
+      return c == '{' ? object(slot, depth + 1, id) : array(slot, depth + 1, id);
+    }
+    add_node(parent, key_at, key);
+    if (c == '"') {
+      std::string_view s;
+      if (!string(&s)) return false;
+      slot = std::string(s);
+      return true;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) return number(&slot);
+    if (c == 't' && literal("true")) slot = true;
+    else if (c == 'f' && literal("false")) slot = false;
+    else if (c == 'n' && literal("null")) slot = nullptr;
+    else return false;
+    return true;
+  }
+
+  bool object(json& slot, std::size_t depth, std::uint32_t id) {
+    slot = json::object();
+    auto& members = slot.get_ref<json::object_t&>();
+    if (eat('}')) return true;
+    for (;;) {
+      skip_blanks();
+      if (p_ == end_ || *p_ != '"') return false;
+      const std::size_t key_at = offset();
+      std::string_view key;
+      if (!string(&key) || !eat(':')) return false;
+      const auto [it, inserted] = members.try_emplace(std::string(key));
+      if (!inserted) return false;   // a duplicate key: the full parser says where
+      if (!value(it->second, depth, id, key_at, key)) return false;
+      if (eat(',')) continue;
+      return eat('}');
+    }
+  }
+
+  bool array(json& slot, std::size_t depth, std::uint32_t id) {
+    slot = json::array();
+    auto& elements = slot.get_ref<json::array_t&>();
+    if (eat(']')) return true;
+    for (;;) {
+      elements.emplace_back();
+      if (!value(elements.back(), depth, id, PositionedJson::kNoKey, {})) return false;
+      if (eat(',')) continue;
+      return eat(']');
+    }
+  }
+
+  const char* const begin_;
+  const char* p_;
+  const char* const end_;
+  std::size_t max_depth_;
+  PositionedJson* out_;
+};
+
 }  // namespace
 
 std::string member_path(std::string_view parent, std::string_view key) {
@@ -299,28 +492,57 @@ std::string element_path(std::string_view parent, std::size_t index) {
   return std::string(parent) + '[' + std::to_string(index) + ']';
 }
 
+namespace {
+
+// UTF-8 characters (bytes that are not continuation bytes, 10xxxxxx) in [p, p + len): eight bytes
+// a step, since building the index reads the whole text on every load that asks for a position
+// (each Rule keeps its own). Flags are summed in byte lanes and the lanes added by one multiply:
+// x86-64's baseline has no popcount instruction (std::popcount became a libgcc call).
+std::size_t count_chars(const char* p, std::size_t len) {
+  constexpr std::uint64_t kHigh = 0x8080808080808080u, kOnes = 0x0101010101010101u;
+  std::size_t continuation = 0, i = 0;
+  while (i + 8 <= len) {
+    std::uint64_t lanes = 0;   // at most 8 words: each lane stays at most 8, their sum at most 64
+    for (int k = 0; k < 8 && i + 8 <= len; ++k, i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, sizeof w);
+      // Bit 7 of a byte set and its bit 6 (shifted up into bit 7) clear: a continuation byte.
+      lanes += (w & ~(w << 1) & kHigh) >> 7;
+    }
+    continuation += static_cast<std::size_t>((lanes * kOnes) >> 56);
+  }
+  for (; i < len; ++i) continuation += (static_cast<unsigned char>(p[i]) & 0xC0) == 0x80;
+  return len - continuation;
+}
+
+}  // namespace
+
 LineIndex::LineIndex(std::string_view text) : text_(text), line_starts_{0} {
   block_chars_.reserve(text.size() / kBlock + 1);
   std::size_t chars = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (i % kBlock == 0) block_chars_.push_back(chars);
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++chars;  // not a continuation byte
-    if (text[i] == '\n' || (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'))) {
-      line_starts_.push_back(i + 1);
-    }
+  for (std::size_t b = 0; b < text.size(); b += kBlock) {
+    block_chars_.push_back(chars);
+    chars += count_chars(text.data() + b, std::min(kBlock, text.size() - b));
   }
   if (text.size() % kBlock == 0) block_chars_.push_back(chars);   // so every offset has its block
+  // Line ends by memchr: "\n", "\r\n" (one end, at its "\n") or a lone "\r". npos sorts last.
+  std::size_t nl = text.find('\n'), cr = text.find('\r');
+  while (nl != std::string_view::npos || cr != std::string_view::npos) {
+    if (cr < nl) {
+      if (cr + 1 != nl) line_starts_.push_back(cr + 1);
+      cr = text.find('\r', cr + 1);
+    } else {
+      line_starts_.push_back(nl + 1);
+      nl = text.find('\n', nl + 1);
+    }
+  }
   scanned_ = text.size();
 }
 
 std::size_t LineIndex::chars_before(std::size_t offset) const {
   const std::size_t block = offset / kBlock;
-  std::size_t chars = block_chars_[block];
-  for (std::size_t i = block * kBlock; i < offset; ++i) {
-    if ((static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80) ++chars;
-  }
   scanned_ += offset - block * kBlock;
-  return chars;
+  return block_chars_[block] + count_chars(text_.data() + block * kBlock, offset - block * kBlock);
 }
 
 Position LineIndex::at(std::size_t offset) const {
@@ -345,8 +567,7 @@ const PositionedJson::Node* PositionedJson::find(std::string_view path) const {
       if (close + 1 >= path.size() || path[close + 1] != ']') return nullptr;
       const json key = json::parse(path.substr(i + 1, close - i), nullptr, false);
       if (!key.is_string()) return nullptr;
-      const auto it = n->members.find(key.get_ref<const std::string&>());
-      n = it == n->members.end() ? nullptr : &nodes[it->second];
+      n = member(*n, key.get_ref<const std::string&>());
       i = close + 2;
     } else if (path[i] == '[') {
       const std::size_t close = path.find(']', i);
@@ -354,8 +575,8 @@ const PositionedJson::Node* PositionedJson::find(std::string_view path) const {
       const char* digits = path.data() + i + 1;
       const char* end = close == std::string_view::npos ? digits : path.data() + close;
       const auto [stop, ec] = std::from_chars(digits, end, index);
-      if (digits == end || ec != std::errc() || stop != end || index >= n->elements.size()) return nullptr;
-      n = &nodes[n->elements[index]];
+      if (digits == end || ec != std::errc() || stop != end || index >= n->child_count) return nullptr;
+      n = &nodes[children[n->child_first + index]];
       i = close + 1;
     } else {
       if (path[i] == '.' && i > 0) ++i;
@@ -363,12 +584,42 @@ const PositionedJson::Node* PositionedJson::find(std::string_view path) const {
       std::size_t end = i;
       while (end < path.size() && is_plain_key_char(path[end])) ++end;
       if (end == i) return nullptr;
-      const auto it = n->members.find(path.substr(i, end - i));
-      n = it == n->members.end() ? nullptr : &nodes[it->second];
+      n = member(*n, path.substr(i, end - i));
       i = end;
     }
   }
   return n;
+}
+
+// An object's member by key: its children are sorted by key. nullptr for anything else.
+const PositionedJson::Node* PositionedJson::member(const Node& n, std::string_view key) const {
+  if (n.child_count == 0 || text[n.value] != '{') return nullptr;
+  const auto first = children.begin() + n.child_first, last = first + n.child_count;
+  const auto it = std::lower_bound(first, last, key, [&](std::uint32_t id, std::string_view k) {
+    return key_of(nodes[id]) < k;
+  });
+  return it != last && key_of(nodes[*it]) == key ? &nodes[*it] : nullptr;
+}
+
+// Lays out every node's children in `children` (counted by new_node), in document order, then
+// sorts each object's by key: two passes over the nodes and one allocation for the whole tree.
+void PositionedJson::link_children() {
+  std::uint32_t next = 0;
+  for (Node& n : nodes) {
+    n.child_first = next;
+    next += n.child_count;
+    n.child_count = 0;
+  }
+  children.resize(next);
+  for (std::size_t id = 1; id < nodes.size(); ++id) {
+    Node& parent = nodes[nodes[id].parent];
+    children[parent.child_first + parent.child_count++] = static_cast<std::uint32_t>(id);
+  }
+  for (const Node& n : nodes) {
+    if (n.child_count < 2 || text[n.value] != '{') continue;
+    std::sort(children.begin() + n.child_first, children.begin() + n.child_first + n.child_count,
+              [&](std::uint32_t a, std::uint32_t b) { return key_of(nodes[a]) < key_of(nodes[b]); });
+  }
 }
 
 Position PositionedJson::at(std::size_t offset) const {
@@ -394,7 +645,17 @@ bool PositionedJson::has_key(std::string_view path) const {
 JsonSyntaxError::JsonSyntaxError(Position pos, std::string path, const std::string& message)
     : std::runtime_error(message), pos_(pos), path_(std::move(path)) {}
 
-PositionedJson parse_json_with_positions(std::string_view text, std::size_t max_depth) {
+namespace detail {
+
+std::optional<PositionedJson> parse_common_json(std::string_view text, std::size_t max_depth) {
+  PositionedJson out;
+  out.text = text;
+  if (!CommonJsonParser(text, max_depth, &out).parse()) return std::nullopt;
+  out.link_children();
+  return out;
+}
+
+PositionedJson parse_full_json(std::string_view text, std::size_t max_depth) {
   PositionedJson out;
   out.text = text;
   std::size_t consumed = 0;
@@ -404,7 +665,15 @@ PositionedJson parse_json_with_positions(std::string_view text, std::size_t max_
   const bool ok = json::sax_parse(first, last, &recorder);
   if (recorder.failed()) throw recorder.error();
   if (!ok) throw JsonSyntaxError(out.at(consumed), "", "cannot parse JSON");
+  out.link_children();
   return out;
+}
+
+}  // namespace detail
+
+PositionedJson parse_json_with_positions(std::string_view text, std::size_t max_depth) {
+  if (auto common = detail::parse_common_json(text, max_depth)) return std::move(*common);
+  return detail::parse_full_json(text, max_depth);
 }
 
 }  // namespace filters

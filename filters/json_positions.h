@@ -6,8 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -47,24 +47,41 @@ class LineIndex {
   mutable std::size_t scanned_ = 0;
 };
 
+struct PositionedJson;
+// The two ways parse_json_with_positions works, apart so tests can compare them: a fast parser of
+// the JSON rule files are commonly made of, which gives up (nullopt) on anything else, and the
+// full one, which takes all of JSON and says what is wrong with the rest.
+namespace detail {
+std::optional<PositionedJson> parse_common_json(std::string_view text, std::size_t max_depth);
+PositionedJson parse_full_json(std::string_view text, std::size_t max_depth);
+}  // namespace detail
+
 // A parsed document and where each of its values and keys starts. Positions live in a tree
-// beside the DOM (one node per value; a key is stored once, in its parent), not in maps keyed by
-// full paths, which grow with the square of the nesting or of a long key's length. Nodes keep
-// byte offsets; lines and columns are worked out only for the positions asked for (a valid file
-// asks for few: the shim loads one in every process it starts), from an index of the text built
-// on the first question. The text must outlive the object.
+// beside the DOM (one node per value; a key is stored once, in its member's node), not in maps keyed
+// by full paths, which grow with the square of the nesting or of a long key's length. The tree is
+// flat: nodes in document order, every key in one string, every node's children in one array, so
+// a value costs no allocation of its own (per-node maps and vectors were a fifth of loading 1 000
+// rules). Nodes keep byte offsets; lines and columns are worked out only for the positions asked
+// for (a valid file asks for few: the shim loads one in every process it starts), from an index
+// of the text built on the first question. The text must outlive the object.
 struct PositionedJson {
   static constexpr std::size_t kNoKey = static_cast<std::size_t>(-1);
   struct Node {
     std::size_t value;                   // byte offset of the value's first character
     std::size_t key = kNoKey;            // of an object member's key (its '"')
-    std::vector<std::uint32_t> elements;                          // array: node of each element
-    std::map<std::string, std::uint32_t, std::less<>> members;   // object: node of each member
+    std::uint32_t parent = 0;            // nodes[0] has none
+    std::uint32_t key_first = 0, key_size = 0;   // an object member's key, decoded, in `keys`
+    // Children in `children`: an array's in order, an object's sorted by key (for find()).
+    std::uint32_t child_first = 0, child_count = 0;
   };
 
   nlohmann::json value;
-  std::vector<Node> nodes;     // nodes[0] is the top-level value
+  std::vector<Node> nodes;     // nodes[0] is the top-level value; the rest in document order
+  std::string keys;            // every member key, decoded, one after another
+  std::vector<std::uint32_t> children;
   std::string_view text;
+
+  std::string_view key_of(const Node& n) const { return std::string_view(keys).substr(n.key_first, n.key_size); }
 
   // Line and column of a byte offset of text (LineIndex::at).
   Position at(std::size_t offset) const;
@@ -80,7 +97,11 @@ struct PositionedJson {
   bool has_key(std::string_view path) const;
 
  private:
+  friend std::optional<PositionedJson> detail::parse_common_json(std::string_view, std::size_t);
+  friend PositionedJson detail::parse_full_json(std::string_view, std::size_t);
   const Node* find(std::string_view path) const;
+  const Node* member(const Node& n, std::string_view key) const;
+  void link_children();
   mutable std::shared_ptr<const LineIndex> lines_;   // built by the first at()
 };
 

@@ -36,12 +36,13 @@ constexpr std::uint32_t kSocketSetup =
 constexpr std::uint64_t kMaxMs = 3'600'000;
 constexpr std::uint64_t kMaxBits = 65536;
 
-// The keys of `object` in the order they were written.
-std::vector<std::string> keys_in_order(const Loader& l, const json& object, const std::string& path) {
-  std::vector<std::string> keys;
+// The keys of `object` in the order they were written (views of the DOM's keys).
+std::vector<std::string_view> keys_in_order(const Loader& l, const json& object, const std::string& path) {
+  std::vector<std::string_view> keys;
+  keys.reserve(object.size());
   for (auto it = object.begin(); it != object.end(); ++it) keys.push_back(it.key());
-  std::sort(keys.begin(), keys.end(), [&](const std::string& a, const std::string& b) {
-    const Position pa = l.key_at(path + "." + a), pb = l.key_at(path + "." + b);
+  std::sort(keys.begin(), keys.end(), [&](std::string_view a, std::string_view b) {
+    const Position pa = l.key_at(member_path(path, a)), pb = l.key_at(member_path(path, b));
     return pa.line != pb.line ? pa.line < pb.line : pa.col < pb.col;
   });
   return keys;
@@ -185,7 +186,8 @@ Action Loader::read_do(const json& v, const std::string& path, std::uint32_t on,
     a.kind = kind;
   };
   // In document order, so "two actions" points at the second one written.
-  for (const std::string& key : keys_in_order(*this, v, path)) {
+  for (const std::string_view name : keys_in_order(*this, v, path)) {
+    const std::string key(name);   // short: no allocation
     const json& value = v[key];
     const std::string k = path + "." + key;
     if (key == "fail") {
@@ -251,7 +253,8 @@ After Loader::read_then(const json& v, const std::string& path, std::uint32_t on
   require_object(v, path);
   check_keys(v, path, kThenKeys, {});
   if (v.empty()) fail_value(path, "is empty: name an action (known: " + join_names(kThenKeys) + ")");
-  const auto keys = keys_in_order(*this, v, path);
+  const auto names = keys_in_order(*this, v, path);
+  const std::vector<std::string> keys(names.begin(), names.end());
   if (keys.size() > 1) {
     fail_value(path + "." + keys[1], "one action per \"then\": \"" + keys[0] + "\" (at " +
                                           position_text(key_at(path + "." + keys[0])) +

@@ -96,7 +96,7 @@ class MatchReader {
   bool has(const char* k) const { return v_.contains(k); }
   bool has(const char* k, std::uint32_t allowed, std::string_view what) const {
     if (!v_.contains(k)) return false;
-    l_.check_applies(key(k), what, on_, allowed);
+    if (on_ & ~allowed) l_.check_applies(key(k), what, on_, allowed);   // fails: build the path
     return true;
   }
 

@@ -265,7 +265,10 @@ inline constexpr std::size_t kMaxRules = 1024;     // the stats segment has one 
 class ImageRef {
  public:
   ImageRef() noexcept = default;
-  static ImageRef allocate(std::size_t size);   // zeroed; aligned for every part of an image
+  // Zeroed, but for [fill_from, fill_from + fill_size), which the caller fills at once (the rules:
+  // zeroing 2 MB for 1 000 rules only to copy over them was a tenth of loading); aligned for
+  // every part of an image.
+  static ImageRef allocate(std::size_t size, std::size_t fill_from = 0, std::size_t fill_size = 0);
   ImageRef(const ImageRef& o) noexcept;
   ImageRef(ImageRef&& o) noexcept : block_(o.block_) { o.block_ = nullptr; }
   ImageRef& operator=(ImageRef o) noexcept {

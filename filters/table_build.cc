@@ -64,12 +64,15 @@ class Pool {
 
 }  // namespace
 
-ImageRef ImageRef::allocate(std::size_t size) {
+ImageRef ImageRef::allocate(std::size_t size, std::size_t fill_from, std::size_t fill_size) {
   // The count takes the first 64 bytes, so the image starts aligned for any of its parts.
   void* block = std::aligned_alloc(64, 64 + (size + 63) / 64 * 64);
   if (!block) throw std::bad_alloc();
   new (block) std::atomic<std::size_t>(1);
-  std::memset(static_cast<std::byte*>(block) + 64, 0, size);
+  std::byte* const image = static_cast<std::byte*>(block) + 64;
+  if (fill_from > size || fill_size > size - fill_from) fill_from = fill_size = 0;
+  std::memset(image, 0, fill_from);
+  std::memset(image + fill_from + fill_size, 0, size - fill_from - fill_size);
   ImageRef r;
   r.block_ = block;
   return r;
@@ -171,7 +174,7 @@ Table::Table(std::uint64_t seed, std::vector<Rule> rules) {
   if (at > std::numeric_limits<std::uint32_t>::max()) throw std::length_error("filters::Table: image over 4 GiB");
   h.size = static_cast<std::uint32_t>(at);
 
-  ImageRef owned = ImageRef::allocate(at);
+  ImageRef owned = ImageRef::allocate(at, h.rules, rules.size() * sizeof(Rule));
   std::byte* const buf = owned.data();
   std::memcpy(buf, &h, sizeof h);
   std::memcpy(buf + h.types, index.data(), kCallTypeCount * sizeof(image::TypeIndex));

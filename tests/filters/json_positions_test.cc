@@ -2,7 +2,11 @@
 // first character of its token, whatever surrounds it (escapes, lookahead after numbers, CRLF).
 #include "filters/json_positions.h"
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 #include "tests/catch.h"
 
 namespace filters {
@@ -117,6 +121,33 @@ TEST_CASE("columns count UTF-8 characters and skip a byte order mark", "[filters
   CHECK(value_at(doc, "[\"\xC3\xA9t\xC3\xA9\"]") == "1:9");
 }
 
+TEST_CASE("line index agrees with counting character by character", "[filters]") {
+  // LineIndex counts characters eight bytes at a time and finds line ends with memchr: compare
+  // every offset with the plain definition, over block edges, multi-byte characters and all three
+  // line ends (a "\r\n" split by a block edge included).
+  std::string text;
+  for (int i = 0; i < 40; ++i) {
+    text += "ab\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";
+    text += i % 3 == 0 ? "\r\n" : i % 3 == 1 ? "\r" : "\n";
+    text += std::string(static_cast<std::size_t>(i % 7), 'x');
+  }
+  text += "\r";
+  const LineIndex index(text);
+  int line = 1, col = 1;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    INFO("offset " << i);
+    const bool continuation = i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+    if (!continuation) CHECK(at(index.at(i)) == at(Position{line, col}));
+    if (i == text.size()) break;
+    if (text[i] == '\n' || (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'))) {
+      ++line;
+      col = 1;
+    } else if (!continuation) {
+      ++col;
+    }
+  }
+}
+
 TEST_CASE("syntax errors point at the offending character", "[filters]") {
   CHECK(syntax_error("{\"a\": 1,\n \"b\": x}") ==
         "2:7 |syntax error while parsing value - invalid literal");
@@ -177,6 +208,92 @@ TEST_CASE("member paths quote keys that would be ambiguous", "[filters]") {
   CHECK(member_path("x", "") == "x[\"\"]");
   CHECK(member_path("", "sp ace") == "[\"sp ace\"]");
   CHECK(element_path("rules", 3) == "rules[3]");
+}
+
+// The fast parser must build exactly what the full one builds, whenever it does not give up.
+void check_same_parse(std::string_view text) {
+  INFO("text: " << std::string(text.substr(0, 200)));
+  const auto fast = detail::parse_common_json(text, kMaxDepth);
+  if (!fast) return;
+  const PositionedJson full = detail::parse_full_json(text, kMaxDepth);
+  CHECK(fast->value == full.value);
+  CHECK(fast->value.dump() == full.value.dump());   // == takes 1 for 1.0; the types must agree too
+  REQUIRE(fast->nodes.size() == full.nodes.size());
+  for (std::size_t i = 0; i < full.nodes.size(); ++i) {
+    const auto &a = fast->nodes[i], &b = full.nodes[i];
+    INFO("node " << i);
+    CHECK(a.value == b.value);
+    CHECK(a.key == b.key);
+    CHECK(a.parent == b.parent);
+    CHECK(fast->key_of(a) == full.key_of(b));
+    CHECK(a.child_first == b.child_first);
+    CHECK(a.child_count == b.child_count);
+  }
+  CHECK(fast->children == full.children);
+}
+
+std::vector<std::string> files_under(const std::filesystem::path& dir) {
+  std::vector<std::string> texts;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.path().extension() != ".json") continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    texts.push_back(text.str());
+  }
+  return texts;
+}
+
+TEST_CASE("the fast parser takes common rule files and builds what the full parser builds",
+          "[filters]") {
+  const std::filesystem::path root(SOURCE_ROOT);
+  std::size_t taken = 0, files = 0;
+  for (const char* dir : {"docs/examples", "tests/bench", "tests/filters/bad", "tests/fuzz/filters/corpus"}) {
+    for (const std::string& text : files_under(root / dir)) {
+      ++files;
+      const bool fast = detail::parse_common_json(text, kMaxDepth).has_value();
+      taken += fast;
+      // The shipped profiles and the benchmarks' files must not need the full parser.
+      if (std::string_view(dir) == "docs/examples" || std::string_view(dir) == "tests/bench") CHECK(fast);
+      check_same_parse(text);
+    }
+  }
+  INFO(taken << " of " << files << " files parsed by the fast parser");
+  CHECK(taken * 2 > files);
+  CHECK(detail::parse_common_json(R"({"rules": [{"name": "a", "on": "connect", "match": {"port": 80}, "do": {"fail": "EIO"}}]})",
+                                  kMaxDepth));
+}
+
+TEST_CASE("the fast parser gives up on whatever is outside its subset", "[filters]") {
+  const std::string deep = std::string(kMaxDepth, '[') + std::string(kMaxDepth, ']');
+  const std::string deeper = std::string(kMaxDepth + 1, '[') + std::string(kMaxDepth + 1, ']');
+  CHECK(detail::parse_common_json(deep, kMaxDepth));
+  // Each of these is either not JSON, or JSON whose conversion or message is nlohmann's to make.
+  for (const std::string& text :
+       {deeper, std::string(""), std::string("  "), std::string("01"), std::string("-01"),
+        std::string("1."), std::string(".5"), std::string("1e"), std::string("1e+"), std::string("-"),
+        std::string("+1"), std::string("1e400"), std::string("-1e400"), std::string("12345678901234567890"),
+        std::string("-1234567890123456789"), std::string("--1"), std::string("1.5.5"),
+        std::string("tru"), std::string("truex"), std::string("nul"), std::string("[1,]"),
+        std::string("[1 2]"), std::string("{\"a\":1,}"), std::string("{\"a\":1 \"b\":2}"),
+        std::string("{\"a\" 1}"), std::string("{\"a\":1,\"a\":2}"), std::string("{} x"),
+        std::string("\xEF\xBB\xBF{}"), std::string("{\"a\\\"b\":1}"), std::string("[\"\x7f\"]"),
+        std::string("[\"a\tb\"]"), std::string("[\"\xC3\xA9\"]"), std::string("[\"abc"),
+        std::string("[1"), std::string("{"), std::string(":"), std::string("[]]"), std::string("{1:2}"),
+        std::string(1, '\0'), std::string("[0x1]")}) {
+    INFO("text: " << text);
+    CHECK_FALSE(detail::parse_common_json(text, kMaxDepth));
+  }
+  // What it takes, it reads as nlohmann does.
+  for (const std::string& text :
+       {std::string("0"), std::string(" 9999999999999999999 "), std::string("[0,10,true,false,null]"),
+        std::string("[-0, -1, -123456789012345678, 0.5, -0.0, 1e5, 1E+5, 2.5e-3, 0.1, 1e-320, 1.7976931348623157e308]"),
+        std::string("\t{\r\n\"\": {}, \"a b\": [[]], \"x\":\"y z ~\"}\n"), deep,
+        std::string("{\"b\":1,\"a\":{\"d\":[1,{\"c\":2}],\"c\":3}}")}) {
+    INFO("text: " << text);
+    CHECK(detail::parse_common_json(text, kMaxDepth));
+    check_same_parse(text);
+  }
 }
 
 }  // namespace
