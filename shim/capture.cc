@@ -381,6 +381,7 @@ void after_call(const Call& c, long r, int err, bool bytes_recorded) noexcept {
           event(*s, Kind::kFin, Dir::kOut);
       break;
     case Op::kSend: case Op::kWrite: case Op::kRecv: case Op::kRead: {
+      if (c.fn == Fn::kSendfile) break;   // its bytes are in a file, not in the program's memory
       const bool out = c.op == Op::kSend || c.op == Op::kWrite;
       if (r < 0 && err != ECONNRESET) break;
       if (!out && r >= 0 && (c.flags & MSG_PEEK)) break;   // the recv that takes them records them
