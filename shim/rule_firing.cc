@@ -190,7 +190,8 @@ long RuleFiring::perform(const Call& c, const Decision& d) noexcept {
     // The same bytes again: from where the call read them, with an offset of the copy's own.
     const int e = errno;
     const off64_t start = actions::sendfile_start(c, r);
-    actions::sendfile_again(c, start, static_cast<std::size_t>(r));
+    const long copy = actions::sendfile_again(c, start, static_cast<std::size_t>(r));
+    if (capture::on()) capture::sent_file(c, start, copy);
     errno = e;
   } else if (d.duplicate && r >= 0) {
     const int e = errno;
