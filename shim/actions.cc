@@ -13,6 +13,7 @@
 #include "filters/table.h"
 #include "shim/capture.h"
 #include "shim/real.h"
+#include "shim/sys.h"
 
 namespace shim::actions {
 namespace {
@@ -86,7 +87,7 @@ std::size_t requested(const Call& c) noexcept {
   if (const iovec* iov = iov_of(c, n)) return iov_total(iov, n);
   switch (c.fn) {
     case Fn::kSend: case Fn::kSendto: case Fn::kWrite: case Fn::kRecv: case Fn::kRecvfrom:
-    case Fn::kRead: case Fn::kRecvChk: case Fn::kRecvfromChk: case Fn::kReadChk:
+    case Fn::kRead: case Fn::kRecvChk: case Fn::kRecvfromChk: case Fn::kReadChk: case Fn::kSendfile:
       return c.len;
     default:
       return 0;
@@ -114,6 +115,7 @@ long transfer(const Call& c, std::size_t limit) noexcept {
       return chk_ok ? real::fns.read(c.fd, c.buf, len)
                     : real::fns.__read_chk(c.fd, c.buf, c.len, c.buflen);
     case Fn::kSendmmsg: return real::fns.sendmmsg(c.fd, c.mmsg, c.vlen, c.flags);
+    case Fn::kSendfile: return real::fns.sendfile(c.fd, c.a, c.offset, len);
     case Fn::kRecvmmsg: {
       if (limit == SIZE_MAX || !c.mmsg || c.vlen == 0) return real::fns.recvmmsg(c.fd, c.mmsg, c.vlen, c.flags, c.timeout);
       // A cut (a paced socket's step): the first message alone, its iovecs cut to the limit.
@@ -152,14 +154,50 @@ long transfer(const Call& c, std::size_t limit) noexcept {
   return -1;
 }
 
+off64_t sendfile_start(const Call& c, long moved) noexcept {
+  if (c.offset) return *c.offset - moved;
+  const int e = errno;
+  const off64_t at = sys::lseek(c.a, 0, SEEK_CUR);
+  errno = e;
+  return at < 0 ? -1 : at - moved;
+}
+
+void sendfile_advance(const Call& c, long n) noexcept {
+  if (n <= 0) return;
+  const int e = errno;
+  if (c.offset)
+    *c.offset += n;
+  else
+    sys::lseek(c.a, n, SEEK_CUR);
+  errno = e;
+}
+
+long sendfile_again(const Call& c, off64_t start, std::size_t n) noexcept {
+  off64_t at = start;   // an offset of its own: the program's and the file's stay put
+  return start < 0 ? 0 : real::fns.sendfile(c.fd, c.a, &at, n);
+}
+
 long send_corrupted(const Call& c, std::uint64_t bits, const Draw& draw) noexcept {
-  const std::size_t n = std::min(requested(c), kMaxCorruptCopy);
-  if (n == 0 || c.fn == Fn::kSendmmsg) return transfer(c, SIZE_MAX);
-  void* copy = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  std::size_t n = std::min(requested(c), kMaxCorruptCopy);
+  // sendfile's bytes are in its file: a copy read with pread where the call would read them.
+  const off64_t file_at = c.fn == Fn::kSendfile ? sendfile_start(c, 0) : 0;
+  if (n == 0 || c.fn == Fn::kSendmmsg || file_at < 0) return transfer(c, SIZE_MAX);
+  const std::size_t mapped = n;
+  void* copy = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (copy == MAP_FAILED) return transfer(c, SIZE_MAX);   // no memory: send unchanged
   auto* out = static_cast<unsigned char*>(copy);
   std::size_t iovn = 0;
-  if (const iovec* iov = iov_of(c, iovn)) {
+  if (c.fn == Fn::kSendfile) {
+    // Unreadable or at its end: the real call, unchanged, says so itself.
+    const int e = errno;
+    const long got = sys::pread(c.a, copy, n, file_at);
+    errno = e;
+    if (got <= 0) {
+      munmap(copy, mapped);
+      return transfer(c, SIZE_MAX);
+    }
+    n = static_cast<std::size_t>(got);
+  } else if (const iovec* iov = iov_of(c, iovn)) {
     std::size_t at = 0;
     for (std::size_t i = 0; i < iovn && at < n; ++i) {
       const std::size_t k = std::min(iov[i].iov_len, n - at);
@@ -176,11 +214,12 @@ long send_corrupted(const Call& c, std::uint64_t bits, const Draw& draw) noexcep
     case Fn::kSend: r = real::fns.send(c.fd, copy, n, c.flags); break;
     case Fn::kSendto: r = real::fns.sendto(c.fd, copy, n, c.flags, c.addr, c.addrlen); break;
     case Fn::kSendmsg: r = msg_call(c, &one, 1); break;
-    default: r = real::fns.write(c.fd, copy, n); break;   // write, writev
+    default: r = real::fns.write(c.fd, copy, n); break;   // write, writev, sendfile
   }
+  if (c.fn == Fn::kSendfile) sendfile_advance(c, r);   // as if the call had sent them
   if (capture::on()) capture::sent(c, copy, r);   // the corrupted bytes are what went out
   const int e = errno;
-  munmap(copy, n);
+  munmap(copy, mapped);
   errno = e;
   return r;
 }

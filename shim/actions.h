@@ -39,6 +39,19 @@ void corrupt_received(const Call& c, std::size_t n, std::uint64_t bits, const Dr
 // The bit to flip for draw k, among n bytes (n > 0).
 std::uint64_t bit_position(const Draw& draw, std::uint64_t k, std::size_t n) noexcept;
 
+// sendfile (Fn::kSendfile) reads its bytes from a file, not from the program's memory. Where the
+// `moved` bytes it just sent began: the offset it was given (which the kernel moved on), or its
+// file's position (likewise). -1 when the file has no position (a pipe). errno kept.
+off64_t sendfile_start(const Call& c, long moved) noexcept;
+
+// The same n bytes from start sent again (a duplicate); the call's offset and the file's
+// position stay where the first send left them.
+long sendfile_again(const Call& c, off64_t start, std::size_t n) noexcept;
+
+// Moves sendfile's offset (or its file's position) on by n, as sending n bytes would have (a
+// dropped send). errno kept.
+void sendfile_advance(const Call& c, long n) noexcept;
+
 // Sleeps ms milliseconds on the monotonic clock. false when a signal handler ran meanwhile
 // (what a blocking call would report as EINTR); the sleep is then cut short.
 bool sleep_ms(std::uint64_t ms) noexcept;

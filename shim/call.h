@@ -31,7 +31,7 @@ enum class Op : std::uint8_t {
   kRecv,         // fd; result is bytes
   kRecvmmsg,     // fd, mmsg; result is messages
   kRead,         // read/readv/__read_chk: recv only when fd is a socket
-  kWrite,        // write/writev: send only when fd is a socket
+  kWrite,        // write/writev/sendfile: send only when fd (sendfile's out_fd) is a socket
   kDup,          // fd → result is the new fd (dup, F_DUPFD, F_DUPFD_CLOEXEC)
   kDup2,         // fd → a (dup2, dup3)
   kCloseRange,   // a=first b=last c=flags
@@ -46,6 +46,7 @@ enum class Fn : std::uint8_t {
   kSend, kSendto, kSendmsg, kSendmmsg, kWrite, kWritev,
   kRecv, kRecvfrom, kRecvmsg, kRecvmmsg, kRead, kReadv,
   kRecvChk, kRecvfromChk, kReadChk,
+  kSendfile,   // sendfile and sendfile64 (one function on x86-64): Op::kWrite on a socket
 };
 
 struct Call {
@@ -74,6 +75,9 @@ struct Call {
   const char* host = nullptr;       // getaddrinfo
   const char* service = nullptr;
   const struct addrinfo* hints = nullptr;
+  // sendfile: the file it reads is `a`, the bytes `len`; where it reads from (null: the file's
+  // own position, which the call moves on).
+  off64_t* offset = nullptr;
 };
 
 constexpr filters::CallType call_type_of(Op op) noexcept {

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "shim/actions.h"
 #include "shim/capture_ring.h"
 #include "shim/real.h"
 #include "shim/sys.h"
@@ -250,6 +251,35 @@ void transfer(const Call& c, Sock& s, std::uint32_t kind, bool out, std::size_t 
   datagram(c.fd, s, dir, addr, len, parts, n, r);
 }
 
+// The r bytes a sendfile sent from `start` in its file (never in the program's memory), read back
+// with pread: a TCP stream's a slot's worth at a time through the stack, a UDP datagram whole
+// through a buffer mapped for it (no heap). Bytes it cannot read back (the file shrank, or has no
+// position: start < 0) are told to the writer as lost, so the stream's sequence numbers hold.
+void file_bytes(const Call& c, Sock& s, std::uint32_t kind, off64_t start, std::size_t r) noexcept {
+  if (kind == kTcp) {
+    unsigned char buf[kSlotPayload];
+    std::size_t done = 0;
+    while (start >= 0 && done < r) {
+      const std::size_t want = r - done < kSlotPayload ? r - done : kSlotPayload;
+      const long got = sys::pread(c.a, buf, want, start + static_cast<off64_t>(done));
+      if (got <= 0) break;
+      const Part p{buf, static_cast<std::size_t>(got)};
+      stream_bytes(s, Dir::kOut, &p, 1, p.len);
+      done += p.len;
+    }
+    if (done < r) s.lost[static_cast<int>(Dir::kOut)].fetch_add(static_cast<std::uint32_t>(r - done), std::memory_order_relaxed);
+    return;
+  }
+  const std::size_t n = r < kMaxRecord ? r : kMaxRecord;
+  void* buf = start < 0 ? MAP_FAILED : sys::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (buf == MAP_FAILED) return;
+  if (const long got = sys::pread(c.a, buf, n, start); got > 0) {
+    const Part p{buf, static_cast<std::size_t>(got)};
+    datagram(c.fd, s, Dir::kOut, nullptr, 0, &p, 1, p.len);
+  }
+  sys::munmap(buf, n);
+}
+
 void messages(const Call& c, Sock& s, bool out, long r) noexcept {
   for (long i = 0; c.mmsg && i < r; ++i) {
     const msghdr& m = c.mmsg[i].msg_hdr;
@@ -396,8 +426,13 @@ void after_call(const Call& c, long r, int err, bool bytes_recorded) noexcept {
       } else if (r == 0) {
         // End of file on a stream: the peer's FIN (a zero-length read asked for nothing).
         if (kind == kTcp && !out && (c.len > 0 || c.iov || c.msg)) event(*s, Kind::kFin, Dir::kIn);
-        if (kind == kUdp) transfer(c, *s, kind, out, 0, nullptr);   // an empty datagram
-      } else if (!(bytes_recorded && out)) {
+        // An empty datagram (a sendfile at its file's end sends none).
+        if (kind == kUdp && c.fn != Fn::kSendfile) transfer(c, *s, kind, out, 0, nullptr);
+      } else if (bytes_recorded && out) {
+        // sent() recorded them
+      } else if (c.fn == Fn::kSendfile) {
+        file_bytes(c, *s, kind, actions::sendfile_start(c, r), static_cast<std::size_t>(r));
+      } else {
         transfer(c, *s, kind, out, static_cast<std::size_t>(r), nullptr);
       }
       break;
@@ -417,6 +452,14 @@ void sent(const Call& c, const void* bytes, long r) noexcept {
   const int saved = errno;
   if (Sock* s = describe(c.fd, false))
     transfer(c, *s, s->state.load(std::memory_order_relaxed), true, static_cast<std::size_t>(r), bytes);
+  errno = saved;
+}
+
+void sent_file(const Call& c, off64_t start, long r) noexcept {
+  if (r <= 0) return;
+  const int saved = errno;
+  if (Sock* s = describe(c.fd, false))
+    file_bytes(c, *s, s->state.load(std::memory_order_relaxed), start, static_cast<std::size_t>(r));
   errno = saved;
 }
 

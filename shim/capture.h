@@ -30,6 +30,10 @@ void after_call(const Call& c, long r, int err, bool bytes_recorded) noexcept;
 // its result. Records the bytes that really went out.
 void sent(const Call& c, const void* bytes, long r) noexcept;
 
+// A sendfile that sent r bytes of its file from `start` (a rule's duplicate, with an offset of
+// its own): records them, read back from the file.
+void sent_file(const Call& c, off64_t start, long r) noexcept;
+
 // fd is about to stop naming its socket (close, close_range, dup2/dup3 onto the number); last:
 // it was the socket's last number in the process that made it (SocketBook's count): unless the
 // process forked since, the kernel sends a FIN now; else the writer asks the kernel when.

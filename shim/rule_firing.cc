@@ -143,6 +143,8 @@ void RuleFiring::act(const Call& c, Decision& d, const filters::Rule& rule, int 
         inject(static_cast<long>(c.vlen), d.saved_errno);
       } else {
         inject(static_cast<long>(actions::requested(c)), d.saved_errno);
+        // The program moves on past what it believes sent: sendfile's offset with it.
+        if (c.fn == Fn::kSendfile) actions::sendfile_advance(c, d.ret);
       }
       break;
     case filters::ActionKind::kDuplicate:
@@ -184,7 +186,14 @@ long RuleFiring::perform(const Call& c, const Decision& d) noexcept {
   if (d.filter_option) return packets_->filter_option(c, d);
   if (d.corrupt_bits && is_send(c.op)) return actions::send_corrupted(c, d.corrupt_bits, d.draw);
   const long r = actions::transfer(c, d.limit);
-  if (d.duplicate && r >= 0) {
+  if (d.duplicate && r > 0 && c.fn == Fn::kSendfile) {
+    // The same bytes again: from where the call read them, with an offset of the copy's own.
+    const int e = errno;
+    const off64_t start = actions::sendfile_start(c, r);
+    const long copy = actions::sendfile_again(c, start, static_cast<std::size_t>(r));
+    if (capture::on()) capture::sent_file(c, start, copy);
+    errno = e;
+  } else if (d.duplicate && r >= 0) {
     const int e = errno;
     const long copy = actions::transfer(c, d.limit);   // its result is not the program's business
     if (capture::on()) capture::after_call(c, copy, errno, false);   // but its bytes went out

@@ -64,6 +64,8 @@ inline void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off
   return reinterpret_cast<void*>(syscall(SYS_mmap, addr, len, prot, flags, fd, off));   // -1: MAP_FAILED
 }
 inline int munmap(void* addr, size_t len) noexcept { return static_cast<int>(syscall(SYS_munmap, addr, len)); }
+inline off_t lseek(int fd, off_t off, int whence) noexcept { return syscall(SYS_lseek, fd, off, whence); }
+inline ssize_t pread(int fd, void* buf, size_t n, off_t off) noexcept { return syscall(SYS_pread64, fd, buf, n, off); }
 inline int madvise(void* addr, size_t len, int advice) noexcept {
   return static_cast<int>(syscall(SYS_madvise, addr, len, advice));
 }

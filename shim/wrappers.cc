@@ -8,6 +8,7 @@
 #undef _FILE_OFFSET_BITS
 #include <fcntl.h>
 #include <netdb.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>

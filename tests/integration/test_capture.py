@@ -27,6 +27,11 @@
     a socket closed by close_range (os.closerange) and one replaced by dup2. Each stream is
     exactly the bytes the program sent and ends with one FIN from the program, after those bytes
     and before the program's next connection (not at the end of the run).
+(o) sendfile: python's socket.sendfile() of a 300 KB file to a server not under the shim (the
+    bytes never pass through the program's memory: the shim reads them back from the file at the
+    call's offset): `follow,tcp,raw` is exactly the file; UDP datagrams sent with os.sendfile and
+    no offset (the file's position) are in the file as the file's chunks, a `corrupt` one as the
+    corrupted bytes that went out, a `duplicate` one twice (the copy read from where the call read).
 """
 import os
 import socket
@@ -266,6 +271,54 @@ def udp_large(tmp):
     h.expect("(n) sizes of the datagrams sent in the file", [len(x) for x in to_echo], [len(x) for x in want])
     h.check(to_echo == want, "(n) the datagrams sent differ from the program's")
     h.check(back == want, f"(n) the echoes differ from the datagrams ({[len(x) for x in back]})")
+
+
+def sendfile(tmp, payload):
+    path = os.path.join(tmp, "sendfile.bin")
+    with open(path, "wb") as f:
+        f.write(payload)
+    with h.TcpServer() as srv:
+        r, pcap = run_pcap(tmp, "o", h.python_prog("sendfile_client.py", "127.0.0.1", srv.port, path))
+        srv.wait_connections(1)
+    h.expect("(o) program output", r.stdout.strip(), f"sent {len(payload)} at {len(payload)}")
+    h.expect("(o) malformed or error packets", malformed(pcap), [])
+    streams = sorted({int(x[0]) for x in fields(pcap, "tcp.len > 0", "tcp.stream")})
+    if h.expect("(o) TCP streams with data", len(streams), 1):
+        a, b, _ = follow(pcap, streams[0])
+        h.expect("(o) follow client->server bytes length", len(a), len(payload))
+        h.check(a == payload, "(o) follow client->server bytes differ from the file sent")
+        h.expect("(o) follow server->client bytes", b, b"")
+    chunks = [bytes([65 + i]) * 1500 for i in range(6)]
+    path = os.path.join(tmp, "chunks.bin")
+    with open(path, "wb") as f:
+        f.write(b"".join(chunks))
+    rules = {"seed": 3, "rules": [{"name": "flip", "on": ["send"], "match": {"type": "dgram"},
+                                   "when": {"after": 2, "times": 1}, "do": {"corrupt": 8}}]}
+    with h.UdpEchoServer() as echo:
+        r, pcap = run_pcap(tmp, "o-udp", h.python_prog("sendfile_udp.py", "127.0.0.1", echo.port, path, 1500),
+                           rules=rules)
+        time.sleep(0.2)
+        echoed = list(echo.received)
+    h.expect("(o) UDP program output", r.stdout.strip(), "sent 9000 at 9000")
+    rows = fields(pcap, "udp", "udp.dstport", "udp.payload")
+    to_echo = [bytes.fromhex(p.replace(":", "")) for d, p in rows if int(d) == echo.port]
+    h.expect("(o) UDP datagrams the server got", len(echoed), 6)
+    h.check(to_echo == echoed, "(o) the sendfile datagrams in the file differ from what the server got")
+    h.check(to_echo[:2] + to_echo[3:] == chunks[:2] + chunks[3:], "(o) unfaulted datagrams differ from the file's chunks")
+    h.check(len(to_echo) == 6 and len(to_echo[2]) == 1500 and to_echo[2] != chunks[2],
+            "(o) the corrupted datagram is not in the file as corrupted")
+    rules = {"rules": [{"name": "dup", "on": ["send"], "match": {"type": "dgram"},
+                        "when": {"nth": 3}, "do": {"duplicate": True}}]}
+    with h.UdpEchoServer() as echo:
+        r, pcap = run_pcap(tmp, "o-dup", h.python_prog("sendfile_udp.py", "127.0.0.1", echo.port, path, 1500),
+                           rules=rules)
+    h.expect("(o) UDP duplicate program output", r.stdout.strip(), "sent 9000 at 9000")
+    rows = fields(pcap, "udp", "udp.dstport", "udp.payload")
+    to_echo = [bytes.fromhex(p.replace(":", "")) for d, p in rows if int(d) == echo.port]
+    want = [c for i, c in enumerate(chunks) for _ in range(2 if i % 3 == 2 else 1)]
+    h.expect("(o) duplicated sendfile datagrams in the file (first bytes)", [x[:1] for x in to_echo],
+             [x[:1] for x in want])
+    h.check(to_echo == want, "(o) the duplicated sendfile datagrams differ from the file's chunks")
 
 
 def udp_drop(tmp):
@@ -524,6 +577,7 @@ def body(tmp):
     live(tmp)
     numbers(tmp)
     seccomp_refused(tmp)
+    sendfile(tmp, payload)
     redis(tmp)
 
 

@@ -145,6 +145,25 @@ TEST_CASE("a descriptor that is no socket is asked about once and then passed th
   CHECK(rig.kind(3) == shim::FdKind::kUnknown);   // the number may be a socket next
 }
 
+TEST_CASE("sendfile is a write: to a socket a send of the bytes it moved, to a file nothing", "[switch]") {
+  Rig rig;
+  fake_os::fds[3] = fake_os::Fd{.socket = false};
+  off64_t at = 0;
+  const Call to_file{.op = Op::kWrite, .fn = shim::Fn::kSendfile, .fd = 3, .a = 4, .len = 1000, .offset = &at};
+  CHECK(rig.call(to_file, [] { return ssize_t{1000}; }) == 1000);
+  CHECK(rig.call(to_file, [] { return ssize_t{1000}; }) == 1000);
+  CHECK(fake_os::count("fstat") == 1);   // then passed through, as a write of a file
+  CHECK(rig.kind(3) == shim::FdKind::kNotSocket);
+  CHECK(rig.call(socket_call(), [] { return 5; }) == 5);
+  const sockaddr_in peer = loopback(8080);
+  CHECK(rig.call(connect_call(5, peer), [] { return 0; }) == 0);
+  const Call to_socket{.op = Op::kWrite, .fn = shim::Fn::kSendfile, .fd = 5, .a = 4, .len = 70000, .offset = &at};
+  CHECK(rig.call(to_socket, [] { return ssize_t{65536}; }) == 65536);
+  CHECK(rig.call(to_socket, [] { return ssize_t{0}; }) == 0);   // the file's end
+  CHECK(rig.counter(kTcp4, shim::stats::kSendCalls) == 2);
+  CHECK(rig.counter(kTcp4, shim::stats::kSendBytes) == 65536);
+}
+
 TEST_CASE("a non-blocking connect is pending until SO_ERROR and a peer say it finished", "[switch]") {
   Rig rig;
   rig.call(socket_call(), [] { return 5; });
