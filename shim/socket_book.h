@@ -114,10 +114,11 @@ class SocketBook {
   [[gnu::noinline]] int socket_made_kind(int r, unsigned kind) noexcept {
     stats::CookieSlot* s = kind_slot_[kind].load(std::memory_order_relaxed);
     FdEntry* e = fds_.get_below_high(r);
-    if (!s || !e || profile_.any()) [[unlikely]] return socket_made_kind_slow(r, kind);
+    if (!s || !e) [[unlikely]] return socket_made_kind_slow(r, kind);
     e->cookie.store(kDefaultCookies.v[kind], std::memory_order_relaxed);
     e->sock_id.store(0, std::memory_order_relaxed);
     e->slot.store(s, std::memory_order_relaxed);
+    if (profile_.any()) [[unlikely]] new_rule_facts(*e, 0, 0);   // stores only: no call, so no frame
     e->state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
     stats::bump(*s, stats::kOpened);
     return r;

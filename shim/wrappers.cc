@@ -77,7 +77,8 @@ using namespace shim_hot_real_all;   // qualified look-up finds the three below 
 // the call's type (Switch::dispatch_unruled), shim_ruled::NAME when one does (Switch::dispatch);
 // shim_general::NAME runs the Switch's general path. shim_sock::NAME also takes the fd entry
 // the exported function read: a read or write of a socket (Switch::socket_io) needs no second
-// look-up; the other symbols never call theirs, and the compiler drops them.
+// look-up; the other symbols never call theirs. All are named (not internal), so profiles name
+// them; the few unused ones cost only bytes of text that is never touched.
 #define SHIM_SYMBOL(ret, name, params, args, call)                                          \
   namespace shim_general {                                                                  \
   [[gnu::noinline]] ret name params {                                                       \
@@ -86,13 +87,11 @@ using namespace shim_hot_real_all;   // qualified look-up finds the three below 
     return shim::g_switch.general(make, real);                                              \
   }                                                                                         \
   }                                                                                         \
-  namespace {                                                                               \
   namespace shim_ruled {                                                                    \
   [[gnu::noinline]] ret name params {                                                       \
     return shim::g_switch.dispatch([=]() noexcept { return call; },                         \
                                    [=]() -> ret { return shim_hot_real::name args; },       \
                                    [=]() -> ret { return shim_general::name args; });       \
-  }                                                                                         \
   }                                                                                         \
   }                                                                                         \
   namespace shim_hot {                                                                      \
@@ -102,14 +101,12 @@ using namespace shim_hot_real_all;   // qualified look-up finds the three below 
                                            [=]() -> ret { return shim_general::name args; }); \
   }                                                                                         \
   }                                                                                         \
-  namespace {                                                                               \
   namespace shim_sock {                                                                     \
   [[gnu::noinline]] ret name SHIM_WITH_ENTRY params {                                       \
     return shim::g_switch.socket_io([=]() noexcept { return call; },                        \
                                     [=]() -> ret { return shim_hot_real::name args; },      \
                                     [=]() -> ret { return shim_general::name args; },       \
                                     shim_e, shim_bits);                                     \
-  }                                                                                         \
   }                                                                                         \
   }                                                                                         \
   SHIM_EXPORT ret name params {                                                             \
