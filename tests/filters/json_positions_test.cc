@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <regex>
 #include <string>
 #include <vector>
 #include "tests/catch.h"
@@ -253,8 +254,12 @@ TEST_CASE("the fast parser takes common rule files and builds what the full pars
       ++files;
       const bool fast = detail::parse_common_json(text, kMaxDepth).has_value();
       taken += fast;
-      // The shipped profiles and the benchmarks' files must not need the full parser.
-      if (std::string_view(dir) == "docs/examples" || std::string_view(dir) == "tests/bench") CHECK(fast);
+      // The shipped profiles and the benchmarks' files must not need the full parser, unless they
+      // hold a number with a fraction or an exponent (the full parser's to convert).
+      static const std::regex kFloat(R"([0-9]\.[0-9]|[0-9][eE][-+]?[0-9])");
+      if ((std::string_view(dir) == "docs/examples" || std::string_view(dir) == "tests/bench") &&
+          !std::regex_search(text, kFloat))
+        CHECK(fast);
       check_same_parse(text);
     }
   }
@@ -280,14 +285,17 @@ TEST_CASE("the fast parser gives up on whatever is outside its subset", "[filter
         std::string("\xEF\xBB\xBF{}"), std::string("{\"a\\\"b\":1}"), std::string("[\"\x7f\"]"),
         std::string("[\"a\tb\"]"), std::string("[\"\xC3\xA9\"]"), std::string("[\"abc"),
         std::string("[1"), std::string("{"), std::string(":"), std::string("[]]"), std::string("{1:2}"),
-        std::string(1, '\0'), std::string("[0x1]")}) {
+        std::string(1, '\0'), std::string("[0x1]"),
+        // Fractions and exponents: converted by the full parser (see CommonJsonParser::number).
+        std::string("[0.5]"), std::string("-0.0"), std::string("1e5"), std::string("[1E+5]"),
+        std::string("2.5e-3"), std::string("1.7976931348623157e308")}) {
     INFO("text: " << text);
     CHECK_FALSE(detail::parse_common_json(text, kMaxDepth));
   }
   // What it takes, it reads as nlohmann does.
   for (const std::string& text :
        {std::string("0"), std::string(" 9999999999999999999 "), std::string("[0,10,true,false,null]"),
-        std::string("[-0, -1, -123456789012345678, 0.5, -0.0, 1e5, 1E+5, 2.5e-3, 0.1, 1e-320, 1.7976931348623157e308]"),
+        std::string("[-0, -1, -123456789012345678]"),
         std::string("\t{\r\n\"\": {}, \"a b\": [[]], \"x\":\"y z ~\"}\n"), deep,
         std::string("{\"b\":1,\"a\":{\"d\":[1,{\"c\":2}],\"c\":3}}")}) {
     INFO("text: " << text);
