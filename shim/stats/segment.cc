@@ -4,6 +4,7 @@
 #include "shim/sys.h"
 
 #include <fcntl.h>
+#include <sys/auxv.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -20,6 +21,12 @@ namespace {
 
 constexpr char kPrefix[] = "/dev/shm/sockshim-";
 constexpr std::size_t kMaxName = 200;
+
+// The effective uid as the kernel handed it to this program at exec (the auxiliary vector): no
+// system call, where every process of a run attaches. The same as geteuid() unless the process
+// changed it before attaching, which neither the preload object's constructor nor the command
+// does (a secure-exec process never attaches: preload.cc).
+uid_t effective_uid() noexcept { return static_cast<uid_t>(getauxval(AT_EUID)); }
 
 bool valid_name(const char* name) noexcept {
   if (!name || !*name) return false;
@@ -158,7 +165,7 @@ SegmentError open_checked(const char* path, bool writable, Mapping& out, struct 
     return SegmentError::kNotRegular;
   }
   out.owner_uid = st.st_uid;
-  if (st.st_uid != sys::geteuid()) {
+  if (st.st_uid != effective_uid()) {
     sys::close(fd);
     return SegmentError::kNotOwner;
   }
@@ -206,7 +213,7 @@ SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& 
   h.version = kLayoutVersion;
   h.header_size = sizeof(Header);
   h.total_size = sizeof(Segment);
-  h.owner_uid = static_cast<std::uint32_t>(sys::geteuid());
+  h.owner_uid = static_cast<std::uint32_t>(effective_uid());
   h.creator_pid = static_cast<std::int32_t>(sys::getpid());
   h.seed = init.seed;
   h.created_ns = realtime_ns();
@@ -452,8 +459,12 @@ CookieSlot* cookie_slot(Segment& s, Cookie c) noexcept {
   return nullptr;
 }
 
-SHIM_ONCE ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0, std::uint32_t intercept) noexcept {
-  const std::uint32_t i = s.header.process_next.fetch_add(1, std::memory_order_relaxed);
+SHIM_ONCE std::uint32_t reserve_process(Segment& s) noexcept {
+  return s.header.process_next.fetch_add(1, std::memory_order_relaxed);
+}
+
+SHIM_ONCE ProcessRecord* fill_process(Segment& s, std::uint32_t i, int pid, int ppid, const char* argv0,
+                                      std::int64_t start_ns, std::uint32_t intercept) noexcept {
   if (i >= kMaxProcesses) {
     s.header.process_overflow.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
@@ -461,12 +472,16 @@ SHIM_ONCE ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* 
   ProcessRecord& r = s.processes[i];
   r.pid = pid;
   r.ppid = ppid;
-  r.start_ns = realtime_ns();
+  r.start_ns = start_ns;
   copy_cut(r.argv0, sizeof r.argv0, argv0);
   r.intercept = intercept;
   r.state.store(kProcRunning, std::memory_order_release);
   s.newest_by_pid[static_cast<std::uint32_t>(pid) % kPidSlots].store(i + 1, std::memory_order_release);
   return &r;
+}
+
+SHIM_ONCE ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0, std::uint32_t intercept) noexcept {
+  return fill_process(s, reserve_process(s), pid, ppid, argv0, realtime_ns(), intercept);
 }
 
 SHIM_ONCE ProcessRecord* newest_process(Segment& s, int pid) noexcept {
