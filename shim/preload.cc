@@ -28,6 +28,11 @@
 #include "shim/switch.h"
 #include "shim/sys.h"
 
+// glibc's registration of fork handlers, exported by libc.so.6 (GLIBC_2.3.2); pthread_atfork is
+// a static stub that calls it with the caller's __dso_handle (shim/cxx_runtime.cc).
+extern "C" int __register_atfork(void (*prepare)(), void (*parent)(), void (*child)(), void* dso_handle);
+extern "C" void* __dso_handle;
+
 namespace shim {
 
 constinit thread_local unsigned t_depth __attribute__((tls_model("initial-exec"))) = 0;
@@ -448,7 +453,9 @@ SHIM_ONCE void init(int argc, char** argv, char** envp) {
   }
   arm_fork_canary();
   on_exit(at_exit, nullptr);
-  pthread_atfork(before_fork, nullptr, after_fork_in_child);
+  // What pthread_atfork() does (libc_nonshared.a's stub, linked into this object's last text
+  // page, which nothing else a process's start runs lies on: a page fault in every process).
+  __register_atfork(before_fork, nullptr, after_fork_in_child, &__dso_handle);
   g_switch.set_ready();
 }
 
