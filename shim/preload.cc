@@ -169,12 +169,12 @@ SHIM_ONCE void adopt_fork_if_new() noexcept {
   if (forked_unseen()) adopt_fork();
 }
 
-// The canary's page: a page of this object's own zero-filled memory. An aligned page of .bss lies
-// past the part of the segment ld.so maps from the file (that part ends within the page where
-// .bss starts), so it is anonymous private memory, which MADV_WIPEONFORK accepts: a madvise
-// instead of an mmap and a madvise in every process. Nothing else lives on the page.
-// In .lbss, which the linker places after all of .bss, so the page's alignment moves no other
-// variable: those the constructor writes keep sharing the pages they shared before.
+// The canary's page: a page of this object's own zero-filled memory, so every process makes a
+// madvise instead of an mmap and a madvise. An aligned page past the end of .data lies beyond the
+// part of the segment ld.so maps from the file (which ends within the page where .bss starts), in
+// anonymous private memory, which MADV_WIPEONFORK accepts. In .lbss, which the linker places
+// after all of .bss: the page's alignment moves no other variable, so those the constructor
+// writes keep sharing the pages they shared before. Nothing else lives on the page.
 [[gnu::section(".lbss.sockshim_canary")]] alignas(4096) constinit std::atomic<std::uint32_t> g_canary_page[4096 / sizeof(std::uint32_t)] = {};
 
 SHIM_ONCE void arm_fork_canary() noexcept {
