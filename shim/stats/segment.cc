@@ -4,7 +4,6 @@
 #include "shim/sys.h"
 
 #include <fcntl.h>
-#include <sys/auxv.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -21,12 +20,6 @@ namespace {
 
 constexpr char kPrefix[] = "/dev/shm/sockshim-";
 constexpr std::size_t kMaxName = 200;
-
-// The effective uid as the kernel handed it to this program at exec (the auxiliary vector): no
-// system call, where every process of a run attaches. The same as geteuid() unless the process
-// changed it before attaching, which neither the preload object's constructor nor the command
-// does (a secure-exec process never attaches: preload.cc).
-uid_t effective_uid() noexcept { return static_cast<uid_t>(getauxval(AT_EUID)); }
 
 SHIM_ONCE bool valid_name(const char* name) noexcept {
   if (!name || !*name) return false;
@@ -180,7 +173,7 @@ SHIM_ONCE SegmentError open_checked(const char* path, bool writable, Mapping& ou
     return SegmentError::kNotRegular;
   }
   out.owner_uid = st.st_uid;
-  if (st.st_uid != effective_uid()) {
+  if (st.st_uid != sys::geteuid()) {
     sys::close(fd);
     return SegmentError::kNotOwner;
   }
@@ -228,7 +221,7 @@ SegmentError create_segment(const char* name, const SegmentInit& init, Mapping& 
   h.version = kLayoutVersion;
   h.header_size = sizeof(Header);
   h.total_size = sizeof(Segment);
-  h.owner_uid = static_cast<std::uint32_t>(effective_uid());
+  h.owner_uid = static_cast<std::uint32_t>(sys::geteuid());
   h.creator_pid = static_cast<std::int32_t>(sys::getpid());
   h.seed = init.seed;
   h.created_ns = realtime_ns();
