@@ -28,6 +28,11 @@
 #include "shim/switch.h"
 #include "shim/sys.h"
 
+// glibc's registration of fork handlers, exported by libc.so.6 (GLIBC_2.3.2); pthread_atfork is
+// a static stub that calls it with the caller's __dso_handle (shim/cxx_runtime.cc).
+extern "C" int __register_atfork(void (*prepare)(), void (*parent)(), void (*child)(), void* dso_handle);
+extern "C" void* __dso_handle;
+
 namespace shim {
 
 constinit thread_local unsigned t_depth __attribute__((tls_model("initial-exec"))) = 0;
@@ -48,7 +53,32 @@ constinit std::atomic<std::uint32_t>* g_fork_canary = &g_always_armed;
 namespace {
 
 stats::Mapping g_map;                       // the run's segment, or a private one
-stats::ProcessRecord* g_proc = nullptr;     // this process's record
+
+// What the fork handler writes of this object's memory in the child, side by side: one
+// copy-on-write page fault in a child that goes straight to exec, not one per variable.
+struct Self {
+  stats::ProcessRecord* proc = nullptr;   // this process's record
+  // This process as the constructor or the fork handler (or adopt_fork) saw it: 0 before. A
+  // child the fork handler adopted finds its own pid here (adopt_fork), an unseen one its
+  // parent's.
+  std::atomic<int> pid{0};
+};
+// In .data, on the page ld.so's relocations write in every process anyway (zero-initialized, it
+// would go to .bss, maybe a page of its own).
+[[gnu::section(".data.sockshim_self")]] constinit Self g_self;
+
+// What fork()'s prepare handler, in the parent, hands to the child handler: the record index it
+// reserved, the time and the parent's pid. In the forking thread's TLS, which the child's one
+// thread is a copy of; taken in the parent, where the segment's header and the clock's page are
+// mapped already, they cost the child neither a page fault (a MAP_SHARED mapping's page tables
+// are not copied by fork: the child faults on every page of it it touches) nor getppid().
+struct ForkHandoff {
+  bool reserved;
+  std::uint32_t index;
+  int parent_pid;
+  std::int64_t start_ns;
+};
+constinit thread_local ForkHandoff t_fork __attribute__((tls_model("initial-exec"))) = {};
 char g_argv0[stats::kNameLen];
 
 // Messages from the constructor: built in a fixed buffer (shim/text_buf.h), never on the heap.
@@ -99,34 +129,64 @@ SHIM_ONCE void record_leaks(stats::ProcessRecord& p) noexcept {
   p.leak_count = n;
 }
 
-// The process the fork handler adopted (below); 0 before any fork.
-std::atomic<int> g_adopted_pid{0};
-
 // What a new child needs: its own record, and the parent's sockets marked as inherited (their
-// closes here are not the ones `closed` counts). Returns its pid.
-SHIM_ONCE int adopt_child() noexcept {
+// closes here are not the ones `closed` counts). A child of fork() takes the record its parent
+// reserved (t_fork); one nobody announced (_Fork, clone) reserves its own.
+SHIM_ONCE void adopt_child(const ForkHandoff* handed) noexcept {
   const int pid = sys::getpid();
   g_switch.mark_all_inherited(pid);
-  if (g_map) g_proc = stats::add_process(*g_map.seg, pid, sys::getppid(), g_argv0);
-  return pid;
+  stats::ProcessRecord* rec = nullptr;
+  if (g_map) {
+    rec = handed ? stats::fill_process(*g_map.seg, handed->index, pid, handed->parent_pid, g_argv0, handed->start_ns)
+                 : stats::add_process(*g_map.seg, pid, sys::getppid(), g_argv0);
+  }
+  g_self.proc = rec;
+  g_self.pid.store(pid, std::memory_order_relaxed);
+}
+
+// fork()'s prepare handler, in the parent (any thread; glibc runs it in the forking one). Only
+// what is async-signal-safe: fork() may be called from a signal handler.
+SHIM_ONCE void before_fork() noexcept {
+  if (forked_unseen()) adopt_fork();   // the parent must know its own pid and record first
+  if (!g_map) return;
+  ForkHandoff& h = t_fork;
+  h.index = stats::reserve_process(*g_map.seg);
+  h.parent_pid = g_self.pid.load(std::memory_order_relaxed);
+  h.start_ns = stats::realtime_ns();
+  h.reserved = true;
 }
 
 // Runs in the child of every fork(), also the ones libc makes itself (daemon()). It leaves the
 // fork canary at 0 (the kernel wiped its page): writing it would cost the child a page fault, and
 // most children of a shell exec at once. The first call that finds the canary at 0 asks
 // adopt_fork(), which tells this adopted process from an unseen one by its pid and arms it then.
-SHIM_ONCE void after_fork_in_child() { g_adopted_pid.store(adopt_child(), std::memory_order_relaxed); }
+SHIM_ONCE void after_fork_in_child() {
+  const ForkHandoff& h = t_fork;
+  adopt_child(h.reserved ? &h : nullptr);
+}
 
 SHIM_ONCE void adopt_fork_if_new() noexcept {
   if (forked_unseen()) adopt_fork();
 }
 
+// The canary's page: a page of this object's own zero-filled memory, so every process makes a
+// madvise instead of an mmap and a madvise. An aligned page past the end of .data lies beyond the
+// part of the segment ld.so maps from the file (which ends within the page where .bss starts), in
+// anonymous private memory, which MADV_WIPEONFORK accepts. In .lbss, which the linker places
+// after all of .bss: the page's alignment moves no other variable, so those the constructor
+// writes keep sharing the pages they shared before. Nothing else lives on the page.
+[[gnu::section(".lbss.sockshim_canary")]] alignas(4096) constinit std::atomic<std::uint32_t> g_canary_page[4096 / sizeof(std::uint32_t)] = {};
+
 SHIM_ONCE void arm_fork_canary() noexcept {
-  void* p = sys::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return;
-  if (sys::madvise(p, 4096, MADV_WIPEONFORK) != 0) {
-    sys::munmap(p, 4096);
-    return;
+  void* p = g_canary_page;
+  if (sys::madvise(p, sizeof g_canary_page, MADV_WIPEONFORK) != 0) {
+    // Not anonymous after all (a loader that maps .bss otherwise): a page of its own.
+    p = sys::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return;
+    if (sys::madvise(p, 4096, MADV_WIPEONFORK) != 0) {
+      sys::munmap(p, 4096);
+      return;
+    }
   }
   auto* word = static_cast<std::atomic<std::uint32_t>*>(p);
   word->store(1, std::memory_order_relaxed);
@@ -136,11 +196,12 @@ SHIM_ONCE void arm_fork_canary() noexcept {
 SHIM_ONCE void at_exit(int status, void*) {
   ReentryGuard guard;   // our own calls below pass straight through
   adopt_fork_if_new();  // a child of _Fork() or clone() that made no wrapped call since
-  if (!g_proc || g_proc->pid != sys::getpid()) return;
-  record_leaks(*g_proc);
-  g_proc->exit_status = status;
-  g_proc->end_ns = stats::realtime_ns();
-  g_proc->state.store(stats::kProcExited, std::memory_order_release);
+  stats::ProcessRecord* const proc = g_self.proc;
+  if (!proc || proc->pid != sys::getpid()) return;
+  record_leaks(*proc);
+  proc->exit_status = status;
+  proc->end_ns = stats::realtime_ns();
+  proc->state.store(stats::kProcExited, std::memory_order_release);
 }
 
 // Without SOCKSHIM_STATS the counters still work, in memory only this process sees.
@@ -372,7 +433,8 @@ SHIM_ONCE void init(int argc, char** argv, char** envp) {
     prev->end_ns = stats::realtime_ns();
     prev->state.store(stats::kProcExeced, std::memory_order_release);
   }
-  g_proc = stats::add_process(seg, pid, sys::getppid(), g_argv0);
+  g_self.proc = stats::add_process(seg, pid, sys::getppid(), g_argv0);
+  g_self.pid.store(pid, std::memory_order_relaxed);
   g_switch.set_owner(pid);
   g_switch.set_segment(&seg);
   g_switch.set_seed(run.seed);
@@ -391,7 +453,9 @@ SHIM_ONCE void init(int argc, char** argv, char** envp) {
   }
   arm_fork_canary();
   on_exit(at_exit, nullptr);
-  pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  // What pthread_atfork() does (libc_nonshared.a's stub, linked into this object's last text
+  // page, which nothing else a process's start runs lies on: a page fault in every process).
+  __register_atfork(before_fork, nullptr, after_fork_in_child, &__dso_handle);
   g_switch.set_ready();
 }
 
@@ -400,14 +464,14 @@ SHIM_ONCE void init(int argc, char** argv, char** envp) {
 SHIM_ONCE void adopt_fork() noexcept {
   // Adopted by the fork handler already (which left the canary for the first call to arm)? A
   // child of a raw clone made from such a process before it armed the canary has another pid.
-  if (g_adopted_pid.load(std::memory_order_relaxed) == sys::getpid()) {
+  if (g_self.pid.load(std::memory_order_relaxed) == sys::getpid()) {
     g_fork_canary->store(1, std::memory_order_relaxed);
     return;
   }
   std::uint32_t unseen = 0;
   if (!g_fork_canary->compare_exchange_strong(unseen, 1, std::memory_order_relaxed)) return;
   ReentryGuard guard;
-  adopt_child();
+  adopt_child(nullptr);
 }
 
 }  // namespace shim

@@ -21,7 +21,7 @@ namespace {
 constexpr char kPrefix[] = "/dev/shm/sockshim-";
 constexpr std::size_t kMaxName = 200;
 
-bool valid_name(const char* name) noexcept {
+SHIM_ONCE bool valid_name(const char* name) noexcept {
   if (!name || !*name) return false;
   std::size_t n = 0;
   for (const char* p = name; *p; ++p, ++n) {
@@ -48,7 +48,7 @@ void sleep_ms(int ms) noexcept {
 
 // Validates what a mapped segment says about itself. Magic and version sit at fixed offsets in
 // every layout, so they are checked before anything whose place depends on the version.
-SegmentError check_header(const Segment& s) noexcept {
+SHIM_ONCE SegmentError check_header(const Segment& s) noexcept {
   if (s.header.magic != kMagic) return SegmentError::kBadMagic;
   if (s.header.version != kLayoutVersion) return SegmentError::kBadVersion;
   if (s.header.header_size != sizeof(Header) || s.header.total_size != sizeof(Segment))
@@ -56,7 +56,7 @@ SegmentError check_header(const Segment& s) noexcept {
   return SegmentError::kNone;
 }
 
-SegmentError map_fd(int fd, bool writable, Mapping& out, int* sys_errno) noexcept {
+SHIM_ONCE SegmentError map_fd(int fd, bool writable, Mapping& out, int* sys_errno) noexcept {
   void* p = sys::mmap(nullptr, sizeof(Segment), writable ? PROT_READ | PROT_WRITE : PROT_READ,
                  MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) {
@@ -98,15 +98,30 @@ const char* describe(SegmentError e) noexcept {
   return "?";
 }
 
+// Bytes at..at+7 of kPrefix (fewer at its end), little-endian as a word.
+constexpr std::uint64_t prefix_word(std::size_t at) noexcept {
+  std::uint64_t w = 0;
+  for (std::size_t i = 0; i < 8 && at + i < sizeof kPrefix - 1; ++i)
+    w |= std::uint64_t{static_cast<unsigned char>(kPrefix[at + i])} << (8 * i);
+  return w;
+}
+
 SHIM_ONCE bool segment_path(const char* name, char* out, std::size_t out_len) noexcept {
   if (!valid_name(name)) return false;
   // Copied by hand: this runs before main in every process of a run, and strlen and memcpy
   // would each cost a lazy binding there (shim/sys.h says why that matters).
-  std::size_t n = 0;
-  for (const char* p = kPrefix; *p; ++p) {
-    if (n + 1 >= out_len) return false;
-    out[n++] = *p;
+  // The prefix as constants of the instructions (8 bytes a store), not read from .rodata: no
+  // other read of the object's read-only data happens in a process's start, so this one would
+  // cost every exec'd program a page fault. The empty asm keeps the compiler from merging the
+  // words into one 16-byte constant, which it would load from .rodata.
+  constexpr std::size_t kLen = sizeof kPrefix - 1;
+  if (kLen + 1 >= out_len) return false;
+  for (std::size_t at = 0; at < kLen; at += 8) {
+    std::uint64_t w = prefix_word(at);
+    __asm__("" : "+r"(w));
+    std::memcpy(out + at, &w, kLen - at < 8 ? kLen - at : 8);
   }
+  std::size_t n = kLen;
   for (const char* p = name; *p; ++p) {
     if (n + 1 >= out_len) return false;
     out[n++] = *p;
@@ -139,7 +154,7 @@ const char* type_name(mode_t m) noexcept {
 // Opens the file at a segment's path without ever blocking or following a link, and refuses
 // what is not a regular file of ours before reading a byte of it: a FIFO planted there by
 // another user must not hang `stats`, `ctl`, `run` or a program's start.
-SegmentError open_checked(const char* path, bool writable, Mapping& out, struct stat& st,
+SHIM_ONCE SegmentError open_checked(const char* path, bool writable, Mapping& out, struct stat& st,
                           int* sys_errno, int& fd) noexcept {
   fd = sys::open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
@@ -452,8 +467,12 @@ CookieSlot* cookie_slot(Segment& s, Cookie c) noexcept {
   return nullptr;
 }
 
-SHIM_ONCE ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0, std::uint32_t intercept) noexcept {
-  const std::uint32_t i = s.header.process_next.fetch_add(1, std::memory_order_relaxed);
+SHIM_ONCE std::uint32_t reserve_process(Segment& s) noexcept {
+  return s.header.process_next.fetch_add(1, std::memory_order_relaxed);
+}
+
+SHIM_ONCE ProcessRecord* fill_process(Segment& s, std::uint32_t i, int pid, int ppid, const char* argv0,
+                                      std::int64_t start_ns, std::uint32_t intercept) noexcept {
   if (i >= kMaxProcesses) {
     s.header.process_overflow.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
@@ -461,12 +480,16 @@ SHIM_ONCE ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* 
   ProcessRecord& r = s.processes[i];
   r.pid = pid;
   r.ppid = ppid;
-  r.start_ns = realtime_ns();
+  r.start_ns = start_ns;
   copy_cut(r.argv0, sizeof r.argv0, argv0);
   r.intercept = intercept;
   r.state.store(kProcRunning, std::memory_order_release);
   s.newest_by_pid[static_cast<std::uint32_t>(pid) % kPidSlots].store(i + 1, std::memory_order_release);
   return &r;
+}
+
+SHIM_ONCE ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0, std::uint32_t intercept) noexcept {
+  return fill_process(s, reserve_process(s), pid, ppid, argv0, realtime_ns(), intercept);
 }
 
 SHIM_ONCE ProcessRecord* newest_process(Segment& s, int pid) noexcept {

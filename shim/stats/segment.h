@@ -120,6 +120,15 @@ inline bool take_fire(RuleSlot& rule, std::uint64_t times) noexcept {
 // Takes a free process record and marks it running. nullptr when all are taken.
 ProcessRecord* add_process(Segment& s, int pid, int ppid, const char* argv0,
                            std::uint32_t intercept = kInterceptPreload) noexcept;
+// add_process in two steps, for a fork handler: reserve_process takes a record's index (in the
+// parent, before fork(), whose pages the parent has touched already); fill_process writes it in
+// the child (the one record page, no header page) and marks it running. An index at or beyond
+// kMaxProcesses counts in header.process_overflow there and gives nullptr, as add_process does.
+// An index reserved and never filled (the fork failed) stays a free record, which every reader
+// skips.
+std::uint32_t reserve_process(Segment& s) noexcept;
+ProcessRecord* fill_process(Segment& s, std::uint32_t index, int pid, int ppid, const char* argv0,
+                            std::int64_t start_ns, std::uint32_t intercept = kInterceptPreload) noexcept;
 // The newest record of pid, or nullptr. Reads every record: for the commands and tests.
 ProcessRecord* find_process(Segment& s, int pid) noexcept;
 // The newest record of pid if it is the newest of its pid hash (newest_by_pid), else nullptr:

@@ -578,6 +578,34 @@ TEST_CASE("segment find_process returns the newest record of a pid", "[segment]"
   CHECK(std::string(py->argv0) == "python3");
 }
 
+TEST_CASE("segment reserve_process and fill_process: a fork child's record in two steps", "[segment]") {
+  auto seg = heap_segment();
+  // The parent reserves before fork(); a record another process adds meanwhile comes after it.
+  const std::uint32_t index = reserve_process(*seg);
+  ProcessRecord* other = add_process(*seg, 43, 1, "curl");
+  REQUIRE(other != nullptr);
+  CHECK(other == &seg->processes[index + 1]);
+  // Reserved, not filled yet (or never: the fork failed): free, which every reader skips.
+  CHECK(seg->processes[index].state.load() == kProcFree);
+  CHECK(find_process(*seg, 42) == nullptr);
+  CHECK(newest_process(*seg, 42) == nullptr);
+  // The child fills it with what the parent handed over: its time, its pid as the ppid.
+  ProcessRecord* child = fill_process(*seg, index, 42, 7, "bash", 1234);
+  REQUIRE(child == &seg->processes[index]);
+  CHECK(child->state.load() == kProcRunning);
+  CHECK(child->pid == 42);
+  CHECK(child->ppid == 7);
+  CHECK(child->start_ns == 1234);
+  CHECK(child->intercept == kInterceptPreload);
+  CHECK(std::string(child->argv0) == "bash");
+  CHECK(newest_process(*seg, 42) == child);
+  CHECK(find_process(*seg, 42) == child);
+  // An index past the records counts as an overflow, as add_process's.
+  CHECK(seg->header.process_overflow.load() == 0);
+  CHECK(fill_process(*seg, kMaxProcesses, 44, 7, "bash", 1) == nullptr);
+  CHECK(seg->header.process_overflow.load() == 1);
+}
+
 TEST_CASE("segment add_process cuts a long argv0", "[segment]") {
   auto seg = heap_segment();
   const std::string longname(200, 'p');
