@@ -14,7 +14,7 @@ constexpr std::uint32_t kAlways[] = {SYS_close,   SYS_socket,   SYS_socketpair, 
                                      SYS_listen,  SYS_accept4,  SYS_sendto,     SYS_recvfrom, SYS_sendmsg,
                                      SYS_recvmsg, SYS_sendmmsg, SYS_recvmmsg, SYS_dup,      SYS_dup2,
                                      SYS_dup3,    SYS_close_range, SYS_execve, SYS_execveat, SYS_wait4,
-                                     SYS_waitid};
+                                     SYS_waitid, SYS_sendfile};
 constexpr std::uint32_t kReadWrite[] = {SYS_read, SYS_write, SYS_readv, SYS_writev};
 struct OnRule {
   CallType type;

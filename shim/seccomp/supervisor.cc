@@ -813,7 +813,7 @@ void Supervisor::Impl::dispatch(const seccomp_notif& notif) {
     case SYS_setsockopt: return on_other(*n, *p, filters::CallType::kSetsockopt);
     case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
     case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg:
-    case SYS_sendmmsg: case SYS_recvmmsg: return on_transfer(*n, *p);
+    case SYS_sendmmsg: case SYS_recvmmsg: case SYS_sendfile: return on_transfer(*n, *p);
     default: return pass(n->id);   // the filter sends nothing else
   }
 }

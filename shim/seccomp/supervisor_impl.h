@@ -138,6 +138,12 @@ struct Transfer {
   filters::After then{};
   std::uint64_t corrupt_bits = 0;
   bool duplicate = false;
+  // sendfile: the file its bytes come from (our duplicate of in_fd, read with pread), where the
+  // program keeps its offset (0: it passed none, and the file's position, which the duplicate
+  // shares, moves instead), and where in the file this call starts reading.
+  std::shared_ptr<OwnedFds> file;
+  std::uint64_t offset_at = 0;
+  std::int64_t file_start = 0;
 };
 
 // A call on a socket whose outcome is not known yet, followed with poll on a duplicate.
@@ -596,6 +602,8 @@ struct Supervisor::Impl {
   void count_transfer(const Transfer& x, std::uint64_t bytes);
   bool creds_wanted(const Transfer& x, KnownSocket& k, int dup);
   bool take_rights(Transfer& x, int pidfd);
+  static bool take_file(Transfer& x, int pidfd, int in_fd);
+  static void file_moved(const Transfer& x, std::uint64_t sent);
   void give_control(Transfer& x, msghdr& m);
   KnownSocket* known_of(pid_t tgid, int fd, ino_t ino) {
     Proc* p = procs.find(tgid);

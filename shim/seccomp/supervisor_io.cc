@@ -1,9 +1,10 @@
 // Sends and receives in seccomp mode (docs/shim.md, "Sends and receives"): sendto, recvfrom,
-// sendmsg and recvmsg always, read, write, readv and writev when the run asks for them. The
-// supervisor makes the call itself on a duplicate of the program's socket (pidfd_getfd), with
-// the program's bytes copied in and out with process_vm_readv/writev, so it knows what moved and
-// can shorten, duplicate, corrupt or truncate it. Never blocking: MSG_DONTWAIT on the duplicate,
-// and a blocking call that would wait is held (a Watch) until poll says the socket is ready.
+// sendmsg, recvmsg and sendfile always, read, write, readv and writev when the run asks for them.
+// The supervisor makes the call itself on a duplicate of the program's socket (pidfd_getfd), with
+// the program's bytes copied in and out with process_vm_readv/writev (a sendfile's read from its
+// file with pread), so it knows what moved and can shorten, duplicate, corrupt or truncate it.
+// Never blocking: MSG_DONTWAIT on the duplicate, and a blocking call that would wait is held (a
+// Watch) until poll says the socket is ready.
 #include "shim/seccomp/supervisor_impl.h"
 
 namespace shim::seccomp {
@@ -127,10 +128,19 @@ Supervisor::Impl::Parse Supervisor::Impl::parse_transfer(const seccomp_notif& n,
       x.flags = static_cast<int>(a[3]);
       if (a[2] == 0 || !parse_msghdr(x, a[1])) return Parse::kPass;
       break;
+    case SYS_sendfile:
+      // sendfile(out_fd, in_fd, offset, count): the bytes are in_fd's (take_file). An offset the
+      // kernel would refuse (unreadable: EFAULT; negative: EINVAL) is its to refuse.
+      x.send = true;
+      x.total = std::min<std::uint64_t>(a[3], SSIZE_MAX);
+      x.offset_at = a[2];
+      if (x.offset_at && (!read_mem(x.tid, &x.file_start, sizeof x.file_start, x.offset_at) || x.file_start < 0))
+        return Parse::kPass;
+      break;
     default: return Parse::kPass;
   }
   if (x.flags & MSG_ERRQUEUE) return Parse::kPass;
-  if (!sum_iov(x)) return Parse::kPass;
+  if (x.nr != SYS_sendfile && !sum_iov(x)) return Parse::kPass;
   if (!valid(n.id)) return Parse::kGone;   // what we read may be another process's by now
   return Parse::kOk;
 }
@@ -371,6 +381,10 @@ void Supervisor::Impl::on_transfer(const seccomp_notif& n, Proc& p) {
     close(dup);
     return pass(n.id);   // a number that is no descriptor: the kernel's EBADF
   }
+  if (n.data.nr == SYS_sendfile && !take_file(*x, p.pidfd, static_cast<int>(n.data.args[1]))) {
+    close(dup);
+    return pass(n.id);   // a pipe, a socket, no descriptor...: the kernel's, uncounted
+  }
   const int fl = fcntl(dup, F_GETFL);
   // A receive of out-of-band data never waits in the kernel (EINVAL or EAGAIN when there is
   // none): it is never held either.
@@ -443,6 +457,9 @@ bool Supervisor::Impl::decide_transfer(const seccomp_notif& n, Proc& p, Transfer
     }
     case filters::ActionKind::kDrop:
       if (n.data.nr == SYS_sendmmsg) return fault(drop_mmsg(x, n.data.args[1], static_cast<unsigned>(n.data.args[2])), 0);
+      // The program goes on past what it believes sent: a sendfile's offset with it, as with the
+      // preload object.
+      if (x.file) file_moved(x, x.total);
       return fault(static_cast<std::int64_t>(x.total), 0);   // reported sent, never sent
     case filters::ActionKind::kShort:
       if (x.stream) x.limit = std::min<std::uint64_t>(x.limit, a.count);   // a datagram would lose its tail
@@ -465,9 +482,22 @@ bool Supervisor::Impl::decide_transfer(const seccomp_notif& n, Proc& p, Transfer
 long Supervisor::Impl::send_once(Transfer& x, int dup, int& err) {
   std::uint64_t want = std::min(x.total, x.limit);
   if (x.corrupt_bits) want = std::min<std::uint64_t>(want, kMaxCorruptCopy);
-  const std::size_t n = x.stream ? std::min<std::uint64_t>(want - x.done, kMaxChunk) : want;
+  std::size_t n = x.stream ? std::min<std::uint64_t>(want - x.done, kMaxChunk) : want;
   io_buf.resize(std::max<std::size_t>(n, 1));
-  if (!copy_remote(x.tid, io_buf.data(), slice(x.iov, x.done, n), false)) {
+  if (x.file) {
+    // sendfile: the bytes where the kernel would read them. At the file's end nothing is sent
+    // (not even an empty datagram) and the call is over: 0, or what it sent before.
+    const ssize_t got = n ? ::pread(x.file->fds[0], io_buf.data(), n, x.file_start + static_cast<std::int64_t>(x.done)) : 0;
+    if (got < 0) {
+      err = errno;
+      return -1;
+    }
+    if (got == 0) {
+      x.total = x.done;
+      return 0;
+    }
+    n = static_cast<std::size_t>(got);
+  } else if (!copy_remote(x.tid, io_buf.data(), slice(x.iov, x.done, n), false)) {
     err = EFAULT;
     return -1;
   }
@@ -482,8 +512,39 @@ long Supervisor::Impl::send_once(Transfer& x, int dup, int& err) {
   const long r = ::sendmsg(dup, &m, flags);
   err = errno;
   if (r >= 0) x.cmsg.clear();   // the descriptors went with these bytes, not with the rest
+  if (r > 0 && x.file) file_moved(x, x.done + static_cast<std::uint64_t>(r));
   if (r >= 0 && x.duplicate) ::sendmsg(dup, &m, flags);   // the copy's result is not the program's
   return r;
+}
+
+// sendfile's in_fd as our duplicate (the same open file, so the same position) in x.file, when
+// the call's bytes can be read from it with pread where the kernel would read them: a regular
+// file open for reading, not O_DIRECT (whose reads must be aligned). False for anything else (a
+// pipe, a socket, a device, no descriptor): the kernel's call. Without an offset, the call reads
+// from the file's position.
+bool Supervisor::Impl::take_file(Transfer& x, int pidfd, int in_fd) {
+  const int fd = pidfd_getfd(pidfd, in_fd);
+  if (fd < 0) return false;
+  x.file = std::make_shared<OwnedFds>();
+  x.file->fds.push_back(fd);
+  struct stat st {};
+  const int fl = fcntl(fd, F_GETFL);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fl < 0 || (fl & O_ACCMODE) == O_WRONLY || (fl & (O_PATH | O_DIRECT)))
+    return false;
+  if (x.offset_at) return true;
+  const off_t at = lseek(fd, 0, SEEK_CUR);
+  x.file_start = at;
+  return at >= 0;
+}
+
+// A sendfile sent `sent` bytes in all: the program's offset (or the file's position) moves on
+// by them, as the kernel's moves while it sends, so every way the call ends finds it right.
+void Supervisor::Impl::file_moved(const Transfer& x, std::uint64_t sent) {
+  const std::int64_t at = x.file_start + static_cast<std::int64_t>(sent);
+  if (x.offset_at)
+    write_mem(x.tid, x.offset_at, &at, sizeof at);
+  else
+    lseek(x.file->fds[0], at, SEEK_SET);
 }
 
 // The descriptors a sendmsg passes (SCM_RIGHTS, the program's numbers) become our duplicates
@@ -624,6 +685,7 @@ bool Supervisor::Impl::run_transfer(const std::shared_ptr<Transfer>& xp, int dup
       x.done += static_cast<std::uint64_t>(r);
       if (!x.stream || !x.blocking || x.corrupt_bits || x.done >= want || r == 0) break;
     }
+    want = std::min(want, x.total);   // a sendfile whose file ended sent all there is
     const bool rest = x.stream && x.blocking && !x.corrupt_bits && x.done > 0 && x.done < want;
     if (rest && killable && (r >= 0 || err == EAGAIN || err == EWOULDBLOCK)) {
       r = -1;

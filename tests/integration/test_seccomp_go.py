@@ -19,7 +19,11 @@ three pages from a Go net/http server on 127.0.0.1, each on a fresh connection:
     send or recv, none; a `reset` on the 3rd send makes request 3 fail with Go's own "connection
     reset by peer", a `truncate` on recv makes every request fail with Go's own
     "transport connection broken"; a send rule on port 53 fails Go's lookup with "write:
-    connection refused"; --expect-fired passes.
+    connection refused"; --expect-fired passes;
+  - sendfile: progs/go/filecopy.go copies a 400 KiB file to a loopback receiver with io.Copy,
+    which Go makes with sendfile(2) (as net/http's ServeFile does): without --seccomp-rw and
+    without rules, send_bytes counts the file (nothing else is sent); a send `fail` rule on the
+    receiver's port fails the copy in Go's own words (sendfile fails, then Go's fallback write).
 Skipped (77) without golang-go or seccomp user notification.
 """
 import json
@@ -39,7 +43,7 @@ GO_SRC = os.path.join(h.PROGS, "go")
 
 
 def build_go(out_dir):
-    """Builds httpget (static and cgo) and httpserve into out_dir, once per test run; GOCACHE
+    """Builds httpget (static and cgo), httpserve and filecopy into out_dir, once per test run; GOCACHE
     and GOPATH in a temp dir removed afterwards. Returns {name: path}."""
     go = h.need_program("go", "golang-go")
     os.makedirs(out_dir, exist_ok=True)
@@ -49,7 +53,7 @@ def build_go(out_dir):
                        "GO111MODULE": "off", "GOFLAGS": "", "HOME": cache})
     built = {}
     for name, src, cgo in (("httpget-static", "httpget.go", "0"), ("httpget-cgo", "httpget.go", "1"),
-                           ("httpserve", "httpserve.go", "0")):
+                           ("httpserve", "httpserve.go", "0"), ("filecopy", "filecopy.go", "0")):
         path = os.path.join(out_dir, name)
         r = subprocess.run([go, "build", "-o", path, os.path.join(GO_SRC, src)], env=dict(env, CGO_ENABLED=cgo),
                            capture_output=True, text=True, timeout=240)
@@ -305,6 +309,40 @@ def server_under_shim(built, tmp):
         "recv_bytes": 2 * moved["send"], "send_bytes": 2 * moved["recv"]})
 
 
+def sendfile_copy(built, tmp):
+    """Go's io.Copy from a file to a TCP connection is sendfile(2): counted as a send in seccomp
+    mode (no --seccomp-rw needed: sendfile always goes to the supervisor), and faulted by send rules."""
+    size = 400 * 1024
+    payload = os.urandom(size)
+    path = os.path.join(tmp, "copied.bin")
+    with open(path, "wb") as f:
+        f.write(payload)
+    with h.TcpServer() as srv:
+        argv = [built["filecopy"], f"127.0.0.1:{srv.port}", path]
+        r = h.run_shim(argv)
+        h.check(srv.wait_connections(1), "go sendfile: the receiver saw no connection end")
+        got = srv.received[0] if srv.received else b""
+        h.expect("go sendfile: exit", r.rc, 0)
+        h.expect("go sendfile: output", r.stdout, f"copied {size}\n")
+        h.check(got == payload, f"go sendfile: the receiver got {len(got)} bytes, not the file's {size}")
+        if r.data:
+            h.expect("go sendfile: intercept mode", r.data.get("intercept", {}).get("mode"), "seccomp")
+            h.expect_counters("go sendfile: inet/stream/tcp", h.need_socket(r.data, "inet", "stream", "tcp"),
+                              {"send_bytes": (">=", size), "send_calls": (">=", 1), "faults_injected": 0})
+        rules = {"seed": 1, "rules": [{"name": "copy-refused", "on": ["send"], "match": {"port": srv.port},
+                                       "do": {"fail": "ENOBUFS"}}]}
+        f = h.run_shim(argv, rules=rules, options=["--expect-fired", "copy-refused"])
+        h.expect("go sendfile refused: exit (the client's own 1, not 4)", f.rc, 1)
+        h.check(f.stdout.startswith("copied 0: ") and "no buffer space available" in f.stdout,
+                f"go sendfile refused: Go's own error: got {f.stdout!r}")
+        if f.data:
+            h.expect_counters("go sendfile refused: inet/stream/tcp", h.need_socket(f.data, "inet", "stream", "tcp"),
+                              {"send_bytes": 0, "faults_injected": (">=", 1)})
+        if r.rc != 0 or f.rc != 1:
+            r.show()
+            f.show()
+
+
 def body(tmp):
     h.need_seccomp()
     built = build_go(os.environ.get("SOCKSHIM_GO_BUILD_DIR") or os.path.join(tmp, "go"))
@@ -318,6 +356,7 @@ def body(tmp):
     dns_send_rule("go cgo", built["httpget-cgo"])
     delayed_connects(built["httpget-static"], url, server.port)
     server_under_shim(built, tmp)
+    sendfile_copy(built, tmp)
 
     # auto goes by the ELF sections Go's linker writes, not by strings: the sockshim command
     # itself mentions Go and must still run with the preload object.

@@ -16,7 +16,10 @@ and its new image forks a child that execs /bin/true: for these two the process 
 (program, state, exit status, leaked sockets) must be the same too, as for
 progs/quiet_child.py's child that makes no socket call. progs/ancillary_oob.py sends
 on unix sockets, passes a descriptor with SCM_RIGHTS and sends TCP out-of-band data: there the
-transfer counters of unix sockets are compared too. Each runs once
+transfer counters of unix sockets are compared too. progs/sendfile_client.py sends a 300 KiB
+file with socket.sendfile() (sendfile(2) with an offset, one blocking call) to a loopback
+receiver, plainly (all of it in send_bytes) and under a send `fail` rule on the receiver's port
+(socket.sendfile raises ENOBUFS: its sendfile fails, then its fallback send). Each runs once
 with --intercept preload and once with --intercept seccomp: every kind of socket must have the
 same counters, every rule the same hits and fires, and the program the same output (curl's
 unix sockets aside: libc's own nscd lookups, which only seccomp mode sees). Every process record
@@ -84,6 +87,12 @@ MMSG_FAIL = {"rules": [{"name": "second-batch-fails", "on": ["send"], "match": {
 MMSG_DROP = {"rules": [{"name": "first-batch-dropped", "on": ["send"], "match": {"type": "dgram"},
                         "when": {"times": 1}, "do": {"drop": True}}]}
 
+SENDFILE_SIZE = 300 * 1024
+
+
+def sendfile_refused(port):
+    return {"rules": [{"name": "sendfile-refused", "on": ["send"], "match": {"port": port}, "do": {"fail": "ENOBUFS"}}]}
+
 
 def counts(data, families, transfer_counters=TRANSFER_COUNTERS, unix_transfers=False):
     return {(s["family"], s["type"], s["protocol"]):
@@ -108,7 +117,10 @@ def body(tmp):
     curl = h.need_program("curl", "curl")
     h.need_seccomp()
     www = h.hello_site(tmp)
-    with h.HttpServer(www) as srv:
+    sendfile_path = os.path.join(tmp, "sendfile.bin")
+    with open(sendfile_path, "wb") as f:
+        f.write(os.urandom(SENDFILE_SIZE))
+    with h.HttpServer(www) as srv, h.TcpServer() as sink:
         refuse = h.refuse_tcp_port("refuse-http", srv.port)
         # curl's getaddrinfo asks nscd over unix sockets that libc makes itself: seccomp mode sees
         # those system calls, the preload object (which sees only the program's calls of libc's
@@ -130,6 +142,11 @@ def body(tmp):
             ("python sendmmsg/recvmmsg", h.python_prog("mmsg_pair.py"), None, 0, inet),
             ("python sendmmsg failed", h.python_prog("mmsg_pair.py"), MMSG_FAIL, 0, inet),
             ("python sendmmsg dropped", h.python_prog("mmsg_pair.py"), MMSG_DROP, 0, inet),
+            # sendfile(2) to a socket is a send: the file's bytes in send_bytes, send rules on it.
+            ("python socket.sendfile", h.python_prog("sendfile_client.py", "127.0.0.1", sink.port, sendfile_path),
+             None, 0, inet),
+            ("python socket.sendfile refused", h.python_prog("sendfile_client.py", "127.0.0.1", sink.port, sendfile_path),
+             sendfile_refused(sink.port), 0, inet),
         ]
         # Sockets closed by other calls than close, copies of sockets, execs, children: the same
         # counters, and the same process records with the same leaks.
@@ -173,6 +190,12 @@ def body(tmp):
                         "python sendmmsg failed": ("sendmmsg 2: -1 No buffer space available", "recvmmsg: 3 [5, 7, 9] b'BBBB'"),
                         "python sendmmsg dropped": ("sendmmsg 2: 3 [5, 7, 9]", "recvmmsg: 3 [5, 7, 9] b'CCCC'")}[label]
                 h.expect(f"{label}: output (seccomp)", runs["seccomp"].stdout.splitlines()[1:], list(want))
+            if "sendfile" in label:
+                want = "errno ENOBUFS\n" if rules else f"sent {SENDFILE_SIZE} at {SENDFILE_SIZE}\n"
+                h.expect(f"{label}: output (seccomp)", runs["seccomp"].stdout, want)
+                if runs["seccomp"].data:
+                    tcp = h.sockets(runs["seccomp"].data, "inet", "stream", "tcp")
+                    h.expect(f"{label}: send_bytes (seccomp)", (tcp or {}).get("send_bytes"), 0 if rules else SENDFILE_SIZE)
             if rules is SOCKET_CALL_RULES:   # "count": "socket": the first call on each socket fails
                 h.expect(f"{label}: per-socket rule (seccomp)",
                          [x for x in runs["seccomp"].stdout.splitlines() if x.startswith("keepalive")],
@@ -186,6 +209,7 @@ def body(tmp):
                          counts(runs["preload"].data, families, extra, unix))
                 tcp = [x for x in runs["seccomp"].data.get("sockets", []) if x.get("protocol") == "tcp"]
                 moved = (want_rc == 0 and rules is not SOCKET_CALL_RULES and "mmsg" not in label   # a page was fetched
+                         and "sendfile" not in label
                          and all(label != c[0] for c in same_records + every_transfer))
                 h.check(not moved or bool(tcp) and all(x.get("send_bytes", 0) > 0 and x.get("recv_bytes", 0) > 0 for x in tcp),
                         f"{label}: seccomp mode counted TCP bytes both ways: got {tcp}")

@@ -72,6 +72,8 @@ void check_notified(const bs::ValidatedProgram& filter, std::initializer_list<in
                     nr == SYS_accept || nr == SYS_accept4 || nr == SYS_listen || nr == SYS_sendto ||
                     nr == SYS_recvfrom || nr == SYS_sendmsg || nr == SYS_recvmsg || nr == SYS_sendmmsg ||
                     nr == SYS_recvmmsg ||
+                    // sendfile: a send when its out_fd is a socket, counted and faulted as one
+                    nr == SYS_sendfile ||
                     // what can close a socket or replace the image (dup2 over a socket, an exec
                     // closing FD_CLOEXEC ones), and dup (a socket's second number)
                     nr == SYS_dup || nr == SYS_dup2 || nr == SYS_dup3 || nr == SYS_close_range ||
@@ -87,8 +89,8 @@ void check_notified(const bs::ValidatedProgram& filter, std::initializer_list<in
   }
 }
 
-TEST_CASE("the filter hands socket, socketpair, connect, listen, accept, close, the dups, close_range, the execs "
-          "and the socket-only transfers to the supervisor, nothing else",
+TEST_CASE("the filter hands socket, socketpair, connect, listen, accept, close, the dups, close_range, the execs, "
+          "the socket-only transfers and sendfile to the supervisor, nothing else",
           "[seccomp][filter]") {
   const auto filter = sc::build_filter();
   REQUIRE(filter);
