@@ -104,6 +104,32 @@ class SocketBook {
     stats::bump(*s, stats::kOpened, 2);
     return 0;
   }
+  // pair_made() for a pair of a common kind (kind_index): its counters found by that index, as
+  // socket_made_kind() finds them.
+  [[gnu::noinline]] int pair_made_kind(const int* sv, unsigned kind) noexcept {
+    stats::CookieSlot* s = kind_slot_[kind].load(std::memory_order_relaxed);
+    FdEntry* a = fds_.get_below_high(sv[0]);
+    FdEntry* b = fds_.get_below_high(sv[1]);
+    if (!s || !a || !b || profile_.conn_time) [[unlikely]] return pair_made_kind_slow(sv, kind);
+    const Cookie cookie = kDefaultCookies.v[kind];
+    auto fill = [this, cookie, s](FdEntry& e) {
+      e.cookie.store(cookie, std::memory_order_relaxed);
+      e.sock_id.store(0, std::memory_order_relaxed);
+      e.slot.store(s, std::memory_order_relaxed);
+      if (profile_.any()) [[unlikely]] new_rule_facts(e, 0, 0);   // stores only: no call, so no frame
+      e.state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
+    };
+    fill(*a);
+    fill(*b);
+    stats::bump(*s, stats::kOpened, 2);
+    return 0;
+  }
+  [[gnu::noinline]] int pair_made_kind_slow(const int* sv, unsigned kind) noexcept {
+    const Cookie cookie = kDefaultCookies.v[kind];
+    if (!kind_slot_[kind].load(std::memory_order_relaxed))
+      kind_slot_[kind].store(slot_for(cookie), std::memory_order_relaxed);
+    return pair_made_slow(sv, cookie);
+  }
   [[gnu::noinline]] int pair_made_slow(const int* sv, Cookie cookie) noexcept {
     stats::CookieSlot* slot = open_socket(sv[0], cookie, ConnState::kNone, 0, 0);
     stats::bump(*open_socket(sv[1], cookie, ConnState::kNone, 0, 0, slot), stats::kOpened, 2);

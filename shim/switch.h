@@ -183,8 +183,9 @@ class Switch {
         const std::uint32_t swaps = e->swaps.load(std::memory_order_acquire);
         const R r = real();
         if (r >= 0) {
-          std::uint64_t bytes = 0;
-          for (R i = 0; i < r; ++i) bytes += p.mmsg[i].msg_len;
+          // Most batches on a socket hold one message: its length is read without a loop set-up.
+          std::uint64_t bytes = r > 0 ? p.mmsg[0].msg_len : 0;
+          for (R i = 1; i < r; ++i) bytes += p.mmsg[i].msg_len;
           if (__builtin_expect(e->swaps.load(std::memory_order_acquire) == swaps && !(swaps & 1), 1))
             book_.count_transfer(*e, send, bytes);
           else
@@ -226,6 +227,19 @@ class Switch {
       }
       case Op::kSocketpair: {
         const int type = p.b & kSockTypeMask;
+        // The common kinds as socket(): the cookie from a table, its counters by the index.
+        if (p.c == 0 && static_cast<unsigned>(p.a) < kKindDomains && static_cast<unsigned>(type) < kKindTypes) {
+          const unsigned kind = kind_index(p.a, type);
+          if (kDefaultCookies.v[kind] == 0 || !p.sv || !hot_ready() || has_rules(filters::CallType::kSocket)) break;
+          int* const sv = p.sv;
+          const int r = static_cast<int>(real());
+          if (r != 0) [[unlikely]]
+            return static_cast<R>(settle_socket(kDefaultCookies.v[kind], r));   // as socket()'s failure
+          if constexpr (!kRuled) return static_cast<R>(book_.pair_made_kind(sv, kind));
+          stats::CookieSlot* slot = book_.open_socket(sv[0], kDefaultCookies.v[kind], ConnState::kNone, 0, 0);
+          stats::bump(*book_.open_socket(sv[1], kDefaultCookies.v[kind], ConnState::kNone, 0, 0, slot), stats::kOpened, 2);
+          return r;
+        }
         const int protocol = fixed_protocol(p.a, type, p.c);
         if (protocol < 0 || !p.sv || !hot_ready() || has_rules(filters::CallType::kSocket)) break;
         // As socket(): the cookie and the array live across the real call, the bookkeeping is a
