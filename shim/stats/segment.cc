@@ -509,9 +509,13 @@ ProcessRecord* find_process(Segment& s, int pid) noexcept {
   return nullptr;
 }
 
+// Read once or twice per process (a record's start and end), so made as the system call itself:
+// libc's clock_gettime would be bound through the PLT on its first call (about 750 instructions)
+// and fault in its own text page, the vDSO's and the vvar page, three page faults in every
+// process the shim starts where this call costs about 0.2 µs (docs/performance.md).
 SHIM_ONCE std::int64_t realtime_ns() noexcept {
   timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
+  sys::syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
