@@ -92,17 +92,7 @@ class SocketBook {
     FdEntry* b = fds_.get_below_high(sv[1]);
     if (!a || !b || !s || s->key.load(std::memory_order_relaxed) != (cookie | stats::kKeyUsed)) [[unlikely]]
       return pair_made_slow(sv, cookie);
-    auto fill = [this, cookie, s](FdEntry& e) {
-      e.cookie.store(cookie, std::memory_order_relaxed);
-      e.sock_id.store(0, std::memory_order_relaxed);
-      e.slot.store(s, std::memory_order_relaxed);
-      if (profile_.any()) [[unlikely]] new_rule_facts(e, 0, 0);
-      e.state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
-    };
-    fill(*a);
-    fill(*b);
-    stats::bump(*s, stats::kOpened, 2);
-    return 0;
+    return pair_filled(*a, *b, cookie, s);
   }
   // pair_made() for a pair of a common kind (kind_index): its counters found by that index, as
   // socket_made_kind() finds them.
@@ -111,16 +101,20 @@ class SocketBook {
     FdEntry* a = fds_.get_below_high(sv[0]);
     FdEntry* b = fds_.get_below_high(sv[1]);
     if (!s || !a || !b || profile_.conn_time) [[unlikely]] return pair_made_kind_slow(sv, kind);
-    const Cookie cookie = kDefaultCookies.v[kind];
-    auto fill = [this, cookie, s](FdEntry& e) {
-      e.cookie.store(cookie, std::memory_order_relaxed);
-      e.sock_id.store(0, std::memory_order_relaxed);
-      e.slot.store(s, std::memory_order_relaxed);
-      if (profile_.any()) [[unlikely]] new_rule_facts(e, 0, 0);   // stores only: no call, so no frame
-      e.state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
-    };
-    fill(*a);
-    fill(*b);
+    return pair_filled(*a, *b, kDefaultCookies.v[kind], s);
+  }
+  // A new socket's entry, written by the hot paths' bookkeeping (socket_made_kind, pair_made*):
+  // stores only, no call, so none of them needs a frame.
+  [[gnu::always_inline]] void fill_new(FdEntry& e, Cookie cookie, stats::CookieSlot* s) noexcept {
+    e.cookie.store(cookie, std::memory_order_relaxed);
+    e.sock_id.store(0, std::memory_order_relaxed);   // given when first dup'd
+    e.slot.store(s, std::memory_order_relaxed);
+    if (profile_.any()) [[unlikely]] new_rule_facts(e, 0, 0);
+    e.state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
+  }
+  [[gnu::always_inline]] int pair_filled(FdEntry& a, FdEntry& b, Cookie cookie, stats::CookieSlot* s) noexcept {
+    fill_new(a, cookie, s);
+    fill_new(b, cookie, s);
     stats::bump(*s, stats::kOpened, 2);
     return 0;
   }
@@ -141,11 +135,7 @@ class SocketBook {
     stats::CookieSlot* s = kind_slot_[kind].load(std::memory_order_relaxed);
     FdEntry* e = fds_.get_below_high(r);
     if (!s || !e) [[unlikely]] return socket_made_kind_slow(r, kind);
-    e->cookie.store(kDefaultCookies.v[kind], std::memory_order_relaxed);
-    e->sock_id.store(0, std::memory_order_relaxed);
-    e->slot.store(s, std::memory_order_relaxed);
-    if (profile_.any()) [[unlikely]] new_rule_facts(*e, 0, 0);   // stores only: no call, so no frame
-    e->state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
+    fill_new(*e, kDefaultCookies.v[kind], s);
     stats::bump(*s, stats::kOpened);
     return r;
   }
