@@ -335,6 +335,11 @@ class Table {
     const auto p = static_cast<unsigned>(service_port);
     return words && p <= 65535 && ((words[p / 64] >> (p % 64)) & 1u);
   }
+  // The port bitmap port_may_match() tests for t (image::kPortWords words, a bit per port some
+  // rule on t names), or null when no rule on t names a port. For indices built over it once.
+  const std::uint64_t* port_bitmap(CallType t) const noexcept {
+    return idx(t) < kCallTypeCount && has_rules_[idx(t)] ? ports_[idx(t)] : nullptr;
+  }
 
  private:
   struct ViewTag {};

@@ -6,19 +6,77 @@
 #include <cstdint>
 
 #include "filters/table.h"
+#include "shim/cookie.h"
+#include "shim/fdtable.h"
 
 namespace shim {
+
+// The service port of a socket in state conn whose known ports are local and peer (0: not
+// known): the peer's on a connected or connecting socket, else the local one (bound, listening,
+// accepted); -1 when none is known. The one place that says which of a socket's ports is the
+// service (RuleLookup::service_port asks it for a call, SocketBook for a transition).
+[[gnu::always_inline]] inline int service_port_of(ConnState conn, int local, int peer) noexcept {
+  if (peer && (conn == ConnState::kConnected || conn == ConnState::kConnecting)) return peer;
+  return local ? local : -1;
+}
+
+// The rule decisions a socket starts with, by family and service port: "none" (1) for every call
+// type no rule can concern on a socket of that family whose service port no rule names, "not
+// known yet" (0) for the others (FdEntry::rule_cache's words). A socket's transitions (socket,
+// accept, connect, bind, listen, dup: shim/socket_book.h) write them instead of zeros, so the
+// first call of each type on it needs no look-up. The answer is Table::may_match's for that
+// family and port, computed ahead: exact for any socket of that family and port, so it never
+// says "none" where a rule could match (tests/shim/switch_test.cc). Built once at setup, when the
+// run has rules; read-only afterwards.
+struct RuleStarts {
+  static constexpr unsigned kFamilies = filters::image::kFamilySlots;   // and one row for every other
+  static constexpr unsigned kUnknownRow = kFamilies + 1;   // all zeros: a port some rule names
+  static constexpr std::size_t kWords = FdEntry::kRuleWords;
+  std::uint64_t rows[kUnknownRow + 1][kWords] = {};   // per family slot, then kUnknownRow
+  std::uint64_t named[filters::image::kPortWords] = {};   // a bit per port some rule of any type names
+
+  // The row for a socket of this family (cookie_family) and service port (-1: unknown): its
+  // family's, or kUnknownRow when some rule names the port (the first call of each type then
+  // asks the table).
+  [[gnu::always_inline]] unsigned row(int family, int service) const noexcept {
+    const auto p = static_cast<unsigned>(service);
+    if (p <= 65535 && ((named[p / 64] >> (p % 64)) & 1u)) return kUnknownRow;
+    return static_cast<unsigned>(family) < kFamilies ? static_cast<unsigned>(family) : kFamilies;
+  }
+  // The decision of type t in a row: true for "none".
+  [[gnu::always_inline]] bool none(unsigned row, filters::CallType t) const noexcept {
+    const auto i = static_cast<std::size_t>(t);
+    return ((rows[row][i / 4] >> (16 * (i % 4))) & 0xffffu) == 1;
+  }
+
+  void build(const filters::Table& t) noexcept {
+    for (std::uint64_t& w : named) w = 0;
+    for (auto& r : rows)
+      for (std::uint64_t& w : r) w = 0;
+    for (std::size_t i = 0; i < filters::kCallTypeCount; ++i) {
+      const auto type = static_cast<filters::CallType>(i);
+      if (const std::uint64_t* bits = t.port_bitmap(type))
+        for (std::size_t k = 0; k < filters::image::kPortWords; ++k) named[k] |= bits[k];
+      // Without rules that lack a port key, port_may_match says no at once (no list is read).
+      // Row kFamilies is every family from kFamilySlots on (the table's own lists do the same).
+      for (unsigned f = 0; f <= kFamilies; ++f)
+        if (!t.may_match(type, static_cast<int>(f), -1)) rows[f][i / 4] |= std::uint64_t{1} << (16 * (i % 4));
+    }
+  }
+};
 
 struct RuleProfile {
   std::uint32_t mask = 0;      // bit per CallType that has rules
   bool conn_time = false;      // some rule triggers on the time since a socket connected
   bool track_bytes = false;    // some rule triggers on the bytes a socket moved
   bool socket_state = false;   // some rule keeps state in the fd entry's second line
+  const RuleStarts* starts = nullptr;   // when mask != 0
 
   bool has(filters::CallType t) const noexcept { return (mask >> static_cast<unsigned>(t)) & 1u; }
   bool any() const noexcept { return mask != 0; }
 
-  static RuleProfile of(const filters::Table* t) noexcept {
+  // starts: where to build the table's RuleStarts (used only when it has rules).
+  static RuleProfile of(const filters::Table* t, RuleStarts* starts) noexcept {
     RuleProfile p;
     if (!t) return p;
     for (std::size_t i = 0; i < filters::kCallTypeCount; ++i)
@@ -30,6 +88,10 @@ struct RuleProfile {
         p.socket_state = true;
     }
     p.socket_state = p.socket_state || p.conn_time || p.track_bytes;
+    if (p.any()) {
+      starts->build(*t);
+      p.starts = starts;
+    }
     return p;
   }
 };
