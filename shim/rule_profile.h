@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "filters/table.h"
 #include "shim/cookie.h"
@@ -49,19 +50,46 @@ struct RuleStarts {
     return ((rows[row][i / 4] >> (16 * (i % 4))) & 0xffffu) == 1;
   }
 
+  // Once per process with rules, at setup (a few thousand instructions for 100 rules).
   void build(const filters::Table& t) noexcept {
-    for (std::uint64_t& w : named) w = 0;
-    for (auto& r : rows)
-      for (std::uint64_t& w : r) w = 0;
-    for (std::size_t i = 0; i < filters::kCallTypeCount; ++i) {
-      const auto type = static_cast<filters::CallType>(i);
-      if (const std::uint64_t* bits = t.port_bitmap(type))
-        for (std::size_t k = 0; k < filters::image::kPortWords; ++k) named[k] |= bits[k];
-      // Without rules that lack a port key, port_may_match says no at once (no list is read).
-      // Row kFamilies is every family from kFamilySlots on (the table's own lists do the same).
-      for (unsigned f = 0; f <= kFamilies; ++f)
-        if (!t.may_match(type, static_cast<int>(f), -1)) rows[f][i / 4] |= std::uint64_t{1} << (16 * (i % 4));
+    // The ports of every rule with a port key: the union of the table's per-type bitmaps (a
+    // rule's port is in the bitmap of each type it is on), made from the rules, so a table of
+    // single ports costs a few words, not a pass over each bitmap.
+    std::memset(named, 0, sizeof named);
+    std::uint64_t families = 0;   // a bit per family slot some rule names
+    static_assert(kFamilies <= 64);
+    for (const filters::Rule& r : t.rules()) {
+      if (r.match.port) filters::add_ports(named, *r.match.port);
+      if (r.match.family && *r.match.family >= 0 && *r.match.family < static_cast<int>(kFamilies))
+        families |= std::uint64_t{1} << *r.match.family;
     }
+    // may_match for a port no rule names is port_may_match's "no" for every family when no rule
+    // on the type lacks a port key (or none is on it): `every`. Else each family's own lists
+    // decide. Row kFamilies is every family from kFamilySlots on (the table's lists do the same).
+    std::uint64_t every[kWords] = {};
+    std::uint32_t by_family = 0;
+    for (std::size_t i = 0; i < filters::kCallTypeCount; ++i) {
+      if (t.port_may_match(static_cast<filters::CallType>(i), -1))
+        by_family |= 1u << i;
+      else
+        every[i / 4] |= std::uint64_t{1} << (16 * (i % 4));
+    }
+    // Every family slot no rule names has the same lists (the rules without a family key:
+    // table_build.cc), so the same row: asked once, then copied.
+    int shared = -1;
+    for (unsigned f = 0; f <= kFamilies; ++f) {
+      const bool unnamed = f < kFamilies && !((families >> f) & 1u);
+      if (unnamed && shared >= 0) {
+        for (std::size_t w = 0; w < kWords; ++w) rows[f][w] = rows[shared][w];
+        continue;
+      }
+      if (unnamed) shared = static_cast<int>(f);
+      for (std::size_t w = 0; w < kWords; ++w) rows[f][w] = every[w];
+      for (std::size_t i = 0; by_family >> i; ++i)
+        if (((by_family >> i) & 1u) && !t.may_match(static_cast<filters::CallType>(i), static_cast<int>(f), -1))
+          rows[f][i / 4] |= std::uint64_t{1} << (16 * (i % 4));
+    }
+    for (std::uint64_t& w : rows[kUnknownRow]) w = 0;
   }
 };
 

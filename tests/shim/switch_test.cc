@@ -482,6 +482,10 @@ TEST_CASE("the rule decisions computed ahead never say none where a rule may mat
                     {"name": "b", "on": "send", "match": {"family": "unix"}, "do": {"fail": "EIO"}},
                     {"name": "c", "on": "close", "do": {"fail": "EIO"}},
                     {"name": "d", "on": "recv", "match": {"port": 5555, "family": "inet"}, "do": {"fail": "EIO"}}]})",
+      R"({"rules": [{"name": "a", "on": "send", "match": {"family": "inet"}, "do": {"fail": "EIO"}},
+                    {"name": "b", "on": ["send", "accept"], "match": {"family": "inet6", "port": 443}, "do": {"fail": "EIO"}},
+                    {"name": "c", "on": "recv", "match": {"family": "unix"}, "do": {"fail": "EIO"}},
+                    {"name": "d", "on": ["recv", "close"], "match": {"type": "dgram"}, "do": {"fail": "EIO"}}]})",
   };
   const int families[] = {AF_INET, AF_INET6, AF_UNIX, 0, 47, 48, 100, 0xffff};
   const int ports[] = {-1, 0, 1, 80, 81, 5555, 20000, 20001, 65535};
