@@ -73,7 +73,7 @@ bool RuleLookup::rule_free_by_port(FdEntry& e, std::uint32_t bits, const sockadd
   // The answer computed ahead for the socket's family and a port no rule names (RuleStarts) needs
   // no call, so this function needs no frame; the table's lists only when some rule names the
   // port, or one without a port key may concern the family (rule_free_by_family).
-  const RuleStarts& s = *profile_.starts;
+  const RuleStarts& s = *starts_;
   if (!s.none(s.row(cookie_family(e.cookie.load(std::memory_order_relaxed)), service), t))
     return rule_free_by_family(e, t, service, addr != nullptr);
   if (!addr) e.cache_rule(t, 1);

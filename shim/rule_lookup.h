@@ -23,7 +23,9 @@ class RuleLookup {
   void set_table(const filters::Table* t, RuleStarts* starts) noexcept {
     table_ = t;
     profile_ = RuleProfile::of(t, starts);
+    starts_ = starts;
   }
+  const RuleStarts* starts() const noexcept { return starts_; }
   void set_segment(stats::Segment* s) noexcept { seg_ = s; }
   const filters::Table& table() const noexcept { return *table_; }
   const RuleProfile& profile() const noexcept { return profile_; }
@@ -75,7 +77,7 @@ class RuleLookup {
     } else {
       // A call that names its address (connect) is decided per call by that address's port:
       // inline when the answer computed ahead for the socket's family says "none" (RuleStarts).
-      const RuleStarts& s = *profile_.starts;
+      const RuleStarts& s = *starts_;
       if (s.none(s.row(cookie_family(e.cookie.load(std::memory_order_relaxed)), port_of(addr, addrlen)), T))
         return true;
     }
@@ -106,6 +108,7 @@ class RuleLookup {
   const filters::Table* table_ = nullptr;
   RuleProfile profile_;
   stats::Segment* seg_ = nullptr;
+  const RuleStarts* starts_ = nullptr;   // built when the table has rules (RuleStarts)
 };
 
 }  // namespace shim

@@ -23,12 +23,13 @@ namespace shim {
 
 // The rule decisions a socket starts with, by family and service port: "none" (1) for every call
 // type no rule can concern on a socket of that family whose service port no rule names, "not
-// known yet" (0) for the others (FdEntry::rule_cache's words). A socket's transitions (socket,
-// accept, connect, bind, listen, dup: shim/socket_book.h) write them instead of zeros, so the
-// first call of each type on it needs no look-up. The answer is Table::may_match's for that
-// family and port, computed ahead: exact for any socket of that family and port, so it never
-// says "none" where a rule could match (tests/shim/switch_test.cc). Built once at setup, when the
-// run has rules; read-only afterwards.
+// known yet" (0) for the others (FdEntry::rule_cache's words). The answer is Table::may_match's
+// for that family and a port no rule names, computed ahead, so it never says "none" where a rule
+// could match (tests/shim/switch_test.cc). Who reads it: listen and accept write the new
+// listener's or connection's decisions from it (SocketBook::start_rules), so accept's first call
+// on a listener and a connection's close need no look-up; connect's per-call check reads it
+// inline; the first call of a type on any other socket reads it in rule_free_by_port instead of
+// the table's lists. Built once at setup when the run has rules; read-only afterwards.
 struct RuleStarts {
   static constexpr unsigned kFamilies = filters::image::kFamilySlots;   // and one row for every other
   static constexpr unsigned kUnknownRow = kFamilies + 1;   // all zeros: a port some rule names
@@ -98,12 +99,11 @@ struct RuleProfile {
   bool conn_time = false;      // some rule triggers on the time since a socket connected
   bool track_bytes = false;    // some rule triggers on the bytes a socket moved
   bool socket_state = false;   // some rule keeps state in the fd entry's second line
-  const RuleStarts* starts = nullptr;   // when mask != 0
 
   bool has(filters::CallType t) const noexcept { return (mask >> static_cast<unsigned>(t)) & 1u; }
   bool any() const noexcept { return mask != 0; }
 
-  // starts: where to build the table's RuleStarts (used only when it has rules).
+  // starts: where to build the table's RuleStarts (only when it has rules).
   static RuleProfile of(const filters::Table* t, RuleStarts* starts) noexcept {
     RuleProfile p;
     if (!t) return p;
@@ -116,10 +116,7 @@ struct RuleProfile {
         p.socket_state = true;
     }
     p.socket_state = p.socket_state || p.conn_time || p.track_bytes;
-    if (p.any()) {
-      starts->build(*t);
-      p.starts = starts;
-    }
+    if (p.any()) starts->build(*t);
     return p;
   }
 };

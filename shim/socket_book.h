@@ -28,7 +28,11 @@ class SocketBook {
   const FdTable& fds() const noexcept { return fds_; }
 
   // Setup (preload.cc through the Switch): in place before the switch turns ready.
-  void set_profile(const RuleProfile& p) noexcept { profile_ = p; }
+  // starts: the rule decisions sockets start with, when the run has rules (RuleStarts).
+  void set_profile(const RuleProfile& p, const RuleStarts* starts) noexcept {
+    profile_ = p;
+    starts_ = starts;
+  }
   void set_segment(stats::Segment* s) noexcept { seg_ = s; }
   stats::Segment* segment() const noexcept { return seg_; }
   void set_owner(int pid) noexcept { owner_pid_.store(pid, std::memory_order_relaxed); }
@@ -153,6 +157,8 @@ class SocketBook {
     const std::uint32_t bits = e.state.load(std::memory_order_relaxed);
     if (profile_.any()) [[unlikely]] {   // facts for rules only (open_socket)
       e.peer_port.store(port_of(addr, len), std::memory_order_relaxed);
+      // Not start_rules: it would cost connect itself (already near its budget with rules) what
+      // it saves the connection's first close; that asks rule_free_by_port instead.
       e.reset_rule_cache();
       stamp_connected(e);
     }
@@ -163,7 +169,7 @@ class SocketBook {
   void bound(FdEntry& e, const sockaddr* addr, socklen_t len) const noexcept {
     if (!profile_.any()) return;   // the port is a fact for rules only (open_socket)
     e.local_port.store(port_of(addr, len), std::memory_order_relaxed);
-    e.reset_rule_cache();   // listen() or connect() comes next, which start them (start_rules)
+    e.reset_rule_cache();   // a listener's are started by listen() (start_rules)
   }
   // listen() succeeded on fd (whose state was `bits` before): a listener, counted.
   // Inlined: it is most of what listen() adds.
@@ -393,7 +399,7 @@ class SocketBook {
       e.reset_rule_cache();
       return;
     }
-    const RuleStarts& s = *profile_.starts;
+    const RuleStarts& s = *starts_;
     const std::uint64_t* w = s.rows[s.row(cookie_family(e.cookie.load(std::memory_order_relaxed)),
                                           service_port_of(conn, local, peer))];
     static_assert(FdEntry::kRuleWords == 3);   // unrolled, as reset_rule_cache()
@@ -429,6 +435,7 @@ class SocketBook {
   FdTable fds_;
   RuleProfile profile_;
   stats::Segment* seg_ = nullptr;
+  const RuleStarts* starts_ = nullptr;
   std::atomic<int> owner_pid_{0};   // the process this table describes
   std::atomic<std::uint64_t> next_sock_id_{0};   // kScanId identities (kScanId alone is one: never 0)
   std::atomic<std::uint32_t> dup_cursor_{0};

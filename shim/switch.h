@@ -455,7 +455,7 @@ class Switch {
   FdTable& fds() noexcept { return book_.fds(); }
   void set_table(const filters::Table* t) noexcept {
     rules_.set_table(t, &starts_);
-    book_.set_profile(rules_.profile());
+    book_.set_profile(rules_.profile(), rules_.starts());
   }
   void set_segment(stats::Segment* s) noexcept {
     book_.set_segment(s);
