@@ -35,6 +35,7 @@ class SocketBook {
   }
   void set_segment(stats::Segment* s) noexcept { seg_ = s; }
   stats::Segment* segment() const noexcept { return seg_; }
+  const RuleProfile& profile() const noexcept { return profile_; }
   void set_owner(int pid) noexcept { owner_pid_.store(pid, std::memory_order_relaxed); }
 
   // The protocol the kernel reports for a socket of these arguments: fixed_protocol(), else
@@ -153,6 +154,8 @@ class SocketBook {
   // --- Transitions. Each is the one description of a change of a socket's state. ---
 
   // connect() succeeded at once on a socket that was not connecting: a connected client.
+  // kClock false: the caller knows no rule needs the connection's time (profile().conn_time).
+  template <bool kClock = true>
   void connected(FdEntry& e, const sockaddr* addr, socklen_t len) const noexcept {
     const std::uint32_t bits = e.state.load(std::memory_order_relaxed);
     if (profile_.any()) [[unlikely]] {   // facts for rules only (open_socket)
@@ -160,7 +163,7 @@ class SocketBook {
       // Not start_rules: it would cost connect itself (already near its budget with rules) what
       // it saves the connection's first close; that asks rule_free_by_port instead.
       e.reset_rule_cache();
-      stamp_connected(e);
+      if constexpr (kClock) stamp_connected(e);
     }
     e.state.store(FdState::make(FdKind::kSocket, ConnState::kConnected, flags_of(bits)), std::memory_order_relaxed);
     stats::bump(*e.slot.load(std::memory_order_relaxed), stats::kConnected);

@@ -415,7 +415,13 @@ class Switch {
   // fewer registers across the real call; no frame on its common path (connected() calls
   // nothing unless a rule needs the connection's time).
   [[gnu::noinline]] int connect_made(FdEntry& e, const sockaddr* addr, socklen_t len, int r) noexcept {
-    if (r == 0) [[likely]] {
+    if (r != 0 || book_.profile().conn_time) [[unlikely]]
+      return connect_made_slow(e, addr, len, r);
+    book_.connected<false>(e, addr, len);   // reads no clock: no call, so no frame
+    return 0;
+  }
+  [[gnu::noinline]] int connect_made_slow(FdEntry& e, const sockaddr* addr, socklen_t len, int r) noexcept {
+    if (r == 0) {
       book_.connected(e, addr, len);
       return 0;
     }
