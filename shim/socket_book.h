@@ -293,29 +293,20 @@ class SocketBook {
   // A dup's outcome on the hot path: r, the new number or the failure (errno untouched), of a
   // dup of `src` (nullptr: no socket) whose state was bits and sharing identity id (share_hot),
   // onto target when a dup2 (its swap count goes even again). Returns r. No frame on its common
-  // path (a socket's copy below the high-water mark): dup_made_slow does the rest. With rules,
-  // dup_made_ruled, as accept_made.
+  // path (a socket's copy below the high-water mark, no rules): dup_made_slow does the rest.
   [[gnu::noinline]] int dup_made(int r, FdEntry* src, std::uint32_t bits, std::uint64_t id, FdEntry* target) noexcept {
     if (!src) {   // a file or pipe: its new number is forgotten, classified when next used
       if (FdEntry* e = fds_.find(r)) e->state.store(0, std::memory_order_relaxed);   // FdTable::clear
       if (target) target->swaps.fetch_add(1, std::memory_order_acq_rel);
       return r;
     }
-    if (profile_.any()) [[unlikely]] return dup_made_ruled(r, src, bits, id, target);
-    return dup_made_as<false>(r, src, bits, id, target);
-  }
-  [[gnu::noinline]] int dup_made_ruled(int r, FdEntry* src, std::uint32_t bits, std::uint64_t id, FdEntry* target) noexcept {
-    return dup_made_as<true>(r, src, bits, id, target);
-  }
-  template <bool kRules>
-  [[gnu::always_inline]] int dup_made_as(int r, FdEntry* src, std::uint32_t bits, std::uint64_t id, FdEntry* target) noexcept {
     FdEntry* n = fds_.get_below_high(r);
     if (!n) [[unlikely]]
       return dup_made_slow(r, src, bits, id, target);
     n->cookie.store(src->cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
     n->sock_id.store(id, std::memory_order_relaxed);
     n->slot.store(src->slot.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    if constexpr (kRules)   // loads and stores only: no call, so no frame
+    if (profile_.any()) [[unlikely]]   // loads and stores only: no call, so no frame
       copy_rule_facts(*src, *n);
     if (bits & (FdState::kArmed | FdState::kPaced)) [[unlikely]]
       copy_packet_rules(*src, *n);
