@@ -51,8 +51,9 @@ struct RuleStarts {
     return ((rows[row][i / 4] >> (16 * (i % 4))) & 0xffffu) == 1;
   }
 
-  // Once per process with rules, at setup (a few thousand instructions for 100 rules).
-  void build(const filters::Table& t) noexcept {
+  // Once per process with rules, at setup (a few thousand instructions for 100 rules). Out of
+  // line: a process without rules pays nothing for it.
+  [[gnu::noinline]] void build(const filters::Table& t) noexcept {
     // The ports of every rule with a port key: the union of the table's per-type bitmaps (a
     // rule's port is in the bitmap of each type it is on), made from the rules, so a table of
     // single ports costs a few words, not a pass over each bitmap.
