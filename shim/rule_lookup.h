@@ -39,7 +39,8 @@ class RuleLookup {
   [[gnu::always_inline]] static int service_port(ConnState conn, const FdEntry& e, const sockaddr* peer_addr,
                                                  socklen_t addrlen) noexcept {
     if (peer_addr) return port_of(peer_addr, addrlen);
-    return service_port_of(conn, e.local_port.load(std::memory_order_relaxed), e.peer_port.load(std::memory_order_relaxed));
+    return service_port_of(conn, e.local_port.load(std::memory_order_relaxed),
+                           e.peer_port.load(std::memory_order_relaxed));
   }
   // The ports of a call, as the facts report them (-1 unknown): the socket's known ports (0: not
   // known) and the address the call names, a connect's or send's the peer's (`addr_is_peer`), a
@@ -70,7 +71,8 @@ class RuleLookup {
   // One instance per call type (the hot paths of close, connect and accept ask it), so the
   // out-of-line part has the type's cache slot as constants.
   template <filters::CallType T>
-  [[gnu::always_inline]] bool rule_free(FdEntry& e, std::uint32_t bits, const sockaddr* addr, socklen_t addrlen) noexcept {
+  [[gnu::always_inline]] bool rule_free(FdEntry& e, std::uint32_t bits, const sockaddr* addr,
+                                        socklen_t addrlen) noexcept {
     if (!has_rules(T)) return true;
     if (!addr) {
       if (const std::uint16_t v = e.cached_rule(T)) return v == 1;
@@ -93,7 +95,8 @@ class RuleLookup {
 
  private:
   template <filters::CallType T>
-  [[gnu::noinline]] bool rule_free_by_port(FdEntry& e, std::uint32_t bits, const sockaddr* addr, socklen_t addrlen) noexcept;
+  [[gnu::noinline]] bool rule_free_by_port(FdEntry& e, std::uint32_t bits, const sockaddr* addr,
+                                           socklen_t addrlen) noexcept;
   [[gnu::noinline]] bool rule_free_by_family(FdEntry& e, filters::CallType t, int service, bool per_call) noexcept;
 
   // ports() of a call on a tracked socket.

@@ -264,9 +264,10 @@ class Switch {
         const R r = real();
         if (r >= 0) [[likely]] {
           // As socket(): a tail call to a function without a frame on its common path (with
-          // rules for accept the run has rules: their twin, which also starts the new socket's
-          // rule decisions).
-          if constexpr (kRuled) return static_cast<R>(book_.accept_made_ruled(*e, static_cast<int>(r)));
+          // rules for accept, straight to its twin, which also starts the new socket's rule
+          // decisions; accept_made tells the other cases itself).
+          if (has_rules(filters::CallType::kAccept))
+            return static_cast<R>(book_.accept_made_ruled(*e, static_cast<int>(r)));
           return static_cast<R>(book_.accept_made(*e, static_cast<int>(r)));
         }
         return static_cast<R>(settle_accept(*e, static_cast<long>(r)));

@@ -483,7 +483,8 @@ TEST_CASE("the rule decisions computed ahead never say none where a rule may mat
                     {"name": "c", "on": "close", "do": {"fail": "EIO"}},
                     {"name": "d", "on": "recv", "match": {"port": 5555, "family": "inet"}, "do": {"fail": "EIO"}}]})",
       R"({"rules": [{"name": "a", "on": "send", "match": {"family": "inet"}, "do": {"fail": "EIO"}},
-                    {"name": "b", "on": ["send", "accept"], "match": {"family": "inet6", "port": 443}, "do": {"fail": "EIO"}},
+                    {"name": "b", "on": ["send", "accept"], "match": {"family": "inet6", "port": 443},
+                     "do": {"fail": "EIO"}},
                     {"name": "c", "on": "recv", "match": {"family": "unix"}, "do": {"fail": "EIO"}},
                     {"name": "d", "on": ["recv", "close"], "match": {"type": "dgram"}, "do": {"fail": "EIO"}}]})",
   };
@@ -513,7 +514,8 @@ TEST_CASE("the rule decisions computed ahead never say none where a rule may mat
 // still meet the rules that concern them.
 TEST_CASE("rules still fire on sockets whose decisions were started ahead", "[switch][rules]") {
   SECTION("a family rule on an accepted socket's send, not on another family's") {
-    Rig rig(R"({"rules": [{"name": "inet-send", "on": "send", "match": {"family": "inet"}, "do": {"fail": "ECONNRESET"}},
+    Rig rig(R"({"rules": [{"name": "inet-send", "on": "send", "match": {"family": "inet"},
+                           "do": {"fail": "ECONNRESET"}},
                           {"name": "v6-close", "on": "close", "match": {"family": "inet6"}, "do": {"fail": "EIO"}}]})");
     rig.call(socket_call(), [] { return 5; });
     fake_os::fds[5] = fake_os::Fd{.local_port = 7000};
@@ -531,7 +533,8 @@ TEST_CASE("rules still fire on sockets whose decisions were started ahead", "[sw
   }
   SECTION("a port rule on the listener's port: accept, the accepted socket's close and its dup's") {
     Rig rig(R"({"rules": [{"name": "close-7000", "on": "close", "match": {"port": 7000}, "do": {"fail": "EIO"}},
-                          {"name": "accept-7001", "on": "accept", "match": {"port": 7001}, "do": {"fail": "EAGAIN"}}]})");
+                          {"name": "accept-7001", "on": "accept", "match": {"port": 7001},
+                           "do": {"fail": "EAGAIN"}}]})");
     rig.call(socket_call(), [] { return 5; });
     fake_os::fds[5] = fake_os::Fd{.local_port = 7000};
     CHECK(rig.call(Call{.op = Op::kListen, .fd = 5}, [] { return 0; }) == 0);
@@ -554,8 +557,21 @@ TEST_CASE("rules still fire on sockets whose decisions were started ahead", "[sw
     CHECK(errno == EAGAIN);
     CHECK(real_calls == 0);
   }
+  SECTION("without rules, the same paths start nothing") {
+    Rig rig;
+    rig.call(socket_call(), [] { return 5; });
+    fake_os::fds[5] = fake_os::Fd{.local_port = 7000};
+    CHECK(rig.call(Call{.op = Op::kListen, .fd = 5}, [] { return 0; }) == 0);
+    CHECK(rig.call(Call{.op = Op::kAccept, .fd = 5}, [] { return 6; }) == 6);
+    CHECK(rig.call(Call{.op = Op::kDup, .fd = 6}, [] { return 8; }) == 8);
+    CHECK(rig.call(connect_call(rig.call(socket_call(), [] { return 9; }), loopback(80)), [] { return 0; }) == 0);
+    CHECK(rig.kind(6) == shim::FdKind::kSocket);
+    CHECK(rig.counter(kTcp4, shim::stats::kAccepted) == 1);
+    CHECK(rig.counter(kTcp4, shim::stats::kConnected) == 1);
+  }
   SECTION("a family rule on connect, asked per call") {
-    Rig rig(R"({"rules": [{"name": "v4", "on": "connect", "match": {"family": "inet"}, "do": {"fail": "ENETUNREACH"}}]})");
+    Rig rig(R"({"rules": [{"name": "v4", "on": "connect", "match": {"family": "inet"},
+                           "do": {"fail": "ENETUNREACH"}}]})");
     rig.call(socket_call(), [] { return 5; });
     int real_calls = 0;
     errno = 0;
