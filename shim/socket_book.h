@@ -101,7 +101,7 @@ class SocketBook {
       e.cookie.store(cookie, std::memory_order_relaxed);
       e.sock_id.store(0, std::memory_order_relaxed);
       e.slot.store(s, std::memory_order_relaxed);
-      if (profile_.any()) [[unlikely]] new_rule_facts(e, ConnState::kNone, 0, 0);
+      if (profile_.any()) [[unlikely]] new_rule_facts(e, 0, 0);
       e.state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
     };
     fill(*a);
@@ -123,7 +123,7 @@ class SocketBook {
     e->cookie.store(kDefaultCookies.v[kind], std::memory_order_relaxed);
     e->sock_id.store(0, std::memory_order_relaxed);
     e->slot.store(s, std::memory_order_relaxed);
-    if (profile_.any()) [[unlikely]] new_rule_facts(*e, ConnState::kNone, 0, 0);   // no call, so no frame
+    if (profile_.any()) [[unlikely]] new_rule_facts(*e, 0, 0);   // stores only: no call, so no frame
     e->state.store(FdState::make(FdKind::kSocket, ConnState::kNone, 0), std::memory_order_relaxed);
     stats::bump(*s, stats::kOpened);
     return r;
@@ -369,6 +369,10 @@ class SocketBook {
     to.rule_cache[1].store(from.rule_cache[1].load(std::memory_order_relaxed), std::memory_order_relaxed);
     to.rule_cache[2].store(from.rule_cache[2].load(std::memory_order_relaxed), std::memory_order_relaxed);
     if (profile_.socket_state) to.reset_rule_state();
+  }
+  // new_rule_facts() of a socket that is no connection yet (socket, socketpair).
+  [[gnu::always_inline]] void new_rule_facts(FdEntry& e, std::uint16_t local, std::uint16_t peer) const noexcept {
+    new_rule_facts(e, ConnState::kNone, local, peer);
   }
   // A new socket's (or number's) facts for rules, in state conn: its ports, the rule decisions its
   // family and service port make (start_rules) and none of whatever the number named before, no
