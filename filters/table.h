@@ -68,6 +68,20 @@ struct PortRange {
   bool contains(int port) const noexcept { return port >= first && port <= last; }
 };
 
+// Sets the bits of every port in `port` in a bitmap of image::kPortWords words, ranges included:
+// whole 64-bit words at a time, so single ports never cost a pass over all 65 536 ports. The
+// table's port bitmaps are made with it (table_build.cc), and the shim's union of them.
+inline void add_ports(std::uint64_t* words, const PortRange& port) noexcept {
+  if (port.first > port.last) return;
+  const std::size_t first = port.first, last = port.last;
+  for (std::size_t w = first / 64; w <= last / 64; ++w) {
+    const std::size_t lo = w == first / 64 ? first % 64 : 0;
+    const std::size_t hi = w == last / 64 ? last % 64 : 63;
+    const std::uint64_t upto_hi = hi == 63 ? ~std::uint64_t{0} : (std::uint64_t{1} << (hi + 1)) - 1;
+    words[w] |= upto_hi & ~((std::uint64_t{1} << lo) - 1);
+  }
+}
+
 // Limits the loader enforces that are also sizes of the types below (docs/filters.md, "Limits").
 inline constexpr std::size_t kMaxRuleName = 63;    // bytes of UTF-8: the stats segment keeps 63 and a NUL
 inline constexpr std::size_t kMaxGlob = 255;       // bytes of a path, argv0 or host glob

@@ -31,19 +31,6 @@ struct TypeLists {
   std::uint64_t ports[image::kPortWords] = {};
 };
 
-// Bits for every port a rule names, ranges included: whole 64-bit words at a time, so a table of
-// single ports never costs a pass over all 65 536 ports.
-void add_ports(std::uint64_t* words, const PortRange& port) noexcept {
-  if (port.first > port.last) return;
-  const std::size_t first = port.first, last = port.last;
-  for (std::size_t w = first / 64; w <= last / 64; ++w) {
-    const std::size_t lo = w == first / 64 ? first % 64 : 0;
-    const std::size_t hi = w == last / 64 ? last % 64 : 63;
-    const std::uint64_t upto_hi = hi == 63 ? ~std::uint64_t{0} : (std::uint64_t{1} << (hi + 1)) - 1;
-    words[w] |= upto_hi & ~((std::uint64_t{1} << lo) - 1);
-  }
-}
-
 // Lists with the same contents share one place in the pool: every family slot that no rule names
 // holds the same list (the rules without a family key), so a table costs about one list per call
 // type instead of 98.

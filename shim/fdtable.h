@@ -80,8 +80,9 @@ struct alignas(256) FdEntry {
   std::atomic<std::uint32_t> swaps;
   // Per call type, the rule the socket's own facts select: 0 not yet known, 1 none, else
   // index + 2. Matching depends only on those facts, so a socket pays for the scan of the rule
-  // table once per call type, not once per call. Reset whenever the facts change. Four 16-bit
-  // values to a word, so the reset on every new socket is three stores.
+  // table once per call type, not once per call. Reset whenever the facts change, or started
+  // from the answers computed ahead for its family and service port (RuleStarts: listen,
+  // accept) or copied (dup). Four 16-bit values to a word, so either is three stores.
   static constexpr std::size_t kRuleWords = (filters::kCallTypeCount + 3) / 4;
   std::atomic<std::uint64_t> rule_cache[kRuleWords];
 

@@ -65,17 +65,27 @@ int RuleLookup::rule_for(const Call& c, filters::CallType t, FdEntry& e, std::ui
   return idx;
 }
 
-bool RuleLookup::rule_free_by_port(FdEntry& e, filters::CallType t, std::uint32_t bits, const sockaddr* addr,
-                                   socklen_t addrlen) noexcept {
+template <filters::CallType t>
+bool RuleLookup::rule_free_by_port(FdEntry& e, std::uint32_t bits, const sockaddr* addr, socklen_t addrlen) noexcept {
   // The service port as ports_of() has it for a call that names no address (or, with addr, for a
   // connect or a send to it), without building a Call.
   const int service = service_port(FdState{bits}.conn(), e, addr, addrlen);
-  // The port bitmap's answer needs no call, so this function needs no frame; the family lists
-  // only when a rule names the port (rule_free_by_family).
-  if (table_->port_may_match(t, service)) return rule_free_by_family(e, t, service, addr != nullptr);
+  // The answer computed ahead for the socket's family and a port no rule names (RuleStarts) needs
+  // no call, so this function needs no frame; the table's lists only when some rule names the
+  // port, or one without a port key may concern the family (rule_free_by_family).
+  const RuleStarts& s = *starts_;
+  if (!s.none(s.row(cookie_family(e.cookie.load(std::memory_order_relaxed)), service), t))
+    return rule_free_by_family(e, t, service, addr != nullptr);
   if (!addr) e.cache_rule(t, 1);
   return true;
 }
+
+template bool RuleLookup::rule_free_by_port<filters::CallType::kClose>(FdEntry&, std::uint32_t, const sockaddr*,
+                                                                       socklen_t) noexcept;
+template bool RuleLookup::rule_free_by_port<filters::CallType::kConnect>(FdEntry&, std::uint32_t, const sockaddr*,
+                                                                         socklen_t) noexcept;
+template bool RuleLookup::rule_free_by_port<filters::CallType::kAccept>(FdEntry&, std::uint32_t, const sockaddr*,
+                                                                        socklen_t) noexcept;
 
 bool RuleLookup::rule_free_by_family(FdEntry& e, filters::CallType t, int service, bool per_call) noexcept {
   if (table_->may_match(t, cookie_family(e.cookie.load(std::memory_order_relaxed)), service)) return false;

@@ -19,27 +19,28 @@ namespace shim {
 
 class RuleLookup {
  public:
-  void set_table(const filters::Table* t) noexcept {
+  // starts: room for the table's RuleStarts (built there when it has rules).
+  void set_table(const filters::Table* t, RuleStarts* starts) noexcept {
     table_ = t;
-    profile_ = RuleProfile::of(t);
+    profile_ = RuleProfile::of(t, starts);
+    starts_ = starts;
   }
+  const RuleStarts* starts() const noexcept { return starts_; }
   void set_segment(stats::Segment* s) noexcept { seg_ = s; }
   const filters::Table& table() const noexcept { return *table_; }
   const RuleProfile& profile() const noexcept { return profile_; }
   bool has_rules(filters::CallType t) const noexcept { return profile_.has(t); }
 
   // The service port of a call on socket e (state `conn`): the port of the address a connect or
-  // send names (peer_addr), else the peer's on a connected or connecting socket, else the local
-  // one (bound, listening, accepted); -1 when none is known. The one place that says which port
-  // is the service (ports() and rule_free_by_port() both ask it). The entry's ports are read only
-  // when the call names no address.
+  // send names (peer_addr), else the socket's own (service_port_of: the peer's on a connected or
+  // connecting socket, else the local one); -1 when none is known. ports() and
+  // rule_free_by_port() both ask it. The entry's ports are read only when the call names no
+  // address.
   [[gnu::always_inline]] static int service_port(ConnState conn, const FdEntry& e, const sockaddr* peer_addr,
                                                  socklen_t addrlen) noexcept {
     if (peer_addr) return port_of(peer_addr, addrlen);
-    const int peer = e.peer_port.load(std::memory_order_relaxed);
-    if (peer && (conn == ConnState::kConnected || conn == ConnState::kConnecting)) return peer;
-    const int local = e.local_port.load(std::memory_order_relaxed);
-    return local ? local : -1;
+    return service_port_of(conn, e.local_port.load(std::memory_order_relaxed),
+                           e.peer_port.load(std::memory_order_relaxed));
   }
   // The ports of a call, as the facts report them (-1 unknown): the socket's known ports (0: not
   // known) and the address the call names, a connect's or send's the peer's (`addr_is_peer`), a
@@ -67,13 +68,22 @@ class RuleLookup {
   // socket's cached decision is "none", or no rule names its family and service port (addr: the
   // address the call itself names, which decides the service port; nullptr for the socket's own).
   // Otherwise the general path decides, with every fact.
-  [[gnu::always_inline]] bool rule_free(FdEntry& e, filters::CallType t, std::uint32_t bits,
-                                        const sockaddr* addr, socklen_t addrlen) noexcept {
-    if (!has_rules(t)) return true;
+  // One instance per call type (the hot paths of close, connect and accept ask it), so the
+  // out-of-line part has the type's cache slot as constants.
+  template <filters::CallType T>
+  [[gnu::always_inline]] bool rule_free(FdEntry& e, std::uint32_t bits, const sockaddr* addr,
+                                        socklen_t addrlen) noexcept {
+    if (!has_rules(T)) return true;
     if (!addr) {
-      if (const std::uint16_t v = e.cached_rule(t)) return v == 1;
+      if (const std::uint16_t v = e.cached_rule(T)) return v == 1;
+    } else {
+      // A call that names its address (connect) is decided per call by that address's port:
+      // inline when the answer computed ahead for the socket's family says "none" (RuleStarts).
+      const RuleStarts& s = *starts_;
+      if (s.none(s.row(cookie_family(e.cookie.load(std::memory_order_relaxed)), port_of(addr, addrlen)), T))
+        return true;
     }
-    return rule_free_by_port(e, t, bits, addr, addrlen);
+    return rule_free_by_port<T>(e, bits, addr, addrlen);
   }
 
   // The rule (index) that concerns call c (of type t) on socket e, -1 when none; caches per socket.
@@ -84,8 +94,9 @@ class RuleLookup {
   int lookup_rule(const Call& c) const noexcept;
 
  private:
-  [[gnu::noinline]] bool rule_free_by_port(FdEntry& e, filters::CallType t, std::uint32_t bits,
-                                           const sockaddr* addr, socklen_t addrlen) noexcept;
+  template <filters::CallType T>
+  [[gnu::noinline]] bool rule_free_by_port(FdEntry& e, std::uint32_t bits, const sockaddr* addr,
+                                           socklen_t addrlen) noexcept;
   [[gnu::noinline]] bool rule_free_by_family(FdEntry& e, filters::CallType t, int service, bool per_call) noexcept;
 
   // ports() of a call on a tracked socket.
@@ -100,6 +111,7 @@ class RuleLookup {
   const filters::Table* table_ = nullptr;
   RuleProfile profile_;
   stats::Segment* seg_ = nullptr;
+  const RuleStarts* starts_ = nullptr;   // built when the table has rules (RuleStarts)
 };
 
 }  // namespace shim

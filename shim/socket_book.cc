@@ -12,8 +12,11 @@ namespace shim {
 
 namespace {
 
+// Room for the addresses that have ports (IPv4, IPv6): any other is cut short by the kernel,
+// which still names its family, and has no port (port_of: 0). Less to clear than a
+// sockaddr_storage: listen() with rules asks it for every listener.
 std::uint16_t local_port_of(int fd) noexcept {
-  sockaddr_storage ss{};
+  sockaddr_in6 ss{};
   socklen_t n = sizeof ss;
   return os::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &n) == 0 ? port_of(reinterpret_cast<sockaddr*>(&ss), n)
                                                                          : 0;
@@ -106,9 +109,10 @@ stats::CookieSlot* SocketBook::slot_for_miss(Cookie c) noexcept {
   return s;
 }
 
-// A new socket under this number: no rule decision or rule state of the old one carries over.
+// A new socket under this number: no rule decision or rule state of the old one carries over; its
+// decisions start from its family and service port (start_rules).
 void SocketBook::open_rule_state(FdEntry& e, ConnState conn) noexcept {
-  forget_rules(e);
+  start_rules(e, conn, e.local_port.load(std::memory_order_relaxed), e.peer_port.load(std::memory_order_relaxed));
   if (profile_.socket_state) {
     e.reset_rule_state();
     if (conn == ConnState::kAccepted) stamp_connected(e);
@@ -122,9 +126,12 @@ std::uint64_t SocketBook::elapsed_ms() const noexcept {
 
 // listened()'s part for rules: the port the kernel chose, and the facts changed.
 void SocketBook::listened_rules(FdEntry& e, int fd) const noexcept {
-  if (e.local_port.load(std::memory_order_relaxed) == 0)
-    e.local_port.store(local_port_of(fd), std::memory_order_relaxed);
-  e.reset_rule_cache();
+  int local = e.local_port.load(std::memory_order_relaxed);
+  if (local == 0) {
+    local = local_port_of(fd);
+    e.local_port.store(static_cast<std::uint16_t>(local), std::memory_order_relaxed);
+  }
+  start_rules(e, ConnState::kListening, local, 0);
 }
 
 void SocketBook::resolve_pending(Decision& d, bool connected) noexcept {

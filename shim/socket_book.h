@@ -28,9 +28,14 @@ class SocketBook {
   const FdTable& fds() const noexcept { return fds_; }
 
   // Setup (preload.cc through the Switch): in place before the switch turns ready.
-  void set_profile(const RuleProfile& p) noexcept { profile_ = p; }
+  // starts: the rule decisions sockets start with, when the run has rules (RuleStarts).
+  void set_profile(const RuleProfile& p, const RuleStarts* starts) noexcept {
+    profile_ = p;
+    starts_ = starts;
+  }
   void set_segment(stats::Segment* s) noexcept { seg_ = s; }
   stats::Segment* segment() const noexcept { return seg_; }
+  const RuleProfile& profile() const noexcept { return profile_; }
   void set_owner(int pid) noexcept { owner_pid_.store(pid, std::memory_order_relaxed); }
 
   // The protocol the kernel reports for a socket of these arguments: fixed_protocol(), else
@@ -165,12 +170,16 @@ class SocketBook {
   // --- Transitions. Each is the one description of a change of a socket's state. ---
 
   // connect() succeeded at once on a socket that was not connecting: a connected client.
+  // kClock false: the caller knows no rule needs the connection's time (profile().conn_time).
+  template <bool kClock = true>
   void connected(FdEntry& e, const sockaddr* addr, socklen_t len) const noexcept {
     const std::uint32_t bits = e.state.load(std::memory_order_relaxed);
     if (profile_.any()) [[unlikely]] {   // facts for rules only (open_socket)
       e.peer_port.store(port_of(addr, len), std::memory_order_relaxed);
+      // Not start_rules: it would cost connect itself (already near its budget with rules) what
+      // it saves the connection's first close; that asks rule_free_by_port instead.
       e.reset_rule_cache();
-      stamp_connected(e);
+      if constexpr (kClock) stamp_connected(e);
     }
     e.state.store(FdState::make(FdKind::kSocket, ConnState::kConnected, flags_of(bits)), std::memory_order_relaxed);
     stats::bump(*e.slot.load(std::memory_order_relaxed), stats::kConnected);
@@ -179,7 +188,7 @@ class SocketBook {
   void bound(FdEntry& e, const sockaddr* addr, socklen_t len) const noexcept {
     if (!profile_.any()) return;   // the port is a fact for rules only (open_socket)
     e.local_port.store(port_of(addr, len), std::memory_order_relaxed);
-    e.reset_rule_cache();
+    e.reset_rule_cache();   // a listener's are started by listen() (start_rules)
   }
   // listen() succeeded on fd (whose state was `bits` before): a listener, counted.
   // Inlined: it is most of what listen() adds.
@@ -200,16 +209,25 @@ class SocketBook {
     return slot;
   }
   // accepted() for the hot path: returns fd. No frame on its common path (a number below the
-  // high-water mark, no rules); the rest is accepted() itself.
+  // high-water mark); the rest is accepted() itself. With rules, accept_made_ruled: their part
+  // would cost the path without them registers.
   [[gnu::noinline]] int accept_made(FdEntry& listener, int fd) noexcept {
+    if (profile_.any()) [[unlikely]] return accept_made_ruled(listener, fd);
+    return accept_made_as<false>(listener, fd);
+  }
+  [[gnu::noinline]] int accept_made_ruled(FdEntry& listener, int fd) noexcept {
+    return accept_made_as<true>(listener, fd);
+  }
+  template <bool kRules>
+  [[gnu::always_inline]] int accept_made_as(FdEntry& listener, int fd) noexcept {
     FdEntry* e = !profile_.conn_time ? fds_.get_below_high(fd) : nullptr;   // conn_time: a clock to read
     if (!e) [[unlikely]] return accept_made_slow(listener, fd);
     stats::CookieSlot* slot = listener.slot.load(std::memory_order_relaxed);
     e->cookie.store(listener.cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
     e->sock_id.store(0, std::memory_order_relaxed);
     e->slot.store(slot, std::memory_order_relaxed);
-    if (profile_.any()) [[unlikely]]   // stores only: no call, so no frame
-      new_rule_facts(*e, listener.local_port.load(std::memory_order_relaxed), 0);
+    if constexpr (kRules)   // stores only: no call, so no frame
+      new_rule_facts(*e, ConnState::kAccepted, listener.local_port.load(std::memory_order_relaxed), 0);
     e->state.store(FdState::make(FdKind::kSocket, ConnState::kAccepted, 0), std::memory_order_relaxed);
     stats::bump(*slot, stats::kAccepted);
     return fd;
@@ -304,7 +322,7 @@ class SocketBook {
     n->cookie.store(src->cookie.load(std::memory_order_relaxed), std::memory_order_relaxed);
     n->sock_id.store(id, std::memory_order_relaxed);
     n->slot.store(src->slot.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    if (profile_.any()) [[unlikely]]   // stores only: no call, so no frame
+    if (profile_.any()) [[unlikely]]   // loads and stores only: no call, so no frame
       copy_rule_facts(*src, *n);
     if (bits & (FdState::kArmed | FdState::kPaced)) [[unlikely]]
       copy_packet_rules(*src, *n);
@@ -356,19 +374,52 @@ class SocketBook {
   }
   void open_rule_state(FdEntry& e, ConnState conn) noexcept;
   void listened_rules(FdEntry& e, int fd) const noexcept;
-  // A dup's facts for rules (its ports), with no rule decision or per-socket rule state carried
-  // over (dup_socket's part for rules).
+  // A dup's facts for rules: its ports and the rule decisions cached for them (a decision
+  // depends on the socket's facts only, and the new number names the same socket), with no
+  // per-socket rule state carried over (dup_socket's part for rules).
   [[gnu::always_inline]] void copy_rule_facts(const FdEntry& from, FdEntry& to) const noexcept {
-    new_rule_facts(to, from.local_port.load(std::memory_order_relaxed), from.peer_port.load(std::memory_order_relaxed));
+    to.local_port.store(from.local_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    to.peer_port.store(from.peer_port.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    static_assert(FdEntry::kRuleWords == 3);   // unrolled, as reset_rule_cache()
+    to.rule_cache[0].store(from.rule_cache[0].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    to.rule_cache[1].store(from.rule_cache[1].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    to.rule_cache[2].store(from.rule_cache[2].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    if (profile_.socket_state) to.reset_rule_state();
   }
-  // A new socket's (or number's) facts for rules: its ports, no rule decision, no per-socket rule
-  // state of whatever the number named before (open_socket's part for rules, without
-  // after_connected_ms's clock: callers leave sockets that need it to open_socket).
+  // new_rule_facts() of a socket that is no connection yet (socket, socketpair).
   [[gnu::always_inline]] void new_rule_facts(FdEntry& e, std::uint16_t local, std::uint16_t peer) const noexcept {
+    new_rule_facts(e, ConnState::kNone, local, peer);
+  }
+  // A new socket's (or number's) facts for rules, in state conn: its ports, the rule decisions its
+  // family and service port make (start_rules) and none of whatever the number named before, no
+  // per-socket rule state (open_socket's part for rules, without after_connected_ms's clock:
+  // callers leave sockets that need it to open_socket). The cookie is already stored.
+  [[gnu::always_inline]] void new_rule_facts(FdEntry& e, ConnState conn, std::uint16_t local,
+                                             std::uint16_t peer) const noexcept {
     e.local_port.store(local, std::memory_order_relaxed);
     e.peer_port.store(peer, std::memory_order_relaxed);
-    e.reset_rule_cache();
+    start_rules(e, conn, local, peer);
     if (profile_.socket_state) e.reset_rule_state();
+  }
+  // The socket's facts are new (its cookie, state conn, ports local and peer; 0: unknown): its
+  // rule decisions are what its family and service port make them ahead (RuleStarts: "none" for
+  // the call types no rule can concern), the others to be asked. With rules only. Loads and
+  // stores: no call, so the frameless bookkeeping functions stay frameless. A new socket that is
+  // no connection yet (socket, socketpair) starts with none decided: it usually binds, listens or
+  // connects next, each a transition of its own, so the look-up would be wasted (and socketpair
+  // would pay it twice).
+  [[gnu::always_inline]] void start_rules(FdEntry& e, ConnState conn, int local, int peer) const noexcept {
+    if (conn == ConnState::kNone) {
+      e.reset_rule_cache();
+      return;
+    }
+    const RuleStarts& s = *starts_;
+    const std::uint64_t* w = s.rows[s.row(cookie_family(e.cookie.load(std::memory_order_relaxed)),
+                                          service_port_of(conn, local, peer))];
+    static_assert(FdEntry::kRuleWords == 3);   // unrolled, as reset_rule_cache()
+    e.rule_cache[0].store(w[0], std::memory_order_relaxed);
+    e.rule_cache[1].store(w[1], std::memory_order_relaxed);
+    e.rule_cache[2].store(w[2], std::memory_order_relaxed);
   }
   // What an inbound_loss or rate rule left on a socket, onto another number of it.
   [[gnu::always_inline]] static void copy_packet_rules(const FdEntry& from, FdEntry& to) noexcept {
@@ -398,6 +449,7 @@ class SocketBook {
   FdTable fds_;
   RuleProfile profile_;
   stats::Segment* seg_ = nullptr;
+  const RuleStarts* starts_ = nullptr;
   std::atomic<int> owner_pid_{0};   // the process this table describes
   std::atomic<std::uint64_t> next_sock_id_{0};   // kScanId identities (kScanId alone is one: never 0)
   std::atomic<std::uint32_t> dup_cursor_{0};

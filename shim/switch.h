@@ -91,7 +91,7 @@ class Switch {
   [[gnu::always_inline]] inline int close_socket_path(FdEntry& e, std::uint32_t bits, Real&& real, Slow&& slow) noexcept {
     if (t_depth != 0 || (bits & FdState::kInherited) || sockshim_vfork_hint || forked_unseen()) [[unlikely]]
       return slow();
-    if (!rules_.rule_free(e, filters::CallType::kClose, bits, nullptr, 0)) return slow();
+    if (!rules_.rule_free<filters::CallType::kClose>(e, bits, nullptr, 0)) return slow();
     // The slot is read before the call: once the kernel freed the number, another thread's
     // socket() or accept() may write its own socket into this entry.
     stats::CookieSlot* slot = e.slot.load(std::memory_order_relaxed);
@@ -142,9 +142,6 @@ class Switch {
     auto has_rules = [this](filters::CallType t) { return kRuled && rules_.has_rules(t); };
     // Unruled, the call came through front(), which tested it (unruled_).
     auto hot_ready = [this]() { return !kRuled || this->hot_ready(); };
-    auto rule_free = [this](FdEntry& e, filters::CallType t, std::uint32_t b, const sockaddr* a, socklen_t n) {
-      return !kRuled || rules_.rule_free(e, t, b, a, n);
-    };
     // Wrappers call the real functions through real::fns without a null test: every entry is
     // callable from the start (a resolver until its first call, shim/real.h).
     if (t_depth != 0) [[unlikely]]
@@ -261,8 +258,10 @@ class Switch {
         FdEntry* const e = &book_.fds().at(p.fd);
         const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
         if (FdState{bits}.kind() != FdKind::kSocket || FdState{bits}.conn() != ConnState::kNone) break;
-        if (!rule_free(*e, filters::CallType::kConnect, bits, p.addr, p.addrlen)) break;
+        if (kRuled && !rules_.rule_free<filters::CallType::kConnect>(*e, bits, p.addr, p.addrlen)) break;
         const R r = real();
+        // With rules, the bookkeeping is a tail call (connect_made): fewer registers to save here.
+        if constexpr (kRuled) return static_cast<R>(connect_made(*e, p.addr, p.addrlen, static_cast<int>(r)));
         if (r == 0) [[likely]] {
           book_.connected(*e, p.addr, p.addrlen);
           return r;
@@ -275,14 +274,15 @@ class Switch {
         const std::uint32_t bits = e->state.load(std::memory_order_relaxed);
         // A listener that carries a rule's filter or pacing passes it on (after() records it).
         if (FdState{bits}.kind() != FdKind::kSocket || (bits & (FdState::kArmed | FdState::kPaced))) break;
-        if (!rule_free(*e, filters::CallType::kAccept, bits, nullptr, 0)) break;
+        if (kRuled && !rules_.rule_free<filters::CallType::kAccept>(*e, bits, nullptr, 0)) break;
         const R r = real();
         if (r >= 0) [[likely]] {
-          // Without rules for accept, as socket(): a tail call without a frame on its common
-          // path; with them (their state to reset), inline as before.
-          if constexpr (!kRuled) return static_cast<R>(book_.accept_made(*e, static_cast<int>(r)));
-          book_.accepted(*e, static_cast<int>(r));
-          return r;
+          // As socket(): a tail call to a function without a frame on its common path (with
+          // rules for accept, straight to its twin, which also starts the new socket's rule
+          // decisions; accept_made tells the other cases itself).
+          if (has_rules(filters::CallType::kAccept))
+            return static_cast<R>(book_.accept_made_ruled(*e, static_cast<int>(r)));
+          return static_cast<R>(book_.accept_made(*e, static_cast<int>(r)));
         }
         return static_cast<R>(settle_accept(*e, static_cast<long>(r)));
       }
@@ -425,6 +425,23 @@ class Switch {
   // pass only what they kept anyway.
   [[gnu::cold, gnu::noinline]] long settle(const Call& c, FdEntry* e, std::uint32_t bits,
                                            stats::CookieSlot* slot, bool count_close, long r) noexcept;
+  // connect()'s outcome r on socket e with rules (their facts to start): the transition, or the
+  // failure's bookkeeping. Returns r, errno untouched. Out of line, so the ruled hot path keeps
+  // fewer registers across the real call; no frame on its common path (connected() calls
+  // nothing unless a rule needs the connection's time).
+  [[gnu::noinline]] int connect_made(FdEntry& e, const sockaddr* addr, socklen_t len, int r) noexcept {
+    if (r != 0 || book_.profile().conn_time) [[unlikely]]
+      return connect_made_slow(e, addr, len, r);
+    book_.connected<false>(e, addr, len);   // reads no clock: no call, so no frame
+    return 0;
+  }
+  [[gnu::noinline]] int connect_made_slow(FdEntry& e, const sockaddr* addr, socklen_t len, int r) noexcept {
+    if (r == 0) {
+      book_.connected(e, addr, len);
+      return 0;
+    }
+    return static_cast<int>(settle_connect(e, addr, len, r));
+  }
   // The fd is the entry's index: nothing more has to live across the real call.
   [[gnu::cold, gnu::noinline]] long settle_connect(FdEntry& e, const sockaddr* addr, socklen_t len, long r) noexcept {
     return settle(Call{.op = Op::kConnect, .fd = book_.fds().fd_of(e), .addr = addr, .addrlen = len}, &e,
@@ -458,8 +475,8 @@ class Switch {
   // Setup (preload.cc): everything is in place before ready() turns true.
   FdTable& fds() noexcept { return book_.fds(); }
   void set_table(const filters::Table* t) noexcept {
-    rules_.set_table(t);
-    book_.set_profile(rules_.profile());
+    rules_.set_table(t, &starts_);
+    book_.set_profile(rules_.profile(), rules_.starts());
   }
   void set_segment(stats::Segment* s) noexcept {
     book_.set_segment(s);
@@ -519,6 +536,9 @@ class Switch {
   // the switch stays in .bss.
   std::uint32_t unruled_ = 0;
   SocketBook book_;
+  // The rule decisions sockets start with (RuleStarts), built by set_table() when the run has
+  // rules: last, so a run without rules never touches its pages.
+  RuleStarts starts_;
 };
 
 // The one Switch of the process. constinit: usable before any constructor has run.

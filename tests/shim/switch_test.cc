@@ -466,3 +466,117 @@ TEST_CASE("a socket inherited across execve with a rate rule's pacing rate is pa
   CHECK_FALSE(paced(11));
   CHECK(rig.map.seg->rules[0].armed.load() == 0);   // counted by the image that paced it
 }
+
+// The decisions a socket starts with (shim/rule_profile.h, RuleStarts) are computed ahead for a
+// family and a port no rule names, and written at accept, listen and dup (and asked inline by
+// connect): they may say "none" only where the table's own look-up finds no rule that could
+// match. Checked against Table::may_match for every call type, over families and ports that rule
+// files of each kind name or do not.
+TEST_CASE("the rule decisions computed ahead never say none where a rule may match", "[switch][rules]") {
+  const char* files[] = {
+      R"({"rules": [{"name": "p", "on": ["connect", "accept", "send", "recv", "close"], "match": {"port": 20000},
+                     "do": {"fail": "EIO"}}]})",
+      R"({"rules": [{"name": "f", "on": ["connect", "accept", "send", "recv", "close"], "match": {"family": "inet6"},
+                     "do": {"fail": "EIO"}}]})",
+      R"({"rules": [{"name": "a", "on": "connect", "match": {"port": 80}, "do": {"fail": "EIO"}},
+                    {"name": "b", "on": "send", "match": {"family": "unix"}, "do": {"fail": "EIO"}},
+                    {"name": "c", "on": "close", "do": {"fail": "EIO"}},
+                    {"name": "d", "on": "recv", "match": {"port": 5555, "family": "inet"}, "do": {"fail": "EIO"}}]})",
+      R"({"rules": [{"name": "a", "on": "send", "match": {"family": "inet"}, "do": {"fail": "EIO"}},
+                    {"name": "b", "on": ["send", "accept"], "match": {"family": "inet6", "port": 443},
+                     "do": {"fail": "EIO"}},
+                    {"name": "c", "on": "recv", "match": {"family": "unix"}, "do": {"fail": "EIO"}},
+                    {"name": "d", "on": ["recv", "close"], "match": {"type": "dgram"}, "do": {"fail": "EIO"}}]})",
+  };
+  const int families[] = {AF_INET, AF_INET6, AF_UNIX, 0, 47, 48, 100, 0xffff};
+  const int ports[] = {-1, 0, 1, 80, 81, 5555, 20000, 20001, 65535};
+  for (const char* text : files) {
+    const filters::Table table = filters::load_table_text(text, "rules.json");
+    auto starts = std::make_unique<shim::RuleStarts>();
+    starts->build(table);
+    for (const int family : families)
+      for (const int port : ports)
+        for (std::size_t i = 0; i < filters::kCallTypeCount; ++i) {
+          const auto t = static_cast<filters::CallType>(i);
+          const bool none = starts->none(starts->row(family, port), t);
+          INFO("rules " << text << " family " << family << " port " << port << " type " << i);
+          if (none) CHECK_FALSE(table.may_match(t, family, port));
+          // A port no rule names and a family no rule concerns: "none" is what makes the hot
+          // paths hot, so it must be there too.
+          if (!table.may_match(t, family, port) && !table.may_match(t, family, -1) &&
+              !(port >= 0 && port <= 65535 && (starts->named[port / 64] >> (port % 64)) & 1u))
+            CHECK(none);
+        }
+  }
+}
+
+// The same on the switch's paths: sockets whose decisions were started at accept, listen or dup
+// still meet the rules that concern them.
+TEST_CASE("rules still fire on sockets whose decisions were started ahead", "[switch][rules]") {
+  SECTION("a family rule on an accepted socket's send, not on another family's") {
+    Rig rig(R"({"rules": [{"name": "inet-send", "on": "send", "match": {"family": "inet"},
+                           "do": {"fail": "ECONNRESET"}},
+                          {"name": "v6-close", "on": "close", "match": {"family": "inet6"}, "do": {"fail": "EIO"}}]})");
+    rig.call(socket_call(), [] { return 5; });
+    fake_os::fds[5] = fake_os::Fd{.local_port = 7000};
+    CHECK(rig.call(Call{.op = Op::kListen, .fd = 5}, [] { return 0; }) == 0);
+    CHECK(rig.call(Call{.op = Op::kAccept, .fd = 5}, [] { return 6; }) == 6);
+    CHECK(rig.sw->fds().find(6)->cached_rule(filters::CallType::kClose) == 1);   // started: none
+    int real_calls = 0;
+    errno = 0;
+    CHECK(rig.call(send_call(6, 10), [&] { ++real_calls; return ssize_t{10}; }) == -1);
+    CHECK(errno == ECONNRESET);
+    CHECK(real_calls == 0);
+    CHECK(rig.call(close_call(6), [] { return 0; }) == 0);
+    CHECK(rig.map.seg->rules[0].fired.load() == 1);
+    CHECK(rig.map.seg->rules[1].hits.load() == 0);
+  }
+  SECTION("a port rule on the listener's port: accept, the accepted socket's close and its dup's") {
+    Rig rig(R"({"rules": [{"name": "close-7000", "on": "close", "match": {"port": 7000}, "do": {"fail": "EIO"}},
+                          {"name": "accept-7001", "on": "accept", "match": {"port": 7001},
+                           "do": {"fail": "EAGAIN"}}]})");
+    rig.call(socket_call(), [] { return 5; });
+    fake_os::fds[5] = fake_os::Fd{.local_port = 7000};
+    CHECK(rig.call(Call{.op = Op::kListen, .fd = 5}, [] { return 0; }) == 0);
+    CHECK(rig.call(Call{.op = Op::kAccept, .fd = 5}, [] { return 6; }) == 6);
+    CHECK(rig.call(Call{.op = Op::kDup, .fd = 6}, [] { return 8; }) == 8);
+    errno = 0;
+    CHECK(rig.call(close_call(8), [] { return 0; }) == -1);
+    CHECK(errno == EIO);
+    errno = 0;
+    CHECK(rig.call(close_call(6), [] { return 0; }) == -1);
+    CHECK(errno == EIO);
+    CHECK(rig.map.seg->rules[0].fired.load() == 2);
+    // A listener on the other rule's port: its accept is refused.
+    rig.call(socket_call(), [] { return 9; });
+    fake_os::fds[9] = fake_os::Fd{.local_port = 7001};
+    CHECK(rig.call(Call{.op = Op::kListen, .fd = 9}, [] { return 0; }) == 0);
+    int real_calls = 0;
+    errno = 0;
+    CHECK(rig.call(Call{.op = Op::kAccept, .fd = 9}, [&] { ++real_calls; return 10; }) == -1);
+    CHECK(errno == EAGAIN);
+    CHECK(real_calls == 0);
+  }
+  SECTION("without rules, the same paths start nothing") {
+    Rig rig;
+    rig.call(socket_call(), [] { return 5; });
+    fake_os::fds[5] = fake_os::Fd{.local_port = 7000};
+    CHECK(rig.call(Call{.op = Op::kListen, .fd = 5}, [] { return 0; }) == 0);
+    CHECK(rig.call(Call{.op = Op::kAccept, .fd = 5}, [] { return 6; }) == 6);
+    CHECK(rig.call(Call{.op = Op::kDup, .fd = 6}, [] { return 8; }) == 8);
+    CHECK(rig.call(connect_call(rig.call(socket_call(), [] { return 9; }), loopback(80)), [] { return 0; }) == 0);
+    CHECK(rig.kind(6) == shim::FdKind::kSocket);
+    CHECK(rig.counter(kTcp4, shim::stats::kAccepted) == 1);
+    CHECK(rig.counter(kTcp4, shim::stats::kConnected) == 1);
+  }
+  SECTION("a family rule on connect, asked per call") {
+    Rig rig(R"({"rules": [{"name": "v4", "on": "connect", "match": {"family": "inet"},
+                           "do": {"fail": "ENETUNREACH"}}]})");
+    rig.call(socket_call(), [] { return 5; });
+    int real_calls = 0;
+    errno = 0;
+    CHECK(rig.call(connect_call(5, loopback(443)), [&] { ++real_calls; return 0; }) == -1);
+    CHECK(errno == ENETUNREACH);
+    CHECK(real_calls == 0);
+  }
+}
