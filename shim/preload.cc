@@ -427,13 +427,14 @@ SHIM_ONCE void init(int argc, char** argv, char** envp) {
   }
   stats::Segment& seg = *g_map.seg;
   const int pid = sys::getpid();
+  const std::int64_t now = stats::realtime_ns();   // the replaced image's end, this one's start
   // The same pid still running: the image we replaced with execve().
   if (stats::ProcessRecord* prev = stats::newest_process(seg, pid);
       prev && prev->state.load(std::memory_order_acquire) == stats::kProcRunning) {
-    prev->end_ns = stats::realtime_ns();
+    prev->end_ns = now;
     prev->state.store(stats::kProcExeced, std::memory_order_release);
   }
-  g_self.proc = stats::add_process(seg, pid, sys::getppid(), g_argv0);
+  g_self.proc = stats::fill_process(seg, stats::reserve_process(seg), pid, sys::getppid(), g_argv0, now);
   g_self.pid.store(pid, std::memory_order_relaxed);
   g_switch.set_owner(pid);
   g_switch.set_segment(&seg);
